@@ -1,0 +1,254 @@
+//! UI strings in every supported language.
+//!
+//! One struct per language, so a string missing in one language is a compile error rather
+//! than an English word in a Chinese page.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Locale {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Zh];
+
+    /// Value of the `lang` attribute and of the preference cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Zh => "zh-CN",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Locale> {
+        let code = code.trim().to_ascii_lowercase();
+        if code == "en" || code.starts_with("en-") {
+            Some(Locale::En)
+        } else if code == "zh" || code.starts_with("zh-") {
+            Some(Locale::Zh)
+        } else {
+            None
+        }
+    }
+
+    /// The language's own name, as shown in the switcher.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Locale::En => "English",
+            Locale::Zh => "简体中文",
+        }
+    }
+
+    /// Picks the best supported language from an `Accept-Language` header.
+    pub fn from_accept_language(header: &str) -> Locale {
+        let mut best: Option<(f32, Locale)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let Some(locale) = pieces.next().and_then(Locale::from_code) else {
+                continue;
+            };
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, locale));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+
+    /// A duration the way people of this language write it: `3d 4h`, `2h 5m`, `4m 10s`.
+    pub fn duration(self, secs: u64) -> String {
+        let (d, h, m, s) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60, secs % 60);
+        let units = match self {
+            Locale::En => ["d ", "h ", "m ", "s"],
+            Locale::Zh => ["天", "小时", "分", "秒"],
+        };
+        let parts = if d > 0 {
+            [(d, 0), (h, 1)]
+        } else if h > 0 {
+            [(h, 1), (m, 2)]
+        } else if m > 0 {
+            [(m, 2), (s, 3)]
+        } else {
+            return format!("{s}{}", units[3]);
+        };
+        parts
+            .iter()
+            .map(|(n, u)| format!("{n}{}", units[*u]))
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
+    }
+
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Locale::En => &EN,
+            Locale::Zh => &ZH,
+        }
+    }
+}
+
+pub struct Strings {
+    pub product_tagline: &'static str,
+    pub nav_overview: &'static str,
+    pub nav_queues: &'static str,
+    pub nav_tasks: &'static str,
+    pub nav_workers: &'static str,
+    pub theme_to_dark: &'static str,
+    pub theme_to_light: &'static str,
+    pub language: &'static str,
+    pub overview_title: &'static str,
+    pub overview_lead: &'static str,
+    pub system_title: &'static str,
+    pub store: &'static str,
+    pub bus: &'static str,
+    pub version: &'static str,
+    pub uptime: &'static str,
+    pub status_ok: &'static str,
+    pub status_down: &'static str,
+    pub status_loading: &'static str,
+    pub status_unreachable: &'static str,
+    pub refresh: &'static str,
+    pub bus_memory: &'static str,
+    pub bus_redis: &'static str,
+    pub queues_title: &'static str,
+    pub queues_lead: &'static str,
+    pub queues_empty_title: &'static str,
+    pub queues_empty_body: &'static str,
+    pub tasks_title: &'static str,
+    pub tasks_lead: &'static str,
+    pub tasks_empty_title: &'static str,
+    pub tasks_empty_body: &'static str,
+    pub workers_title: &'static str,
+    pub workers_lead: &'static str,
+    pub workers_empty_title: &'static str,
+    pub workers_empty_body: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_body: &'static str,
+    pub back_to_overview: &'static str,
+    pub api_docs: &'static str,
+}
+
+static EN: Strings = Strings {
+    product_tagline: "Live dashboard and control plane for function workers",
+    nav_overview: "Overview",
+    nav_queues: "Queues",
+    nav_tasks: "Tasks",
+    nav_workers: "Workers",
+    theme_to_dark: "Switch to dark theme",
+    theme_to_light: "Switch to light theme",
+    language: "Language",
+    overview_title: "Overview",
+    overview_lead: "Every queue, every worker and every task of your fleet, live.",
+    system_title: "This taskdeck instance",
+    store: "Task store",
+    bus: "Control bus",
+    version: "Version",
+    uptime: "Uptime",
+    status_ok: "reachable",
+    status_down: "down",
+    status_loading: "Checking…",
+    status_unreachable: "The server did not answer. Is taskdeck still running?",
+    refresh: "Check again",
+    bus_memory: "in-process",
+    bus_redis: "Redis",
+    queues_title: "Queues",
+    queues_lead: "Throughput, backlog, failures and consumers per queue.",
+    queues_empty_title: "No queues yet",
+    queues_empty_body: "Queues appear here as soon as a worker registers one or the first task event for it arrives.",
+    tasks_title: "Tasks",
+    tasks_lead: "Search every task by queue, state, time, exception, host or text.",
+    tasks_empty_title: "No tasks recorded yet",
+    tasks_empty_body: "Each task a worker runs is recorded here with its parameters, result, exception and timings.",
+    workers_title: "Workers",
+    workers_lead: "Live consumers by queue and by host, from their heartbeats.",
+    workers_empty_title: "No workers alive",
+    workers_empty_body: "Workers show up here within one heartbeat of starting (funboost workers beat every 10 seconds).",
+    not_found_title: "Page not found",
+    not_found_body: "There is nothing at this address.",
+    back_to_overview: "Back to the overview",
+    api_docs: "REST API (OpenAPI)",
+};
+
+static ZH: Strings = Strings {
+    product_tagline: "函数消费者的实时看板与控制台",
+    nav_overview: "总览",
+    nav_queues: "队列",
+    nav_tasks: "任务",
+    nav_workers: "消费者",
+    theme_to_dark: "切换到深色主题",
+    theme_to_light: "切换到浅色主题",
+    language: "语言",
+    overview_title: "总览",
+    overview_lead: "实时查看所有队列、消费者和任务。",
+    system_title: "本 taskdeck 实例",
+    store: "任务存储",
+    bus: "控制总线",
+    version: "版本",
+    uptime: "运行时长",
+    status_ok: "可达",
+    status_down: "不可用",
+    status_loading: "检查中…",
+    status_unreachable: "服务器没有响应，taskdeck 是否仍在运行？",
+    refresh: "重新检查",
+    bus_memory: "进程内",
+    bus_redis: "Redis",
+    queues_title: "队列",
+    queues_lead: "每个队列的吞吐量、积压、失败数和消费者。",
+    queues_empty_title: "还没有队列",
+    queues_empty_body: "消费者注册队列或收到该队列的第一个任务事件后，队列就会出现在这里。",
+    tasks_title: "任务",
+    tasks_lead: "按队列、状态、时间、异常、主机或文本搜索所有任务。",
+    tasks_empty_title: "还没有任务记录",
+    tasks_empty_body: "消费者执行的每个任务都会连同参数、结果、异常和耗时记录在这里。",
+    workers_title: "消费者",
+    workers_lead: "根据心跳按队列和主机查看在线消费者。",
+    workers_empty_title: "没有在线的消费者",
+    workers_empty_body:
+        "消费者启动后一个心跳周期内就会出现在这里（funboost 消费者每 10 秒发送一次心跳）。",
+    not_found_title: "页面不存在",
+    not_found_body: "这个地址没有内容。",
+    back_to_overview: "返回总览",
+    api_docs: "REST API（OpenAPI）",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_highest_quality_supported_language() {
+        assert_eq!(
+            Locale::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Locale::Zh
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr-FR, en;q=0.5, zh;q=0.4"),
+            Locale::En
+        );
+        assert_eq!(Locale::from_accept_language("de-DE"), Locale::En);
+        assert_eq!(Locale::from_accept_language(""), Locale::En);
+    }
+
+    #[test]
+    fn durations_use_the_two_largest_units() {
+        assert_eq!(Locale::En.duration(7), "7s");
+        assert_eq!(Locale::En.duration(250), "4m 10s");
+        assert_eq!(Locale::En.duration(7_500), "2h 5m");
+        assert_eq!(Locale::En.duration(3 * 86_400 + 4 * 3_600 + 9), "3d 4h");
+        assert_eq!(Locale::Zh.duration(7_500), "2小时5分");
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for l in Locale::ALL {
+            assert_eq!(Locale::from_code(l.code()), Some(l));
+        }
+        assert_eq!(Locale::from_code("xx"), None);
+    }
+}

@@ -1,0 +1,70 @@
+//! taskdeck's user interface: the document shell, the app with its routes, and the pages.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+mod components;
+pub mod i18n;
+mod pages;
+pub mod prefs;
+
+use components::layout::Layout;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+use prefs::Prefs;
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let prefs = Prefs::provide();
+    // Effects run only in the browser, so this marks the moment the page became interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Html
+            {..}
+            lang=move || prefs.locale.get().code()
+            data-theme=move || prefs.theme.get().attr()
+            data-hydrated=move || hydrated.get().then_some("true")
+        />
+        <Stylesheet id="taskdeck" href="/pkg/taskdeck.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="taskdeck: live dashboard and control plane for function workers"/>
+        <Title formatter=|page: String| if page.is_empty() { "taskdeck".to_owned() } else { format!("{page} · taskdeck") }/>
+        <Router>
+            <Layout>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::Overview/>
+                    <Route path=path!("/queues") view=pages::Queues/>
+                    <Route path=path!("/tasks") view=pages::Tasks/>
+                    <Route path=path!("/workers") view=pages::Workers/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,7 @@
+mod not_found;
+mod overview;
+mod placeholders;
+
+pub use not_found::NotFound;
+pub use overview::Overview;
+pub use placeholders::{Queues, Tasks, Workers};

@@ -1,0 +1,21 @@
+use crate::prefs::use_strings;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::NOT_FOUND);
+    }
+    let t = use_strings();
+    view! {
+        <Title text=move || t().not_found_title/>
+        <section class="empty-state">
+            <h1>{move || t().not_found_title}</h1>
+            <p>{move || t().not_found_body}</p>
+            <A href="/">{move || t().back_to_overview}</A>
+        </section>
+    }
+}

@@ -1,0 +1,58 @@
+//! Pages whose data arrives with ingest and heartbeats; until then they say what will appear.
+
+use crate::components::empty_state::EmptyState;
+use crate::i18n::Strings;
+use crate::prefs::use_strings;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+type Text = fn(&Strings) -> &'static str;
+
+#[component]
+fn Page(title: Text, lead: Text, empty_title: Text, empty_body: Text) -> impl IntoView {
+    let t = use_strings();
+    view! {
+        <Title text=move || title(t())/>
+        <div class="page-head">
+            <h1>{move || title(t())}</h1>
+            <p class="lead">{move || lead(t())}</p>
+        </div>
+        <EmptyState title=move || empty_title(t()) body=move || empty_body(t())/>
+    }
+}
+
+#[component]
+pub fn Queues() -> impl IntoView {
+    view! {
+        <Page
+            title=|s| s.queues_title
+            lead=|s| s.queues_lead
+            empty_title=|s| s.queues_empty_title
+            empty_body=|s| s.queues_empty_body
+        />
+    }
+}
+
+#[component]
+pub fn Tasks() -> impl IntoView {
+    view! {
+        <Page
+            title=|s| s.tasks_title
+            lead=|s| s.tasks_lead
+            empty_title=|s| s.tasks_empty_title
+            empty_body=|s| s.tasks_empty_body
+        />
+    }
+}
+
+#[component]
+pub fn Workers() -> impl IntoView {
+    view! {
+        <Page
+            title=|s| s.workers_title
+            lead=|s| s.workers_lead
+            empty_title=|s| s.workers_empty_title
+            empty_body=|s| s.workers_empty_body
+        />
+    }
+}

@@ -1,0 +1,8 @@
+//! Wire and domain types shared by every taskdeck crate.
+//!
+//! Serde only (plus optional OpenAPI derives), so it compiles to wasm for the browser as well
+//! as for the server and the workers.
+
+pub mod health;
+
+pub use health::{BusKind, Check, Health, HealthChecks, HealthStatus, StoreKind, VersionInfo};

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the web assets into target/site: the wasm hydrate bundle, the stylesheet and public/.
+# Usage: scripts/build-site.sh dev|release
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-dev}
+site=target/site
+pkg=$site/pkg
+
+case "$profile" in
+  dev) cargo_profile=dev; out_dir=debug ;;
+  release) cargo_profile=wasm-release; out_dir=wasm-release ;;
+  *) echo "usage: $0 dev|release" >&2; exit 2 ;;
+esac
+
+cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$cargo_profile"
+
+rm -rf "$pkg.tmp"
+mkdir -p "$pkg.tmp"
+wasm-bindgen --target web --no-typescript --out-dir "$pkg.tmp" --out-name taskdeck \
+  "target/wasm32-unknown-unknown/$out_dir/frontend.wasm"
+if [ "$profile" = release ]; then
+  # npm's binaryen: Debian's older wasm-opt emits modules that break hydration.
+  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$pkg.tmp/taskdeck_bg.wasm" -o "$pkg.tmp/taskdeck_bg.wasm"
+fi
+cp style/main.css "$pkg.tmp/taskdeck.css"
+mkdir -p "$site"
+cp -r public/. "$site/"
+mkdir -p "$site/vendor"
+cp node_modules/echarts/dist/echarts.min.js "$site/vendor/"
+rm -rf "$pkg"
+mv "$pkg.tmp" "$pkg"
+echo "site built in $site ($(du -sh "$pkg/taskdeck_bg.wasm" | cut -f1) wasm, $profile)"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs every taskdeck test against real services: Postgres and Redis started here on loopback,
+# then the Rust test suite, then the Playwright suite in Debian Chromium against a running
+# taskdeck. Stops everything it started, by pid, whatever happens.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/ensure-tools.sh --test || exit 1
+
+state=$(mktemp -d /tmp/taskdeck-test.XXXXXX)
+chmod 755 "$state"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+taskdeck_pid=
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+cleanup() {
+  [ -n "$taskdeck_pid" ] && kill "$taskdeck_pid" 2>/dev/null && wait "$taskdeck_pid" 2>/dev/null
+  [ -f "$state/redis.pid" ] && kill "$(cat "$state/redis.pid")" 2>/dev/null
+  [ -f "$state/pg/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$state/pg" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { echo; echo "==> $*"; }
+
+step "starting Postgres and Redis on 127.0.0.1"
+pg_port=$(free_port)
+chown postgres "$state"
+runuser -u postgres -- "$pg_bin/initdb" -D "$state/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$state/pg" -l "$state/pg.log" -w start \
+  -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$state/pg -c fsync=off" >/dev/null \
+  || { cat "$state/pg.log"; exit 1; }
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$state/redis.pid" --dir "$state" --logfile "$state/redis.log"
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+echo "Postgres $TEST_POSTGRES_URL, Redis $TEST_REDIS_URL"
+
+step "cargo test"
+cargo test --workspace --exclude frontend 2>&1 | tee "$state/cargo-test.log"
+cargo_status=${PIPESTATUS[0]}
+
+step "building the site and the server"
+scripts/build-site.sh dev && cargo build -p server
+build_status=$?
+
+e2e_status=1
+if [ "$build_status" = 0 ]; then
+  step "Playwright end-to-end tests in Chromium"
+  port=$(free_port)
+  mkdir -p "$state/e2e"
+  (cd "$state/e2e" && exec "$root/target/debug/taskdeck" serve --bind "127.0.0.1:$port" \
+     --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db") >"$state/taskdeck.log" 2>&1 &
+  taskdeck_pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+  TASKDECK_E2E_URL="http://127.0.0.1:$port" npx --no-install playwright test \
+    --config end2end/playwright.config.ts 2>&1 | tee "$state/e2e.log"
+  e2e_status=${PIPESTATUS[0]}
+  [ "$e2e_status" = 0 ] || { echo "--- taskdeck log"; tail -n 50 "$state/taskdeck.log"; }
+fi
+
+# One closing line over both runners.
+passed=$(grep -hoE '[0-9]+ passed' "$state/cargo-test.log" "$state/e2e.log" 2>/dev/null | awk '{s+=$1} END {print s+0}')
+failed=$(grep -hoE '[0-9]+ failed' "$state/cargo-test.log" "$state/e2e.log" 2>/dev/null | awk '{s+=$1} END {print s+0}')
+echo
+[ "$cargo_status" = 0 ] || echo "cargo test failed"
+[ "$build_status" = 0 ] || echo "building the site or the server failed"
+[ "$e2e_status" = 0 ] || echo "end-to-end tests failed"
+if [ "$cargo_status" = 0 ] && [ "$build_status" = 0 ] && [ "$e2e_status" = 0 ]; then
+  echo "$passed passed, $failed failed"
+  exit 0
+fi
+[ "$failed" -gt 0 ] || failed=1
+echo "$passed passed, $failed failed"
+exit 1

@@ -1,0 +1,57 @@
+//! The control bus between taskdeck instances and workers: Redis in production, in-process in
+//! the embedded mode.
+
+use protocol::BusKind;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub enum Bus {
+    Memory,
+    /// Connects lazily and reconnects by itself, so a Redis that goes away and comes back
+    /// needs no restart of taskdeck.
+    Redis(ConnectionManager),
+}
+
+impl Bus {
+    pub fn open(redis_url: Option<&str>) -> anyhow::Result<Bus> {
+        let Some(url) = redis_url else {
+            return Ok(Bus::Memory);
+        };
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(PROBE_TIMEOUT))
+            .set_response_timeout(Some(PROBE_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        Ok(Bus::Redis(ConnectionManager::new_lazy_with_config(
+            client, config,
+        )?))
+    }
+
+    pub fn kind(&self) -> BusKind {
+        match self {
+            Bus::Memory => BusKind::Memory,
+            Bus::Redis(_) => BusKind::Redis,
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), String> {
+        match self {
+            Bus::Memory => Ok(()),
+            Bus::Redis(manager) => {
+                let mut conn = manager.clone();
+                let ping = redis::cmd("PING");
+                match tokio::time::timeout(PROBE_TIMEOUT, ping.query_async::<String>(&mut conn))
+                    .await
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! Settings: command-line flags, then `TASKDECK_*` environment variables, then the optional
+//! TOML file, then defaults. Every value is validated at start and a bad one names the setting,
+//! where it came from and the form it must take.
+
+use clap::Args;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
+pub const DEFAULT_STORE: &str = "sqlite:./data/taskdeck.db";
+pub const DEFAULT_SITE_ROOT: &str = "target/site";
+
+/// Flags of `taskdeck serve`. Each one falls back to the environment variable named in its help.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format,
+    /// site_root) [env: TASKDECK_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free one [env: TASKDECK_BIND] [default: 127.0.0.1:3000]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+    /// Task store: sqlite:PATH, postgres://… or mongodb://… [env: TASKDECK_STORE]
+    /// [default: sqlite:./data/taskdeck.db]
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Redis for the control bus and ingest stream (redis://… or rediss://…); without it the
+    /// bus is in-process [env: TASKDECK_REDIS]
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Log level or filter, e.g. info or info,server=debug [env: TASKDECK_LOG] [default: info]
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format: human or json [env: TASKDECK_LOG_FORMAT] [default: human]
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Directory with the built web assets (pkg/, favicon) [env: TASKDECK_SITE_ROOT, then
+    /// LEPTOS_SITE_ROOT] [default: target/site]
+    #[arg(long, value_name = "DIR")]
+    pub site_root: Option<PathBuf>,
+}
+
+/// The optional TOML file; unknown keys are errors, not silently ignored typos.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    store: Option<String>,
+    redis: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    site_root: Option<PathBuf>,
+}
+
+/// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
+const ENV_VARS: [&str; 7] = [
+    "TASKDECK_CONFIG",
+    "TASKDECK_BIND",
+    "TASKDECK_STORE",
+    "TASKDECK_REDIS",
+    "TASKDECK_LOG",
+    "TASKDECK_LOG_FORMAT",
+    "TASKDECK_SITE_ROOT",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreUrl {
+    Sqlite(String),
+    Postgres(String),
+    Mongodb(String),
+}
+
+impl StoreUrl {
+    fn parse(v: &str) -> Result<StoreUrl, String> {
+        let expected = "expected sqlite:PATH, postgres://USER@HOST/DB or mongodb://HOST[:PORT]";
+        if let Some(path) = v.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            let file = path.split('?').next().unwrap_or_default();
+            if file.is_empty() || file == ":memory:" {
+                return Err(format!("{expected}; the SQLite store needs a file path"));
+            }
+            sqlx::sqlite::SqliteConnectOptions::from_str(v)
+                .map_err(|e| format!("{e}; {expected}"))?;
+            Ok(StoreUrl::Sqlite(v.to_owned()))
+        } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+            sqlx::postgres::PgConnectOptions::from_str(v)
+                .map_err(|e| format!("{e}; {expected}"))?;
+            Ok(StoreUrl::Postgres(v.to_owned()))
+        } else if let Some(rest) = v
+            .strip_prefix("mongodb://")
+            .or_else(|| v.strip_prefix("mongodb+srv://"))
+        {
+            if rest.is_empty() || rest.starts_with('/') {
+                return Err(format!("missing host; {expected}"));
+            }
+            Ok(StoreUrl::Mongodb(v.to_owned()))
+        } else {
+            Err(expected.to_owned())
+        }
+    }
+
+    pub fn kind(&self) -> protocol::StoreKind {
+        match self {
+            StoreUrl::Sqlite(_) => protocol::StoreKind::Sqlite,
+            StoreUrl::Postgres(_) => protocol::StoreKind::Postgres,
+            StoreUrl::Mongodb(_) => protocol::StoreKind::Mongodb,
+        }
+    }
+}
+
+/// Credentials never reach logs or health reports.
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = match self {
+            StoreUrl::Sqlite(u) | StoreUrl::Postgres(u) | StoreUrl::Mongodb(u) => u,
+        };
+        f.write_str(&redact(url))
+    }
+}
+
+/// Hides the password of `scheme://user:password@host…`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{masked}{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub store: StoreUrl,
+    pub redis: Option<String>,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting `{name}` (from {origin}): {value:?}: {expected}")]
+    Invalid {
+        name: &'static str,
+        origin: String,
+        value: String,
+        expected: String,
+    },
+    #[error("cannot read the config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("unknown setting {var} in the environment; taskdeck reads {known}")]
+    UnknownEnv { var: String, known: String },
+}
+
+/// A setting's value and where it came from, for error messages.
+struct Found<T> {
+    value: T,
+    source: String,
+}
+
+impl Settings {
+    /// Resolves the settings from flags, an environment and the file `--config` names.
+    /// The environment is passed in so tests need not touch the process's own.
+    pub fn resolve(
+        args: &ServeArgs,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        if let Some(var) = env
+            .keys()
+            .find(|k| k.starts_with("TASKDECK_") && !ENV_VARS.contains(&k.as_str()))
+        {
+            return Err(ConfigError::UnknownEnv {
+                var: var.clone(),
+                known: ENV_VARS.join(", "),
+            });
+        }
+        let config_path = args
+            .config
+            .clone()
+            .or_else(|| env.get("TASKDECK_CONFIG").map(PathBuf::from));
+        let (file, file_label) = match &config_path {
+            Some(path) => (read_file(path)?, format!("config file {}", path.display())),
+            None => (FileSettings::default(), String::new()),
+        };
+
+        let pick =
+            |name: &'static str, flag: Option<&String>, var: &str, file_value: Option<&String>| {
+                if let Some(v) = flag {
+                    return Some(Found {
+                        value: v.clone(),
+                        source: format!("--{}", name.replace('_', "-")),
+                    });
+                }
+                if let Some(v) = env.get(var) {
+                    return Some(Found {
+                        value: v.clone(),
+                        source: var.to_owned(),
+                    });
+                }
+                file_value.map(|v| Found {
+                    value: v.clone(),
+                    source: file_label.clone(),
+                })
+            };
+        let invalid =
+            |name: &'static str, found: Found<String>, expected: String| ConfigError::Invalid {
+                name,
+                origin: found.source,
+                value: found.value,
+                expected,
+            };
+
+        let bind = match pick(
+            "bind",
+            args.bind.as_ref(),
+            "TASKDECK_BIND",
+            file.bind.as_ref(),
+        ) {
+            Some(found) => found.value.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "bind",
+                    found,
+                    "expected HOST:PORT with an IP address, e.g. 127.0.0.1:3000 or 0.0.0.0:8080"
+                        .into(),
+                )
+            })?,
+            None => DEFAULT_BIND.parse().expect("default bind address parses"),
+        };
+
+        let store = match pick(
+            "store",
+            args.store.as_ref(),
+            "TASKDECK_STORE",
+            file.store.as_ref(),
+        ) {
+            Some(found) => StoreUrl::parse(&found.value).map_err(|e| invalid("store", found, e))?,
+            None => StoreUrl::parse(DEFAULT_STORE).expect("default store parses"),
+        };
+
+        let redis = match pick(
+            "redis",
+            args.redis.as_ref(),
+            "TASKDECK_REDIS",
+            file.redis.as_ref(),
+        ) {
+            Some(found) if found.value.is_empty() => None,
+            Some(found) => {
+                let ok_scheme = ["redis://", "rediss://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|s| found.value.starts_with(s));
+                if !ok_scheme || redis::Client::open(found.value.as_str()).is_err() {
+                    return Err(invalid(
+                        "redis",
+                        found,
+                        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…".into(),
+                    ));
+                }
+                Some(found.value)
+            }
+            None => None,
+        };
+
+        let log = match pick("log", args.log.as_ref(), "TASKDECK_LOG", file.log.as_ref()) {
+            Some(found) => {
+                if tracing_subscriber::EnvFilter::try_new(&found.value).is_err()
+                    || found.value.trim().is_empty()
+                {
+                    return Err(invalid(
+                        "log",
+                        found,
+                        "expected a level (error, warn, info, debug, trace) or a filter such as info,server=debug".into(),
+                    ));
+                }
+                found.value
+            }
+            None => "info".to_owned(),
+        };
+
+        let log_format = match pick(
+            "log_format",
+            args.log_format.as_ref(),
+            "TASKDECK_LOG_FORMAT",
+            file.log_format.as_ref(),
+        ) {
+            Some(found) => match found.value.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(invalid(
+                        "log_format",
+                        found,
+                        "expected human or json".into(),
+                    ))
+                }
+            },
+            None => LogFormat::Human,
+        };
+
+        let site_root = args
+            .site_root
+            .clone()
+            .or_else(|| env.get("TASKDECK_SITE_ROOT").map(PathBuf::from))
+            .or(file.site_root)
+            .or_else(|| env.get("LEPTOS_SITE_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SITE_ROOT));
+
+        Ok(Settings {
+            bind,
+            store,
+            redis,
+            log,
+            log_format,
+            site_root,
+        })
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<FileSettings, ConfigError> {
+    let err = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let s = Settings::resolve(&ServeArgs::default(), &env(&[])).unwrap();
+        assert_eq!(s.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(s.store, StoreUrl::Sqlite(DEFAULT_STORE.into()));
+        assert_eq!(s.redis, None);
+        assert_eq!(s.log_format, LogFormat::Human);
+        assert_eq!(s.site_root, PathBuf::from("target/site"));
+    }
+
+    #[test]
+    fn flags_beat_environment_which_beats_the_file() {
+        let f = file(
+            "bind = \"127.0.0.1:1111\"\nstore = \"postgres://u@h/db\"\nlog_format = \"json\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(f.path().into()),
+            bind: Some("127.0.0.1:3333".into()),
+            ..Default::default()
+        };
+        let e = env(&[
+            ("TASKDECK_BIND", "127.0.0.1:2222"),
+            ("TASKDECK_STORE", "mongodb://m:27017"),
+        ]);
+        let s = Settings::resolve(&args, &e).unwrap();
+        assert_eq!(s.bind.port(), 3333);
+        assert_eq!(s.store.kind(), protocol::StoreKind::Mongodb);
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn config_file_can_come_from_the_environment() {
+        let f = file("redis = \"redis://127.0.0.1:6380/2\"\n");
+        let e = env(&[("TASKDECK_CONFIG", f.path().to_str().unwrap())]);
+        let s = Settings::resolve(&ServeArgs::default(), &e).unwrap();
+        assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6380/2"));
+    }
+
+    #[test]
+    fn malformed_values_name_the_setting_its_source_and_the_form() {
+        let args = ServeArgs {
+            bind: Some("localhost".into()),
+            ..Default::default()
+        };
+        let msg = Settings::resolve(&args, &env(&[])).unwrap_err().to_string();
+        assert!(
+            msg.contains("`bind`") && msg.contains("--bind") && msg.contains("HOST:PORT"),
+            "{msg}"
+        );
+
+        let msg = Settings::resolve(
+            &ServeArgs::default(),
+            &env(&[("TASKDECK_STORE", "mysql://x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.contains("`store`")
+                && msg.contains("TASKDECK_STORE")
+                && msg.contains("sqlite:PATH"),
+            "{msg}"
+        );
+
+        for (var, value, name) in [
+            ("TASKDECK_REDIS", "http://x", "`redis`"),
+            ("TASKDECK_LOG", "info,=[", "`log`"),
+            ("TASKDECK_LOG_FORMAT", "xml", "`log_format`"),
+            ("TASKDECK_STORE", "sqlite::memory:", "`store`"),
+            ("TASKDECK_STORE", "mongodb:///", "`store`"),
+        ] {
+            let msg = Settings::resolve(&ServeArgs::default(), &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.contains(name) && msg.contains(var),
+                "{var}={value}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_settings_are_rejected_by_name() {
+        let msg = Settings::resolve(&ServeArgs::default(), &env(&[("TASKDECK_BINDD", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("TASKDECK_BINDD") && msg.contains("TASKDECK_BIND"),
+            "{msg}"
+        );
+
+        let f = file("bnd = \"127.0.0.1:1\"\n");
+        let args = ServeArgs {
+            config: Some(f.path().into()),
+            ..Default::default()
+        };
+        let msg = Settings::resolve(&args, &env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("bnd") && msg.contains("bind"), "{msg}");
+
+        let args = ServeArgs {
+            config: Some("/nonexistent/taskdeck.toml".into()),
+            ..Default::default()
+        };
+        let msg = Settings::resolve(&args, &env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("/nonexistent/taskdeck.toml"), "{msg}");
+    }
+
+    #[test]
+    fn other_programs_variables_are_left_alone() {
+        let e = env(&[("PATH", "/bin"), ("LEPTOS_SITE_ROOT", "/srv/site")]);
+        let s = Settings::resolve(&ServeArgs::default(), &e).unwrap();
+        assert_eq!(s.site_root, PathBuf::from("/srv/site"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("redis://:pw@h/0"), "redis://:***@h/0");
+        assert_eq!(
+            redact("mongodb://h:27017/?a=b@c"),
+            "mongodb://h:27017/?a=b@c"
+        );
+        assert_eq!(redact("sqlite:./data/x.db"), "sqlite:./data/x.db");
+    }
+}

@@ -1,0 +1,83 @@
+//! REST routes. Every route is declared with `utoipa::path`, so `/api/v1/openapi.json` is
+//! generated from the same code that serves the requests.
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use app::backend::Backend;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use protocol::{Health, VersionInfo};
+use std::sync::{Arc, LazyLock};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "taskdeck",
+        description = "Real-time dashboard and control plane for distributed function workers."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .nest("/api/v1", OpenApiRouter::new().routes(routes!(version)))
+}
+
+static OPENAPI: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+    let (_, mut api) = documented().split_for_parts();
+    api.info.version = crate::services::VERSION.to_owned();
+    api
+});
+
+pub fn router() -> Router<AppState> {
+    let (router, _) = documented().split_for_parts();
+    router
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/{*rest}", any(api_not_found))
+}
+
+/// Reachability of the store and the bus, each probed with a real round trip.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    responses(
+        (status = 200, description = "Every dependency answered", body = Health),
+        (status = 503, description = "At least one dependency is down; `checks` says which", body = Health),
+    )
+)]
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let health = state.services.health().await;
+    let status = match health.status {
+        protocol::HealthStatus::Ok => StatusCode::OK,
+        protocol::HealthStatus::Down => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(health))
+}
+
+/// The running taskdeck's version and API version.
+#[utoipa::path(
+    get,
+    path = "/version",
+    tag = "system",
+    responses((status = 200, body = VersionInfo))
+)]
+async fn version(State(state): State<AppState>) -> Json<VersionInfo> {
+    Json(Arc::clone(&state.services).version())
+}
+
+/// This document.
+async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(&OPENAPI)
+}
+
+async fn api_not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no API route {uri}; see /api/v1/openapi.json"))
+}

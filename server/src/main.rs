@@ -1,0 +1,61 @@
+//! The `taskdeck` binary.
+
+mod bus;
+mod config;
+mod http;
+mod serve;
+mod services;
+mod store;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "taskdeck",
+    version,
+    about = "Real-time dashboard and control plane for distributed function workers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard, the REST API and ingest.
+    Serve(config::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let env: BTreeMap<String, String> = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            let settings = match config::Settings::resolve(&args, &env) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("taskdeck: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            telemetry::init(&settings.log, settings.log_format);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match runtime.block_on(serve::run(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("taskdeck: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
+
+use crate::config::StoreUrl;
+use mongodb::bson::doc;
+use protocol::StoreKind;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long one reachability probe may take before the store counts as down.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    Mongodb(mongodb::Client),
+}
+
+impl Store {
+    /// Connects and brings the schema up to date. The store must be reachable at start:
+    /// without it nothing can be recorded, so failing loudly beats serving an empty dashboard.
+    pub async fn open(url: &StoreUrl) -> anyhow::Result<Store> {
+        match url {
+            StoreUrl::Sqlite(u) => {
+                let options = SqliteConnectOptions::from_str(u)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                if let Some(dir) = options.get_filename().parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                    }
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(PROBE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                Ok(Store::Sqlite(pool))
+            }
+            StoreUrl::Postgres(u) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(PgConnectOptions::from_str(u)?)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                Ok(Store::Postgres(pool))
+            }
+            StoreUrl::Mongodb(u) => {
+                let mut options = mongodb::options::ClientOptions::parse(u).await?;
+                options.app_name = Some("taskdeck".into());
+                options.server_selection_timeout = Some(PROBE_TIMEOUT);
+                options.connect_timeout = Some(PROBE_TIMEOUT);
+                let client = mongodb::Client::with_options(options)?;
+                let store = Store::Mongodb(client);
+                store.ping().await.map_err(anyhow::Error::msg)?;
+                Ok(store)
+            }
+        }
+    }
+
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            Store::Sqlite(_) => StoreKind::Sqlite,
+            Store::Postgres(_) => StoreKind::Postgres,
+            Store::Mongodb(_) => StoreKind::Mongodb,
+        }
+    }
+
+    /// One real round trip to the store.
+    pub async fn ping(&self) -> Result<(), String> {
+        let probe = async {
+            match self {
+                Store::Sqlite(pool) => sqlx::query("SELECT 1")
+                    .execute(pool)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Store::Postgres(pool) => sqlx::query("SELECT 1")
+                    .execute(pool)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Store::Mongodb(client) => client
+                    .database("admin")
+                    .run_command(doc! { "ping": 1 })
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            }
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+        }
+    }
+
+    /// Waits for in-flight statements and closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+            Store::Mongodb(client) => client.clone().shutdown().await,
+        }
+    }
+}
