@@ -31,7 +31,7 @@ fmt:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
-	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 clean:
 	cargo clean

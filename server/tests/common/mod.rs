@@ -1,0 +1,160 @@
+//! Runs the real `taskdeck` binary for integration tests and talks to it over HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_taskdeck");
+
+/// A running `taskdeck serve`; killed when dropped.
+pub struct Taskdeck {
+    child: Child,
+    pub url: String,
+    pub dir: PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A `taskdeck serve` command in a fresh working directory, with JSON logs and no
+/// `TASKDECK_*` variables inherited from the test environment.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve");
+    if !args.contains(&"--bind") {
+        cmd.args(["--bind", "127.0.0.1:0"]);
+    }
+    cmd.args(["--log-format", "json"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TASKDECK_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+impl Taskdeck {
+    pub fn start(dir: &Path, args: &[&str]) -> Taskdeck {
+        Taskdeck::start_command(command(dir, args), dir)
+    }
+
+    pub fn start_command(mut cmd: Command, dir: &Path) -> Taskdeck {
+        let mut child = cmd.spawn().expect("spawn taskdeck");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let Some(addr) = v.get("addr").and_then(|a| a.as_str()) {
+                        let _ = tx.send(addr.to_owned());
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(40)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "taskdeck did not become ready; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Taskdeck {
+            child,
+            url: format!("http://{addr}"),
+            dir: dir.to_owned(),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        wait_exit(&mut self.child, Duration::from_secs(25))
+    }
+}
+
+impl Drop for Taskdeck {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A service URL the test script provides; tests that need one fail loudly without it.
+pub fn service_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with `make test`, which starts Postgres and Redis")
+    })
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let resp = client().get(url).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// Polls `url`'s health until `want` (an HTTP status) or the deadline.
+pub async fn wait_health(url: &str, want: u16, limit: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = get_json(&format!("{url}/healthz")).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health stayed {status} (wanted {want}): {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,361 @@
+//! `taskdeck serve` end to end: the real binary, real stores, real HTTP.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn embedded_default_creates_its_sqlite_store_and_serves_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+
+    // The default store is ./data/taskdeck.db, migrated at start, in WAL mode.
+    let db = dir.path().join("data/taskdeck.db");
+    assert!(db.is_file(), "no database at {}", db.display());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap();
+    let created: String =
+        sqlx::query_scalar("SELECT value FROM taskdeck_meta WHERE key = 'created_at'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(created.ends_with('Z'), "{created}");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+
+    let (status, health) = get_json(&format!("{}/healthz", td.url)).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["store"], "sqlite");
+    assert_eq!(health["bus"], "memory");
+    assert_eq!(health["checks"]["store"]["status"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+
+    let (status, version) = get_json(&format!("{}/api/v1/version", td.url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(version["name"], "taskdeck");
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    let (status, api) = get_json(&format!("{}/api/v1/openapi.json", td.url)).await;
+    assert_eq!(status, 200);
+    assert!(api["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(api["info"]["version"], env!("CARGO_PKG_VERSION"));
+    for path in ["/healthz", "/api/v1/version"] {
+        assert!(
+            api["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(api["components"]["schemas"].get("Health").is_some());
+
+    let (status, err) = get_json(&format!("{}/api/v1/no-such-route", td.url)).await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_in_the_viewers_language_and_theme() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let http = client();
+    let page = |path: &'static str| http.get(format!("{}{path}", td.url));
+
+    let home = page("/").send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    assert!(html.contains(r#"lang="en""#), "{html}");
+    assert!(html.contains(r#"data-theme="system""#));
+    assert!(
+        html.contains("/pkg/taskdeck.js"),
+        "hydration script missing"
+    );
+    for link in [
+        r#"href="/queues""#,
+        r#"href="/tasks""#,
+        r#"href="/workers""#,
+    ] {
+        assert!(html.contains(link), "navigation lacks {link}");
+    }
+
+    for path in ["/queues", "/tasks", "/workers"] {
+        assert_eq!(page(path).send().await.unwrap().status(), 200, "{path}");
+    }
+    let missing = page("/no/such/page").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("Page not found"));
+
+    let zh = page("/")
+        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    let html = zh.text().await.unwrap();
+    assert!(
+        html.contains(r#"lang="zh-CN""#) && html.contains("总览"),
+        "{html}"
+    );
+
+    let chosen = page("/")
+        .header("accept-language", "zh-CN")
+        .header("cookie", "taskdeck_lang=en; taskdeck_theme=dark")
+        .send()
+        .await
+        .unwrap();
+    let html = chosen.text().await.unwrap();
+    assert!(
+        html.contains(r#"lang="en""#) && html.contains(r#"data-theme="dark""#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn server_function_and_rest_api_share_the_service_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let resp = client()
+        .post(format!("{}/api/ui/system_status", td.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let via_ui: serde_json::Value = resp.json().await.unwrap();
+    let (_, via_api) = get_json(&format!("{}/healthz", td.url)).await;
+    for key in ["status", "store", "bus", "version"] {
+        assert_eq!(via_ui[key], via_api[key], "{key}");
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_is_migrated_once_and_reported_healthy() {
+    let admin_url = service_url("TEST_POSTGRES_URL");
+    let db_name = format!("taskdeck_serve_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db_name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{db_name}", admin_url.rsplit_once('/').unwrap().0);
+
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        // The second start finds the schema current and changes nothing.
+        let td = Taskdeck::start(dir.path(), &["--store", &url]);
+        let (status, health) = get_json(&format!("{}/healthz", td.url)).await;
+        assert_eq!(status, 200, "{health}");
+        assert_eq!(health["store"], "postgres");
+    }
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM taskdeck_meta")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(applied >= 1);
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn redis_bus_configured_from_a_file_is_reported_healthy() {
+    let redis = service_url("TEST_REDIS_URL");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("taskdeck.toml");
+    std::fs::write(&config, format!("redis = \"{redis}\"\nlog = \"info\"\n")).unwrap();
+    let td = Taskdeck::start(dir.path(), &["--config", config.to_str().unwrap()]);
+    let (status, health) = get_json(&format!("{}/healthz", td.url)).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["bus"], "redis");
+    assert_eq!(health["checks"]["bus"]["status"], "ok");
+}
+
+/// A Redis server of this test's own, so it can be stopped and started again.
+struct OwnRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnRedis {
+    fn new() -> OwnRedis {
+        OwnRedis {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn start(&self) {
+        let status = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--daemonize", "yes", "--pidfile"])
+            .arg(self.dir.path().join("redis.pid"))
+            .arg("--dir")
+            .arg(self.dir.path())
+            .status()
+            .expect("redis-server on PATH (make test installs it)");
+        assert!(status.success());
+    }
+
+    fn stop(&self) {
+        let pid_file = self.dir.path().join("redis.pid");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !pid_file.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis wrote no pid file"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        std::process::Command::new("kill")
+            .arg(pid.trim())
+            .status()
+            .unwrap();
+        while pid_file.exists() {
+            assert!(std::time::Instant::now() < deadline, "redis did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if self.dir.path().join("redis.pid").exists() {
+            self.stop();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redis_that_goes_away_is_reported_down_and_picked_up_again() {
+    let redis = OwnRedis::new();
+    redis.start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let td = Taskdeck::start(dir.path(), &["--redis", &url]);
+    wait_health(&td.url, 200, Duration::from_secs(10)).await;
+
+    redis.stop();
+    let down = wait_health(&td.url, 503, Duration::from_secs(10)).await;
+    assert_eq!(down["status"], "down");
+    assert_eq!(down["checks"]["bus"]["status"], "down");
+    assert!(
+        down["checks"]["bus"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{down}"
+    );
+    assert_eq!(down["checks"]["store"]["status"], "ok");
+    // The dashboard keeps working while Redis is away.
+    assert_eq!(client().get(&td.url).send().await.unwrap().status(), 200);
+
+    redis.start();
+    let up = wait_health(&td.url, 200, Duration::from_secs(15)).await;
+    assert_eq!(up["checks"]["bus"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn taskdeck_starts_with_redis_down_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://127.0.0.1:{}/0", free_port());
+    let td = Taskdeck::start(dir.path(), &["--redis", &url]);
+    let health = wait_health(&td.url, 503, Duration::from_secs(10)).await;
+    assert_eq!(health["bus"], "redis");
+    assert_eq!(health["checks"]["bus"]["status"], "down");
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut td = Taskdeck::start(dir.path(), &[]);
+    let status = td.terminate();
+    assert!(status.success(), "exit status {status}; log:\n{}", td.log());
+    let log = td.log();
+    assert!(log.contains("SIGTERM received"), "{log}");
+    assert!(log.contains("taskdeck stopped"), "{log}");
+}
+
+#[test]
+fn bad_settings_fail_at_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (&["--bind", "localhost"], &[], "`bind`"),
+        (&[], &[("TASKDECK_STORE", "mysql://db/x")], "TASKDECK_STORE"),
+        (
+            &[],
+            &[("TASKDECK_LOG_FORMATT", "json")],
+            "TASKDECK_LOG_FORMATT",
+        ),
+        (&["--redis", "http://127.0.0.1:6379"], &[], "`redis`"),
+    ];
+    for (args, env, expected) in cases {
+        let mut cmd = command(dir.path(), args);
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "a rejected start must not create a store"
+    );
+}
+
+#[test]
+fn an_unreachable_store_fails_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{}/none", free_port());
+    let mut child = command(dir.path(), &["--store", &url]).spawn().unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(40));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot open the store"), "{stderr}");
+}
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "TASKDECK_BIND",
+        "TASKDECK_STORE",
+        "TASKDECK_REDIS",
+        "TASKDECK_LOG",
+        "TASKDECK_LOG_FORMAT",
+        "TASKDECK_CONFIG",
+    ] {
+        assert!(help.contains(var), "{var} missing from --help");
+    }
+}
