@@ -34,4 +34,11 @@ if [ "${1:-}" = "--test" ]; then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  # Python packages the tests run: a MongoDB-protocol server (test-only).
+  venv=target/test-venv
+  if ! "$venv/bin/python" -c 'import secantus' 2>/dev/null; then
+    say "creating the test Python environment in $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --pre secantusdb==0.7.0b3
+  fi
 fi

@@ -175,6 +175,17 @@ async fn postgres_store_is_migrated_once_and_reported_healthy() {
 }
 
 #[tokio::test]
+async fn mongodb_store_is_reported_healthy() {
+    let url = service_url("TEST_MONGODB_URL");
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &url]);
+    let (status, health) = get_json(&format!("{}/healthz", td.url)).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["store"], "mongodb");
+    assert_eq!(health["checks"]["store"]["status"], "ok");
+}
+
+#[tokio::test]
 async fn redis_bus_configured_from_a_file_is_reported_healthy() {
     let redis = service_url("TEST_REDIS_URL");
     let dir = tempfile::tempdir().unwrap();

@@ -126,7 +126,7 @@ pub fn free_port() -> u16 {
 /// A service URL the test script provides; tests that need one fail loudly without it.
 pub fn service_url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run the tests with `make test`, which starts Postgres and Redis")
+        panic!("{var} is not set: run the tests with `make test`, which starts Postgres, Redis and MongoDB")
     })
 }
 
