@@ -50,7 +50,7 @@ export TEST_MONGODB_URL="mongodb://127.0.0.1:$mongo_port"
 echo "Postgres $TEST_POSTGRES_URL, Redis $TEST_REDIS_URL, MongoDB $TEST_MONGODB_URL"
 
 step "cargo test"
-cargo test --workspace --exclude frontend 2>&1 | tee "$state/cargo-test.log"
+cargo test --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$state/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
 
 step "building the site and the server"

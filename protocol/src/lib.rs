@@ -3,6 +3,8 @@
 //! Serde only (plus optional OpenAPI derives), so it compiles to wasm for the browser as well
 //! as for the server and the workers.
 
+pub mod event;
 pub mod health;
+pub mod series;
 
 pub use health::{BusKind, Check, Health, HealthChecks, HealthStatus, StoreKind, VersionInfo};

@@ -3,6 +3,7 @@
 mod bus;
 mod config;
 mod http;
+mod ingest;
 mod serve;
 mod services;
 mod store;

@@ -3,6 +3,8 @@
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::ingest::redis_stream::StreamSource;
+use crate::ingest::{BatchConfig, Ingest};
 use crate::services::Services;
 use crate::store::Store;
 use anyhow::Context;
@@ -27,7 +29,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let store = open_store(&settings).await?;
     let bus = Bus::open(settings.redis.as_deref()).context("cannot set up the Redis bus")?;
-    let services = Arc::new(Services::new(store.clone(), bus));
+    let (ingest, batcher) =
+        Ingest::start(store.clone(), BatchConfig::default(), Default::default());
+    let shutdown = CancellationToken::new();
+    let stream_source = match &settings.redis {
+        Some(url) => {
+            let source = StreamSource::new(
+                redis::Client::open(url.as_str())?,
+                ingest.clone(),
+                consumer_name(),
+            )?;
+            Some(tokio::spawn(source.run(shutdown.clone())))
+        }
+        None => None,
+    };
+    let services = Arc::new(Services::new(store.clone(), bus, ingest));
 
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
@@ -49,7 +65,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         services,
     });
 
-    let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
     tracing::info!(addr = %addr, url = %format!("http://{addr}"), "taskdeck is ready: open http://{addr}");
 
@@ -66,9 +81,30 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             "requests still open after the grace period; closing them"
         ),
     }
+    if let Some(source) = stream_source {
+        let _ = source.await;
+    }
+    // Every ingest handle is gone now: the batcher writes what is waiting and ends.
+    match tokio::time::timeout(SHUTDOWN_GRACE, batcher).await {
+        Ok(_) => tracing::info!("pending events written"),
+        Err(_) => tracing::warn!(
+            "the store did not take the last events in time; unacknowledged sources will resend"
+        ),
+    }
     store.close().await;
     tracing::info!("taskdeck stopped");
     Ok(())
+}
+
+/// This instance's name in the Redis consumer group: host and process, unique while it runs.
+fn consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "taskdeck".into());
+    format!("{host}-{}", std::process::id())
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {

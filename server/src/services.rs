@@ -1,9 +1,11 @@
 //! The service layer: what the REST API and the UI's server functions both call.
 
 use crate::bus::Bus;
+use crate::ingest::{stats, Ingest};
 use crate::store::Store;
 use app::backend::Backend;
 use async_trait::async_trait;
+use protocol::series::{Grain, Series};
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
 use std::future::Future;
 use std::time::Instant;
@@ -15,17 +17,66 @@ pub const API_VERSION: &str = "v1";
 pub struct Services {
     pub store: Store,
     pub bus: Bus,
+    pub ingest: Ingest,
     started: Instant,
 }
 
 impl Services {
-    pub fn new(store: Store, bus: Bus) -> Services {
+    pub fn new(store: Store, bus: Bus, ingest: Ingest) -> Services {
         Services {
             store,
             bus,
+            ingest,
             started: Instant::now(),
         }
     }
+}
+
+/// Most buckets one series request may span.
+pub const MAX_SERIES_POINTS: i64 = 1_500;
+
+impl Services {
+    /// The chart series of `queue` in `grain` over `[from, to)` (epoch seconds); by default the
+    /// grain's usual window ending now.
+    pub async fn series(
+        &self,
+        queue: &str,
+        grain: Grain,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Series, ServiceError> {
+        let to = to.unwrap_or_else(|| crate::ingest::now_epoch().floor() as i64 + 1);
+        let from = from.unwrap_or(to - grain.default_span());
+        if from >= to {
+            return Err(ServiceError::Invalid(format!(
+                "`from` ({from}) must be before `to` ({to})"
+            )));
+        }
+        let points = (to - from) / grain.seconds();
+        if points > MAX_SERIES_POINTS {
+            return Err(ServiceError::Invalid(format!(
+                "{points} {} buckets requested; at most {MAX_SERIES_POINTS}: choose a coarser grain or a shorter range",
+                grain.as_str()
+            )));
+        }
+        let width = grain.seconds();
+        let first = from.div_euclid(width) * width;
+        let rows = self
+            .store
+            .stat_rows(queue, grain, first, to)
+            .await
+            .map_err(ServiceError::Store)?;
+        Ok(stats::assemble(queue, grain, from, to, &rows))
+    }
+}
+
+/// Why a service call failed: the caller's mistake, or the store's.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the store failed: {0:#}")]
+    Store(anyhow::Error),
 }
 
 async fn check(probe: impl Future<Output = Result<(), String>>) -> Check {

@@ -27,7 +27,13 @@ struct ApiDoc;
 fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
-        .nest("/api/v1", OpenApiRouter::new().routes(routes!(version)))
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .routes(routes!(version))
+                .routes(routes!(super::events::post_events))
+                .routes(routes!(super::queues::series)),
+        )
 }
 
 static OPENAPI: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
@@ -40,6 +46,7 @@ pub fn router() -> Router<AppState> {
     let (router, _) = documented().split_for_parts();
     router
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(super::events::metrics))
         .route("/api/v1/{*rest}", any(api_not_found))
 }
 

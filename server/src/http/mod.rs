@@ -2,6 +2,8 @@
 
 mod api;
 mod error;
+mod events;
+mod queues;
 
 use crate::services::Services;
 use app::backend::SharedBackend;

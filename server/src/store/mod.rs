@@ -1,7 +1,13 @@
 //! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
 
+mod postgres;
+mod sqlite;
+
 use crate::config::StoreUrl;
+use crate::ingest::record::TaskRecord;
+use crate::ingest::stats::StatRow;
 use mongodb::bson::doc;
+use protocol::series::Grain;
 use protocol::StoreKind;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -107,6 +113,60 @@ impl Store {
         }
     }
 
+    /// Writes a reduced batch (one record per task) and the dead letters that came with it in
+    /// one transaction: either all of it is committed or none.
+    pub async fn write_batch(
+        &self,
+        records: &[TaskRecord],
+        dead: &[DeadLetter],
+    ) -> anyhow::Result<WriteOutcome> {
+        Ok(match self {
+            Store::Sqlite(pool) => sqlite::write_batch(pool, records, dead).await?,
+            Store::Postgres(pool) => postgres::write_batch(pool, records, dead).await?,
+            Store::Mongodb(_) => {
+                anyhow::bail!("recording tasks in MongoDB is not available in this build")
+            }
+        })
+    }
+
+    /// The chart counters of one queue and grain with bucket starts in `[from, to)`.
+    pub async fn stat_rows(
+        &self,
+        queue: &str,
+        grain: Grain,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<Vec<StatRow>> {
+        const SELECT: &str = "SELECT bucket, metric, idx, count, total FROM task_stats";
+        Ok(match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_as(&format!(
+                    "{SELECT} WHERE queue = ?1 AND grain = ?2 AND bucket >= ?3 AND bucket < ?4"
+                ))
+                .bind(queue)
+                .bind(grain.code())
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "{SELECT} WHERE queue = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4"
+                ))
+                .bind(queue)
+                .bind(grain.code())
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+            }
+            Store::Mongodb(_) => {
+                anyhow::bail!("charts from MongoDB are not available in this build")
+            }
+        })
+    }
+
     /// Waits for in-flight statements and closes every connection.
     pub async fn close(&self) {
         match self {
@@ -115,4 +175,23 @@ impl Store {
             Store::Mongodb(client) => client.clone().shutdown().await,
         }
     }
+}
+
+/// An event that could not be read, kept with the reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    pub received_at: f64,
+    /// Where it came from: `http`, `redis`, `memory`.
+    pub source: String,
+    pub error: String,
+    /// The event as received (truncated to 64 KiB).
+    pub payload: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Records inserted or moved forward by this batch.
+    pub changed: usize,
+    /// Records that reached a final state with this batch (counted in the charts).
+    pub finished: usize,
 }

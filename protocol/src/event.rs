@@ -1,0 +1,466 @@
+//! Task status events and the task record they build.
+//!
+//! A funboost status dict (`FunctionResultStatus.get_status_dict`) is a valid event as it is.
+//! taskdeck adds optional fields (`state`, `traceback`, `consumer_id`, `v`); fields this build
+//! does not know are kept in [`TaskEvent::other`], never dropped. `docs/events.md` documents
+//! the format with examples.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Highest event-format version this build reads. Events without `v` are version 1.
+pub const EVENT_FORMAT_VERSION: u64 = 1;
+/// Longest accepted `task_id` / `queue_name`, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+
+/// Where a task is in its life. `pending → running → success | failed | killed | revoked |
+/// expired`; the last five are final and never change again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    Pending,
+    Running,
+    Success,
+    Failed,
+    Killed,
+    Revoked,
+    Expired,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 7] = [
+        TaskState::Pending,
+        TaskState::Running,
+        TaskState::Success,
+        TaskState::Failed,
+        TaskState::Killed,
+        TaskState::Revoked,
+        TaskState::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Success => "success",
+            TaskState::Failed => "failed",
+            TaskState::Killed => "killed",
+            TaskState::Revoked => "revoked",
+            TaskState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskState> {
+        TaskState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        self.rank() == 2
+    }
+
+    /// Order of the state machine: a record only moves to a higher rank.
+    pub fn rank(self) -> u8 {
+        match self {
+            TaskState::Pending => 0,
+            TaskState::Running => 1,
+            _ => 2,
+        }
+    }
+
+    /// Small stable code used as the column value in SQL stores.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_code(code: i16) -> Option<TaskState> {
+        TaskState::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One status event as it arrives: funboost's field names, all optional but the two ids.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    /// Event-format version; absent means 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<u64>,
+    pub task_id: String,
+    pub queue_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    /// funboost: `running` or `finish`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params_str: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_times: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_msg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceback: Option<String>,
+    /// Epoch seconds (UTC), from the message's `extra`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_start: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_end: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_cost: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_process: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_id: Option<String>,
+    /// Everything else (`msg_dict`, `user_context`, `insert_time_str`, fields of newer
+    /// formats, …), kept as it came.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Why an event was refused. The message is meant for the person who sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventError(pub String);
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EventError {}
+
+impl TaskEvent {
+    /// Parses and checks one event. funboost writes `""` for absent exceptions and may send
+    /// non-finite floats as strings; both are normalised here.
+    pub fn from_json(value: Value) -> Result<TaskEvent, EventError> {
+        let Some(fields) = value.as_object() else {
+            return Err(EventError(format!(
+                "an event must be a JSON object, got {}",
+                json_kind(&value)
+            )));
+        };
+        check_field_types(fields)?;
+        let mut event: TaskEvent =
+            serde_json::from_value(value).map_err(|e| EventError(e.to_string()))?;
+        event.normalise();
+        event.validate()?;
+        Ok(event)
+    }
+
+    fn normalise(&mut self) {
+        for field in [
+            &mut self.exception,
+            &mut self.exception_type,
+            &mut self.exception_msg,
+            &mut self.traceback,
+        ] {
+            if field.as_deref().is_some_and(|s| s.is_empty()) {
+                *field = None;
+            }
+        }
+        // Mongo documents carry `_id` = task_id; the record has its own key.
+        if self.other.get("_id").and_then(Value::as_str) == Some(self.task_id.as_str()) {
+            self.other.remove("_id");
+        }
+    }
+
+    fn validate(&self) -> Result<(), EventError> {
+        if let Some(v) = self.v {
+            if v == 0 || v > EVENT_FORMAT_VERSION {
+                return Err(EventError(format!(
+                    "event format version {v} is not supported; this taskdeck reads versions 1..={EVENT_FORMAT_VERSION}"
+                )));
+            }
+        }
+        for (name, value) in [("task_id", &self.task_id), ("queue_name", &self.queue_name)] {
+            if value.trim().is_empty() {
+                return Err(EventError(format!("`{name}` is missing or empty")));
+            }
+            if value.len() > MAX_ID_LEN {
+                return Err(EventError(format!(
+                    "`{name}` is longer than {MAX_ID_LEN} bytes"
+                )));
+            }
+        }
+        if self.state.is_none() && self.run_status.is_none() {
+            return Err(EventError(
+                "the event has neither `state` nor `run_status`".into(),
+            ));
+        }
+        if let Some(rs) = &self.run_status {
+            if rs != "running" && rs != "finish" {
+                return Err(EventError(format!(
+                    "`run_status` must be \"running\" or \"finish\", got {rs:?}"
+                )));
+            }
+        }
+        for (name, t) in [
+            ("publish_time", self.publish_time),
+            ("time_start", self.time_start),
+            ("time_end", self.time_end),
+            ("time_cost", self.time_cost),
+        ] {
+            if t.is_some_and(|t| !t.is_finite() || t < 0.0) {
+                return Err(EventError(format!(
+                    "`{name}` must be a non-negative number of seconds"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The state this event reports: `state` when given, else derived from funboost's
+    /// `run_status` and `success` (a failed finish without an exception is a kill: that is how
+    /// funboost records killed and revoked tasks).
+    pub fn effective_state(&self) -> TaskState {
+        if let Some(state) = self.state {
+            return state;
+        }
+        match (self.run_status.as_deref(), self.success) {
+            (Some("running"), _) => TaskState::Running,
+            (_, Some(true)) => TaskState::Success,
+            _ if self.exception_type.is_some() || self.exception.is_some() => TaskState::Failed,
+            _ => TaskState::Killed,
+        }
+    }
+
+    /// The exception class, from `exception_type` or funboost's `"<Class>    <message>"`.
+    pub fn exception_class(&self) -> Option<String> {
+        self.exception_type.clone().or_else(|| {
+            let e = self.exception.as_deref()?;
+            Some(e.split("    ").next().unwrap_or(e).trim().to_owned()).filter(|s| !s.is_empty())
+        })
+    }
+
+    pub fn exception_message(&self) -> Option<String> {
+        self.exception_msg.clone().or_else(|| {
+            let e = self.exception.as_deref()?;
+            e.split_once("    ").map(|(_, m)| m.trim().to_owned())
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Number,
+    Count,
+    Integer,
+    Bool,
+}
+
+/// Known fields and the JSON type each must have (null is always allowed).
+const FIELD_KINDS: [(&str, Kind); 22] = [
+    ("task_id", Kind::Text),
+    ("queue_name", Kind::Text),
+    ("state", Kind::Text),
+    ("run_status", Kind::Text),
+    ("function", Kind::Text),
+    ("params_str", Kind::Text),
+    ("exception", Kind::Text),
+    ("exception_type", Kind::Text),
+    ("exception_msg", Kind::Text),
+    ("traceback", Kind::Text),
+    ("host_name", Kind::Text),
+    ("host_process", Kind::Text),
+    ("script_name", Kind::Text),
+    ("consumer_id", Kind::Text),
+    ("publish_time", Kind::Number),
+    ("time_start", Kind::Number),
+    ("time_end", Kind::Number),
+    ("time_cost", Kind::Number),
+    ("run_times", Kind::Count),
+    ("v", Kind::Count),
+    ("process_id", Kind::Integer),
+    ("success", Kind::Bool),
+];
+
+/// Names the field whose value has the wrong type; serde's own message cannot, because
+/// unknown fields are collected through `flatten`.
+fn check_field_types(fields: &Map<String, Value>) -> Result<(), EventError> {
+    for (name, kind) in FIELD_KINDS {
+        let Some(v) = fields.get(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let (ok, expected) = match kind {
+            Kind::Text => (v.is_string(), "a string"),
+            Kind::Number => (v.is_number(), "a number"),
+            Kind::Count => (
+                v.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)),
+                "a non-negative integer",
+            ),
+            Kind::Integer => (v.is_i64(), "an integer"),
+            Kind::Bool => (v.is_boolean(), "true or false"),
+        };
+        if !ok {
+            return Err(EventError(format!(
+                "`{name}` must be {expected}, got {}",
+                json_kind(v)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn funboost_finish() -> Value {
+        json!({
+            "_id": "01a2", "task_id": "01a2", "queue_name": "demo_q", "function": "demo_task",
+            "msg_dict": {"x": 1, "extra": {"task_id": "01a2", "publish_time": 1795423339.3036}},
+            "params": {"x": 1}, "params_str": "{\"x\":1}", "publish_time": 1795423339.3036,
+            "publish_time_format": "2026-11-23 16:42:19", "result": "FUNC_RUN_ERROR",
+            "success": false, "run_status": "finish", "run_times": 2,
+            "exception": "ZeroDivisionError    division by zero", "exception_type": "ZeroDivisionError",
+            "exception_msg": "division by zero", "rpc_chain_error_msg_dict": null,
+            "time_start": 1795423339.4, "time_end": 1795423340.1, "time_cost": 0.7,
+            "host_process": "vm - 902", "host_name": "vm", "process_id": 902,
+            "thread_id": 140111319348944_i64, "total_thread": 12, "script_name": "worker.py",
+            "script_name_long": "/srv/app/worker.py", "user_context": {}, "insert_time_str": "2026-11-23 16:42:20",
+            "insert_minutes": "2026-11-23 16:42"
+        })
+    }
+
+    #[test]
+    fn a_funboost_status_dict_is_an_event_and_unknown_fields_are_kept() {
+        let e = TaskEvent::from_json(funboost_finish()).unwrap();
+        assert_eq!(e.task_id, "01a2");
+        assert_eq!(e.effective_state(), TaskState::Failed);
+        assert_eq!(e.exception_class().as_deref(), Some("ZeroDivisionError"));
+        assert_eq!(e.run_times, Some(2));
+        for kept in [
+            "msg_dict",
+            "publish_time_format",
+            "script_name_long",
+            "user_context",
+            "total_thread",
+        ] {
+            assert!(e.other.contains_key(kept), "{kept} dropped");
+        }
+        assert!(!e.other.contains_key("_id"));
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["msg_dict"]["x"], 1);
+    }
+
+    #[test]
+    fn states_are_derived_from_funboost_fields() {
+        let mut v = funboost_finish();
+        v["run_status"] = json!("running");
+        assert_eq!(
+            TaskEvent::from_json(v.clone()).unwrap().effective_state(),
+            TaskState::Running
+        );
+        v["run_status"] = json!("finish");
+        v["success"] = json!(true);
+        assert_eq!(
+            TaskEvent::from_json(v.clone()).unwrap().effective_state(),
+            TaskState::Success
+        );
+        v["success"] = json!(false);
+        v["exception"] = json!("");
+        v["exception_type"] = json!(null);
+        v["exception_msg"] = json!(null);
+        assert_eq!(
+            TaskEvent::from_json(v.clone()).unwrap().effective_state(),
+            TaskState::Killed
+        );
+        v["state"] = json!("revoked");
+        assert_eq!(
+            TaskEvent::from_json(v).unwrap().effective_state(),
+            TaskState::Revoked
+        );
+    }
+
+    #[test]
+    fn malformed_events_are_refused_with_a_reason() {
+        let cases = [
+            (json!([1]), "JSON object"),
+            (json!({"queue_name": "q", "state": "running"}), "task_id"),
+            (
+                json!({"task_id": "", "queue_name": "q", "state": "running"}),
+                "task_id",
+            ),
+            (json!({"task_id": "t", "queue_name": "q"}), "run_status"),
+            (
+                json!({"task_id": "t", "queue_name": "q", "state": "exploded"}),
+                "unknown variant",
+            ),
+            (
+                json!({"task_id": "t", "queue_name": "q", "run_status": "done"}),
+                "run_status",
+            ),
+            (
+                json!({"task_id": "t", "queue_name": "q", "state": "running", "v": 9}),
+                "version 9",
+            ),
+            (
+                json!({"task_id": "t", "queue_name": "q", "state": "running", "time_start": -1.0}),
+                "time_start",
+            ),
+            (
+                json!({"task_id": "t", "queue_name": "q", "state": "running", "run_times": "x"}),
+                "run_times",
+            ),
+            (
+                json!({"task_id": "t".repeat(300), "queue_name": "q", "state": "running"}),
+                "longer than",
+            ),
+        ];
+        for (value, expected) in cases {
+            let err = TaskEvent::from_json(value.clone()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn state_codes_round_trip_and_finals_rank_highest() {
+        for s in TaskState::ALL {
+            assert_eq!(TaskState::from_code(s.code()), Some(s));
+            assert_eq!(TaskState::parse(s.as_str()), Some(s));
+            assert_eq!(s.is_final(), s.rank() == 2);
+        }
+        assert!(TaskState::Running.rank() > TaskState::Pending.rank());
+    }
+}

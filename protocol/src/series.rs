@@ -1,0 +1,93 @@
+//! Chart series: per-bucket counts and latency quantiles of one queue.
+
+use serde::{Deserialize, Serialize};
+
+/// Bucket width of a series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 4] = [Grain::Second, Grain::Minute, Grain::Hour, Grain::Day];
+
+    pub fn seconds(self) -> i64 {
+        match self {
+            Grain::Second => 1,
+            Grain::Minute => 60,
+            Grain::Hour => 3_600,
+            Grain::Day => 86_400,
+        }
+    }
+
+    /// Small stable code used in the stores.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        Grain::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Second => "second",
+            Grain::Minute => "minute",
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+        }
+    }
+
+    /// The default window of a chart in this grain: 60 s, 60 min, 24 h, 30 days.
+    pub fn default_span(self) -> i64 {
+        match self {
+            Grain::Second => 60,
+            Grain::Minute => 3_600,
+            Grain::Hour => 86_400,
+            Grain::Day => 30 * 86_400,
+        }
+    }
+}
+
+/// Latency of the tasks finished in one bucket, in seconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Latency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub avg: Option<f64>,
+}
+
+/// One bucket of a series. Buckets without any finished task are present with zeros, so a
+/// chart's x axis is continuous.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SeriesPoint {
+    /// Bucket start, epoch seconds (UTC).
+    pub t: i64,
+    pub success: i64,
+    pub failed: i64,
+    pub killed: i64,
+    pub revoked: i64,
+    pub expired: i64,
+    /// Run time (start → finish).
+    pub run: Latency,
+    /// Wait time (publish → start).
+    pub wait: Latency,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Series {
+    pub queue: String,
+    pub grain: Grain,
+    pub from: i64,
+    pub to: i64,
+    pub points: Vec<SeriesPoint>,
+}

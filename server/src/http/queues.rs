@@ -1,0 +1,50 @@
+//! Queue routes of the REST API.
+
+use super::error::ApiError;
+use super::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use protocol::series::{Grain, Series};
+use serde::Deserialize;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesQuery {
+    /// `second`, `minute` (default), `hour` or `day`.
+    grain: Option<String>,
+    /// Start, epoch seconds; default: the grain's usual window before `to`
+    /// (60 s, 60 min, 24 h, 30 days).
+    from: Option<i64>,
+    /// End (exclusive), epoch seconds; default: now.
+    to: Option<i64>,
+}
+
+/// Finished tasks per bucket (by final state) with run- and wait-time p50/p95/p99/avg, read
+/// from counters maintained at write time.
+#[utoipa::path(
+    get,
+    path = "/queues/{queue}/series",
+    tag = "queues",
+    params(("queue" = String, Path, description = "Queue name"), SeriesQuery),
+    responses(
+        (status = 200, body = Series),
+        (status = 400, description = "Unknown grain, reversed range or too many buckets", body = super::error::ErrorBody),
+    )
+)]
+pub async fn series(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    Query(q): Query<SeriesQuery>,
+) -> Result<Json<Series>, ApiError> {
+    let grain = match q.grain.as_deref() {
+        None => Grain::Minute,
+        Some(g) => Grain::parse(g).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown grain {g:?}; expected second, minute, hour or day"
+            ))
+        })?,
+    };
+    Ok(Json(
+        state.services.series(&queue, grain, q.from, q.to).await?,
+    ))
+}

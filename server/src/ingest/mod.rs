@@ -1,0 +1,249 @@
+//! Ingest: every source (HTTP, Redis stream, in-process channel) hands events to one batcher,
+//! which writes them to the store in batches and tells each source when its events are
+//! committed — only then does a source acknowledge them (HTTP 202, XACK).
+
+pub mod metrics;
+pub mod record;
+pub mod redis_stream;
+pub mod stats;
+
+use crate::store::{DeadLetter, Store, WriteOutcome};
+use metrics::Metrics;
+use protocol::event::TaskEvent;
+use record::TaskRecord;
+use serde_json::Value;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// A payload kept in a dead letter is cut to this size.
+const DEAD_LETTER_MAX: usize = 64 * 1024;
+
+/// An event as a source read it: JSON, or the reason it is not JSON with the raw text.
+pub type RawEvent = Result<Value, (String, String)>;
+
+#[derive(Clone, Copy, Debug)]
+pub struct BatchConfig {
+    /// Flush when this many events are waiting…
+    pub max_rows: usize,
+    /// …or when the oldest waiting event is this old.
+    pub max_age: Duration,
+    /// Submissions waiting for the batcher before sources are made to wait (backpressure).
+    pub queue: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_rows: 5_000,
+            max_age: Duration::from_millis(200),
+            queue: 256,
+        }
+    }
+}
+
+/// Events of one source call, parsed: records to write, dead letters to keep, and the
+/// per-index errors to report back.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub records: Vec<TaskRecord>,
+    pub dead: Vec<DeadLetter>,
+    /// `(index in the submission, reason)` for every rejected event.
+    pub errors: Vec<(usize, String)>,
+}
+
+impl Prepared {
+    /// Parses raw events (JSON values, or text that was not JSON) from `source`.
+    pub fn from_raw(
+        raw: impl IntoIterator<Item = Result<Value, (String, String)>>,
+        source: &str,
+    ) -> Prepared {
+        let now = now_epoch();
+        let mut p = Prepared::default();
+        for (i, item) in raw.into_iter().enumerate() {
+            let (error, payload) = match item {
+                Ok(value) => {
+                    let payload = value.to_string();
+                    match TaskEvent::from_json(value) {
+                        Ok(event) => {
+                            p.records.push(TaskRecord::from_event(event, now));
+                            continue;
+                        }
+                        Err(e) => (e.to_string(), payload),
+                    }
+                }
+                Err((error, text)) => (error, text),
+            };
+            p.dead.push(DeadLetter {
+                received_at: now,
+                source: source.to_owned(),
+                error: error.clone(),
+                payload: truncate(payload, DEAD_LETTER_MAX),
+            });
+            p.errors.push((i, error));
+        }
+        p
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len() + self.dead.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+pub fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("taskdeck is shutting down; nothing was recorded, send again")]
+    Closed,
+    #[error("the store did not commit the events in time; send again (duplicates are harmless)")]
+    Timeout,
+}
+
+struct Submission {
+    prepared: Prepared,
+    done: oneshot::Sender<WriteOutcome>,
+}
+
+/// The handle sources use to hand events to the batcher.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: mpsc::Sender<Submission>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Ingest {
+    /// Starts the batcher. It runs until every `Ingest` handle is dropped, then writes what
+    /// is still waiting and ends.
+    pub fn start(
+        store: Store,
+        config: BatchConfig,
+        metrics: Arc<Metrics>,
+    ) -> (Ingest, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(config.queue);
+        let (batches_tx, batches_rx) = mpsc::channel(1);
+        let collector = tokio::spawn(collect(rx, batches_tx, config));
+        let writer = tokio::spawn(write(batches_rx, store, metrics.clone()));
+        let handle = tokio::spawn(async move {
+            let _ = collector.await;
+            let _ = writer.await;
+        });
+        (Ingest { tx, metrics }, handle)
+    }
+
+    /// Hands events over and waits until they are committed. Waits (backpressure) while the
+    /// batcher is full; gives up after `timeout`, in which case the caller must not
+    /// acknowledge the events to their sender.
+    pub async fn submit(
+        &self,
+        prepared: Prepared,
+        timeout: Duration,
+    ) -> Result<WriteOutcome, IngestError> {
+        let n = prepared.len() as u64;
+        let (done, committed) = oneshot::channel();
+        let deadline = Instant::now() + timeout;
+        let sent = tokio::time::timeout(timeout, self.tx.send(Submission { prepared, done })).await;
+        match sent {
+            Err(_) => return Err(IngestError::Timeout),
+            Ok(Err(_)) => return Err(IngestError::Closed),
+            Ok(Ok(())) => self.metrics.queued.fetch_add(n, Relaxed),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, committed).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(_)) => Err(IngestError::Closed),
+            Err(_) => Err(IngestError::Timeout),
+        }
+    }
+}
+
+/// Gathers submissions into batches by size or age; the writer works on the previous batch
+/// meanwhile.
+async fn collect(
+    mut rx: mpsc::Receiver<Submission>,
+    batches: mpsc::Sender<Vec<Submission>>,
+    config: BatchConfig,
+) {
+    while let Some(first) = rx.recv().await {
+        let deadline = tokio::time::Instant::now() + config.max_age;
+        let mut rows = first.prepared.len();
+        let mut batch = vec![first];
+        while rows < config.max_rows {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(s)) => {
+                    rows += s.prepared.len();
+                    batch.push(s);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if batches.send(batch).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metrics: Arc<Metrics>) {
+    while let Some(batch) = batches.recv().await {
+        let queued: u64 = batch.iter().map(|s| s.prepared.len() as u64).sum();
+        let mut records = Vec::new();
+        let mut dead = Vec::new();
+        let mut waiting = Vec::with_capacity(batch.len());
+        for s in batch {
+            records.extend(s.prepared.records);
+            dead.extend(s.prepared.dead);
+            waiting.push(s.done);
+        }
+        let records = record::reduce(records);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let started = Instant::now();
+            match store.write_batch(&records, &dead).await {
+                Ok(outcome) => {
+                    metrics.flushed(records.len() + dead.len(), started.elapsed().as_secs_f64());
+                    metrics.stored.fetch_add(outcome.changed as u64, Relaxed);
+                    metrics.finished.fetch_add(outcome.finished as u64, Relaxed);
+                    for done in waiting {
+                        let _ = done.send(outcome);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    metrics.flush_errors.fetch_add(1, Relaxed);
+                    // Nobody waits any more: every source has given up and will send again
+                    // (HTTP clients retry, Redis entries stay pending), so drop the batch.
+                    if waiting.iter().all(|d| d.is_closed()) {
+                        tracing::warn!(error = %format!("{e:#}"), rows = records.len(), "batch write failed; its senders gave up and will resend");
+                        break;
+                    }
+                    tracing::warn!(error = %format!("{e:#}"), rows = records.len(), retry_in_ms = backoff.as_millis() as u64, "batch write failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        metrics.queued.fetch_sub(queued, Relaxed);
+    }
+}

@@ -1,0 +1,569 @@
+//! Ingest end to end: events in over HTTP and the Redis stream, records and chart counters
+//! out of real SQLite and Postgres stores.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Reads a store directly, whichever kind it is, with SQL both dialects accept.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Db {
+    async fn scalar(&self, sql: &str) -> i64 {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .unwrap_or(0),
+            Db::Pg(p) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .unwrap_or(0),
+        }
+    }
+
+    async fn text(&self, sql: &str) -> Option<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_optional(p).await.unwrap(),
+            Db::Pg(p) => sqlx::query_scalar(sql).fetch_optional(p).await.unwrap(),
+        }
+    }
+
+    async fn state(&self, task: &str) -> i64 {
+        self.scalar(&format!(
+            "SELECT CAST(state AS BIGINT) FROM tasks WHERE task_id = '{task}'"
+        ))
+        .await
+    }
+
+    /// Sum of a chart counter over every bucket of one grain (0 = second … 3 = day).
+    async fn stat(&self, queue: &str, grain: i64, metric: i64) -> i64 {
+        self.scalar(&format!(
+            "SELECT CAST(SUM(count) AS BIGINT) FROM task_stats WHERE queue = '{queue}' AND grain = {grain} AND metric = {metric}"
+        ))
+        .await
+    }
+}
+
+/// A fresh Postgres database for one test, dropped with it.
+struct PgDb {
+    admin: sqlx::PgPool,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    async fn new(tag: &str) -> PgDb {
+        let admin_url = service_url("TEST_POSTGRES_URL");
+        let name = format!("taskdeck_{tag}_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        PgDb { admin, name, url }
+    }
+
+    async fn drop(self) {
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await
+        .unwrap();
+    }
+}
+
+fn event(task: &str, queue: &str, extra: Value) -> Value {
+    let mut e = json!({
+        "task_id": task, "queue_name": queue, "function": "work", "params": {"n": 1},
+        "publish_time": 1_795_000_000.0, "time_start": 1_795_000_000.5, "host_name": "h1"
+    });
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+async fn post(url: &str, body: String) -> (u16, Value) {
+    let resp = client()
+        .post(format!("{url}/api/v1/events"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// The state machine and the counters, through the HTTP source, on one store.
+async fn state_machine_scenario(td: &Taskdeck, db: &Db) {
+    let first = json!([
+        event("a", "q1", json!({"run_status": "running", "run_times": 1})),
+        event("a", "q1", json!({"run_status": "running", "run_times": 2})),
+        event("a", "q1", json!({"run_status": "finish", "success": false, "run_times": 2,
+            "exception": "ValueError    bad n", "time_end": 1_795_000_002.5, "time_cost": 2.0})),
+        {"queue_name": "q1", "state": "running"},
+        "not an object",
+        event("b", "q1", json!({"state": "success", "run_times": 1, "time_end": 1_795_000_001.0, "time_cost": 0.5, "result": {"ok": true}})),
+        event("c", "q2", json!({"state": "exploded"})),
+    ]);
+    let (status, report) = post(&td.url, first.to_string()).await;
+    assert_eq!(status, 202, "{report}");
+    assert_eq!(report["accepted"], 4);
+    assert_eq!(report["rejected"], 3);
+    let indices: Vec<_> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, [3, 4, 6]);
+    assert!(
+        report["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("task_id"),
+        "{report}"
+    );
+
+    // A late `running` and a redelivered finish change nothing; NDJSON works too.
+    let second = [
+        event("b", "q1", json!({"run_status": "running", "run_times": 1})),
+        event(
+            "a",
+            "q1",
+            json!({"run_status": "finish", "success": false, "run_times": 2,
+            "exception": "ValueError    bad n", "time_end": 1_795_000_002.5, "time_cost": 2.0}),
+        ),
+        event("a", "q1", json!({"run_status": "running", "run_times": 3})),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    let (status, report) = post(&td.url, second).await;
+    assert_eq!(status, 202, "{report}");
+    assert_eq!(report["accepted"], 3);
+
+    assert_eq!(db.state("a").await, 3, "a failed");
+    assert_eq!(
+        db.state("b").await,
+        2,
+        "b succeeded, the late running was ignored"
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(run_times AS BIGINT) FROM tasks WHERE task_id = 'a'")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.text("SELECT exception_type FROM tasks WHERE task_id = 'a'")
+            .await
+            .as_deref(),
+        Some("ValueError")
+    );
+    assert_eq!(
+        db.text("SELECT result FROM tasks WHERE task_id = 'b'")
+            .await
+            .as_deref(),
+        Some(r#"{"ok":true}"#)
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM tasks").await, 2);
+
+    // Counted once per task reaching a final state, in every grain.
+    for grain in 0..4 {
+        assert_eq!(db.stat("q1", grain, 2).await, 1, "successes, grain {grain}");
+        assert_eq!(db.stat("q1", grain, 3).await, 1, "failures, grain {grain}");
+        assert_eq!(
+            db.stat("q1", grain, 10).await,
+            2,
+            "run-time histogram, grain {grain}"
+        );
+        assert_eq!(
+            db.stat("q1", grain, 11).await,
+            2,
+            "wait-time histogram, grain {grain}"
+        );
+    }
+    let run_total = db
+        .scalar("SELECT CAST(SUM(total) * 1000 AS BIGINT) FROM task_stats WHERE queue = 'q1' AND grain = 3 AND metric = 20")
+        .await;
+    assert_eq!(run_total, 2_500, "run-time sum 2.0 s + 0.5 s");
+
+    // The same counters through the REST API: one day bucket holding both tasks.
+    let day = 1_795_000_000 / 86_400 * 86_400;
+    let (status, series) = get_json(&format!(
+        "{}/api/v1/queues/q1/series?grain=day&from={day}&to={}",
+        td.url,
+        day + 86_400
+    ))
+    .await;
+    assert_eq!(status, 200, "{series}");
+    let points = series["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{series}");
+    assert_eq!(
+        (points[0]["success"].as_i64(), points[0]["failed"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(points[0]["run"]["avg"].as_f64(), Some(1.25));
+    assert!(points[0]["run"]["p99"].as_f64().unwrap() >= 2.0);
+    let (status, minutes) = get_json(&format!(
+        "{}/api/v1/queues/q1/series?grain=minute&from={}&to={}",
+        td.url,
+        day,
+        day + 3_600
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        minutes["points"].as_array().unwrap().len(),
+        60,
+        "empty buckets are present"
+    );
+    let (status, err) = get_json(&format!("{}/api/v1/queues/q1/series?grain=week", td.url)).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("week"),
+        "{err}"
+    );
+    let (status, err) = get_json(&format!(
+        "{}/api/v1/queues/q1/series?grain=second&from=0&to=86400",
+        td.url
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("coarser"),
+        "{err}"
+    );
+
+    // Malformed events are kept with their reason.
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM dead_letters WHERE source = 'http'")
+            .await,
+        3
+    );
+    let reason = db
+        .text("SELECT error FROM dead_letters WHERE payload LIKE '%exploded%'")
+        .await
+        .unwrap();
+    assert!(reason.contains("unknown variant"), "{reason}");
+
+    let metrics = client()
+        .get(format!("{}/metrics", td.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("taskdeck_ingest_events_received_total{source=\"http\"} 10"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("taskdeck_ingest_events_rejected_total{source=\"http\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("taskdeck_ingest_tasks_finished_total 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn http_events_into_sqlite_follow_the_state_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite:{}",
+        dir.path().join("data/taskdeck.db").display()
+    ))
+    .await
+    .unwrap();
+    state_machine_scenario(&td, &Db::Sqlite(pool)).await;
+}
+
+#[tokio::test]
+async fn http_events_into_postgres_follow_the_state_machine() {
+    let pg = PgDb::new("ingest_http").await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    let pool = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    state_machine_scenario(&td, &Db::Pg(pool.clone())).await;
+    pool.close().await;
+    drop(td);
+    pg.drop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let (status, body) = post(&td.url, "[{\"task_id\": ".into()).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON array"),
+        "{body}"
+    );
+    let (status, body) = post(&td.url, String::new()).await;
+    assert_eq!(status, 400, "{body}");
+
+    let big = format!(
+        "[{}]",
+        vec![r#"{"task_id":"x","queue_name":"q","state":"running"}"#; 400_000].join(",")
+    );
+    assert!(big.len() > 16 << 20);
+    let (status, body) = post(&td.url, big).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "too_large");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("16 MiB"),
+        "{body}"
+    );
+
+    let many = (0..50_001)
+        .map(|i| format!(r#"{{"task_id":"t{i}","queue_name":"q","state":"running"}}"#))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (status, body) = post(&td.url, many).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("50000"),
+        "{body}"
+    );
+}
+
+/// A Redis database of its own for each test, since the stream's key is fixed.
+fn redis_url(db: u8) -> String {
+    let base = service_url("TEST_REDIS_URL");
+    format!("{}/{db}", base.rsplit_once('/').unwrap().0)
+}
+
+async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
+    let conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut c = conn.clone();
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+    conn
+}
+
+async fn wait_count(db: &Db, sql: &str, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = db.scalar(sql).await;
+        if n == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{sql}: {n}, wanted {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn redis_stream_events_are_committed_then_acknowledged() {
+    let url = redis_url(11);
+    let mut conn = redis(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
+    let db = Db::Sqlite(
+        sqlx::SqlitePool::connect(&format!(
+            "sqlite:{}",
+            dir.path().join("data/taskdeck.db").display()
+        ))
+        .await
+        .unwrap(),
+    );
+
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        let task = format!("s{i}");
+        for state in ["running", "success"] {
+            let e = event(
+                &task,
+                "stream_q",
+                json!({"state": state, "run_times": 1, "time_cost": 0.01}),
+            );
+            pipe.cmd("XADD")
+                .arg("taskdeck:events")
+                .arg("*")
+                .arg("event")
+                .arg(e.to_string())
+                .ignore();
+        }
+    }
+    pipe.cmd("XADD")
+        .arg("taskdeck:events")
+        .arg("*")
+        .arg("event")
+        .arg("{broken")
+        .ignore();
+    pipe.cmd("XADD")
+        .arg("taskdeck:events")
+        .arg("*")
+        .arg("payload")
+        .arg("{}")
+        .ignore();
+    pipe.query_async::<()>(&mut conn).await.unwrap();
+
+    wait_count(&db, "SELECT COUNT(*) FROM tasks WHERE state = 2", 200).await;
+    wait_count(
+        &db,
+        "SELECT COUNT(*) FROM dead_letters WHERE source = 'redis'",
+        2,
+    )
+    .await;
+    assert_eq!(
+        db.stat("stream_q", 1, 2).await,
+        200,
+        "each success counted once"
+    );
+    // Committed entries are acknowledged and removed from the stream.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let len: i64 = redis::cmd("XLEN")
+            .arg("taskdeck:events")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if len == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{len} entries left in the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
+        .arg("taskdeck:events")
+        .arg("taskdeck")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.first(),
+        Some(&redis::Value::Int(0)),
+        "nothing left pending: {summary:?}"
+    );
+    let dead = db.text("SELECT error FROM dead_letters WHERE source = 'redis' AND error LIKE '%no `event` field%'").await;
+    assert!(
+        dead.is_some(),
+        "the entry without an event field is kept with its reason"
+    );
+}
+
+#[tokio::test]
+async fn entries_left_pending_by_a_dead_instance_are_claimed_and_recorded_once() {
+    let url = redis_url(12);
+    let mut conn = redis(&url).await;
+    // A previous instance read these entries and died before acknowledging them.
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("taskdeck:events")
+        .arg("taskdeck")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let e = event(
+            &format!("orphan{i}"),
+            "orphans",
+            json!({"state": "failed", "exception_type": "Boom", "time_cost": 0.2}),
+        );
+        let id: String = redis::cmd("XADD")
+            .arg("taskdeck:events")
+            .arg("*")
+            .arg("event")
+            .arg(e.to_string())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("taskdeck")
+        .arg("dead-instance")
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg("taskdeck:events")
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // Make them look abandoned long ago.
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg("taskdeck:events")
+        .arg("taskdeck")
+        .arg("dead-instance")
+        .arg(0)
+        .arg(&ids)
+        .arg("IDLE")
+        .arg(3_600_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
+    let db = Db::Sqlite(
+        sqlx::SqlitePool::connect(&format!(
+            "sqlite:{}",
+            dir.path().join("data/taskdeck.db").display()
+        ))
+        .await
+        .unwrap(),
+    );
+    wait_count(
+        &db,
+        "SELECT COUNT(*) FROM tasks WHERE queue = 'orphans' AND state = 3",
+        50,
+    )
+    .await;
+    assert_eq!(db.stat("orphans", 3, 3).await, 50);
+    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
+        .arg("taskdeck:events")
+        .arg("taskdeck")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.first(),
+        Some(&redis::Value::Int(0)),
+        "nothing left pending: {summary:?}"
+    );
+}
