@@ -53,3 +53,10 @@ CREATE TABLE dead_letters (
     payload     TEXT NOT NULL
 );
 CREATE INDEX dead_letters_by_time ON dead_letters (received_at);
+
+-- Every queue an event has named, kept at write time so listing queues never scans tasks.
+CREATE TABLE queues (
+    queue      TEXT PRIMARY KEY NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen  REAL NOT NULL
+) WITHOUT ROWID;

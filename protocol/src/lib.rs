@@ -6,5 +6,6 @@
 pub mod event;
 pub mod health;
 pub mod series;
+pub mod task;
 
 pub use health::{BusKind, Check, Health, HealthChecks, HealthStatus, StoreKind, VersionInfo};

@@ -6,6 +6,7 @@ use crate::store::Store;
 use app::backend::Backend;
 use async_trait::async_trait;
 use protocol::series::{Grain, Series};
+use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
 use std::future::Future;
 use std::time::Instant;
@@ -67,6 +68,34 @@ impl Services {
             .await
             .map_err(ServiceError::Store)?;
         Ok(stats::assemble(queue, grain, from, to, &rows))
+    }
+}
+
+impl Services {
+    pub async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> Result<TaskPage, ServiceError> {
+        self.store
+            .list_tasks(filter, at, limit)
+            .await
+            .map_err(ServiceError::Store)
+    }
+
+    pub async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, ServiceError> {
+        self.store
+            .get_task(task_id)
+            .await
+            .map_err(ServiceError::Store)
+    }
+
+    pub async fn queues(&self) -> Result<Vec<QueueSummary>, ServiceError> {
+        self.store
+            .queue_summaries(crate::ingest::now_epoch())
+            .await
+            .map_err(ServiceError::Store)
     }
 }
 

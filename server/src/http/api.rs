@@ -32,7 +32,10 @@ fn documented() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(version))
                 .routes(routes!(super::events::post_events))
-                .routes(routes!(super::queues::series)),
+                .routes(routes!(super::queues::series))
+                .routes(routes!(super::queues::list_queues))
+                .routes(routes!(super::tasks::list_tasks))
+                .routes(routes!(super::tasks::get_task)),
         )
 }
 

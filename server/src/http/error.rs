@@ -70,3 +70,9 @@ impl From<crate::services::ServiceError> for ApiError {
         }
     }
 }
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::bad_request(e.body_text())
+    }
+}

@@ -4,6 +4,7 @@ mod api;
 mod error;
 mod events;
 mod queues;
+mod tasks;
 
 use crate::services::Services;
 use app::backend::SharedBackend;

@@ -2,9 +2,11 @@
 
 use super::error::ApiError;
 use super::AppState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use protocol::series::{Grain, Series};
+use protocol::task::QueueSummary;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -34,8 +36,9 @@ pub struct SeriesQuery {
 pub async fn series(
     State(state): State<AppState>,
     Path(queue): Path<String>,
-    Query(q): Query<SeriesQuery>,
+    q: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Json<Series>, ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
     let grain = match q.grain.as_deref() {
         None => Grain::Minute,
         Some(g) => Grain::parse(g).ok_or_else(|| {
@@ -47,4 +50,12 @@ pub async fn series(
     Ok(Json(
         state.services.series(&queue, grain, q.from, q.to).await?,
     ))
+}
+
+/// Every queue taskdeck has records for, with running and recently finished counts.
+#[utoipa::path(get, path = "/queues", tag = "queues", responses((status = 200, body = Vec<QueueSummary>)))]
+pub async fn list_queues(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+    Ok(Json(state.services.queues().await?))
 }

@@ -1,6 +1,9 @@
 //! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
 
 mod postgres;
+mod query;
+
+pub use query::MAX_PAGE;
 mod sqlite;
 
 use crate::config::StoreUrl;
@@ -175,6 +178,17 @@ impl Store {
             Store::Mongodb(client) => client.clone().shutdown().await,
         }
     }
+}
+
+/// The queues a batch names, each with the latest receive time, in a stable order (so
+/// concurrent writers lock rows in the same order).
+fn queues_seen(records: &[TaskRecord]) -> Vec<(&str, f64)> {
+    let mut seen: std::collections::BTreeMap<&str, f64> = Default::default();
+    for r in records {
+        let t = seen.entry(r.queue.as_str()).or_insert(r.updated_at);
+        *t = t.max(r.updated_at);
+    }
+    seen.into_iter().collect()
 }
 
 /// An event that could not be read, kept with the reason.

@@ -46,6 +46,11 @@ SELECT * FROM UNNEST($1::text[], $2::int2[], $3::int8[], $4::int2[], $5::int2[],
 ON CONFLICT (queue, grain, bucket, metric, idx) DO UPDATE SET
     count = task_stats.count + EXCLUDED.count, total = task_stats.total + EXCLUDED.total";
 
+const SEEN_QUEUES: &str = "
+INSERT INTO queues (queue, first_seen, last_seen)
+SELECT q, t, t FROM UNNEST($1::text[], $2::float8[]) AS seen(q, t)
+ON CONFLICT (queue) DO UPDATE SET last_seen = GREATEST(queues.last_seen, EXCLUDED.last_seen)";
+
 const ADD_DEAD: &str = "
 INSERT INTO dead_letters (received_at, source, error, payload)
 SELECT * FROM UNNEST($1::float8[], $2::text[], $3::text[], $4::text[])";
@@ -111,6 +116,14 @@ pub async fn write_batch(
             .bind(increments.iter().map(|(k, _)| k.idx).collect::<Vec<_>>())
             .bind(increments.iter().map(|(_, v)| v.count).collect::<Vec<_>>())
             .bind(increments.iter().map(|(_, v)| v.total).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let seen = super::queues_seen(records);
+    if !seen.is_empty() {
+        sqlx::query(SEEN_QUEUES)
+            .bind(seen.iter().map(|(q, _)| *q).collect::<Vec<_>>())
+            .bind(seen.iter().map(|(_, t)| *t).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
     }

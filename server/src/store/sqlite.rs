@@ -44,6 +44,10 @@ INSERT INTO task_stats (queue, grain, bucket, metric, idx, count, total) VALUES 
 ON CONFLICT (queue, grain, bucket, metric, idx) DO UPDATE SET
     count = task_stats.count + excluded.count, total = task_stats.total + excluded.total";
 
+const SEEN_QUEUE: &str = "
+INSERT INTO queues (queue, first_seen, last_seen) VALUES (?1, ?2, ?2)
+ON CONFLICT (queue) DO UPDATE SET last_seen = MAX(queues.last_seen, excluded.last_seen)";
+
 const ADD_DEAD: &str =
     "INSERT INTO dead_letters (received_at, source, error, payload) VALUES (?1, ?2, ?3, ?4)";
 
@@ -111,6 +115,13 @@ pub async fn write_batch(
             .execute(&mut *tx)
             .await?;
     }
+    for (queue, seen) in super::queues_seen(records) {
+        sqlx::query(SEEN_QUEUE)
+            .bind(queue)
+            .bind(seen)
+            .execute(&mut *tx)
+            .await?;
+    }
     for d in dead {
         sqlx::query(ADD_DEAD)
             .bind(d.received_at)
@@ -136,6 +147,6 @@ pub(super) fn finished_from_row(row: Returned) -> Option<Finished> {
         state,
         at: end.unwrap_or(sort_time),
         cost,
-        wait: Some(start? - publish?).filter(|w| *w >= 0.0),
+        wait: start.zip(publish).map(|(s, p)| s - p).filter(|w| *w >= 0.0),
     })
 }

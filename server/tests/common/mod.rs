@@ -1,6 +1,7 @@
 //! Runs the real `taskdeck` binary for integration tests and talks to it over HTTP.
 #![allow(dead_code)]
 
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -157,4 +158,106 @@ pub async fn wait_health(url: &str, want: u16, limit: Duration) -> serde_json::V
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Reads a store directly, whichever kind it is, with SQL both dialects accept.
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Db {
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .unwrap_or(0),
+            Db::Pg(p) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .unwrap_or(0),
+        }
+    }
+
+    pub async fn text(&self, sql: &str) -> Option<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_optional(p).await.unwrap(),
+            Db::Pg(p) => sqlx::query_scalar(sql).fetch_optional(p).await.unwrap(),
+        }
+    }
+
+    pub async fn state(&self, task: &str) -> i64 {
+        self.scalar(&format!(
+            "SELECT CAST(state AS BIGINT) FROM tasks WHERE task_id = '{task}'"
+        ))
+        .await
+    }
+
+    /// Sum of a chart counter over every bucket of one grain (0 = second … 3 = day).
+    pub async fn stat(&self, queue: &str, grain: i64, metric: i64) -> i64 {
+        self.scalar(&format!(
+            "SELECT CAST(SUM(count) AS BIGINT) FROM task_stats WHERE queue = '{queue}' AND grain = {grain} AND metric = {metric}"
+        ))
+        .await
+    }
+}
+
+/// A fresh Postgres database for one test, dropped with it.
+pub struct PgDb {
+    admin: sqlx::PgPool,
+    name: String,
+    pub url: String,
+}
+
+impl PgDb {
+    pub async fn new(tag: &str) -> PgDb {
+        let admin_url = service_url("TEST_POSTGRES_URL");
+        let name = format!("taskdeck_{tag}_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        PgDb { admin, name, url }
+    }
+
+    pub async fn drop(self) {
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await
+        .unwrap();
+    }
+}
+
+pub fn event(task: &str, queue: &str, extra: Value) -> Value {
+    let mut e = json!({
+        "task_id": task, "queue_name": queue, "function": "work", "params": {"n": 1},
+        "publish_time": 1_795_000_000.0, "time_start": 1_795_000_000.5, "host_name": "h1"
+    });
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+pub async fn post(url: &str, body: String) -> (u16, Value) {
+    let resp = client()
+        .post(format!("{url}/api/v1/events"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
 }

@@ -1,0 +1,359 @@
+//! Reads for the API and the UI: filtered task lists with keyset pagination, one task, queue
+//! summaries. The SQL is the same for SQLite and Postgres; `QueryBuilder` numbers the
+//! placeholders for each.
+
+use super::Store;
+use protocol::event::TaskState;
+use protocol::series::Grain;
+use protocol::task::{Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary};
+use sqlx::{FromRow, QueryBuilder};
+
+/// Longest params text a list row carries.
+const PARAMS_PREVIEW: usize = 512;
+pub const MAX_PAGE: u32 = 500;
+
+const SUMMARY_COLUMNS: &str =
+    "task_id, queue, function, state, run_times, params, exception_type, \
+    exception_msg, publish_time, start_time, end_time, cost, host_name, sort_time";
+const DETAIL_COLUMNS: &str =
+    "result, traceback, process_id, thread_id, script_name, consumer_id, extra, updated_at";
+
+#[derive(FromRow)]
+struct SummaryRow {
+    task_id: String,
+    queue: String,
+    function: Option<String>,
+    state: i16,
+    run_times: i32,
+    params: Option<String>,
+    exception_type: Option<String>,
+    exception_msg: Option<String>,
+    publish_time: Option<f64>,
+    start_time: Option<f64>,
+    end_time: Option<f64>,
+    cost: Option<f64>,
+    host_name: Option<String>,
+    sort_time: f64,
+}
+
+#[derive(FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    result: Option<String>,
+    traceback: Option<String>,
+    process_id: Option<i64>,
+    thread_id: Option<i64>,
+    script_name: Option<String>,
+    consumer_id: Option<String>,
+    extra: String,
+    updated_at: f64,
+}
+
+impl SummaryRow {
+    fn into_summary(self, preview: bool) -> TaskSummary {
+        let mut params = self.params;
+        if preview {
+            params = params.map(|p| cut(p, PARAMS_PREVIEW));
+        }
+        TaskSummary {
+            wait: Some(self.start_time.unwrap_or(f64::NAN) - self.publish_time.unwrap_or(f64::NAN))
+                .filter(|w| *w >= 0.0),
+            task_id: self.task_id,
+            queue: self.queue,
+            function: self.function,
+            state: TaskState::from_code(self.state).unwrap_or(TaskState::Pending),
+            run_times: u32::try_from(self.run_times).unwrap_or(0),
+            params,
+            exception_type: self.exception_type,
+            exception_msg: self.exception_msg,
+            publish_time: self.publish_time,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            cost: self.cost,
+            host_name: self.host_name,
+            sort_time: self.sort_time,
+        }
+    }
+}
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+        s.push('…');
+    }
+    s
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Adds `WHERE …` for the filter and the cursor, then the order and limit.
+macro_rules! build_list {
+    ($qb:expr, $filter:expr, $at:expr, $limit:expr) => {{
+        let qb = $qb;
+        let f: &TaskFilter = $filter;
+        qb.push(" WHERE 1 = 1");
+        if !f.queues.is_empty() {
+            qb.push(" AND queue IN (");
+            let mut sep = qb.separated(", ");
+            for q in &f.queues {
+                sep.push_bind(q.clone());
+            }
+            qb.push(")");
+        }
+        if !f.states.is_empty() {
+            qb.push(" AND state IN (");
+            let mut sep = qb.separated(", ");
+            for s in &f.states {
+                sep.push_bind(s.code());
+            }
+            qb.push(")");
+        }
+        if let Some(from) = f.from {
+            qb.push(" AND sort_time >= ").push_bind(from);
+        }
+        if let Some(to) = f.to {
+            qb.push(" AND sort_time < ").push_bind(to);
+        }
+        for (column, value) in [
+            ("exception_type", &f.exception_type),
+            ("host_name", &f.host),
+            ("function", &f.function),
+            ("task_id", &f.task_id),
+        ] {
+            if let Some(v) = value {
+                qb.push(format!(" AND {column} = ")).push_bind(v.clone());
+            }
+        }
+        if let Some(prefix) = &f.task_id_prefix {
+            qb.push(" AND task_id LIKE ")
+                .push_bind(format!("{}%", like_escape(prefix)))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(text) = &f.text {
+            let pattern = format!("%{}%", like_escape(text));
+            qb.push(" AND (params LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR result LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR exception_msg LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        match $at {
+            PageAt::First => {
+                qb.push(" ORDER BY sort_time DESC, task_id DESC");
+            }
+            PageAt::Older(c) => {
+                qb.push(" AND (sort_time < ").push_bind(c.sort_time);
+                qb.push(" OR (sort_time = ")
+                    .push_bind(c.sort_time)
+                    .push(" AND task_id < ")
+                    .push_bind(c.task_id.clone())
+                    .push("))");
+                qb.push(" ORDER BY sort_time DESC, task_id DESC");
+            }
+            PageAt::Newer(c) => {
+                qb.push(" AND (sort_time > ").push_bind(c.sort_time);
+                qb.push(" OR (sort_time = ")
+                    .push_bind(c.sort_time)
+                    .push(" AND task_id > ")
+                    .push_bind(c.task_id.clone())
+                    .push("))");
+                qb.push(" ORDER BY sort_time ASC, task_id ASC");
+            }
+        }
+        qb.push(" LIMIT ").push_bind(i64::from($limit) + 1);
+    }};
+}
+
+impl Store {
+    /// One page of tasks matching `filter`, newest first.
+    pub async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> anyhow::Result<TaskPage> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let select = format!("SELECT {SUMMARY_COLUMNS} FROM tasks");
+        let mut rows: Vec<SummaryRow> = match self {
+            Store::Sqlite(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
+                build_list!(&mut qb, filter, at, limit);
+                qb.build_query_as().fetch_all(pool).await?
+            }
+            Store::Postgres(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
+                build_list!(&mut qb, filter, at, limit);
+                qb.build_query_as().fetch_all(pool).await?
+            }
+            Store::Mongodb(_) => {
+                anyhow::bail!("task lists from MongoDB are not available in this build")
+            }
+        };
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let newer_direction = matches!(at, PageAt::Newer(_));
+        if newer_direction {
+            rows.reverse();
+        }
+        let tasks: Vec<TaskSummary> = rows.into_iter().map(|r| r.into_summary(true)).collect();
+        let cursor = |t: &TaskSummary| {
+            Cursor {
+                sort_time: t.sort_time,
+                task_id: t.task_id.clone(),
+            }
+            .encode()
+        };
+        // Older pages exist past the last row when the query hit its limit going older, or
+        // always when we came from older pages; symmetrically for newer.
+        let older = if newer_direction || more {
+            tasks.last().map(cursor)
+        } else {
+            None
+        };
+        let newer = match at {
+            PageAt::First => None,
+            PageAt::Older(_) => tasks.first().map(cursor),
+            PageAt::Newer(_) => more.then(|| tasks.first().map(cursor)).flatten(),
+        };
+        Ok(TaskPage {
+            tasks,
+            older,
+            newer,
+        })
+    }
+
+    pub async fn get_task(&self, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {
+        let sql = format!("SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS} FROM tasks WHERE task_id = ");
+        let row: Option<DetailRow> = match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_as(&format!("{sql}?1"))
+                    .bind(task_id)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as(&format!("{sql}$1"))
+                    .bind(task_id)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Store::Mongodb(_) => {
+                anyhow::bail!("task details from MongoDB are not available in this build")
+            }
+        };
+        Ok(row.map(|r| TaskDetail {
+            summary: r.summary.into_summary(false),
+            result: r.result,
+            traceback: r.traceback,
+            process_id: r.process_id,
+            thread_id: r.thread_id,
+            script_name: r.script_name,
+            consumer_id: r.consumer_id,
+            extra: r.extra,
+            updated_at: r.updated_at,
+        }))
+    }
+
+    /// Every queue with its running count and finished counts over the last minute and hour
+    /// (from the minute counters, so the cost does not grow with the number of tasks).
+    pub async fn queue_summaries(&self, now: f64) -> anyhow::Result<Vec<QueueSummary>> {
+        let now = now.floor() as i64;
+        let minute = Grain::Minute.seconds();
+        let this_minute = now.div_euclid(minute) * minute;
+        let hour_ago = this_minute - 59 * minute;
+        let (success, failed) = (TaskState::Success.code(), TaskState::Failed.code());
+        // The last minute from the second counters (a sliding 60 s), the last hour from the
+        // minute counters (this minute and the 59 before it).
+        let counts_sql = format!(
+            "SELECT queue, metric, CAST(SUM(CASE WHEN grain = {sec} THEN count ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN grain = {min} THEN count ELSE 0 END) AS BIGINT) FROM task_stats \
+             WHERE metric IN ({success}, {failed}) AND ((grain = {sec} AND bucket > {minute_ago}) OR (grain = {min} AND bucket >= {hour_ago})) \
+             GROUP BY queue, metric",
+            sec = Grain::Second.code(),
+            min = Grain::Minute.code(),
+            minute_ago = now - 60,
+        );
+        let running_sql = format!(
+            "SELECT queue, COUNT(*) FROM tasks WHERE state = {} GROUP BY queue",
+            TaskState::Running.code()
+        );
+        let queues_sql = "SELECT queue, first_seen, last_seen FROM queues ORDER BY queue";
+        type Counts = Vec<(String, i16, i64, i64)>;
+        let (queues, counts, running): (Vec<(String, f64, f64)>, Counts, Vec<(String, i64)>) =
+            match self {
+                Store::Sqlite(pool) => (
+                    sqlx::query_as(queues_sql).fetch_all(pool).await?,
+                    sqlx::query_as(&counts_sql).fetch_all(pool).await?,
+                    sqlx::query_as(&running_sql).fetch_all(pool).await?,
+                ),
+                Store::Postgres(pool) => (
+                    sqlx::query_as(queues_sql).fetch_all(pool).await?,
+                    sqlx::query_as(&counts_sql).fetch_all(pool).await?,
+                    sqlx::query_as(&running_sql).fetch_all(pool).await?,
+                ),
+                Store::Mongodb(_) => {
+                    anyhow::bail!("queue summaries from MongoDB are not available in this build")
+                }
+            };
+        Ok(queues
+            .into_iter()
+            .map(|(queue, first_seen, last_seen)| {
+                let count = |metric: i16| {
+                    counts
+                        .iter()
+                        .find(|(q, m, _, _)| *q == queue && *m == metric)
+                        .map(|(_, _, m, h)| (*m, *h))
+                        .unwrap_or_default()
+                };
+                let (success_last_minute, success_last_hour) = count(success);
+                let (failed_last_minute, failed_last_hour) = count(failed);
+                QueueSummary {
+                    running: running
+                        .iter()
+                        .find(|(q, _)| *q == queue)
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0),
+                    queue,
+                    first_seen,
+                    last_seen,
+                    success_last_minute,
+                    failed_last_minute,
+                    success_last_hour,
+                    failed_last_hour,
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_match_literally() {
+        assert_eq!(like_escape(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    #[test]
+    fn previews_cut_on_character_boundaries() {
+        let s = "日".repeat(300);
+        let c = cut(s, PARAMS_PREVIEW);
+        assert!(c.len() <= PARAMS_PREVIEW + '…'.len_utf8());
+        assert!(c.ends_with('…'));
+    }
+}

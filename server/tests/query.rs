@@ -1,0 +1,296 @@
+//! Reading tasks back: filters, keyset pagination, details and queue summaries, on SQLite and
+//! Postgres.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+const T0: f64 = 1_795_000_000.0;
+
+/// 300 tasks over 3 queues: every 7th failed with one of two exceptions, every 11th still
+/// running; pairs share a start time so ties are broken by task id.
+fn seed_events() -> Vec<Value> {
+    (0..300)
+        .map(|i| {
+            let queue = ["alpha", "beta", "gamma"][i % 3];
+            let start = T0 + (i / 2) as f64;
+            let mut e = json!({
+                "task_id": format!("task-{i:04}"), "queue_name": queue, "function": "f",
+                "params": {"n": i, "tag": if i % 50 == 0 { "50%_off" } else { "plain" }},
+                "publish_time": start - 0.25, "time_start": start, "host_name": format!("host{}", i % 4),
+            });
+            let extra = if i % 11 == 0 {
+                json!({"state": "running", "run_times": 1})
+            } else if i % 7 == 0 {
+                let exc = if i % 2 == 0 { "ValueError" } else { "TimeoutError" };
+                json!({"state": "failed", "run_times": 1, "exception_type": exc, "exception_msg": format!("boom {i}"),
+                       "traceback": "Traceback (most recent call last):\n  File \"w.py\", line 1\nValueError", "time_end": start + 1.0, "time_cost": 1.0})
+            } else {
+                json!({"state": "success", "run_times": 1, "time_end": start + 0.1, "time_cost": 0.1, "result": {"ok": i}})
+            };
+            e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            e
+        })
+        .collect()
+}
+
+async fn tasks(url: &str, query: &str) -> (u16, Value) {
+    get_json(&format!("{url}/api/v1/tasks?{query}")).await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every task matching `query`, walking `older` cursors with a small page size.
+async fn walk(url: &str, query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (status, mut page) = tasks(url, &format!("{query}&limit=37")).await;
+    assert_eq!(status, 200, "{page}");
+    loop {
+        out.extend(ids(&page));
+        let Some(older) = page["older"].as_str() else {
+            break;
+        };
+        let (status, next) =
+            tasks(url, &format!("{query}&limit=37&older={}", urlencode(older))).await;
+        assert_eq!(status, 200, "{next}");
+        page = next;
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The expected newest-first order of seeded task numbers matching `keep`.
+fn expected(keep: impl Fn(usize) -> bool) -> Vec<String> {
+    let mut v: Vec<usize> = (0..300).filter(|i| keep(*i)).collect();
+    v.sort_by(|a, b| (b / 2).cmp(&(a / 2)).then(b.cmp(a)));
+    v.into_iter().map(|i| format!("task-{i:04}")).collect()
+}
+
+async fn query_scenario(td: &Taskdeck) {
+    let (status, report) = post(&td.url, Value::Array(seed_events()).to_string()).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (202, Some(300)),
+        "{report}"
+    );
+
+    // Full walks: exact sets, newest first, no gaps or duplicates.
+    assert_eq!(walk(&td.url, "").await, expected(|_| true));
+    let failed = |i: usize| i % 11 != 0 && i % 7 == 0;
+    assert_eq!(
+        walk(&td.url, "queue=alpha&state=failed").await,
+        expected(|i| i % 3 == 0 && failed(i))
+    );
+    assert_eq!(
+        walk(&td.url, "queue=alpha,beta&state=running").await,
+        expected(|i| i % 3 != 2 && i % 11 == 0)
+    );
+    assert_eq!(
+        walk(&td.url, "exception_type=TimeoutError").await,
+        expected(|i| failed(i) && i % 2 == 1)
+    );
+    assert_eq!(
+        walk(&td.url, "host=host2&state=success,failed").await,
+        expected(|i| i % 4 == 2 && i % 11 != 0)
+    );
+    let (from, to) = (T0 + 10.0, T0 + 20.0);
+    assert_eq!(
+        walk(&td.url, &format!("from={from}&to={to}")).await,
+        expected(|i| (20..40).contains(&i))
+    );
+    assert_eq!(
+        walk(&td.url, "task_id_prefix=task-01").await,
+        expected(|i| (100..200).contains(&i))
+    );
+    assert_eq!(walk(&td.url, "task_id=task-0042").await, ["task-0042"]);
+    // Text search is literal: `%` and `_` are not wildcards.
+    assert_eq!(
+        walk(&td.url, "q=50%25_off").await,
+        expected(|i| i % 50 == 0)
+    );
+    assert_eq!(
+        walk(&td.url, "q=boom%2014").await,
+        expected(|i| i == 14 || (140..150).contains(&i) && failed(i))
+    );
+
+    // Back and forth: the page before page 3 is page 2.
+    let (_, p1) = tasks(&td.url, "limit=20").await;
+    assert!(p1["newer"].is_null());
+    let (_, p2) = tasks(
+        &td.url,
+        &format!(
+            "limit=20&older={}",
+            urlencode(p1["older"].as_str().unwrap())
+        ),
+    )
+    .await;
+    let (_, p3) = tasks(
+        &td.url,
+        &format!(
+            "limit=20&older={}",
+            urlencode(p2["older"].as_str().unwrap())
+        ),
+    )
+    .await;
+    let (_, back) = tasks(
+        &td.url,
+        &format!(
+            "limit=20&newer={}",
+            urlencode(p3["newer"].as_str().unwrap())
+        ),
+    )
+    .await;
+    assert_eq!(ids(&back), ids(&p2));
+    let (_, front) = tasks(
+        &td.url,
+        &format!(
+            "limit=20&newer={}",
+            urlencode(p2["newer"].as_str().unwrap())
+        ),
+    )
+    .await;
+    assert_eq!(ids(&front), ids(&p1));
+    assert!(
+        front["newer"].is_null(),
+        "nothing is newer than the first page"
+    );
+
+    // New tasks arriving mid-walk shift nothing: the older pages continue exactly.
+    let (_, first) = tasks(&td.url, "limit=100").await;
+    let newer: Vec<Value> = (0..30)
+        .map(|i| json!({"task_id": format!("late-{i}"), "queue_name": "alpha", "state": "success", "time_start": T0 + 1_000.0 + i as f64}))
+        .collect();
+    post(&td.url, Value::Array(newer).to_string()).await;
+    let mut seen = ids(&first);
+    let mut cursor = first["older"].as_str().unwrap().to_owned();
+    loop {
+        let (_, page) = tasks(&td.url, &format!("limit=100&older={}", urlencode(&cursor))).await;
+        seen.extend(ids(&page));
+        match page["older"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected(|_| true));
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 300);
+
+    // Detail.
+    let (status, detail) = get_json(&format!("{}/api/v1/tasks/task-0007", td.url)).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["state"], "failed");
+    assert_eq!(detail["exception_type"], "TimeoutError");
+    assert!(detail["traceback"]
+        .as_str()
+        .unwrap()
+        .starts_with("Traceback"));
+    assert_eq!(detail["wait"].as_f64(), Some(0.25));
+    assert_eq!(detail["params"], r#"{"n":7,"tag":"plain"}"#);
+    let (status, missing) = get_json(&format!("{}/api/v1/tasks/nope", td.url)).await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    // Bad requests name the problem.
+    for (query, needle) in [
+        ("state=bogus", "bogus"),
+        ("limit=0", "limit"),
+        ("older=garbage", "cursor"),
+        ("from=5&to=1", "before"),
+        ("colour=red", "colour"),
+        ("from=yesterday", "from"),
+    ] {
+        let (status, err) = tasks(&td.url, query).await;
+        assert_eq!(status, 400, "{query}: {err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(needle),
+            "{query}: {err}"
+        );
+    }
+
+    // Queues, with running counts.
+    let (status, queues) = get_json(&format!("{}/api/v1/queues", td.url)).await;
+    assert_eq!(status, 200);
+    let names: Vec<_> = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+    let alpha = &queues[0];
+    assert_eq!(
+        alpha["running"].as_i64(),
+        Some((0..300).filter(|i| i % 3 == 0 && i % 11 == 0).count() as i64)
+    );
+}
+
+#[tokio::test]
+async fn sqlite_lists_filters_and_pages_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    query_scenario(&td).await;
+}
+
+#[tokio::test]
+async fn postgres_lists_filters_and_pages_tasks() {
+    let pg = PgDb::new("query").await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    query_scenario(&td).await;
+    drop(td);
+    pg.drop().await;
+}
+
+#[tokio::test]
+async fn queue_summaries_count_the_last_minute_and_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let events: Vec<Value> = (0..20)
+        .map(|i| {
+            let end = if i < 5 { now - 1_800.0 } else { now };
+            let state = if i % 4 == 0 { "failed" } else { "success" };
+            json!({"task_id": format!("r{i}"), "queue_name": "recent", "state": state, "time_start": end - 0.5, "time_end": end, "time_cost": 0.5})
+        })
+        .collect();
+    post(&td.url, Value::Array(events).to_string()).await;
+    let (_, queues) = get_json(&format!("{}/api/v1/queues", td.url)).await;
+    let q = &queues[0];
+    assert_eq!(q["queue"], "recent");
+    // i < 5 finished half an hour ago: in the hour, not in the minute.
+    assert_eq!(
+        (
+            q["success_last_hour"].as_i64(),
+            q["failed_last_hour"].as_i64()
+        ),
+        (Some(15), Some(5))
+    );
+    assert_eq!(
+        (
+            q["success_last_minute"].as_i64(),
+            q["failed_last_minute"].as_i64()
+        ),
+        (Some(12), Some(3))
+    );
+}
