@@ -292,23 +292,24 @@ impl Store {
             TaskState::Running.code()
         );
         let queues_sql = "SELECT queue, first_seen, last_seen FROM queues ORDER BY queue";
+        type Queues = Vec<(String, f64, f64)>;
         type Counts = Vec<(String, i16, i64, i64)>;
-        let (queues, counts, running): (Vec<(String, f64, f64)>, Counts, Vec<(String, i64)>) =
-            match self {
-                Store::Sqlite(pool) => (
-                    sqlx::query_as(queues_sql).fetch_all(pool).await?,
-                    sqlx::query_as(&counts_sql).fetch_all(pool).await?,
-                    sqlx::query_as(&running_sql).fetch_all(pool).await?,
-                ),
-                Store::Postgres(pool) => (
-                    sqlx::query_as(queues_sql).fetch_all(pool).await?,
-                    sqlx::query_as(&counts_sql).fetch_all(pool).await?,
-                    sqlx::query_as(&running_sql).fetch_all(pool).await?,
-                ),
-                Store::Mongodb(_) => {
-                    anyhow::bail!("queue summaries from MongoDB are not available in this build")
-                }
-            };
+        type Running = Vec<(String, i64)>;
+        let (queues, counts, running): (Queues, Counts, Running) = match self {
+            Store::Sqlite(pool) => (
+                sqlx::query_as(queues_sql).fetch_all(pool).await?,
+                sqlx::query_as(&counts_sql).fetch_all(pool).await?,
+                sqlx::query_as(&running_sql).fetch_all(pool).await?,
+            ),
+            Store::Postgres(pool) => (
+                sqlx::query_as(queues_sql).fetch_all(pool).await?,
+                sqlx::query_as(&counts_sql).fetch_all(pool).await?,
+                sqlx::query_as(&running_sql).fetch_all(pool).await?,
+            ),
+            Store::Mongodb(_) => {
+                anyhow::bail!("queue summaries from MongoDB are not available in this build")
+            }
+        };
         Ok(queues
             .into_iter()
             .map(|(queue, first_seen, last_seen)| {
