@@ -43,6 +43,9 @@ CREATE TABLE task_stats (
     PRIMARY KEY (queue, grain, bucket, metric, idx)
 );
 
+-- Retention drops old buckets grain by grain.
+CREATE INDEX task_stats_by_age ON task_stats (grain, bucket);
+
 -- Events that could not be read, kept with the reason so nothing sent is silently lost.
 CREATE TABLE dead_letters (
     id          BIGSERIAL PRIMARY KEY,

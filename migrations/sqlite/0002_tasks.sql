@@ -44,6 +44,9 @@ CREATE TABLE task_stats (
     PRIMARY KEY (queue, grain, bucket, metric, idx)
 ) WITHOUT ROWID;
 
+-- Retention drops old buckets grain by grain.
+CREATE INDEX task_stats_by_age ON task_stats (grain, bucket);
+
 -- Events that could not be read, kept with the reason so nothing sent is silently lost.
 CREATE TABLE dead_letters (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -17,7 +17,7 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 /// Flags of `taskdeck serve`. Each one falls back to the environment variable named in its help.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
-    /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format,
+    /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format, retention,
     /// site_root) [env: TASKDECK_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// LEPTOS_SITE_ROOT] [default: target/site]
     #[arg(long, value_name = "DIR")]
     pub site_root: Option<PathBuf>,
+    /// How long task records and dead letters are kept, e.g. 7d, 36h [env: TASKDECK_RETENTION]
+    /// [default: 7d]. Chart counters are kept longer: seconds 2 h, minutes 3 d, hours 90 d,
+    /// days 5 years
+    #[arg(long, value_name = "DURATION")]
+    pub retention: Option<String>,
 }
 
 /// The optional TOML file; unknown keys are errors, not silently ignored typos.
@@ -54,10 +59,12 @@ struct FileSettings {
     log: Option<String>,
     log_format: Option<String>,
     site_root: Option<PathBuf>,
+    retention: Option<String>,
 }
 
 /// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 7] = [
+const ENV_VARS: [&str; 8] = [
+    "TASKDECK_RETENTION",
     "TASKDECK_CONFIG",
     "TASKDECK_BIND",
     "TASKDECK_STORE",
@@ -157,6 +164,7 @@ pub struct Settings {
     pub log: String,
     pub log_format: LogFormat,
     pub site_root: PathBuf,
+    pub retention: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -326,6 +334,24 @@ impl Settings {
             .or_else(|| env.get("LEPTOS_SITE_ROOT").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SITE_ROOT));
 
+        let retention = match pick(
+            "retention",
+            args.retention.as_ref(),
+            "TASKDECK_RETENTION",
+            file.retention.as_ref(),
+        ) {
+            Some(found) => parse_duration(&found.value)
+                .filter(|d| d.as_secs() >= 3_600)
+                .ok_or_else(|| {
+                    invalid(
+                        "retention",
+                        found,
+                        "expected a duration of at least 1h, e.g. 7d, 36h or 90d".into(),
+                    )
+                })?,
+            None => std::time::Duration::from_secs(7 * 86_400),
+        };
+
         Ok(Settings {
             bind,
             store,
@@ -333,8 +359,24 @@ impl Settings {
             log,
             log_format,
             site_root,
+            retention,
         })
     }
+}
+
+/// `90d`, `36h`, `45m`, `30s`.
+fn parse_duration(v: &str) -> Option<std::time::Duration> {
+    let v = v.trim();
+    let unit = v.chars().last()?;
+    let n: u64 = v[..v.len() - unit.len_utf8()].trim().parse().ok()?;
+    let secs = match unit {
+        'd' => n.checked_mul(86_400)?,
+        'h' => n.checked_mul(3_600)?,
+        'm' => n.checked_mul(60)?,
+        's' => n,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
 }
 
 fn read_file(path: &PathBuf) -> Result<FileSettings, ConfigError> {
@@ -372,6 +414,18 @@ mod tests {
         assert_eq!(s.redis, None);
         assert_eq!(s.log_format, LogFormat::Human);
         assert_eq!(s.site_root, PathBuf::from("target/site"));
+        assert_eq!(s.retention.as_secs(), 7 * 86_400);
+        let args = ServeArgs {
+            retention: Some("36h".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&args, &env(&[]))
+                .unwrap()
+                .retention
+                .as_secs(),
+            36 * 3_600
+        );
     }
 
     #[test]
@@ -433,6 +487,8 @@ mod tests {
             ("TASKDECK_LOG_FORMAT", "xml", "`log_format`"),
             ("TASKDECK_STORE", "sqlite::memory:", "`store`"),
             ("TASKDECK_STORE", "mongodb:///", "`store`"),
+            ("TASKDECK_RETENTION", "7 weeks", "`retention`"),
+            ("TASKDECK_RETENTION", "10m", "`retention`"),
         ] {
             let msg = Settings::resolve(&ServeArgs::default(), &env(&[(var, value)]))
                 .unwrap_err()

@@ -43,6 +43,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let pruner = tokio::spawn(crate::store::retention::run(
+        store.clone(),
+        settings.retention,
+        shutdown.clone(),
+    ));
     let services = Arc::new(Services::new(store.clone(), bus, ingest));
 
     let listener = tokio::net::TcpListener::bind(settings.bind)
@@ -84,6 +89,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if let Some(source) = stream_source {
         let _ = source.await;
     }
+    let _ = pruner.await;
     // Every ingest handle is gone now: the batcher writes what is waiting and ends.
     match tokio::time::timeout(SHUTDOWN_GRACE, batcher).await {
         Ok(_) => tracing::info!("pending events written"),

@@ -2,6 +2,7 @@
 
 mod postgres;
 mod query;
+pub mod retention;
 
 pub use query::MAX_PAGE;
 mod sqlite;

@@ -1,0 +1,234 @@
+//! Retention: old task records, dead letters and chart buckets are deleted in small chunks,
+//! so no delete holds a lock for long and ingest keeps flowing meanwhile.
+
+use super::Store;
+use protocol::series::Grain;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long chart buckets of each grain are kept.
+pub const STATS_KEEP: [(Grain, Duration); 4] = [
+    (Grain::Second, Duration::from_secs(2 * 3_600)),
+    (Grain::Minute, Duration::from_secs(3 * 86_400)),
+    (Grain::Hour, Duration::from_secs(90 * 86_400)),
+    (Grain::Day, Duration::from_secs(5 * 365 * 86_400)),
+];
+const CHUNK: i64 = 5_000;
+const EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub tasks: u64,
+    pub dead_letters: u64,
+    pub buckets: u64,
+}
+
+impl Store {
+    /// Deletes what is older than the retention, chunk by chunk.
+    pub async fn prune(&self, now: f64, retention: Duration) -> anyhow::Result<Pruned> {
+        let cutoff = now - retention.as_secs_f64();
+        let mut pruned = Pruned::default();
+        // SQLite addresses rows by rowid, Postgres by ctid: both delete one chunk per statement.
+        let (tasks, dead) = match self {
+            Store::Sqlite(_) => (
+                "DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE sort_time < ?1 LIMIT ?2)",
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < ?1 LIMIT ?2)",
+            ),
+            Store::Postgres(_) => (
+                "DELETE FROM tasks WHERE ctid IN (SELECT ctid FROM tasks WHERE sort_time < $1 LIMIT $2)",
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < $1 LIMIT $2)",
+            ),
+            // MongoDB expires documents itself (TTL index on `utime`).
+            Store::Mongodb(_) => return Ok(pruned),
+        };
+        pruned.tasks = self.delete_chunks(tasks, cutoff).await?;
+        pruned.dead_letters = self.delete_chunks(dead, cutoff).await?;
+        for (grain, keep) in STATS_KEEP {
+            let bucket_cutoff = (now - keep.as_secs_f64()).floor();
+            let sql = match self {
+                Store::Sqlite(_) => format!(
+                    "DELETE FROM task_stats WHERE (queue, grain, bucket, metric, idx) IN \
+                     (SELECT queue, grain, bucket, metric, idx FROM task_stats WHERE grain = {} AND bucket < ?1 LIMIT ?2)",
+                    grain.code()
+                ),
+                _ => format!(
+                    "DELETE FROM task_stats WHERE ctid IN (SELECT ctid FROM task_stats WHERE grain = {} AND bucket < $1 LIMIT $2)",
+                    grain.code()
+                ),
+            };
+            pruned.buckets += self.delete_chunks(&sql, bucket_cutoff).await?;
+        }
+        Ok(pruned)
+    }
+
+    async fn delete_chunks(&self, sql: &str, cutoff: f64) -> anyhow::Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = match self {
+                Store::Sqlite(pool) => sqlx::query(sql)
+                    .bind(cutoff)
+                    .bind(CHUNK)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+                Store::Postgres(pool) => sqlx::query(sql)
+                    .bind(cutoff)
+                    .bind(CHUNK)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+                Store::Mongodb(_) => 0,
+            };
+            total += n;
+            if n < CHUNK as u64 {
+                return Ok(total);
+            }
+            // Let waiting batch writes in between chunks.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Prunes every minute until `shutdown`.
+pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match store.prune(crate::ingest::now_epoch(), retention).await {
+            Ok(p) if p != Pruned::default() => {
+                tracing::info!(
+                    tasks = p.tasks,
+                    dead_letters = p.dead_letters,
+                    buckets = p.buckets,
+                    "retention pruned old data"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "retention pass failed; retrying in a minute")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreUrl;
+    use crate::ingest::record::TaskRecord;
+    use crate::store::DeadLetter;
+    use protocol::event::TaskEvent;
+
+    const DAY: f64 = 86_400.0;
+
+    fn record(id: &str, at: f64) -> TaskRecord {
+        let e = TaskEvent::from_json(serde_json::json!({
+            "task_id": id, "queue_name": "q", "state": "success", "time_start": at, "time_end": at, "time_cost": 0.1
+        }))
+        .unwrap();
+        TaskRecord::from_event(e, at)
+    }
+
+    async fn prunes_old_rows_only(store: Store) {
+        let now = 1_795_000_000.0;
+        let records: Vec<_> = (0..12_000)
+            .map(|i| {
+                record(
+                    &format!("t{i}"),
+                    if i < 11_000 {
+                        now - 10.0 * DAY
+                    } else {
+                        now - 60.0
+                    },
+                )
+            })
+            .collect();
+        let dead = vec![
+            DeadLetter {
+                received_at: now - 9.0 * DAY,
+                source: "http".into(),
+                error: "e".into(),
+                payload: "{}".into(),
+            },
+            DeadLetter {
+                received_at: now,
+                source: "http".into(),
+                error: "e".into(),
+                payload: "{}".into(),
+            },
+        ];
+        store.write_batch(&records, &dead).await.unwrap();
+        let pruned = store
+            .prune(now, Duration::from_secs(7 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(pruned.tasks, 11_000, "in chunks of {CHUNK}");
+        assert_eq!(pruned.dead_letters, 1);
+        // Ten-day-old second and minute buckets go; hour (90 d) and day (5 y) buckets stay.
+        assert!(pruned.buckets > 0);
+        let page = store
+            .list_tasks(&Default::default(), &protocol::task::PageAt::First, 500)
+            .await
+            .unwrap();
+        assert_eq!(page.tasks.len(), 500);
+        let old_day = (now - 10.0 * DAY).floor() as i64 / 86_400 * 86_400;
+        let rows = store
+            .stat_rows("q", Grain::Day, old_day, old_day + 86_400)
+            .await
+            .unwrap();
+        assert!(
+            rows.iter().any(|r| r.1 == 2 && r.3 == 11_000),
+            "day counters survive: {rows:?}"
+        );
+        let rows = store
+            .stat_rows("q", Grain::Minute, old_day, old_day + 86_400)
+            .await
+            .unwrap();
+        assert!(rows.is_empty(), "old minute counters are gone");
+        let rows = store
+            .stat_rows("q", Grain::Hour, old_day, old_day + 86_400)
+            .await
+            .unwrap();
+        assert!(!rows.is_empty(), "hour counters are kept 90 days");
+        assert_eq!(
+            store
+                .prune(now, Duration::from_secs(7 * 86_400))
+                .await
+                .unwrap(),
+            Pruned::default()
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_prunes_old_rows_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        prunes_old_rows_only(Store::open(&StoreUrl::Sqlite(url)).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_prunes_old_rows_only() {
+        let admin_url =
+            std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL (make test sets it)");
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        let name = format!("taskdeck_retention_{}", std::process::id());
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        let store = Store::open(&StoreUrl::Postgres(url)).await.unwrap();
+        prunes_old_rows_only(store.clone()).await;
+        store.close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+}
