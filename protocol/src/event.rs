@@ -175,6 +175,23 @@ impl TaskEvent {
         Ok(event)
     }
 
+    /// Parses one event from JSON text: the fast path for streams, with the same checks and
+    /// error messages as [`TaskEvent::from_json`].
+    pub fn from_json_str(text: &str) -> Result<TaskEvent, EventError> {
+        match serde_json::from_str::<TaskEvent>(text) {
+            Ok(mut event) => {
+                event.normalise();
+                event.validate()?;
+                Ok(event)
+            }
+            // Re-read as a value to say precisely what is wrong.
+            Err(e) => match serde_json::from_str::<Value>(text) {
+                Ok(value) => TaskEvent::from_json(value),
+                Err(_) => Err(EventError(format!("not JSON: {e}"))),
+            },
+        }
+    }
+
     fn normalise(&mut self) {
         for field in [
             &mut self.exception,
@@ -382,6 +399,28 @@ mod tests {
         assert!(!e.other.contains_key("_id"));
         let back = serde_json::to_value(&e).unwrap();
         assert_eq!(back["msg_dict"]["x"], 1);
+    }
+
+    #[test]
+    fn text_and_value_parsing_agree() {
+        let text = funboost_finish().to_string();
+        assert_eq!(
+            TaskEvent::from_json_str(&text),
+            TaskEvent::from_json(funboost_finish())
+        );
+        let bad = r#"{"task_id":"t","queue_name":"q","state":"running","run_times":"x"}"#;
+        assert!(TaskEvent::from_json_str(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("`run_times`"));
+        assert!(TaskEvent::from_json_str("{broken")
+            .unwrap_err()
+            .to_string()
+            .contains("not JSON"));
+        assert!(
+            TaskEvent::from_json_str(r#"{"task_id":"","queue_name":"q","state":"running"}"#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `taskdeck` binary.
 
+mod bench;
 mod bus;
 mod config;
 mod http;
@@ -28,11 +29,34 @@ struct Cli {
 enum Command {
     /// Serve the dashboard, the REST API and ingest.
     Serve(config::ServeArgs),
+    /// Measure taskdeck (figures, not pass/fail).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Events/s from the Redis stream into a store, peak RSS, and the binary COPY ceiling.
+    Ingest(bench::IngestBenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            telemetry::init("warn", config::LogFormat::Human);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match runtime.block_on(bench::ingest(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("taskdeck bench: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(args) => {
             let env: BTreeMap<String, String> = std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))

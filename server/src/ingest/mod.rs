@@ -21,8 +21,15 @@ use tokio::task::JoinHandle;
 /// A payload kept in a dead letter is cut to this size.
 const DEAD_LETTER_MAX: usize = 64 * 1024;
 
-/// An event as a source read it: JSON, or the reason it is not JSON with the raw text.
-pub type RawEvent = Result<Value, (String, String)>;
+/// An event as a source read it.
+pub enum RawEvent {
+    /// Already parsed (the HTTP array body).
+    Json(Value),
+    /// JSON text (stream entries, NDJSON lines), parsed straight into an event.
+    Text(String),
+    /// Unreadable before any parsing: the reason and what was received.
+    Invalid { error: String, payload: String },
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct BatchConfig {
@@ -56,15 +63,12 @@ pub struct Prepared {
 
 impl Prepared {
     /// Parses raw events (JSON values, or text that was not JSON) from `source`.
-    pub fn from_raw(
-        raw: impl IntoIterator<Item = Result<Value, (String, String)>>,
-        source: &str,
-    ) -> Prepared {
+    pub fn from_raw(raw: impl IntoIterator<Item = RawEvent>, source: &str) -> Prepared {
         let now = now_epoch();
         let mut p = Prepared::default();
         for (i, item) in raw.into_iter().enumerate() {
             let (error, payload) = match item {
-                Ok(value) => {
+                RawEvent::Json(value) => {
                     let payload = value.to_string();
                     match TaskEvent::from_json(value) {
                         Ok(event) => {
@@ -74,7 +78,14 @@ impl Prepared {
                         Err(e) => (e.to_string(), payload),
                     }
                 }
-                Err((error, text)) => (error, text),
+                RawEvent::Text(text) => match TaskEvent::from_json_str(&text) {
+                    Ok(event) => {
+                        p.records.push(TaskRecord::from_event(event, now));
+                        continue;
+                    }
+                    Err(e) => (e.to_string(), text),
+                },
+                RawEvent::Invalid { error, payload } => (error, payload),
             };
             p.dead.push(DeadLetter {
                 received_at: now,

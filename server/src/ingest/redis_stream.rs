@@ -3,11 +3,14 @@
 //! acknowledged (XACK, then XDEL so the stream does not grow) only after its event is
 //! committed. Entries a dead instance left pending are claimed after [`CLAIM_IDLE`].
 
-use super::{Ingest, Prepared};
+use super::{Ingest, Prepared, RawEvent};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::Value;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub const STREAM: &str = "taskdeck:events";
@@ -19,10 +22,17 @@ const READ_COUNT: usize = 2_000;
 const BLOCK: Duration = Duration::from_millis(1_000);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Chunks read ahead while earlier ones wait for their commit.
+const IN_FLIGHT: u32 = 8;
+
 pub struct StreamSource {
     conn: ConnectionManager,
     ingest: Ingest,
     consumer: String,
+    in_flight: Arc<Semaphore>,
+    /// Set when a chunk was not committed or not acknowledged: its entries are still pending
+    /// on this consumer and must be read again.
+    unacked: Arc<AtomicBool>,
 }
 
 impl StreamSource {
@@ -39,15 +49,18 @@ impl StreamSource {
             conn: ConnectionManager::new_lazy_with_config(client, config)?,
             ingest,
             consumer,
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT as usize)),
+            unacked: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    /// Reads until `shutdown`; the batch in hand is finished (committed and acknowledged)
+    /// Reads until `shutdown`; chunks in flight are finished (committed and acknowledged)
     /// before returning.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(200);
         let mut group_ready = false;
-        // Our own pending entries first (a previous run under this name), then new ones.
+        // This consumer's own pending entries first (a previous run under this name, or
+        // chunks that failed), walked by id; then new entries (">").
         let mut read_from = "0".to_owned();
         let mut last_claim = tokio::time::Instant::now() - CLAIM_IDLE;
         while !shutdown.is_cancelled() {
@@ -56,19 +69,21 @@ impl StreamSource {
                     self.create_group().await?;
                     group_ready = true;
                 }
+                if self.unacked.swap(false, Relaxed) {
+                    self.drain().await;
+                    read_from = "0".into();
+                }
                 if last_claim.elapsed() >= CLAIM_IDLE / 2 {
                     last_claim = tokio::time::Instant::now();
                     self.claim_abandoned().await?;
                 }
                 let entries = self.read(&read_from).await?;
-                if read_from != ">" && entries.is_empty() {
-                    read_from = ">".into();
+                if read_from != ">" {
+                    read_from = entries
+                        .last()
+                        .map_or_else(|| ">".to_owned(), |e| e.id.clone());
                 }
-                let all_acked = self.process(entries).await?;
-                if !all_acked {
-                    read_from = "0".into();
-                }
-                redis::RedisResult::Ok(())
+                self.process(entries).await
             };
             let result = tokio::select! {
                 r = step => r,
@@ -88,6 +103,14 @@ impl StreamSource {
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
+        }
+        self.drain().await;
+    }
+
+    /// Waits until every chunk in flight is committed and acknowledged (or has failed).
+    async fn drain(&self) {
+        if let Ok(all) = self.in_flight.acquire_many(IN_FLIGHT).await {
+            drop(all);
         }
     }
 
@@ -154,50 +177,71 @@ impl StreamSource {
         }
     }
 
-    /// Commits the entries' events, then acknowledges and deletes the entries. Returns false
-    /// when the store did not commit them in time: they stay pending and are read again.
-    async fn process(&mut self, entries: Vec<StreamId>) -> redis::RedisResult<bool> {
+    /// Hands the entries' events to the batcher and, once they are committed, acknowledges
+    /// and deletes the entries — in the background, so the next chunk is read meanwhile.
+    async fn process(&mut self, entries: Vec<StreamId>) -> redis::RedisResult<()> {
         if entries.is_empty() {
-            return Ok(true);
+            return Ok(());
         }
+        let permit = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        let prepared = Prepared::from_raw(entries.into_iter().map(parse_entry), "redis");
-        self.ingest.metrics.received("redis", prepared.len());
-        self.ingest.metrics.rejected("redis", prepared.dead.len());
-        if let Err(e) = self.ingest.submit(prepared, COMMIT_TIMEOUT).await {
-            tracing::warn!(error = %e, entries = ids.len(), "events from the stream not committed; they stay pending");
-            return Ok(false);
-        }
-        let mut pipe = redis::pipe();
-        pipe.cmd("XACK").arg(STREAM).arg(GROUP).arg(&ids).ignore();
-        pipe.cmd("XDEL").arg(STREAM).arg(&ids).ignore();
-        pipe.query_async::<()>(&mut self.conn).await?;
-        Ok(true)
+        let (ingest, mut conn, unacked) =
+            (self.ingest.clone(), self.conn.clone(), self.unacked.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            // Parsing here, not in the reading loop, spreads it over the runtime's threads.
+            let prepared = Prepared::from_raw(entries.into_iter().map(parse_entry), "redis");
+            ingest.metrics.received("redis", prepared.len());
+            ingest.metrics.rejected("redis", prepared.dead.len());
+            if let Err(e) = ingest.submit(prepared, COMMIT_TIMEOUT).await {
+                tracing::warn!(error = %e, entries = ids.len(), "events from the stream not committed; they stay pending");
+                unacked.store(true, Relaxed);
+                return;
+            }
+            let mut pipe = redis::pipe();
+            pipe.cmd("XACK").arg(STREAM).arg(GROUP).arg(&ids).ignore();
+            pipe.cmd("XDEL").arg(STREAM).arg(&ids).ignore();
+            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                // Committed but still pending: read again later, recorded again harmlessly.
+                tracing::warn!(error = %e, entries = ids.len(), "acknowledging stream entries failed");
+                unacked.store(true, Relaxed);
+            }
+        });
+        Ok(())
     }
 }
 
-fn parse_entry(entry: StreamId) -> super::RawEvent {
-    let describe = |entry: &StreamId| format!("{:?}", entry.map);
+fn parse_entry(entry: StreamId) -> RawEvent {
+    let invalid = |error: String, entry: &StreamId| RawEvent::Invalid {
+        error,
+        payload: format!("{:?}", entry.map),
+    };
     let Some(value) = entry.map.get(FIELD) else {
-        return Err((
+        return invalid(
             format!("stream entry {} has no `{FIELD}` field", entry.id),
-            describe(&entry),
-        ));
+            &entry,
+        );
     };
     let bytes = match value {
-        Value::BulkString(b) => b.as_slice(),
-        Value::SimpleString(s) => s.as_bytes(),
+        Value::BulkString(b) => b.clone(),
+        Value::SimpleString(s) => s.clone().into_bytes(),
         _ => {
-            return Err((
+            return invalid(
                 format!("stream entry {}: `{FIELD}` is not a string", entry.id),
-                describe(&entry),
-            ))
+                &entry,
+            )
         }
     };
-    serde_json::from_slice(bytes).map_err(|e| {
-        (
-            format!("stream entry {}: `{FIELD}` is not JSON: {e}", entry.id),
-            String::from_utf8_lossy(bytes).into_owned(),
-        )
-    })
+    match String::from_utf8(bytes) {
+        Ok(text) => RawEvent::Text(text),
+        Err(e) => RawEvent::Invalid {
+            error: format!("stream entry {}: `{FIELD}` is not UTF-8", entry.id),
+            payload: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        },
+    }
 }

@@ -4,15 +4,20 @@ use super::{DeadLetter, WriteOutcome};
 use crate::ingest::record::TaskRecord;
 use crate::ingest::stats::{self, Finished};
 use protocol::event::TaskState;
-use sqlx::SqlitePool;
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+/// Rows per multi-row statement: 22 parameters each stays under SQLite's 32,766 limit.
+const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The state machine of `TaskRecord::accepts`, in SQL: the rank (`min(state, 2)`) must rise,
 /// or a running task must report a later attempt. RETURNING yields only rows that changed.
-const UPSERT: &str = "
+const UPSERT_HEAD: &str = "
 INSERT INTO tasks (task_id, queue, function, state, run_times, params, result, exception_type,
     exception_msg, traceback, publish_time, start_time, end_time, cost, host_name, process_id,
     thread_id, script_name, consumer_id, extra, updated_at, sort_time)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+";
+
+const UPSERT_TAIL: &str = "
 ON CONFLICT (task_id) DO UPDATE SET
     queue = excluded.queue,
     function = COALESCE(excluded.function, tasks.function),
@@ -39,8 +44,9 @@ WHERE MIN(excluded.state, 2) > MIN(tasks.state, 2)
    OR (excluded.state = 1 AND tasks.state = 1 AND excluded.run_times > tasks.run_times)
 RETURNING queue, state, publish_time, start_time, end_time, cost, sort_time";
 
-const ADD_STAT: &str = "
-INSERT INTO task_stats (queue, grain, bucket, metric, idx, count, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+const ADD_STAT_HEAD: &str =
+    "INSERT INTO task_stats (queue, grain, bucket, metric, idx, count, total) ";
+const ADD_STAT_TAIL: &str = "
 ON CONFLICT (queue, grain, bucket, metric, idx) DO UPDATE SET
     count = task_stats.count + excluded.count, total = task_stats.total + excluded.total";
 
@@ -69,51 +75,52 @@ pub async fn write_batch(
     let mut tx = pool.begin().await?;
     let mut finished = Vec::new();
     let mut changed = 0;
-    for r in records {
-        let row: Option<Returned> = sqlx::query_as(UPSERT)
-            .bind(&r.task_id)
-            .bind(&r.queue)
-            .bind(&r.function)
-            .bind(r.state.code())
-            .bind(i64::from(r.run_times))
-            .bind(&r.params)
-            .bind(&r.result)
-            .bind(&r.exception_type)
-            .bind(&r.exception_msg)
-            .bind(&r.traceback)
-            .bind(r.publish_time)
-            .bind(r.start_time)
-            .bind(r.end_time)
-            .bind(r.cost)
-            .bind(&r.host_name)
-            .bind(r.process_id)
-            .bind(r.thread_id)
-            .bind(&r.script_name)
-            .bind(&r.consumer_id)
-            .bind(&r.extra)
-            .bind(r.updated_at)
-            .bind(r.sort_time())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = row {
-            changed += 1;
-            if let Some(f) = finished_from_row(row) {
-                finished.push(f);
-            }
-        }
+    // Multi-row statements: one round trip to SQLite's thread per chunk, not per row.
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(UPSERT_HEAD);
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(&r.task_id)
+                .push_bind(&r.queue)
+                .push_bind(&r.function)
+                .push_bind(r.state.code())
+                .push_bind(i64::from(r.run_times))
+                .push_bind(&r.params)
+                .push_bind(&r.result)
+                .push_bind(&r.exception_type)
+                .push_bind(&r.exception_msg)
+                .push_bind(&r.traceback)
+                .push_bind(r.publish_time)
+                .push_bind(r.start_time)
+                .push_bind(r.end_time)
+                .push_bind(r.cost)
+                .push_bind(&r.host_name)
+                .push_bind(r.process_id)
+                .push_bind(r.thread_id)
+                .push_bind(&r.script_name)
+                .push_bind(&r.consumer_id)
+                .push_bind(&r.extra)
+                .push_bind(r.updated_at)
+                .push_bind(r.sort_time());
+        });
+        qb.push(UPSERT_TAIL);
+        let rows: Vec<Returned> = qb.build_query_as().fetch_all(&mut *tx).await?;
+        changed += rows.len();
+        finished.extend(rows.into_iter().filter_map(finished_from_row));
     }
     let increments = stats::increments(&finished);
-    for (k, v) in &increments {
-        sqlx::query(ADD_STAT)
-            .bind(&k.queue)
-            .bind(k.grain.code())
-            .bind(k.bucket)
-            .bind(k.metric)
-            .bind(k.idx)
-            .bind(v.count)
-            .bind(v.total)
-            .execute(&mut *tx)
-            .await?;
+    for chunk in increments.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(ADD_STAT_HEAD);
+        qb.push_values(chunk, |mut b, (k, v)| {
+            b.push_bind(&k.queue)
+                .push_bind(k.grain.code())
+                .push_bind(k.bucket)
+                .push_bind(k.metric)
+                .push_bind(k.idx)
+                .push_bind(v.count)
+                .push_bind(v.total);
+        });
+        qb.push(ADD_STAT_TAIL);
+        qb.build().execute(&mut *tx).await?;
     }
     for (queue, seen) in super::queues_seen(records) {
         sqlx::query(SEEN_QUEUE)

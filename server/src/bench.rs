@@ -1,0 +1,272 @@
+//! `taskdeck bench ingest`: end-to-end throughput from the Redis stream into a store, and, for
+//! Postgres, the ceiling of a raw binary COPY of the same rows. Prints figures; never fails on
+//! timing.
+
+use crate::config::StoreUrl;
+use crate::ingest::metrics::Metrics;
+use crate::ingest::record::TaskRecord;
+use crate::ingest::redis_stream::{StreamSource, FIELD, STREAM};
+use crate::ingest::{now_epoch, BatchConfig, Ingest};
+use crate::store::Store;
+use anyhow::Context;
+use clap::Args;
+use protocol::event::TaskEvent;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args, Debug, Clone)]
+pub struct IngestBenchArgs {
+    /// Store to fill: sqlite:PATH or postgres://… (it should be empty)
+    #[arg(long)]
+    pub store: String,
+    /// Redis holding the stream; its `taskdeck:events` key is replaced
+    #[arg(long)]
+    pub redis: String,
+    /// Tasks to send; each sends two events (running, then finished)
+    #[arg(long, default_value_t = 200_000)]
+    pub tasks: usize,
+    /// Also time a raw binary COPY of the same rows into a scratch table (Postgres only)
+    #[arg(long)]
+    pub copy_ceiling: bool,
+}
+
+/// One realistic event of about 1 KB: a funboost status dict with taskdeck's fields.
+pub fn sample_event(i: usize, finished: bool, t0: f64) -> Value {
+    let queue = ["orders", "emails", "thumbnails", "reports"][i % 4];
+    let start = t0 + i as f64 * 0.0005;
+    let params = json!({"order_id": i, "customer": format!("customer-{:06}", i % 50_000), "items": [i % 7, i % 11, i % 13],
+        "note": "x".repeat(180), "priority": i % 3});
+    let mut e = json!({
+        "task_id": format!("bench-{i:09}"), "queue_name": queue, "function": format!("handle_{queue}"),
+        "params": params, "params_str": params.to_string(), "publish_time": start - 0.02,
+        "publish_time_format": "2026-11-23 16:42:19", "run_times": 1, "time_start": start,
+        "host_name": format!("worker-{}", i % 8), "host_process": format!("worker-{} - {}", i % 8, 4000 + i % 16),
+        "process_id": 4000 + i % 16, "thread_id": 140_111_319_348_944_i64 + (i % 32) as i64, "script_name": "worker.py",
+        "consumer_id": format!("worker-{}-{}", i % 8, queue), "insert_time_str": "2026-11-23 16:42:20",
+        "msg_dict": {"order_id": i, "extra": {"task_id": format!("bench-{i:09}"), "publish_time": start - 0.02}},
+    });
+    let fields = e.as_object_mut().unwrap();
+    if finished {
+        let failed = i.is_multiple_of(20);
+        fields.insert("run_status".into(), json!("finish"));
+        fields.insert("success".into(), json!(!failed));
+        fields.insert("time_end".into(), json!(start + 0.05));
+        fields.insert("time_cost".into(), json!(0.05 + (i % 100) as f64 * 0.001));
+        if failed {
+            fields.insert("exception_type".into(), json!("ValueError"));
+            fields.insert("exception_msg".into(), json!(format!("invalid order {i}")));
+            fields.insert("result".into(), json!("FUNC_RUN_ERROR"));
+        } else {
+            fields.insert("result".into(), json!({"status": "ok", "order_id": i}));
+        }
+    } else {
+        fields.insert("run_status".into(), json!("running"));
+    }
+    e
+}
+
+/// The events of `tasks` tasks in stream order: each task's finish follows its start by
+/// 500 events, as when tasks take a moment to run.
+fn events(tasks: usize, t0: f64) -> impl Iterator<Item = Value> {
+    const LAG: usize = 250;
+    (0..tasks + LAG).flat_map(move |i| {
+        let start = (i < tasks).then(|| sample_event(i, false, t0));
+        let finish = (i >= LAG).then(|| sample_event(i - LAG, true, t0));
+        start.into_iter().chain(finish)
+    })
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
+    let url = if args.store.starts_with("sqlite:") {
+        StoreUrl::Sqlite(args.store.clone())
+    } else if args.store.starts_with("postgres") {
+        StoreUrl::Postgres(args.store.clone())
+    } else {
+        anyhow::bail!("the ingest benchmark runs against sqlite:… or postgres://… stores");
+    };
+    let store = Store::open(&url).await.context("opening the store")?;
+    let client = redis::Client::open(args.redis.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    redis::cmd("DEL")
+        .arg(STREAM)
+        .query_async::<()>(&mut conn)
+        .await?;
+
+    let t0 = now_epoch() - 3_600.0;
+    let total_events = args.tasks * 2;
+    let load = Instant::now();
+    let mut sizes = 0usize;
+    let mut pipe = redis::pipe();
+    for (n, e) in events(args.tasks, t0).enumerate() {
+        let text = e.to_string();
+        sizes += text.len();
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg(FIELD)
+            .arg(text)
+            .ignore();
+        if n % 5_000 == 4_999 {
+            pipe.query_async::<()>(&mut conn).await?;
+            pipe = redis::pipe();
+        }
+    }
+    if !total_events.is_multiple_of(5_000) {
+        pipe.query_async::<()>(&mut conn).await?;
+    }
+    println!(
+        "loaded {total_events} events ({:.0} bytes each on average) into the stream in {:.1} s",
+        sizes as f64 / total_events as f64,
+        load.elapsed().as_secs_f64()
+    );
+
+    let metrics = Arc::new(Metrics::default());
+    let (ingest, batcher) = Ingest::start(store.clone(), BatchConfig::default(), metrics.clone());
+    let shutdown = CancellationToken::new();
+    let source = StreamSource::new(client, ingest.clone(), "bench".into())?;
+    let started = Instant::now();
+    let reader = tokio::spawn(source.run(shutdown.clone()));
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let len: u64 = redis::cmd("XLEN")
+            .arg(STREAM)
+            .query_async(&mut conn)
+            .await?;
+        if len == 0 {
+            break;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    let _ = reader.await;
+    drop(ingest);
+    let _ = batcher.await;
+    let finished = metrics.finished.load(Relaxed);
+    if std::env::var_os("TASKDECK_BENCH_METRICS").is_some() {
+        print!("{}", metrics.render());
+    }
+    anyhow::ensure!(
+        finished as usize == args.tasks,
+        "{finished} tasks finished, expected {}",
+        args.tasks
+    );
+    println!(
+        "{:<9} stream -> store: {total_events} events in {elapsed:.2} s = {:>9.0} events/s ({:.0} tasks/s); peak RSS {:.0} MiB",
+        store.kind().as_str(),
+        total_events as f64 / elapsed,
+        args.tasks as f64 / elapsed,
+        peak_rss_mib()
+    );
+
+    if args.copy_ceiling {
+        let Store::Postgres(pool) = &store else {
+            anyhow::bail!("--copy-ceiling needs a Postgres store");
+        };
+        let rows: Vec<TaskRecord> = events(args.tasks, t0)
+            .filter_map(|e| TaskEvent::from_json(e).ok())
+            .filter(|e| e.run_status.as_deref() == Some("finish"))
+            .map(|e| TaskRecord::from_event(e, now_epoch()))
+            .collect();
+        let (n, secs) = copy_ceiling(pool, &rows).await?;
+        println!(
+            "postgres  ceiling, binary COPY of the same {n} finished rows into an unindexed table: {secs:.2} s = {:>9.0} rows/s",
+            n as f64 / secs
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Binary COPY of the final rows into a scratch copy of the tasks table without indexes.
+async fn copy_ceiling(pool: &sqlx::PgPool, rows: &[TaskRecord]) -> anyhow::Result<(usize, f64)> {
+    sqlx::query("DROP TABLE IF EXISTS bench_copy")
+        .execute(pool)
+        .await?;
+    sqlx::query("CREATE UNLOGGED TABLE bench_copy (LIKE tasks INCLUDING DEFAULTS)")
+        .execute(pool)
+        .await?;
+    let started = Instant::now();
+    let mut conn = pool.acquire().await?;
+    let mut copy = conn
+        .copy_in_raw("COPY bench_copy FROM STDIN (FORMAT binary)")
+        .await?;
+    let mut buf = Vec::with_capacity(8 << 20);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    for r in rows {
+        encode_row(&mut buf, r);
+        if buf.len() > 4 << 20 {
+            copy.send(std::mem::take(&mut buf)).await?;
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buf).await?;
+    copy.finish().await?;
+    Ok((rows.len(), started.elapsed().as_secs_f64()))
+}
+
+fn encode_row(buf: &mut Vec<u8>, r: &TaskRecord) {
+    fn text(buf: &mut Vec<u8>, v: Option<&str>) {
+        match v {
+            Some(s) => {
+                buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
+                buf.extend_from_slice(s.as_bytes());
+            }
+            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    fn num<const N: usize>(buf: &mut Vec<u8>, v: Option<[u8; N]>) {
+        match v {
+            Some(b) => {
+                buf.extend_from_slice(&(N as i32).to_be_bytes());
+                buf.extend_from_slice(&b);
+            }
+            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    let f8 = |v: Option<f64>| v.map(f64::to_be_bytes);
+    buf.extend_from_slice(&22i16.to_be_bytes());
+    text(buf, Some(&r.task_id));
+    text(buf, Some(&r.queue));
+    text(buf, r.function.as_deref());
+    num(buf, Some(r.state.code().to_be_bytes()));
+    num(buf, Some((r.run_times as i32).to_be_bytes()));
+    text(buf, r.params.as_deref());
+    text(buf, r.result.as_deref());
+    text(buf, r.exception_type.as_deref());
+    text(buf, r.exception_msg.as_deref());
+    text(buf, r.traceback.as_deref());
+    num(buf, f8(r.publish_time));
+    num(buf, f8(r.start_time));
+    num(buf, f8(r.end_time));
+    num(buf, f8(r.cost));
+    text(buf, r.host_name.as_deref());
+    num(buf, r.process_id.map(i64::to_be_bytes));
+    num(buf, r.thread_id.map(i64::to_be_bytes));
+    text(buf, r.script_name.as_deref());
+    text(buf, r.consumer_id.as_deref());
+    text(buf, Some(&r.extra));
+    num(buf, f8(Some(r.updated_at)));
+    num(buf, f8(Some(r.sort_time())));
+}
