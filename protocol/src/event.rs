@@ -6,7 +6,8 @@
 //! the format with examples.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use std::fmt;
 
 /// Highest event-format version this build reads. Events without `v` are version 1.
@@ -86,63 +87,201 @@ impl fmt::Display for TaskState {
 }
 
 /// One status event as it arrives: funboost's field names, all optional but the two ids.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct TaskEvent {
     /// Event-format version; absent means 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub v: Option<u64>,
     pub task_id: String,
     pub queue_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<TaskState>,
     /// funboost: `running` or `finish`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The call's keyword arguments, as the JSON text that was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub params_str: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The return value, as the JSON text that was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_times: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exception: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_msg: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub traceback: Option<String>,
     /// Epoch seconds (UTC), from the message's `extra`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_time: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_start: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_end: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_cost: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host_process: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub script_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_id: Option<String>,
     /// Everything else (`msg_dict`, `user_context`, `insert_time_str`, fields of newer
-    /// formats, …), kept as it came.
+    /// formats, …), kept as the JSON text it came as.
     #[serde(flatten)]
-    pub other: Map<String, Value>,
+    pub other: OtherFields,
+}
+
+/// Fields of an event taskdeck has no column for, in arrival order, values as raw JSON.
+#[derive(Clone, Debug, Default)]
+pub struct OtherFields(pub Vec<(String, Box<RawValue>)>);
+
+impl OtherFields {
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
+    /// Adds a field (replacing one of the same name) with a value to serialise.
+    pub fn insert(&mut self, key: &str, value: &impl Serialize) {
+        if let Ok(raw) = serde_json::value::to_raw_value(value) {
+            self.remove(key);
+            self.0.push((key.to_owned(), raw));
+        }
+    }
+
+    /// The fields as one JSON object text.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(
+            2 + self
+                .0
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>(),
+        );
+        out.push('{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::to_string(k).unwrap_or_default());
+            out.push(':');
+            out.push_str(v.get());
+        }
+        out.push('}');
+        out
+    }
+}
+
+impl Serialize for OtherFields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Hand-written so that unknown fields and payloads are captured as raw JSON text (no value
+/// trees to build and serialise again) and so that a field of the wrong type is named.
+impl<'de> Deserialize<'de> for TaskEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = TaskEvent;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a task event object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TaskEvent, A::Error> {
+                use serde::de::Error;
+                let mut e = TaskEvent::default();
+                let (mut task_id, mut queue_name) = (None, None);
+                macro_rules! field {
+                    ($key:expr, $expected:expr) => {
+                        map.next_value().map_err(|err| {
+                            A::Error::custom(format!("`{}` must be {}: {err}", $key, $expected))
+                        })?
+                    };
+                }
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "v" => e.v = field!(key, "a positive integer"),
+                        "task_id" => task_id = field!(key, "a string"),
+                        "queue_name" => queue_name = field!(key, "a string"),
+                        "state" => e.state = field!(
+                            key,
+                            "one of pending, running, success, failed, killed, revoked, expired"
+                        ),
+                        "run_status" => e.run_status = field!(key, "a string"),
+                        "success" => e.success = field!(key, "true or false"),
+                        "function" => e.function = field!(key, "a string"),
+                        "params" => e.params = Some(field!(key, "JSON")),
+                        "params_str" => e.params_str = field!(key, "a string"),
+                        "result" => e.result = Some(field!(key, "JSON")),
+                        "run_times" => e.run_times = field!(key, "a non-negative integer"),
+                        "exception" => e.exception = field!(key, "a string"),
+                        "exception_type" => e.exception_type = field!(key, "a string"),
+                        "exception_msg" => e.exception_msg = field!(key, "a string"),
+                        "traceback" => e.traceback = field!(key, "a string"),
+                        "publish_time" => e.publish_time = field!(key, "a number"),
+                        "time_start" => e.time_start = field!(key, "a number"),
+                        "time_end" => e.time_end = field!(key, "a number"),
+                        "time_cost" => e.time_cost = field!(key, "a number"),
+                        "host_name" => e.host_name = field!(key, "a string"),
+                        "host_process" => e.host_process = field!(key, "a string"),
+                        "process_id" => e.process_id = field!(key, "an integer"),
+                        "thread_id" => e.thread_id = field!(key, "an integer"),
+                        "script_name" => e.script_name = field!(key, "a string"),
+                        "consumer_id" => e.consumer_id = field!(key, "a string"),
+                        _ => {
+                            let value: Box<RawValue> = map.next_value()?;
+                            e.other.0.push((key.into_owned(), value));
+                        }
+                    }
+                }
+                e.task_id =
+                    task_id.ok_or_else(|| A::Error::custom("`task_id` is missing or empty"))?;
+                e.queue_name = queue_name
+                    .ok_or_else(|| A::Error::custom("`queue_name` is missing or empty"))?;
+                Ok(e)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
 }
 
 /// Why an event was refused. The message is meant for the person who sent it.
@@ -158,38 +297,27 @@ impl fmt::Display for EventError {
 impl std::error::Error for EventError {}
 
 impl TaskEvent {
-    /// Parses and checks one event. funboost writes `""` for absent exceptions and may send
-    /// non-finite floats as strings; both are normalised here.
-    pub fn from_json(value: Value) -> Result<TaskEvent, EventError> {
-        let Some(fields) = value.as_object() else {
-            return Err(EventError(format!(
-                "an event must be a JSON object, got {}",
-                json_kind(&value)
-            )));
-        };
-        check_field_types(fields)?;
-        let mut event: TaskEvent =
-            serde_json::from_value(value).map_err(|e| EventError(e.to_string()))?;
+    /// Parses and checks one event from JSON text, as every source receives it.
+    pub fn from_json_str(text: &str) -> Result<TaskEvent, EventError> {
+        let first = text.trim_start().chars().next();
+        if first != Some('{') {
+            return match serde_json::from_str::<Value>(text) {
+                Ok(v) => Err(EventError(format!(
+                    "an event must be a JSON object, got {}",
+                    json_kind(&v)
+                ))),
+                Err(e) => Err(EventError(format!("not JSON: {e}"))),
+            };
+        }
+        let mut event: TaskEvent = serde_json::from_str(text).map_err(|e| EventError(clean(e)))?;
         event.normalise();
         event.validate()?;
         Ok(event)
     }
 
-    /// Parses one event from JSON text: the fast path for streams, with the same checks and
-    /// error messages as [`TaskEvent::from_json`].
-    pub fn from_json_str(text: &str) -> Result<TaskEvent, EventError> {
-        match serde_json::from_str::<TaskEvent>(text) {
-            Ok(mut event) => {
-                event.normalise();
-                event.validate()?;
-                Ok(event)
-            }
-            // Re-read as a value to say precisely what is wrong.
-            Err(e) => match serde_json::from_str::<Value>(text) {
-                Ok(value) => TaskEvent::from_json(value),
-                Err(_) => Err(EventError(format!("not JSON: {e}"))),
-            },
-        }
+    /// Parses and checks one event given as a JSON value.
+    pub fn from_json(value: Value) -> Result<TaskEvent, EventError> {
+        TaskEvent::from_json_str(&value.to_string())
     }
 
     fn normalise(&mut self) {
@@ -204,8 +332,18 @@ impl TaskEvent {
             }
         }
         // Mongo documents carry `_id` = task_id; the record has its own key.
-        if self.other.get("_id").and_then(Value::as_str) == Some(self.task_id.as_str()) {
+        let id = self
+            .other
+            .get("_id")
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
+        if id.as_deref() == Some(self.task_id.as_str()) {
             self.other.remove("_id");
+        }
+        // `null` payloads are absent payloads.
+        for payload in [&mut self.params, &mut self.result] {
+            if payload.as_ref().is_some_and(|p| p.get() == "null") {
+                *payload = None;
+            }
         }
     }
 
@@ -285,66 +423,13 @@ impl TaskEvent {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Text,
-    Number,
-    Count,
-    Integer,
-    Bool,
-}
-
-/// Known fields and the JSON type each must have (null is always allowed).
-const FIELD_KINDS: [(&str, Kind); 22] = [
-    ("task_id", Kind::Text),
-    ("queue_name", Kind::Text),
-    ("state", Kind::Text),
-    ("run_status", Kind::Text),
-    ("function", Kind::Text),
-    ("params_str", Kind::Text),
-    ("exception", Kind::Text),
-    ("exception_type", Kind::Text),
-    ("exception_msg", Kind::Text),
-    ("traceback", Kind::Text),
-    ("host_name", Kind::Text),
-    ("host_process", Kind::Text),
-    ("script_name", Kind::Text),
-    ("consumer_id", Kind::Text),
-    ("publish_time", Kind::Number),
-    ("time_start", Kind::Number),
-    ("time_end", Kind::Number),
-    ("time_cost", Kind::Number),
-    ("run_times", Kind::Count),
-    ("v", Kind::Count),
-    ("process_id", Kind::Integer),
-    ("success", Kind::Bool),
-];
-
-/// Names the field whose value has the wrong type; serde's own message cannot, because
-/// unknown fields are collected through `flatten`.
-fn check_field_types(fields: &Map<String, Value>) -> Result<(), EventError> {
-    for (name, kind) in FIELD_KINDS {
-        let Some(v) = fields.get(name).filter(|v| !v.is_null()) else {
-            continue;
-        };
-        let (ok, expected) = match kind {
-            Kind::Text => (v.is_string(), "a string"),
-            Kind::Number => (v.is_number(), "a number"),
-            Kind::Count => (
-                v.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)),
-                "a non-negative integer",
-            ),
-            Kind::Integer => (v.is_i64(), "an integer"),
-            Kind::Bool => (v.is_boolean(), "true or false"),
-        };
-        if !ok {
-            return Err(EventError(format!(
-                "`{name}` must be {expected}, got {}",
-                json_kind(v)
-            )));
-        }
+/// serde_json's message without its " at line 1 column 57" suffix when the event is one line.
+fn clean(e: serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.rsplit_once(" at line 1 column ") {
+        Some((head, _)) => head.to_owned(),
+        None => msg,
     }
-    Ok(())
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -399,24 +484,26 @@ mod tests {
         assert!(!e.other.contains_key("_id"));
         let back = serde_json::to_value(&e).unwrap();
         assert_eq!(back["msg_dict"]["x"], 1);
+        assert_eq!(back["params"]["x"], 1);
+        assert!(back.get("_id").is_none());
     }
 
     #[test]
     fn text_and_value_parsing_agree() {
         let text = funboost_finish().to_string();
-        assert_eq!(
-            TaskEvent::from_json_str(&text),
-            TaskEvent::from_json(funboost_finish())
-        );
+        let a = serde_json::to_value(TaskEvent::from_json_str(&text).unwrap()).unwrap();
+        let b = serde_json::to_value(TaskEvent::from_json(funboost_finish()).unwrap()).unwrap();
+        assert_eq!(a, b);
         let bad = r#"{"task_id":"t","queue_name":"q","state":"running","run_times":"x"}"#;
         assert!(TaskEvent::from_json_str(bad)
             .unwrap_err()
             .to_string()
             .contains("`run_times`"));
-        assert!(TaskEvent::from_json_str("{broken")
+        assert!(TaskEvent::from_json_str("{broken").is_err());
+        assert!(TaskEvent::from_json_str("[1]")
             .unwrap_err()
             .to_string()
-            .contains("not JSON"));
+            .contains("JSON object"));
         assert!(
             TaskEvent::from_json_str(r#"{"task_id":"","queue_name":"q","state":"running"}"#)
                 .is_err()

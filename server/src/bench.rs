@@ -79,6 +79,19 @@ fn events(tasks: usize, t0: f64) -> impl Iterator<Item = Value> {
     })
 }
 
+/// CPU seconds (user + system) this process has used.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let fields: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -145,6 +158,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let source = StreamSource::new(client, ingest.clone(), "bench".into())?;
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let reader = tokio::spawn(source.run(shutdown.clone()));
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -157,6 +171,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
     shutdown.cancel();
     let _ = reader.await;
     drop(ingest);
@@ -171,7 +186,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         args.tasks
     );
     println!(
-        "{:<9} stream -> store: {total_events} events in {elapsed:.2} s = {:>9.0} events/s ({:.0} tasks/s); peak RSS {:.0} MiB",
+        "{:<9} stream -> store: {total_events} events in {elapsed:.2} s = {:>9.0} events/s ({:.0} tasks/s); taskdeck CPU {cpu:.1} s; peak RSS {:.0} MiB",
         store.kind().as_str(),
         total_events as f64 / elapsed,
         args.tasks as f64 / elapsed,

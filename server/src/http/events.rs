@@ -9,7 +9,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
 use std::time::Duration;
 
 /// Largest accepted request body.
@@ -99,10 +98,14 @@ fn split_events(bytes: &[u8]) -> Result<Vec<RawEvent>, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        let values: Vec<Value> = serde_json::from_str(trimmed).map_err(|e| {
-            ApiError::bad_request(format!("the body is not a JSON array of events: {e}"))
-        })?;
-        return Ok(values.into_iter().map(RawEvent::Json).collect());
+        let values: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(trimmed).map_err(|e| {
+                ApiError::bad_request(format!("the body is not a JSON array of events: {e}"))
+            })?;
+        return Ok(values
+            .into_iter()
+            .map(|v| RawEvent::Text(v.get().to_owned()))
+            .collect());
     }
     if trimmed.is_empty() {
         return Err(ApiError::bad_request(

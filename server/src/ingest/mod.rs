@@ -11,7 +11,6 @@ use crate::store::{DeadLetter, Store, WriteOutcome};
 use metrics::Metrics;
 use protocol::event::TaskEvent;
 use record::TaskRecord;
-use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,9 +22,7 @@ const DEAD_LETTER_MAX: usize = 64 * 1024;
 
 /// An event as a source read it.
 pub enum RawEvent {
-    /// Already parsed (the HTTP array body).
-    Json(Value),
-    /// JSON text (stream entries, NDJSON lines), parsed straight into an event.
+    /// JSON text (stream entries, NDJSON lines, elements of an HTTP array).
     Text(String),
     /// Unreadable before any parsing: the reason and what was received.
     Invalid { error: String, payload: String },
@@ -68,16 +65,6 @@ impl Prepared {
         let mut p = Prepared::default();
         for (i, item) in raw.into_iter().enumerate() {
             let (error, payload) = match item {
-                RawEvent::Json(value) => {
-                    let payload = value.to_string();
-                    match TaskEvent::from_json(value) {
-                        Ok(event) => {
-                            p.records.push(TaskRecord::from_event(event, now));
-                            continue;
-                        }
-                        Err(e) => (e.to_string(), payload),
-                    }
-                }
                 RawEvent::Text(text) => match TaskEvent::from_json_str(&text) {
                     Ok(event) => {
                         p.records.push(TaskRecord::from_event(event, now));

@@ -41,7 +41,7 @@ impl TaskRecord {
         let exception_type = event.exception_class();
         let exception_msg = event.exception_message();
         let params = match (&event.params, &event.params_str) {
-            (Some(p), _) => Some(p.to_string()),
+            (Some(p), _) => Some(p.get().to_owned()),
             (None, Some(s)) => Some(s.clone()),
             (None, None) => None,
         };
@@ -56,14 +56,14 @@ impl TaskRecord {
                 .map(str::to_owned)
         });
         let mut extra = event.other;
-        if let Some(rs) = event.run_status {
-            extra.insert("run_status".into(), Value::String(rs));
+        if let Some(rs) = &event.run_status {
+            extra.insert("run_status", rs);
         }
-        if let Some(success) = event.success {
-            extra.insert("success".into(), Value::Bool(success));
+        if let Some(success) = &event.success {
+            extra.insert("success", success);
         }
-        if let Some(exception) = event.exception {
-            extra.insert("exception".into(), Value::String(exception));
+        if let Some(exception) = &event.exception {
+            extra.insert("exception", exception);
         }
         TaskRecord {
             task_id: event.task_id,
@@ -74,7 +74,7 @@ impl TaskRecord {
                 .run_times
                 .unwrap_or(u32::from(state != TaskState::Pending)),
             params,
-            result: event.result.filter(|r| !r.is_null()).map(|r| r.to_string()),
+            result: event.result.map(|r| r.get().to_owned()),
             exception_type,
             exception_msg,
             traceback: event.traceback,
@@ -87,7 +87,7 @@ impl TaskRecord {
             thread_id: event.thread_id,
             script_name: event.script_name,
             consumer_id: event.consumer_id,
-            extra: Value::Object(extra).to_string(),
+            extra: extra.to_json(),
             updated_at: received_at,
         }
     }
