@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := run
 
-.PHONY: run build test site tools fmt lint clean
+.PHONY: run build test bench site tools fmt lint clean
 
 ## make run: build everything (release) and start taskdeck on http://127.0.0.1:3000,
 ## embedded mode: SQLite in ./data, in-process bus. Extra flags: make run ARGS="--bind 0.0.0.0:8080"
@@ -17,6 +17,10 @@ build: tools
 ## make test: every test, with real Postgres, Redis and Chromium started on loopback.
 test:
 	scripts/test.sh
+
+## make bench: ingest benchmarks (figures, not pass/fail); see scripts/bench.sh.
+bench:
+	scripts/bench.sh $(TASKS)
 
 ## make site: the web assets only, dev profile (fast) — for iterating on the UI.
 site: tools

@@ -8,19 +8,13 @@ root=$PWD
 
 scripts/ensure-tools.sh --test || exit 1
 
+. scripts/services.sh
 state=$(mktemp -d /tmp/taskdeck-test.XXXXXX)
-chmod 755 "$state"
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 taskdeck_pid=
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 cleanup() {
   [ -n "$taskdeck_pid" ] && kill "$taskdeck_pid" 2>/dev/null && wait "$taskdeck_pid" 2>/dev/null
-  [ -f "$state/redis.pid" ] && kill "$(cat "$state/redis.pid")" 2>/dev/null
-  [ -f "$state/mongo.pid" ] && kill "$(cat "$state/mongo.pid")" 2>/dev/null && sleep 1
-  [ -f "$state/pg/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$state/pg" -m fast -w stop >/dev/null 2>&1
-  rm -rf "$state"
+  services_stop "$state"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -28,26 +22,7 @@ trap 'exit 130' INT TERM
 step() { echo; echo "==> $*"; }
 
 step "starting Postgres, Redis and a MongoDB-protocol server on 127.0.0.1"
-pg_port=$(free_port)
-chown postgres "$state"
-runuser -u postgres -- "$pg_bin/initdb" -D "$state/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
-runuser -u postgres -- "$pg_bin/pg_ctl" -D "$state/pg" -l "$state/pg.log" -w start \
-  -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$state/pg -c fsync=off" >/dev/null \
-  || { cat "$state/pg.log"; exit 1; }
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-  --pidfile "$state/redis.pid" --dir "$state" --logfile "$state/redis.log"
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-mongo_port=$(free_port)
-mkdir -p "$state/mongo"
-target/test-venv/bin/python scripts/mongo_server.py "$state/mongo" "$mongo_port" "$state/mongo.pid" \
-  >"$state/mongo.log" 2>&1 &
-for _ in $(seq 100); do [ -f "$state/mongo.pid" ] && break; sleep 0.1; done
-[ -f "$state/mongo.pid" ] || { echo "MongoDB-protocol server did not start:"; cat "$state/mongo.log"; exit 1; }
-export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
-export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
-export TEST_MONGODB_URL="mongodb://127.0.0.1:$mongo_port"
-echo "Postgres $TEST_POSTGRES_URL, Redis $TEST_REDIS_URL, MongoDB $TEST_MONGODB_URL"
+services_start "$state" || exit 1
 
 step "cargo test"
 cargo test --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$state/cargo-test.log"

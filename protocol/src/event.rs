@@ -242,10 +242,12 @@ impl<'de> Deserialize<'de> for TaskEvent {
                         "v" => e.v = field!(key, "a positive integer"),
                         "task_id" => task_id = field!(key, "a string"),
                         "queue_name" => queue_name = field!(key, "a string"),
-                        "state" => e.state = field!(
+                        "state" => {
+                            e.state = field!(
                             key,
                             "one of pending, running, success, failed, killed, revoked, expired"
-                        ),
+                        )
+                        }
                         "run_status" => e.run_status = field!(key, "a string"),
                         "success" => e.success = field!(key, "true or false"),
                         "function" => e.function = field!(key, "a string"),

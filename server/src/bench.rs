@@ -33,6 +33,93 @@ pub struct IngestBenchArgs {
     pub copy_ceiling: bool,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Redis holding the stream; its `taskdeck:events` key is replaced
+    #[arg(long)]
+    pub redis: String,
+    /// Tasks to send; each sends two events (running, then finished)
+    #[arg(long, default_value_t = 500_000)]
+    pub tasks: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// The store a `taskdeck serve` filled from a `bench load` stream
+    #[arg(long)]
+    pub store: String,
+    /// Tasks that were loaded
+    #[arg(long)]
+    pub tasks: usize,
+}
+
+/// `bench load`: fills the stream, for a durability run against a real `taskdeck serve`.
+pub async fn load(args: LoadArgs) -> anyhow::Result<()> {
+    let client = redis::Client::open(args.redis.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    redis::cmd("DEL")
+        .arg(STREAM)
+        .query_async::<()>(&mut conn)
+        .await?;
+    fill_stream(&mut conn, args.tasks, now_epoch() - 3_600.0).await
+}
+
+async fn fill_stream(
+    conn: &mut redis::aio::MultiplexedConnection,
+    tasks: usize,
+    t0: f64,
+) -> anyhow::Result<()> {
+    let total_events = tasks * 2;
+    let load = Instant::now();
+    let mut sizes = 0usize;
+    let mut pipe = redis::pipe();
+    for (n, e) in events(tasks, t0).enumerate() {
+        let text = e.to_string();
+        sizes += text.len();
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg(FIELD)
+            .arg(text)
+            .ignore();
+        if n % 5_000 == 4_999 {
+            pipe.query_async::<()>(conn).await?;
+            pipe = redis::pipe();
+        }
+    }
+    if !total_events.is_multiple_of(5_000) {
+        pipe.query_async::<()>(conn).await?;
+    }
+    println!(
+        "loaded {total_events} events ({:.0} bytes each on average) into the stream in {:.1} s",
+        sizes as f64 / total_events as f64,
+        load.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `bench verify`: every loaded task is in the store once, final, and counted once.
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let store = Store::open(&StoreUrl::parse_bench(&args.store)?).await?;
+    let (tasks, finals, counted): (i64, i64, i64) = match &store {
+        Store::Sqlite(pool) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
+        Store::Postgres(pool) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
+        Store::Mongodb(_) => anyhow::bail!("verify runs against sqlite:… or postgres://…"),
+    };
+    let ok = tasks == args.tasks as i64 && finals == tasks && counted == tasks;
+    println!(
+        "durability: {} loaded tasks; store holds {tasks} task records, {finals} of them final; chart counters count {counted} finished tasks: {}",
+        args.tasks,
+        if ok { "every event recorded exactly once" } else { "MISMATCH" }
+    );
+    store.close().await;
+    anyhow::ensure!(ok, "the store does not match what was loaded");
+    Ok(())
+}
+
+const VERIFY: &str = "SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM tasks WHERE state >= 2), \
+    (SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM task_stats WHERE grain = 3 AND metric BETWEEN 2 AND 6)";
+
 /// One realistic event of about 1 KB: a funboost status dict with taskdeck's fields.
 pub fn sample_event(i: usize, finished: bool, t0: f64) -> Value {
     let queue = ["orders", "emails", "thumbnails", "reports"][i % 4];
@@ -110,14 +197,9 @@ fn peak_rss_mib() -> f64 {
 }
 
 pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
-    let url = if args.store.starts_with("sqlite:") {
-        StoreUrl::Sqlite(args.store.clone())
-    } else if args.store.starts_with("postgres") {
-        StoreUrl::Postgres(args.store.clone())
-    } else {
-        anyhow::bail!("the ingest benchmark runs against sqlite:… or postgres://… stores");
-    };
-    let store = Store::open(&url).await.context("opening the store")?;
+    let store = Store::open(&StoreUrl::parse_bench(&args.store)?)
+        .await
+        .context("opening the store")?;
     let client = redis::Client::open(args.redis.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     redis::cmd("DEL")
@@ -127,31 +209,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
 
     let t0 = now_epoch() - 3_600.0;
     let total_events = args.tasks * 2;
-    let load = Instant::now();
-    let mut sizes = 0usize;
-    let mut pipe = redis::pipe();
-    for (n, e) in events(args.tasks, t0).enumerate() {
-        let text = e.to_string();
-        sizes += text.len();
-        pipe.cmd("XADD")
-            .arg(STREAM)
-            .arg("*")
-            .arg(FIELD)
-            .arg(text)
-            .ignore();
-        if n % 5_000 == 4_999 {
-            pipe.query_async::<()>(&mut conn).await?;
-            pipe = redis::pipe();
-        }
-    }
-    if !total_events.is_multiple_of(5_000) {
-        pipe.query_async::<()>(&mut conn).await?;
-    }
-    println!(
-        "loaded {total_events} events ({:.0} bytes each on average) into the stream in {:.1} s",
-        sizes as f64 / total_events as f64,
-        load.elapsed().as_secs_f64()
-    );
+    fill_stream(&mut conn, args.tasks, t0).await?;
 
     let metrics = Arc::new(Metrics::default());
     let (ingest, batcher) = Ingest::start(store.clone(), BatchConfig::default(), metrics.clone());
@@ -210,6 +268,18 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+impl StoreUrl {
+    fn parse_bench(url: &str) -> anyhow::Result<StoreUrl> {
+        if url.starts_with("sqlite:") {
+            Ok(StoreUrl::Sqlite(url.to_owned()))
+        } else if url.starts_with("postgres") {
+            Ok(StoreUrl::Postgres(url.to_owned()))
+        } else {
+            anyhow::bail!("the benchmarks run against sqlite:… or postgres://… stores")
+        }
+    }
 }
 
 /// Binary COPY of the final rows into a scratch copy of the tasks table without indexes.

@@ -38,18 +38,29 @@ enum Command {
 enum BenchCommand {
     /// Events/s from the Redis stream into a store, peak RSS, and the binary COPY ceiling.
     Ingest(bench::IngestBenchArgs),
+    /// Fill the Redis stream with realistic events (for a durability run).
+    Load(bench::LoadArgs),
+    /// Check that a store holds every loaded task exactly once.
+    Verify(bench::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench(BenchCommand::Ingest(args)) => {
+        Command::Bench(command) => {
             telemetry::init("warn", config::LogFormat::Human);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match runtime.block_on(bench::ingest(args)) {
+            let result = runtime.block_on(async {
+                match command {
+                    BenchCommand::Ingest(args) => bench::ingest(args).await,
+                    BenchCommand::Load(args) => bench::load(args).await,
+                    BenchCommand::Verify(args) => bench::verify(args).await,
+                }
+            });
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("taskdeck bench: {e:#}");

@@ -1,7 +1,6 @@
 //! The stored form of a task and the state machine that merges events into it.
 
 use protocol::event::{TaskEvent, TaskState};
-use serde_json::Value;
 
 /// One row of the task table: the latest known state of one task.
 #[derive(Clone, Debug, PartialEq)]
@@ -166,6 +165,7 @@ pub fn reduce(records: impl IntoIterator<Item = TaskRecord>) -> Vec<TaskRecord> 
 mod tests {
     use super::*;
     use serde_json::json;
+    use serde_json::Value;
 
     fn record(task: &str, state: &str, run_times: u32) -> TaskRecord {
         let event = TaskEvent::from_json(json!({

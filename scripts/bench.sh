@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Ingest benchmarks, side by side in one run (figures, never pass/fail on timing):
+#   1. events/s from the Redis stream into SQLite and into Postgres, taskdeck CPU and peak RSS;
+#   2. the ceiling: a raw binary COPY of the same rows into the same Postgres;
+#   3. durability: SIGKILL `taskdeck serve` while 1,000,000 events stream in through Redis,
+#      restart it, and check every event is in the store exactly once.
+# Usage: scripts/bench.sh [TASKS]   (default 250,000 tasks = 500,000 events for 1 and 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tasks=${1:-250000}
+
+scripts/ensure-tools.sh --test
+cargo build --release -p server
+bin=$PWD/target/release/taskdeck
+
+. scripts/services.sh
+state=$(mktemp -d /tmp/taskdeck-bench.XXXXXX)
+serve_pid=
+cleanup() {
+  [ -n "$serve_pid" ] && kill -9 "$serve_pid" 2>/dev/null
+  services_stop "$state"
+}
+trap cleanup EXIT
+services_start "$state" durable
+redis_bench="${TEST_REDIS_URL%/0}/5"
+
+echo; echo "== 1-2. stream -> store, $tasks tasks ($((tasks * 2)) events of ~1.1 KB)"
+"$bin" bench ingest --store "sqlite:$state/bench.db" --redis "$redis_bench" --tasks "$tasks"
+psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE bench"
+"$bin" bench ingest --store "${TEST_POSTGRES_URL%/postgres}/bench" --redis "$redis_bench" --tasks "$tasks" --copy-ceiling
+
+echo; echo "== 3. durability: SIGKILL while 1,000,000 events stream in, then restart"
+psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE durable"
+store="${TEST_POSTGRES_URL%/postgres}/durable"
+"$bin" bench load --redis "$redis_bench" --tasks 500000
+serve() {
+  "$bin" serve --bind 127.0.0.1:0 --store "$store" --redis "$redis_bench" --log warn >>"$state/serve.log" 2>&1 &
+  serve_pid=$!
+}
+serve
+sleep 4
+left=$(redis-cli -u "$redis_bench" XLEN taskdeck:events)
+kill -9 "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+echo "killed taskdeck with SIGKILL after 4 s, $left events still in the stream"
+serve
+# The new instance claims what the killed one held after 30 s of idleness.
+for _ in $(seq 600); do
+  len=$(redis-cli -u "$redis_bench" XLEN taskdeck:events)
+  pending=$(redis-cli -u "$redis_bench" XPENDING taskdeck:events taskdeck | head -n 1)
+  [ "$len" = 0 ] && [ "$pending" = 0 ] && break
+  sleep 0.5
+done
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
+"$bin" bench verify --store "$store" --tasks 500000
