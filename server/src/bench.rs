@@ -100,7 +100,11 @@ async fn fill_stream(
 
 /// `bench verify`: every loaded task is in the store once, final, and counted once.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
-    let store = Store::open(&StoreUrl::parse_bench(&args.store)?).await?;
+    let store = Store::open(
+        &StoreUrl::parse_bench(&args.store)?,
+        Duration::from_secs(7 * 86_400),
+    )
+    .await?;
     let (tasks, finals, counted): (i64, i64, i64) = match &store {
         Store::Sqlite(pool) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
         Store::Postgres(pool) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
@@ -197,9 +201,12 @@ fn peak_rss_mib() -> f64 {
 }
 
 pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
-    let store = Store::open(&StoreUrl::parse_bench(&args.store)?)
-        .await
-        .context("opening the store")?;
+    let store = Store::open(
+        &StoreUrl::parse_bench(&args.store)?,
+        Duration::from_secs(7 * 86_400),
+    )
+    .await
+    .context("opening the store")?;
     let client = redis::Client::open(args.redis.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     redis::cmd("DEL")

@@ -116,7 +116,7 @@ fn consumer_name() -> String {
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let deadline = tokio::time::Instant::now() + STORE_START_DEADLINE;
     loop {
-        match Store::open(&settings.store).await {
+        match Store::open(&settings.store, settings.retention).await {
             Ok(store) => {
                 tracing::info!(store = %settings.store, "store ready, schema up to date");
                 return Ok(store);

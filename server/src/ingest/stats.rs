@@ -60,6 +60,18 @@ pub struct Finished {
     pub wait: Option<f64>,
 }
 
+impl Finished {
+    pub fn of(r: &super::record::TaskRecord) -> Finished {
+        Finished {
+            queue: r.queue.clone(),
+            state: r.state,
+            at: r.end_time.unwrap_or_else(|| r.sort_time()),
+            cost: r.cost,
+            wait: r.wait(),
+        }
+    }
+}
+
 /// The increments for tasks that just reached a final state. Each task is counted exactly
 /// once: the stores only report records whose write moved them into a final state.
 pub fn increments(newly_final: &[Finished]) -> Vec<(StatKey, StatValue)> {

@@ -1,5 +1,6 @@
 //! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
 
+mod mongo;
 mod postgres;
 mod query;
 pub mod retention;
@@ -30,13 +31,15 @@ pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../mig
 pub enum Store {
     Sqlite(SqlitePool),
     Postgres(PgPool),
-    Mongodb(mongodb::Client),
+    Mongodb(MongoStore),
 }
+
+pub use mongo::MongoStore;
 
 impl Store {
     /// Connects and brings the schema up to date. The store must be reachable at start:
     /// without it nothing can be recorded, so failing loudly beats serving an empty dashboard.
-    pub async fn open(url: &StoreUrl) -> anyhow::Result<Store> {
+    pub async fn open(url: &StoreUrl, retention: Duration) -> anyhow::Result<Store> {
         match url {
             StoreUrl::Sqlite(u) => {
                 let options = SqliteConnectOptions::from_str(u)?
@@ -75,9 +78,12 @@ impl Store {
                 options.app_name = Some("taskdeck".into());
                 options.server_selection_timeout = Some(PROBE_TIMEOUT);
                 options.connect_timeout = Some(PROBE_TIMEOUT);
+                let database = options.default_database.clone();
                 let client = mongodb::Client::with_options(options)?;
-                let store = Store::Mongodb(client);
+                let mongo = MongoStore::new(client, database, retention);
+                let store = Store::Mongodb(mongo.clone());
                 store.ping().await.map_err(anyhow::Error::msg)?;
+                mongo::ensure_own_indexes(&mongo).await?;
                 Ok(store)
             }
         }
@@ -105,7 +111,8 @@ impl Store {
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string()),
-                Store::Mongodb(client) => client
+                Store::Mongodb(m) => m
+                    .client
                     .database("admin")
                     .run_command(doc! { "ping": 1 })
                     .await
@@ -129,9 +136,7 @@ impl Store {
         Ok(match self {
             Store::Sqlite(pool) => sqlite::write_batch(pool, records, dead).await?,
             Store::Postgres(pool) => postgres::write_batch(pool, records, dead).await?,
-            Store::Mongodb(_) => {
-                anyhow::bail!("recording tasks in MongoDB is not available in this build")
-            }
+            Store::Mongodb(m) => mongo::write_batch(m, records, dead).await?,
         })
     }
 
@@ -167,9 +172,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
             }
-            Store::Mongodb(_) => {
-                anyhow::bail!("charts from MongoDB are not available in this build")
-            }
+            Store::Mongodb(m) => mongo::stat_rows(m, queue, grain, from, to).await?,
         })
     }
 
@@ -178,7 +181,7 @@ impl Store {
         match self {
             Store::Sqlite(pool) => pool.close().await,
             Store::Postgres(pool) => pool.close().await,
-            Store::Mongodb(client) => client.clone().shutdown().await,
+            Store::Mongodb(m) => m.client.clone().shutdown().await,
         }
     }
 }

@@ -9,7 +9,7 @@ use protocol::task::{Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskP
 use sqlx::{FromRow, QueryBuilder};
 
 /// Longest params text a list row carries.
-const PARAMS_PREVIEW: usize = 512;
+pub(super) const PARAMS_PREVIEW: usize = 512;
 pub const MAX_PAGE: u32 = 500;
 
 const SUMMARY_COLUMNS: &str =
@@ -77,7 +77,7 @@ impl SummaryRow {
     }
 }
 
-fn cut(mut s: String, max: usize) -> String {
+pub(super) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut at = max;
         while !s.is_char_boundary(at) {
@@ -199,9 +199,7 @@ impl Store {
                 build_list!(&mut qb, filter, at, limit);
                 qb.build_query_as().fetch_all(pool).await?
             }
-            Store::Mongodb(_) => {
-                anyhow::bail!("task lists from MongoDB are not available in this build")
-            }
+            Store::Mongodb(m) => return super::mongo::list_tasks(m, filter, at, limit).await,
         };
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
@@ -251,9 +249,7 @@ impl Store {
                     .fetch_optional(pool)
                     .await?
             }
-            Store::Mongodb(_) => {
-                anyhow::bail!("task details from MongoDB are not available in this build")
-            }
+            Store::Mongodb(m) => return super::mongo::get_task(m, task_id).await,
         };
         Ok(row.map(|r| TaskDetail {
             summary: r.summary.into_summary(false),
@@ -306,9 +302,7 @@ impl Store {
                 sqlx::query_as(&counts_sql).fetch_all(pool).await?,
                 sqlx::query_as(&running_sql).fetch_all(pool).await?,
             ),
-            Store::Mongodb(_) => {
-                anyhow::bail!("queue summaries from MongoDB are not available in this build")
-            }
+            Store::Mongodb(m) => return super::mongo::queue_summaries(m, now as f64).await,
         };
         Ok(queues
             .into_iter()

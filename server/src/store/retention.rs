@@ -205,7 +205,12 @@ mod tests {
     async fn sqlite_prunes_old_rows_only() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
-        prunes_old_rows_only(Store::open(&StoreUrl::Sqlite(url)).await.unwrap()).await;
+        prunes_old_rows_only(
+            Store::open(&StoreUrl::Sqlite(url), Duration::from_secs(7 * 86_400))
+                .await
+                .unwrap(),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -223,7 +228,9 @@ mod tests {
             .await
             .unwrap();
         let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-        let store = Store::open(&StoreUrl::Postgres(url)).await.unwrap();
+        let store = Store::open(&StoreUrl::Postgres(url), Duration::from_secs(7 * 86_400))
+            .await
+            .unwrap();
         prunes_old_rows_only(store.clone()).await;
         store.close().await;
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))

@@ -1,0 +1,679 @@
+//! MongoDB in funboost's own layout: database `funboost_task_status`, one collection per
+//! queue, `_id` = task_id, funboost's field names and indexes, TTL on `utime` — so funboost's
+//! tools read what taskdeck writes, and taskdeck reads what funboost workers wrote themselves.
+//! taskdeck's own collections (counters, dead letters, queues) live in database `taskdeck`.
+//!
+//! Unlike the SQL stores a batch is not one transaction: records are written first (each
+//! guarded by the state machine), then counters. A failure in between is retried, but the
+//! records already written are not counted again, so counters can miss such a batch.
+
+use super::{DeadLetter, WriteOutcome};
+use crate::ingest::record::TaskRecord;
+use crate::ingest::stats::{self, Finished, StatRow};
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::options::IndexOptions;
+use mongodb::{Client, IndexModel};
+use protocol::event::TaskState;
+use protocol::series::Grain;
+use protocol::task::{Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// funboost's database of task records.
+pub const RECORDS_DB: &str = "funboost_task_status";
+/// taskdeck's own database beside it.
+pub const OWN_DB: &str = "taskdeck";
+
+#[derive(Clone, Debug)]
+pub struct MongoStore {
+    pub client: Client,
+    /// `funboost_task_status`, or the database the store URL names.
+    pub records_db: String,
+    /// `taskdeck`, or `<records_db>_taskdeck` when the URL names a database.
+    pub own_db: String,
+    /// Expiry of the TTL index on `utime` of the collections taskdeck creates.
+    pub retention: Duration,
+}
+
+impl MongoStore {
+    pub fn new(client: Client, url_database: Option<String>, retention: Duration) -> MongoStore {
+        let (records_db, own_db) = match url_database {
+            Some(db) => (db.clone(), format!("{db}_taskdeck")),
+            None => (RECORDS_DB.to_owned(), OWN_DB.to_owned()),
+        };
+        MongoStore {
+            client,
+            records_db,
+            own_db,
+            retention,
+        }
+    }
+
+    fn records(&self) -> mongodb::Database {
+        self.client.database(&self.records_db)
+    }
+
+    fn own(&self) -> mongodb::Database {
+        self.client.database(&self.own_db)
+    }
+}
+const DUPLICATE_KEY: i32 = 11_000;
+
+/// Collections whose indexes this process has already ensured.
+static INDEXED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn json_to_bson(text: &str) -> Bson {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| mongodb::bson::to_bson(&v).ok())
+        .unwrap_or_else(|| Bson::String(text.to_owned()))
+}
+
+fn opt<T: Into<Bson>>(d: &mut Document, key: &str, v: Option<T>) {
+    if let Some(v) = v {
+        d.insert(key, v.into());
+    }
+}
+
+/// The fields an event sets, with funboost's names; absent fields keep their stored values.
+fn set_fields(r: &TaskRecord, now: DateTime) -> Document {
+    let mut d = Document::new();
+    // Fields of the event taskdeck has no column for (msg_dict, user_context, …) go back to
+    // the top level, where funboost keeps them.
+    if let Ok(serde_json::Value::Object(extra)) =
+        serde_json::from_str::<serde_json::Value>(&r.extra)
+    {
+        for (k, v) in extra {
+            if !k.starts_with('$') && !k.contains('.') && k != "_id" {
+                d.insert(k, mongodb::bson::to_bson(&v).unwrap_or(Bson::Null));
+            }
+        }
+    }
+    d.insert("task_id", &r.task_id);
+    d.insert("queue_name", &r.queue);
+    opt(&mut d, "function", r.function.clone());
+    d.insert("state", r.state.as_str());
+    d.insert("td_rank", i32::from(r.state.rank()));
+    d.insert(
+        "run_status",
+        if r.state.is_final() {
+            "finish"
+        } else {
+            "running"
+        },
+    );
+    if r.state.is_final() {
+        d.insert("success", r.state == TaskState::Success);
+    }
+    d.insert("run_times", i64::from(r.run_times));
+    if let Some(p) = &r.params {
+        d.insert("params", json_to_bson(p));
+        d.insert("params_str", p.as_str());
+    }
+    opt(&mut d, "result", r.result.as_deref().map(json_to_bson));
+    opt(&mut d, "exception_type", r.exception_type.clone());
+    opt(&mut d, "exception_msg", r.exception_msg.clone());
+    if let Some(t) = &r.exception_type {
+        d.insert(
+            "exception",
+            format!("{t}    {}", r.exception_msg.as_deref().unwrap_or_default()),
+        );
+    }
+    opt(&mut d, "traceback", r.traceback.clone());
+    opt(&mut d, "publish_time", r.publish_time);
+    opt(&mut d, "time_start", r.start_time);
+    opt(&mut d, "time_end", r.end_time);
+    opt(&mut d, "time_cost", r.cost);
+    opt(&mut d, "host_name", r.host_name.clone());
+    opt(&mut d, "process_id", r.process_id);
+    opt(&mut d, "thread_id", r.thread_id);
+    opt(&mut d, "script_name", r.script_name.clone());
+    opt(&mut d, "consumer_id", r.consumer_id.clone());
+    d.insert("td_sort_time", r.sort_time());
+    d.insert("td_updated_at", r.updated_at);
+    d.insert("insert_time", now);
+    d.insert("utime", now);
+    d
+}
+
+/// The state machine as a filter: the stored record may be replaced only by a higher rank,
+/// or a running record by a later attempt. Records funboost wrote itself carry no `td_rank`:
+/// their rank comes from `run_status`.
+fn guard(r: &TaskRecord) -> Document {
+    let rank = i32::from(r.state.rank());
+    let mut or = vec![
+        doc! { "td_rank": { "$lt": rank } },
+        doc! { "td_rank": { "$exists": false }, "run_status": { "$ne": "finish" } },
+    ];
+    if r.state == TaskState::Running {
+        or.push(doc! { "td_rank": 1, "run_times": { "$lt": i64::from(r.run_times) } });
+    }
+    doc! { "_id": &r.task_id, "$or": or }
+}
+
+async fn ensure_indexes(m: &MongoStore, queue: &str) -> mongodb::error::Result<()> {
+    {
+        let mut done = INDEXED.lock().unwrap();
+        if !done
+            .get_or_insert_with(HashSet::new)
+            .insert(format!("{}.{queue}", m.records_db))
+        {
+            return Ok(());
+        }
+    }
+    let coll = m.records().collection::<Document>(queue);
+    let index = |keys: Document, name: &str| {
+        IndexModel::builder()
+            .keys(keys)
+            .options(IndexOptions::builder().name(name.to_owned()).build())
+            .build()
+    };
+    coll.create_indexes([
+        // funboost's own (core/function_result_status_saver.py).
+        index(doc! { "queue_name": 1 }, "queue_name_1"),
+        index(doc! { "insert_time_str": -1 }, "insert_time_str_-1"),
+        index(doc! { "insert_time": -1 }, "insert_time_-1"),
+        index(doc! { "success": 1 }, "success_1"),
+        index(doc! { "time_cost": -1 }, "time_cost_-1"),
+        // taskdeck's lists: newest first, by state, exception and host.
+        index(doc! { "time_start": -1, "_id": -1 }, "td_time"),
+        index(doc! { "state": 1, "time_start": -1 }, "td_state_time"),
+        index(
+            doc! { "exception_type": 1, "time_start": -1 },
+            "td_exception_time",
+        ),
+        index(doc! { "host_name": 1, "time_start": -1 }, "td_host_time"),
+    ])
+    .await?;
+    let ttl = IndexModel::builder()
+        .keys(doc! { "utime": 1 })
+        .options(
+            IndexOptions::builder()
+                .name("utime_1".to_owned())
+                .expire_after(m.retention)
+                .build(),
+        )
+        .build();
+    // An existing TTL index with another expiry (funboost's default 7 days) is left alone.
+    let _ = coll.create_index(ttl).await;
+    Ok(())
+}
+
+pub async fn write_batch(
+    m: &MongoStore,
+    records: &[TaskRecord],
+    dead: &[DeadLetter],
+) -> anyhow::Result<WriteOutcome> {
+    let now = DateTime::now();
+    let mut by_queue: BTreeMap<&str, Vec<&TaskRecord>> = BTreeMap::new();
+    for r in records {
+        by_queue.entry(r.queue.as_str()).or_default().push(r);
+    }
+    let mut changed = 0;
+    let mut finished = Vec::new();
+    for (queue, rows) in &by_queue {
+        ensure_indexes(m, queue).await?;
+        let updates: Vec<Document> = rows
+            .iter()
+            .map(|r| doc! { "q": guard(r), "u": { "$set": set_fields(r, now) }, "upsert": true })
+            .collect();
+        let reply = m
+            .records()
+            .run_command(doc! { "update": *queue, "updates": updates, "ordered": false })
+            .await?;
+        let mut refused = HashSet::new();
+        if let Ok(errors) = reply.get_array("writeErrors") {
+            for e in errors.iter().filter_map(Bson::as_document) {
+                let index = e.get_i32("index").unwrap_or(-1);
+                if e.get_i32("code").unwrap_or(0) != DUPLICATE_KEY {
+                    anyhow::bail!(
+                        "MongoDB refused a record of {queue}: {}",
+                        e.get_str("errmsg").unwrap_or("unknown error")
+                    );
+                }
+                // The guard did not match an existing record: the event is stale.
+                refused.insert(index as usize);
+            }
+        }
+        for (i, r) in rows.iter().enumerate() {
+            if !refused.contains(&i) {
+                changed += 1;
+                if r.state.is_final() {
+                    finished.push(Finished::of(r));
+                }
+            }
+        }
+    }
+    let own = m.own();
+    let increments = stats::increments(&finished);
+    if !increments.is_empty() {
+        let updates: Vec<Document> = increments
+            .iter()
+            .map(|(k, v)| {
+                let id = format!("{}|{}|{}|{}|{}", k.queue, k.grain.code(), k.bucket, k.metric, k.idx);
+                doc! {
+                    "q": { "_id": id },
+                    "u": {
+                        "$inc": { "count": v.count, "total": v.total },
+                        "$setOnInsert": { "queue": &k.queue, "grain": i32::from(k.grain.code()), "bucket": k.bucket, "metric": i32::from(k.metric), "idx": i32::from(k.idx) },
+                    },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        own.run_command(doc! { "update": "task_stats", "updates": updates, "ordered": false })
+            .await?;
+    }
+    let seen: Vec<Document> = super::queues_seen(records)
+        .into_iter()
+        .map(|(q, t)| doc! { "q": { "_id": q }, "u": { "$max": { "last_seen": t }, "$min": { "first_seen": t } }, "upsert": true })
+        .collect();
+    if !seen.is_empty() {
+        own.run_command(doc! { "update": "queues", "updates": seen, "ordered": false })
+            .await?;
+    }
+    if !dead.is_empty() {
+        let docs: Vec<Document> = dead
+            .iter()
+            .map(|d| doc! { "received_at": d.received_at, "source": &d.source, "error": &d.error, "payload": &d.payload })
+            .collect();
+        own.collection::<Document>("dead_letters")
+            .insert_many(docs)
+            .await?;
+    }
+    Ok(WriteOutcome {
+        changed,
+        finished: finished.len(),
+    })
+}
+
+pub async fn ensure_own_indexes(m: &MongoStore) -> mongodb::error::Result<()> {
+    let own = m.own();
+    own.collection::<Document>("task_stats")
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "queue": 1, "grain": 1, "bucket": 1 })
+                .build(),
+        )
+        .await?;
+    own.collection::<Document>("dead_letters")
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "received_at": 1 })
+                .build(),
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn stat_rows(
+    m: &MongoStore,
+    queue: &str,
+    grain: Grain,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<Vec<StatRow>> {
+    let mut cursor = m.own()
+        .collection::<Document>("task_stats")
+        .find(doc! { "queue": queue, "grain": i32::from(grain.code()), "bucket": { "$gte": from, "$lt": to } })
+        .await?;
+    let mut rows = Vec::new();
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        rows.push((
+            d.get_i64("bucket").unwrap_or_default(),
+            d.get_i32("metric").unwrap_or_default() as i16,
+            d.get_i32("idx").unwrap_or_default() as i16,
+            num(&d, "count").unwrap_or_default() as i64,
+            num(&d, "total").unwrap_or_default(),
+        ));
+    }
+    Ok(rows)
+}
+
+fn num(d: &Document, key: &str) -> Option<f64> {
+    match d.get(key)? {
+        Bson::Double(v) => Some(*v),
+        Bson::Int32(v) => Some(f64::from(*v)),
+        Bson::Int64(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+fn text(d: &Document, key: &str) -> Option<String> {
+    d.get_str(key)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn json_text(d: &Document, key: &str) -> Option<String> {
+    match d.get(key)? {
+        Bson::Null => None,
+        b => serde_json::to_string(&b.clone().into_relaxed_extjson()).ok(),
+    }
+}
+
+/// A record funboost wrote carries no `state`: it comes from `run_status` and `success`.
+fn state_of(d: &Document) -> TaskState {
+    if let Some(s) = d.get_str("state").ok().and_then(TaskState::parse) {
+        return s;
+    }
+    match (d.get_str("run_status").ok(), d.get_bool("success").ok()) {
+        (Some("running"), _) => TaskState::Running,
+        (_, Some(true)) => TaskState::Success,
+        _ if text(d, "exception_type").is_some() || text(d, "exception").is_some() => {
+            TaskState::Failed
+        }
+        _ => TaskState::Killed,
+    }
+}
+
+fn summary(d: &Document, preview: bool) -> TaskSummary {
+    let mut params = text(d, "params_str").or_else(|| json_text(d, "params"));
+    if preview {
+        params = params.map(|p| super::query::cut(p, super::query::PARAMS_PREVIEW));
+    }
+    let (publish_time, start_time) = (num(d, "publish_time"), num(d, "time_start"));
+    let exception_type = text(d, "exception_type").or_else(|| {
+        text(d, "exception").map(|e| e.split("    ").next().unwrap_or_default().to_owned())
+    });
+    TaskSummary {
+        task_id: d.get_str("_id").map(str::to_owned).unwrap_or_default(),
+        queue: text(d, "queue_name").unwrap_or_default(),
+        function: text(d, "function"),
+        state: state_of(d),
+        run_times: num(d, "run_times").unwrap_or(1.0) as u32,
+        params,
+        exception_type,
+        exception_msg: text(d, "exception_msg"),
+        publish_time,
+        start_time,
+        end_time: num(d, "time_end"),
+        cost: num(d, "time_cost"),
+        wait: start_time
+            .zip(publish_time)
+            .map(|(s, p)| s - p)
+            .filter(|w| *w >= 0.0),
+        host_name: text(d, "host_name"),
+        sort_time: start_time
+            .or(num(d, "td_sort_time"))
+            .or(publish_time)
+            .unwrap_or_default(),
+    }
+}
+
+fn state_filter(s: TaskState) -> Document {
+    let legacy = match s {
+        TaskState::Running => Some(doc! { "run_status": "running" }),
+        TaskState::Success => Some(doc! { "run_status": "finish", "success": true }),
+        TaskState::Failed => Some(
+            doc! { "run_status": "finish", "success": false, "exception_type": { "$nin": [Bson::Null, ""] } },
+        ),
+        TaskState::Killed => Some(
+            doc! { "run_status": "finish", "success": false, "exception_type": { "$in": [Bson::Null, ""] } },
+        ),
+        _ => None,
+    };
+    match legacy {
+        Some(mut l) => {
+            l.insert("state", doc! { "$exists": false });
+            doc! { "$or": [ { "state": s.as_str() }, l ] }
+        }
+        None => doc! { "state": s.as_str() },
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if "\\^$.|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+fn list_filter(f: &TaskFilter, at: &PageAt) -> Document {
+    let mut and: Vec<Document> = Vec::new();
+    if !f.states.is_empty() {
+        and.push(doc! { "$or": f.states.iter().map(|s| state_filter(*s)).collect::<Vec<_>>() });
+    }
+    let mut range = Document::new();
+    if let Some(from) = f.from {
+        range.insert("$gte", from);
+    }
+    if let Some(to) = f.to {
+        range.insert("$lt", to);
+    }
+    if !range.is_empty() {
+        and.push(doc! { "time_start": range });
+    }
+    for (field, v) in [
+        ("exception_type", &f.exception_type),
+        ("host_name", &f.host),
+        ("function", &f.function),
+        ("_id", &f.task_id),
+    ] {
+        if let Some(v) = v {
+            and.push(doc! { field: v });
+        }
+    }
+    if let Some(p) = &f.task_id_prefix {
+        and.push(doc! { "_id": { "$regex": format!("^{}", regex_escape(p)) } });
+    }
+    if let Some(t) = &f.text {
+        let re = regex_escape(t);
+        and.push(doc! { "$or": [ { "params_str": { "$regex": &re } }, { "exception_msg": { "$regex": &re } }, { "result": { "$regex": &re } } ] });
+    }
+    match at {
+        PageAt::First => {}
+        PageAt::Older(c) => and.push(doc! { "$or": [ { "time_start": { "$lt": c.sort_time } }, { "time_start": c.sort_time, "_id": { "$lt": &c.task_id } } ] }),
+        PageAt::Newer(c) => and.push(doc! { "$or": [ { "time_start": { "$gt": c.sort_time } }, { "time_start": c.sort_time, "_id": { "$gt": &c.task_id } } ] }),
+    }
+    if and.is_empty() {
+        Document::new()
+    } else {
+        doc! { "$and": and }
+    }
+}
+
+async fn record_collections(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<Vec<String>> {
+    if !f.queues.is_empty() {
+        return Ok(f.queues.clone());
+    }
+    let mut names = m.records().list_collection_names().await?;
+    names.sort();
+    Ok(names)
+}
+
+pub async fn list_tasks(
+    m: &MongoStore,
+    f: &TaskFilter,
+    at: &PageAt,
+    limit: u32,
+) -> anyhow::Result<TaskPage> {
+    let filter = list_filter(f, at);
+    let newer = matches!(at, PageAt::Newer(_));
+    let dir = if newer { 1 } else { -1 };
+    let mut rows: Vec<TaskSummary> = Vec::new();
+    // One bounded query per queue collection, merged.
+    for name in record_collections(m, f).await? {
+        let mut cursor = m
+            .records()
+            .collection::<Document>(&name)
+            .find(filter.clone())
+            .sort(doc! { "time_start": dir, "_id": dir })
+            .limit(i64::from(limit) + 1)
+            .await?;
+        while cursor.advance().await? {
+            rows.push(summary(&cursor.deserialize_current()?, true));
+        }
+    }
+    let key = |t: &TaskSummary| (t.start_time.unwrap_or(f64::NEG_INFINITY), t.task_id.clone());
+    rows.sort_by(|a, b| {
+        key(b)
+            .partial_cmp(&key(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if newer {
+        rows.reverse();
+    }
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    if newer {
+        rows.reverse();
+    }
+    let cursor = |t: &TaskSummary| {
+        Cursor {
+            sort_time: t.start_time.unwrap_or(t.sort_time),
+            task_id: t.task_id.clone(),
+        }
+        .encode()
+    };
+    let older = if newer || more {
+        rows.last().map(cursor)
+    } else {
+        None
+    };
+    let newer_cursor = match at {
+        PageAt::First => None,
+        PageAt::Older(_) => rows.first().map(cursor),
+        PageAt::Newer(_) => more.then(|| rows.first().map(cursor)).flatten(),
+    };
+    Ok(TaskPage {
+        tasks: rows,
+        older,
+        newer: newer_cursor,
+    })
+}
+
+pub async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {
+    for name in record_collections(m, &TaskFilter::default()).await? {
+        let found = m
+            .records()
+            .collection::<Document>(&name)
+            .find_one(doc! { "_id": task_id })
+            .await?;
+        if let Some(d) = found {
+            let mut extra = d.clone();
+            for k in [
+                "_id",
+                "params",
+                "params_str",
+                "result",
+                "traceback",
+                "process_id",
+                "thread_id",
+                "script_name",
+                "consumer_id",
+            ] {
+                extra.remove(k);
+            }
+            return Ok(Some(TaskDetail {
+                summary: summary(&d, false),
+                result: json_text(&d, "result"),
+                traceback: text(&d, "traceback"),
+                process_id: num(&d, "process_id").map(|v| v as i64),
+                thread_id: num(&d, "thread_id").map(|v| v as i64),
+                script_name: text(&d, "script_name"),
+                consumer_id: text(&d, "consumer_id"),
+                extra: serde_json::to_string(&Bson::Document(extra).into_relaxed_extjson())
+                    .unwrap_or_default(),
+                updated_at: num(&d, "td_updated_at").unwrap_or_default(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn queue_summaries(m: &MongoStore, now: f64) -> anyhow::Result<Vec<QueueSummary>> {
+    let now = now.floor() as i64;
+    let minute = Grain::Minute.seconds();
+    let hour_ago = now.div_euclid(minute) * minute - 59 * minute;
+    let own = m.own();
+    let mut out = Vec::new();
+    let mut known: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut cursor = own.collection::<Document>("queues").find(doc! {}).await?;
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        if let Ok(q) = d.get_str("_id") {
+            known.insert(
+                q.to_owned(),
+                (
+                    num(&d, "first_seen").unwrap_or_default(),
+                    num(&d, "last_seen").unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    // Queues funboost workers wrote to directly appear too.
+    for name in record_collections(m, &TaskFilter::default()).await? {
+        known.entry(name).or_insert((0.0, 0.0));
+    }
+    for (queue, (first_seen, last_seen)) in known {
+        let running = m
+            .records()
+            .collection::<Document>(&queue)
+            .count_documents(state_filter(TaskState::Running))
+            .await? as i64;
+        out.push(QueueSummary {
+            success_last_minute: count_finished(
+                &own,
+                &queue,
+                Grain::Second,
+                now - 59,
+                TaskState::Success,
+            )
+            .await?,
+            failed_last_minute: count_finished(
+                &own,
+                &queue,
+                Grain::Second,
+                now - 59,
+                TaskState::Failed,
+            )
+            .await?,
+            success_last_hour: count_finished(
+                &own,
+                &queue,
+                Grain::Minute,
+                hour_ago,
+                TaskState::Success,
+            )
+            .await?,
+            failed_last_hour: count_finished(
+                &own,
+                &queue,
+                Grain::Minute,
+                hour_ago,
+                TaskState::Failed,
+            )
+            .await?,
+            queue,
+            first_seen,
+            last_seen,
+            running,
+        });
+    }
+    Ok(out)
+}
+
+async fn count_finished(
+    own: &mongodb::Database,
+    queue: &str,
+    grain: Grain,
+    since: i64,
+    state: TaskState,
+) -> anyhow::Result<i64> {
+    let mut cursor = own
+        .collection::<Document>("task_stats")
+        .find(doc! { "queue": queue, "grain": i32::from(grain.code()), "bucket": { "$gte": since }, "metric": i32::from(state.code()) })
+        .await?;
+    let mut total = 0;
+    while cursor.advance().await? {
+        total += num(&cursor.deserialize_current()?, "count").unwrap_or_default() as i64;
+    }
+    Ok(total)
+}
