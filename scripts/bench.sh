@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Ingest benchmarks, side by side in one run (figures, never pass/fail on timing):
 #   1. events/s from the Redis stream into SQLite and into Postgres, taskdeck CPU and peak RSS;
-#   2. the ceiling: a raw binary COPY of the same rows into the same Postgres;
+#   2. the ceiling: a raw binary COPY of the same rows into the same Postgres, and the baseline:
+#      funboost's own bulk ReplaceOne writes of the same events into the same MongoDB server;
 #   3. durability: SIGKILL `taskdeck serve` while 1,000,000 events stream in through Redis,
 #      restart it, and check every event is in the store exactly once.
-# Usage: scripts/bench.sh [TASKS]   (default 250,000 tasks = 500,000 events for 1 and 2)
+# Usage: scripts/bench.sh [TASKS] [MONGO_TASKS]   (defaults: 250,000 tasks = 500,000 events into
+# SQLite and Postgres; 20,000 tasks into the MongoDB-protocol test server, which is a slow
+# pure-Python server: its figures compare taskdeck with funboost on it, not with MongoDB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${1:-250000}
+mongo_tasks=${2:-20000}
 
 scripts/ensure-tools.sh --test
 cargo build --release -p server
@@ -28,6 +32,10 @@ echo; echo "== 1-2. stream -> store, $tasks tasks ($((tasks * 2)) events of ~1.1
 "$bin" bench ingest --store "sqlite:$state/bench.db" --redis "$redis_bench" --tasks "$tasks"
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE bench"
 "$bin" bench ingest --store "${TEST_POSTGRES_URL%/postgres}/bench" --redis "$redis_bench" --tasks "$tasks" --copy-ceiling
+echo; echo "== 2b. MongoDB-protocol server, taskdeck vs funboost's own writes, $mongo_tasks tasks"
+"$bin" bench ingest --store "$TEST_MONGODB_URL/bench" --redis "$redis_bench" --tasks "$mongo_tasks"
+"$bin" bench export --tasks "$mongo_tasks" --out "$state/events.ndjson"
+target/test-venv/bin/python scripts/funboost_baseline.py "$state/events.ndjson" "$TEST_MONGODB_URL" baseline
 
 echo; echo "== 3. durability: SIGKILL while 1,000,000 events stream in, then restart"
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE durable"

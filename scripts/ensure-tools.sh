@@ -34,11 +34,12 @@ if [ "${1:-}" = "--test" ]; then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  # Python packages the tests run: a MongoDB-protocol server (test-only).
+  # Python packages the tests and benchmarks run: a MongoDB-protocol server (test-only) and
+  # pymongo for funboost's baseline.
   venv=target/test-venv
-  if ! "$venv/bin/python" -c 'import secantus' 2>/dev/null; then
+  if ! "$venv/bin/python" -c 'import secantus, pymongo' 2>/dev/null; then
     say "creating the test Python environment in $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check --pre secantusdb==0.7.0b3
+    "$venv/bin/pip" install -q --disable-pip-version-check --pre secantusdb==0.7.0b3 pymongo
   fi
 fi

@@ -283,10 +283,33 @@ impl StoreUrl {
             Ok(StoreUrl::Sqlite(url.to_owned()))
         } else if url.starts_with("postgres") {
             Ok(StoreUrl::Postgres(url.to_owned()))
+        } else if url.starts_with("mongodb") {
+            Ok(StoreUrl::Mongodb(url.to_owned()))
         } else {
-            anyhow::bail!("the benchmarks run against sqlite:… or postgres://… stores")
+            anyhow::bail!("expected sqlite:…, postgres://… or mongodb://…")
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// Tasks to write; each gives two events (running, then finished), in stream order
+    #[arg(long, default_value_t = 250_000)]
+    pub tasks: usize,
+    /// NDJSON file to write
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+/// `bench export`: the benchmark's events as NDJSON, for baselines outside taskdeck.
+pub fn export(args: ExportArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&args.out)?);
+    for e in events(args.tasks, now_epoch() - 3_600.0) {
+        writeln!(out, "{e}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Binary COPY of the final rows into a scratch copy of the tasks table without indexes.

@@ -42,6 +42,8 @@ enum BenchCommand {
     Load(bench::LoadArgs),
     /// Check that a store holds every loaded task exactly once.
     Verify(bench::VerifyArgs),
+    /// Write the benchmark's events as NDJSON (for baselines outside taskdeck).
+    Export(bench::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
                     BenchCommand::Ingest(args) => bench::ingest(args).await,
                     BenchCommand::Load(args) => bench::load(args).await,
                     BenchCommand::Verify(args) => bench::verify(args).await,
+                    BenchCommand::Export(args) => bench::export(args),
                 }
             });
             match result {

@@ -16,7 +16,7 @@ use mongodb::{Client, IndexModel};
 use protocol::event::TaskState;
 use protocol::series::Grain;
 use protocol::task::{Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -137,19 +137,52 @@ fn set_fields(r: &TaskRecord, now: DateTime) -> Document {
     d
 }
 
-/// The state machine as a filter: the stored record may be replaced only by a higher rank,
-/// or a running record by a later attempt. Records funboost wrote itself carry no `td_rank`:
-/// their rank comes from `run_status`.
-fn guard(r: &TaskRecord) -> Document {
-    let rank = i32::from(r.state.rank());
-    let mut or = vec![
-        doc! { "td_rank": { "$lt": rank } },
-        doc! { "td_rank": { "$exists": false }, "run_status": { "$ne": "finish" } },
-    ];
-    if r.state == TaskState::Running {
-        or.push(doc! { "td_rank": 1, "run_times": { "$lt": i64::from(r.run_times) } });
+/// What the state machine needs of a stored record. Records funboost wrote itself carry no
+/// `td_rank`: their rank comes from `run_status`.
+struct Stored {
+    rank: i32,
+    run_times: i64,
+    td_rank: bool,
+    run_status: Option<String>,
+}
+
+impl Stored {
+    fn of(d: &Document) -> Stored {
+        let run_status = d.get_str("run_status").ok().map(str::to_owned);
+        let (rank, td_rank) = match d.get_i32("td_rank") {
+            Ok(r) => (r, true),
+            Err(_) => (
+                if run_status.as_deref() == Some("finish") {
+                    2
+                } else {
+                    1
+                },
+                false,
+            ),
+        };
+        Stored {
+            rank,
+            run_times: num(d, "run_times").unwrap_or(0.0) as i64,
+            td_rank,
+            run_status,
+        }
     }
-    doc! { "_id": &r.task_id, "$or": or }
+
+    /// `TaskRecord::accepts`, against the stored form.
+    fn accepts(&self, r: &TaskRecord) -> bool {
+        let rank = i32::from(r.state.rank());
+        rank > self.rank || (self.rank == 1 && rank == 1 && i64::from(r.run_times) > self.run_times)
+    }
+
+    /// Matches the record only as it was read, so a concurrent change makes the update miss
+    /// instead of overwriting a newer state.
+    fn guard(&self, id: &str) -> Document {
+        if self.td_rank {
+            doc! { "_id": id, "td_rank": self.rank, "run_times": self.run_times }
+        } else {
+            doc! { "_id": id, "run_status": self.run_status.clone().map_or(Bson::Null, Bson::String) }
+        }
+    }
 }
 
 async fn ensure_indexes(m: &MongoStore, queue: &str) -> mongodb::error::Result<()> {
@@ -176,14 +209,9 @@ async fn ensure_indexes(m: &MongoStore, queue: &str) -> mongodb::error::Result<(
         index(doc! { "insert_time": -1 }, "insert_time_-1"),
         index(doc! { "success": 1 }, "success_1"),
         index(doc! { "time_cost": -1 }, "time_cost_-1"),
-        // taskdeck's lists: newest first, by state, exception and host.
+        // taskdeck's lists, newest first; other filters walk this index (each index costs every
+        // write, and funboost's collection already carries six).
         index(doc! { "time_start": -1, "_id": -1 }, "td_time"),
-        index(doc! { "state": 1, "time_start": -1 }, "td_state_time"),
-        index(
-            doc! { "exception_type": 1, "time_start": -1 },
-            "td_exception_time",
-        ),
-        index(doc! { "host_name": 1, "time_start": -1 }, "td_host_time"),
     ])
     .await?;
     let ttl = IndexModel::builder()
@@ -206,65 +234,124 @@ pub async fn write_batch(
     dead: &[DeadLetter],
 ) -> anyhow::Result<WriteOutcome> {
     let now = DateTime::now();
+    // Marks this batch's updates, to tell which ones applied when some did not.
+    let marker = now.timestamp_millis() ^ (std::process::id() as i64) << 40 ^ records.len() as i64;
     let mut by_queue: BTreeMap<&str, Vec<&TaskRecord>> = BTreeMap::new();
     for r in records {
         by_queue.entry(r.queue.as_str()).or_default().push(r);
     }
-    let mut changed = 0;
-    let mut finished = Vec::new();
+    let mut applied: Vec<&TaskRecord> = Vec::new();
     for (queue, rows) in &by_queue {
         ensure_indexes(m, queue).await?;
-        let updates: Vec<Document> = rows
-            .iter()
-            .map(|r| doc! { "q": guard(r), "u": { "$set": set_fields(r, now) }, "upsert": true })
-            .collect();
-        let reply = m
-            .records()
-            .run_command(doc! { "update": *queue, "updates": updates, "ordered": false })
+        let coll = m.records().collection::<Document>(queue);
+        // The state machine runs here, on one read of the batch's records: secantus and
+        // MongoDB alike serve an `_id $in` read fast, while upserts guarded by `$or` crawl.
+        let ids: Vec<&str> = rows.iter().map(|r| r.task_id.as_str()).collect();
+        let mut stored: HashMap<String, Stored> = HashMap::new();
+        let mut cursor = coll
+            .find(doc! { "_id": { "$in": &ids } })
+            .projection(doc! { "td_rank": 1, "run_times": 1, "run_status": 1 })
             .await?;
-        let mut refused = HashSet::new();
-        if let Ok(errors) = reply.get_array("writeErrors") {
-            for e in errors.iter().filter_map(Bson::as_document) {
-                let index = e.get_i32("index").unwrap_or(-1);
-                if e.get_i32("code").unwrap_or(0) != DUPLICATE_KEY {
+        while cursor.advance().await? {
+            let d = cursor.deserialize_current()?;
+            if let Ok(id) = d.get_str("_id") {
+                stored.insert(id.to_owned(), Stored::of(&d));
+            }
+        }
+        let mut inserts: Vec<(&TaskRecord, Document)> = Vec::new();
+        let mut updates: Vec<(&TaskRecord, Document)> = Vec::new();
+        for r in rows {
+            let mut fields = set_fields(r, now);
+            match stored.get(&r.task_id) {
+                None => {
+                    fields.insert("_id", &r.task_id);
+                    inserts.push((r, fields));
+                }
+                Some(old) if old.accepts(r) => {
+                    fields.insert("td_batch", marker);
+                    updates.push((
+                        r,
+                        doc! { "q": old.guard(&r.task_id), "u": { "$set": fields } },
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !inserts.is_empty() {
+            let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
+            let mut refused = HashSet::new();
+            if let Err(e) = coll.insert_many(docs).ordered(false).await {
+                match *e.kind {
+                    mongodb::error::ErrorKind::InsertMany(ref failure) => {
+                        for we in failure.write_errors.iter().flatten() {
+                            anyhow::ensure!(
+                                we.code == DUPLICATE_KEY,
+                                "MongoDB refused a record of {queue}: {}",
+                                we.message
+                            );
+                            // Inserted meanwhile by another instance: that one counts it.
+                            refused.insert(we.index);
+                        }
+                    }
+                    _ => return Err(e.into()),
+                }
+            }
+            applied.extend(
+                inserts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !refused.contains(i))
+                    .map(|(_, (r, _))| *r),
+            );
+        }
+        if !updates.is_empty() {
+            let statements: Vec<Document> = updates.iter().map(|(_, u)| u.clone()).collect();
+            let reply = m
+                .records()
+                .run_command(doc! { "update": *queue, "updates": statements, "ordered": false })
+                .await?;
+            if let Ok(errors) = reply.get_array("writeErrors") {
+                if let Some(e) = errors.iter().filter_map(Bson::as_document).next() {
                     anyhow::bail!(
                         "MongoDB refused a record of {queue}: {}",
                         e.get_str("errmsg").unwrap_or("unknown error")
                     );
                 }
-                // The guard did not match an existing record: the event is stale.
-                refused.insert(index as usize);
             }
-        }
-        for (i, r) in rows.iter().enumerate() {
-            if !refused.contains(&i) {
-                changed += 1;
-                if r.state.is_final() {
-                    finished.push(Finished::of(r));
+            let matched = num(&reply, "n").unwrap_or_default() as usize;
+            if matched == updates.len() {
+                applied.extend(updates.iter().map(|(r, _)| *r));
+            } else {
+                // Some records changed since they were read: keep only the updates that
+                // carry this batch's marker.
+                let ids: Vec<&str> = updates.iter().map(|(r, _)| r.task_id.as_str()).collect();
+                let mut mine = HashSet::new();
+                let mut cursor = coll
+                    .find(doc! { "_id": { "$in": ids }, "td_batch": marker })
+                    .projection(doc! { "_id": 1 })
+                    .await?;
+                while cursor.advance().await? {
+                    if let Ok(id) = cursor.deserialize_current()?.get_str("_id") {
+                        mine.insert(id.to_owned());
+                    }
                 }
+                applied.extend(
+                    updates
+                        .iter()
+                        .filter(|(r, _)| mine.contains(&r.task_id))
+                        .map(|(r, _)| *r),
+                );
             }
         }
     }
+    let changed = applied.len();
+    let finished: Vec<Finished> = applied
+        .iter()
+        .filter(|r| r.state.is_final())
+        .map(|r| Finished::of(r))
+        .collect();
     let own = m.own();
-    let increments = stats::increments(&finished);
-    if !increments.is_empty() {
-        let updates: Vec<Document> = increments
-            .iter()
-            .map(|(k, v)| {
-                let id = format!("{}|{}|{}|{}|{}", k.queue, k.grain.code(), k.bucket, k.metric, k.idx);
-                doc! {
-                    "q": { "_id": id },
-                    "u": {
-                        "$inc": { "count": v.count, "total": v.total },
-                        "$setOnInsert": { "queue": &k.queue, "grain": i32::from(k.grain.code()), "bucket": k.bucket, "metric": i32::from(k.metric), "idx": i32::from(k.idx) },
-                    },
-                    "upsert": true,
-                }
-            })
-            .collect();
-        own.run_command(doc! { "update": "task_stats", "updates": updates, "ordered": false })
-            .await?;
-    }
+    add_stats(&own, &stats::increments(&finished)).await?;
     let seen: Vec<Document> = super::queues_seen(records)
         .into_iter()
         .map(|(q, t)| doc! { "q": { "_id": q }, "u": { "$max": { "last_seen": t }, "$min": { "first_seen": t } }, "upsert": true })
@@ -286,6 +373,78 @@ pub async fn write_batch(
         changed,
         finished: finished.len(),
     })
+}
+
+/// Adds to the counters: `$inc` on the rows that exist, inserts for the new ones (an insert
+/// that loses a race with another instance becomes an `$inc`). Upserts would do it in one
+/// statement, but MongoDB-protocol servers without a query planner crawl through them.
+async fn add_stats(
+    own: &mongodb::Database,
+    increments: &[(stats::StatKey, stats::StatValue)],
+) -> anyhow::Result<()> {
+    if increments.is_empty() {
+        return Ok(());
+    }
+    let coll = own.collection::<Document>("task_stats");
+    let id = |k: &stats::StatKey| {
+        format!(
+            "{}|{}|{}|{}|{}",
+            k.queue,
+            k.grain.code(),
+            k.bucket,
+            k.metric,
+            k.idx
+        )
+    };
+    let ids: Vec<String> = increments.iter().map(|(k, _)| id(k)).collect();
+    let mut existing = HashSet::new();
+    let mut cursor = coll
+        .find(doc! { "_id": { "$in": &ids } })
+        .projection(doc! { "_id": 1 })
+        .await?;
+    while cursor.advance().await? {
+        if let Ok(found) = cursor.deserialize_current()?.get_str("_id") {
+            existing.insert(found.to_owned());
+        }
+    }
+    let inc = |id: &str, v: &stats::StatValue| doc! { "q": { "_id": id }, "u": { "$inc": { "count": v.count, "total": v.total } } };
+    let mut updates: Vec<Document> = Vec::new();
+    let mut inserts: Vec<(usize, Document)> = Vec::new();
+    for (i, ((k, v), id)) in increments.iter().zip(&ids).enumerate() {
+        if existing.contains(id) {
+            updates.push(inc(id, v));
+        } else {
+            let row = doc! {
+                "_id": id, "queue": &k.queue, "grain": i32::from(k.grain.code()), "bucket": k.bucket,
+                "metric": i32::from(k.metric), "idx": i32::from(k.idx), "count": v.count, "total": v.total,
+            };
+            inserts.push((i, row));
+        }
+    }
+    if !inserts.is_empty() {
+        let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
+        if let Err(e) = coll.insert_many(docs).ordered(false).await {
+            match *e.kind {
+                mongodb::error::ErrorKind::InsertMany(ref failure) => {
+                    for we in failure.write_errors.iter().flatten() {
+                        anyhow::ensure!(
+                            we.code == DUPLICATE_KEY,
+                            "MongoDB refused a counter: {}",
+                            we.message
+                        );
+                        let (i, _) = inserts[we.index];
+                        updates.push(inc(&ids[i], &increments[i].1));
+                    }
+                }
+                _ => return Err(e.into()),
+            }
+        }
+    }
+    if !updates.is_empty() {
+        own.run_command(doc! { "update": "task_stats", "updates": updates, "ordered": false })
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn ensure_own_indexes(m: &MongoStore) -> mongodb::error::Result<()> {
