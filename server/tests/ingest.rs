@@ -213,6 +213,86 @@ async fn http_events_into_postgres_follow_the_state_machine() {
 }
 
 #[tokio::test]
+async fn a_postgres_outage_delays_events_but_loses_none() {
+    let pg = PgDb::new("outage").await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    wait_health(&td.url, 200, Duration::from_secs(10)).await;
+
+    // The database goes away: new connections are refused, open ones are ended.
+    let set_allowed =
+        |allowed: bool| format!("ALTER DATABASE {} ALLOW_CONNECTIONS {allowed}", pg.name);
+    sqlx::query(&set_allowed(false))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+        pg.name
+    ))
+    .execute(&pg.admin)
+    .await
+    .unwrap();
+    let down = wait_health(&td.url, 503, Duration::from_secs(10)).await;
+    assert_eq!(down["checks"]["store"]["status"], "down", "{down}");
+
+    // Events sent meanwhile wait for the store instead of failing or vanishing.
+    let events: Vec<Value> = (0..100)
+        .map(|i| {
+            event(
+                &format!("o{i}"),
+                "outage",
+                json!({"state": "success", "time_cost": 0.1}),
+            )
+        })
+        .collect();
+    let url = td.url.clone();
+    let sent = tokio::spawn(async move { post(&url, Value::Array(events).to_string()).await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !sent.is_finished(),
+        "answered before the events could be committed"
+    );
+    sqlx::query(&set_allowed(true))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+
+    let (status, report) = sent.await.unwrap();
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (202, Some(100)),
+        "{report}"
+    );
+    wait_health(&td.url, 200, Duration::from_secs(10)).await;
+    let pool = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    let db = Db::Pg(pool.clone());
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM tasks WHERE queue = 'outage' AND state = 2")
+            .await,
+        100
+    );
+    assert_eq!(db.stat("outage", 3, 2).await, 100);
+    let metrics = client()
+        .get(format!("{}/metrics", td.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let errors: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("taskdeck_ingest_flush_errors_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(errors > 0, "the failed writes are counted");
+    pool.close().await;
+    drop(td);
+    pg.drop().await;
+}
+
+#[tokio::test]
 async fn bad_requests_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &[]);

@@ -207,8 +207,8 @@ impl Db {
 
 /// A fresh Postgres database for one test, dropped with it.
 pub struct PgDb {
-    admin: sqlx::PgPool,
-    name: String,
+    pub admin: sqlx::PgPool,
+    pub name: String,
     pub url: String,
 }
 
