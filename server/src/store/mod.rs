@@ -186,6 +186,47 @@ impl Store {
     }
 }
 
+/// The column list of the task upsert, shared by the SQL stores.
+const TASK_INSERT: &str =
+    "INSERT INTO tasks (task_id, queue, function, state, run_times, params, result, \
+    exception_type, exception_msg, traceback, publish_time, start_time, end_time, cost, host_name, \
+    process_id, thread_id, script_name, consumer_id, extra, updated_at, sort_time) ";
+
+/// The conflict half of the task upsert: the state machine of `TaskRecord::accepts` in SQL.
+/// The rank (`least(state, 2)`) must rise, or a running task must report a later attempt;
+/// fields the event lacks keep their stored values; RETURNING yields only the rows that
+/// changed. `greatest`/`least` name the dialect's two-argument max and min.
+fn task_upsert_tail(greatest: &str, least: &str) -> String {
+    let keep = [
+        "function",
+        "params",
+        "result",
+        "exception_type",
+        "exception_msg",
+        "traceback",
+        "publish_time",
+        "start_time",
+        "end_time",
+        "cost",
+        "host_name",
+        "process_id",
+        "thread_id",
+        "script_name",
+        "consumer_id",
+    ]
+    .map(|c| format!("{c} = COALESCE(excluded.{c}, tasks.{c})"))
+    .join(", ");
+    format!(
+        "ON CONFLICT (task_id) DO UPDATE SET queue = excluded.queue, state = excluded.state, \
+         run_times = {greatest}(excluded.run_times, tasks.run_times), {keep}, extra = excluded.extra, \
+         updated_at = excluded.updated_at, \
+         sort_time = COALESCE(excluded.start_time, tasks.start_time, excluded.publish_time, tasks.publish_time, tasks.sort_time) \
+         WHERE {least}(excluded.state, 2) > {least}(tasks.state, 2) \
+            OR (excluded.state = 1 AND tasks.state = 1 AND excluded.run_times > tasks.run_times) \
+         RETURNING queue, state, publish_time, start_time, end_time, cost, sort_time"
+    )
+}
+
 /// The queues a batch names, each with the latest receive time, in a stable order (so
 /// concurrent writers lock rows in the same order).
 fn queues_seen(records: &[TaskRecord]) -> Vec<(&str, f64)> {

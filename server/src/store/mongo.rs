@@ -228,6 +228,48 @@ async fn ensure_indexes(m: &MongoStore, queue: &str) -> mongodb::error::Result<(
     Ok(())
 }
 
+/// Inserts `docs` unordered; returns the positions refused because the `_id` exists already
+/// (written meanwhile by another instance). Any other refusal is an error.
+async fn insert_new(
+    coll: &mongodb::Collection<Document>,
+    docs: Vec<Document>,
+    what: &str,
+) -> anyhow::Result<HashSet<usize>> {
+    let mut duplicates = HashSet::new();
+    if docs.is_empty() {
+        return Ok(duplicates);
+    }
+    if let Err(e) = coll.insert_many(docs).ordered(false).await {
+        let mongodb::error::ErrorKind::InsertMany(ref failure) = *e.kind else {
+            return Err(e.into());
+        };
+        for we in failure.write_errors.iter().flatten() {
+            anyhow::ensure!(
+                we.code == DUPLICATE_KEY,
+                "MongoDB refused {what}: {}",
+                we.message
+            );
+            duplicates.insert(we.index);
+        }
+    }
+    Ok(duplicates)
+}
+
+/// The `_id`s of the documents matching `filter`.
+async fn ids_matching(
+    coll: &mongodb::Collection<Document>,
+    filter: Document,
+) -> anyhow::Result<HashSet<String>> {
+    let mut ids = HashSet::new();
+    let mut cursor = coll.find(filter).projection(doc! { "_id": 1 }).await?;
+    while cursor.advance().await? {
+        if let Ok(id) = cursor.deserialize_current()?.get_str("_id") {
+            ids.insert(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
 pub async fn write_batch(
     m: &MongoStore,
     records: &[TaskRecord],
@@ -277,33 +319,16 @@ pub async fn write_batch(
                 Some(_) => {}
             }
         }
-        if !inserts.is_empty() {
-            let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
-            let mut refused = HashSet::new();
-            if let Err(e) = coll.insert_many(docs).ordered(false).await {
-                match *e.kind {
-                    mongodb::error::ErrorKind::InsertMany(ref failure) => {
-                        for we in failure.write_errors.iter().flatten() {
-                            anyhow::ensure!(
-                                we.code == DUPLICATE_KEY,
-                                "MongoDB refused a record of {queue}: {}",
-                                we.message
-                            );
-                            // Inserted meanwhile by another instance: that one counts it.
-                            refused.insert(we.index);
-                        }
-                    }
-                    _ => return Err(e.into()),
-                }
-            }
-            applied.extend(
-                inserts
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !refused.contains(i))
-                    .map(|(_, (r, _))| *r),
-            );
-        }
+        let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
+        // A record inserted meanwhile by another instance is counted by that instance.
+        let refused = insert_new(&coll, docs, &format!("a record of {queue}")).await?;
+        applied.extend(
+            inserts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !refused.contains(i))
+                .map(|(_, (r, _))| *r),
+        );
         if !updates.is_empty() {
             let statements: Vec<Document> = updates.iter().map(|(_, u)| u.clone()).collect();
             let reply = m
@@ -325,16 +350,8 @@ pub async fn write_batch(
                 // Some records changed since they were read: keep only the updates that
                 // carry this batch's marker.
                 let ids: Vec<&str> = updates.iter().map(|(r, _)| r.task_id.as_str()).collect();
-                let mut mine = HashSet::new();
-                let mut cursor = coll
-                    .find(doc! { "_id": { "$in": ids }, "td_batch": marker })
-                    .projection(doc! { "_id": 1 })
-                    .await?;
-                while cursor.advance().await? {
-                    if let Ok(id) = cursor.deserialize_current()?.get_str("_id") {
-                        mine.insert(id.to_owned());
-                    }
-                }
+                let mine =
+                    ids_matching(&coll, doc! { "_id": { "$in": ids }, "td_batch": marker }).await?;
                 applied.extend(
                     updates
                         .iter()
@@ -397,16 +414,7 @@ async fn add_stats(
         )
     };
     let ids: Vec<String> = increments.iter().map(|(k, _)| id(k)).collect();
-    let mut existing = HashSet::new();
-    let mut cursor = coll
-        .find(doc! { "_id": { "$in": &ids } })
-        .projection(doc! { "_id": 1 })
-        .await?;
-    while cursor.advance().await? {
-        if let Ok(found) = cursor.deserialize_current()?.get_str("_id") {
-            existing.insert(found.to_owned());
-        }
-    }
+    let existing = ids_matching(&coll, doc! { "_id": { "$in": &ids } }).await?;
     let inc = |id: &str, v: &stats::StatValue| doc! { "q": { "_id": id }, "u": { "$inc": { "count": v.count, "total": v.total } } };
     let mut updates: Vec<Document> = Vec::new();
     let mut inserts: Vec<(usize, Document)> = Vec::new();
@@ -421,24 +429,11 @@ async fn add_stats(
             inserts.push((i, row));
         }
     }
-    if !inserts.is_empty() {
-        let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
-        if let Err(e) = coll.insert_many(docs).ordered(false).await {
-            match *e.kind {
-                mongodb::error::ErrorKind::InsertMany(ref failure) => {
-                    for we in failure.write_errors.iter().flatten() {
-                        anyhow::ensure!(
-                            we.code == DUPLICATE_KEY,
-                            "MongoDB refused a counter: {}",
-                            we.message
-                        );
-                        let (i, _) = inserts[we.index];
-                        updates.push(inc(&ids[i], &increments[i].1));
-                    }
-                }
-                _ => return Err(e.into()),
-            }
-        }
+    let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
+    // A counter inserted meanwhile by another instance is added to instead.
+    for position in insert_new(&coll, docs, "a counter").await? {
+        let (i, _) = inserts[position];
+        updates.push(inc(&ids[i], &increments[i].1));
     }
     if !updates.is_empty() {
         own.run_command(doc! { "update": "task_stats", "updates": updates, "ordered": false })

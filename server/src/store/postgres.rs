@@ -5,40 +5,18 @@ use super::{DeadLetter, WriteOutcome};
 use crate::ingest::record::TaskRecord;
 use crate::ingest::stats;
 use sqlx::PgPool;
+use std::sync::LazyLock;
 
-/// Same state machine as the SQLite store (`TaskRecord::accepts`).
-const UPSERT: &str = "
-INSERT INTO tasks (task_id, queue, function, state, run_times, params, result, exception_type,
-    exception_msg, traceback, publish_time, start_time, end_time, cost, host_name, process_id,
-    thread_id, script_name, consumer_id, extra, updated_at, sort_time)
-SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::int4[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[], $13::float8[], $14::float8[],
-    $15::text[], $16::int8[], $17::int8[], $18::text[], $19::text[], $20::text[], $21::float8[], $22::float8[])
-ON CONFLICT (task_id) DO UPDATE SET
-    queue = EXCLUDED.queue,
-    function = COALESCE(EXCLUDED.function, tasks.function),
-    state = EXCLUDED.state,
-    run_times = GREATEST(EXCLUDED.run_times, tasks.run_times),
-    params = COALESCE(EXCLUDED.params, tasks.params),
-    result = COALESCE(EXCLUDED.result, tasks.result),
-    exception_type = COALESCE(EXCLUDED.exception_type, tasks.exception_type),
-    exception_msg = COALESCE(EXCLUDED.exception_msg, tasks.exception_msg),
-    traceback = COALESCE(EXCLUDED.traceback, tasks.traceback),
-    publish_time = COALESCE(EXCLUDED.publish_time, tasks.publish_time),
-    start_time = COALESCE(EXCLUDED.start_time, tasks.start_time),
-    end_time = COALESCE(EXCLUDED.end_time, tasks.end_time),
-    cost = COALESCE(EXCLUDED.cost, tasks.cost),
-    host_name = COALESCE(EXCLUDED.host_name, tasks.host_name),
-    process_id = COALESCE(EXCLUDED.process_id, tasks.process_id),
-    thread_id = COALESCE(EXCLUDED.thread_id, tasks.thread_id),
-    script_name = COALESCE(EXCLUDED.script_name, tasks.script_name),
-    consumer_id = COALESCE(EXCLUDED.consumer_id, tasks.consumer_id),
-    extra = EXCLUDED.extra,
-    updated_at = EXCLUDED.updated_at,
-    sort_time = COALESCE(EXCLUDED.start_time, tasks.start_time, EXCLUDED.publish_time, tasks.publish_time, tasks.sort_time)
-WHERE LEAST(EXCLUDED.state, 2) > LEAST(tasks.state, 2)
-   OR (EXCLUDED.state = 1 AND tasks.state = 1 AND EXCLUDED.run_times > tasks.run_times)
-RETURNING queue, state, publish_time, start_time, end_time, cost, sort_time";
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::int4[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[], $13::float8[], \
+         $14::float8[], $15::text[], $16::int8[], $17::int8[], $18::text[], $19::text[], $20::text[], \
+         $21::float8[], $22::float8[]) {}",
+        super::TASK_INSERT,
+        super::task_upsert_tail("GREATEST", "LEAST")
+    )
+});
 
 const ADD_STATS: &str = "
 INSERT INTO task_stats (queue, grain, bucket, metric, idx, count, total)
@@ -66,7 +44,7 @@ pub async fn write_batch(
         };
     }
     let mut tx = pool.begin().await?;
-    let rows: Vec<super::sqlite::Returned> = sqlx::query_as(UPSERT)
+    let rows: Vec<super::sqlite::Returned> = sqlx::query_as(UPSERT.as_str())
         .bind(col!(|r| r.task_id.as_str()))
         .bind(col!(|r| r.queue.as_str()))
         .bind(col!(|r| r.function.as_deref()))

@@ -1,48 +1,16 @@
-//! SQLite writes: one transaction per batch, one cached prepared statement per row.
+//! SQLite writes: one transaction per batch, multi-row statements of up to 1,000 rows.
 
 use super::{DeadLetter, WriteOutcome};
 use crate::ingest::record::TaskRecord;
 use crate::ingest::stats::{self, Finished};
 use protocol::event::TaskState;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use std::sync::LazyLock;
 
 /// Rows per multi-row statement: 22 parameters each stays under SQLite's 32,766 limit.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
-/// The state machine of `TaskRecord::accepts`, in SQL: the rank (`min(state, 2)`) must rise,
-/// or a running task must report a later attempt. RETURNING yields only rows that changed.
-const UPSERT_HEAD: &str = "
-INSERT INTO tasks (task_id, queue, function, state, run_times, params, result, exception_type,
-    exception_msg, traceback, publish_time, start_time, end_time, cost, host_name, process_id,
-    thread_id, script_name, consumer_id, extra, updated_at, sort_time)
-";
-
-const UPSERT_TAIL: &str = "
-ON CONFLICT (task_id) DO UPDATE SET
-    queue = excluded.queue,
-    function = COALESCE(excluded.function, tasks.function),
-    state = excluded.state,
-    run_times = MAX(excluded.run_times, tasks.run_times),
-    params = COALESCE(excluded.params, tasks.params),
-    result = COALESCE(excluded.result, tasks.result),
-    exception_type = COALESCE(excluded.exception_type, tasks.exception_type),
-    exception_msg = COALESCE(excluded.exception_msg, tasks.exception_msg),
-    traceback = COALESCE(excluded.traceback, tasks.traceback),
-    publish_time = COALESCE(excluded.publish_time, tasks.publish_time),
-    start_time = COALESCE(excluded.start_time, tasks.start_time),
-    end_time = COALESCE(excluded.end_time, tasks.end_time),
-    cost = COALESCE(excluded.cost, tasks.cost),
-    host_name = COALESCE(excluded.host_name, tasks.host_name),
-    process_id = COALESCE(excluded.process_id, tasks.process_id),
-    thread_id = COALESCE(excluded.thread_id, tasks.thread_id),
-    script_name = COALESCE(excluded.script_name, tasks.script_name),
-    consumer_id = COALESCE(excluded.consumer_id, tasks.consumer_id),
-    extra = excluded.extra,
-    updated_at = excluded.updated_at,
-    sort_time = COALESCE(excluded.start_time, tasks.start_time, excluded.publish_time, tasks.publish_time, tasks.sort_time)
-WHERE MIN(excluded.state, 2) > MIN(tasks.state, 2)
-   OR (excluded.state = 1 AND tasks.state = 1 AND excluded.run_times > tasks.run_times)
-RETURNING queue, state, publish_time, start_time, end_time, cost, sort_time";
+static UPSERT_TAIL: LazyLock<String> = LazyLock::new(|| super::task_upsert_tail("MAX", "MIN"));
 
 const ADD_STAT_HEAD: &str =
     "INSERT INTO task_stats (queue, grain, bucket, metric, idx, count, total) ";
@@ -77,7 +45,7 @@ pub async fn write_batch(
     let mut changed = 0;
     // Multi-row statements: one round trip to SQLite's thread per chunk, not per row.
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(UPSERT_HEAD);
+        let mut qb = QueryBuilder::<Sqlite>::new(super::TASK_INSERT);
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(&r.task_id)
                 .push_bind(&r.queue)
@@ -102,7 +70,7 @@ pub async fn write_batch(
                 .push_bind(r.updated_at)
                 .push_bind(r.sort_time());
         });
-        qb.push(UPSERT_TAIL);
+        qb.push(UPSERT_TAIL.as_str());
         let rows: Vec<Returned> = qb.build_query_as().fetch_all(&mut *tx).await?;
         changed += rows.len();
         finished.extend(rows.into_iter().filter_map(finished_from_row));
