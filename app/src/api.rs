@@ -8,3 +8,23 @@ pub async fn system_status() -> Result<Health, ServerFnError> {
     let backend = crate::backend::use_backend()?;
     Ok(backend.health().await)
 }
+
+/// Every queue with its recent counts.
+#[server(prefix = "/api/ui", endpoint = "queues")]
+pub async fn queue_list() -> Result<Vec<protocol::task::QueueSummary>, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .queues()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// The newest tasks.
+#[server(prefix = "/api/ui", endpoint = "recent_tasks")]
+pub async fn recent_tasks() -> Result<protocol::task::TaskPage, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .list_tasks(&Default::default(), &protocol::task::PageAt::First, 50)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

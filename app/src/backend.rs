@@ -4,7 +4,10 @@
 //! call it exactly as the REST handlers do, so the UI and the API cannot drift apart.
 
 use async_trait::async_trait;
+use protocol::series::{Grain, Series};
+use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Health, VersionInfo};
+use std::fmt;
 use std::sync::Arc;
 
 #[async_trait]
@@ -12,7 +15,42 @@ pub trait Backend: Send + Sync + 'static {
     /// Probes every dependency (store, bus) with a real round trip.
     async fn health(&self) -> Health;
     fn version(&self) -> VersionInfo;
+    /// Tasks matching `filter`, newest first, one page.
+    async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> Result<TaskPage, BackendError>;
+    async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, BackendError>;
+    async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError>;
+    /// The chart series of `queue` over `[from, to)`, by default the grain's usual window.
+    async fn series(
+        &self,
+        queue: &str,
+        grain: Grain,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Series, BackendError>;
 }
+
+/// Why a service call failed: the caller's mistake, or a dependency that is down.
+#[derive(Debug)]
+pub enum BackendError {
+    Invalid(String),
+    Unavailable(String),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Invalid(m) => f.write_str(m),
+            BackendError::Unavailable(m) => write!(f, "the store failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
 
 pub type SharedBackend = Arc<dyn Backend>;
 

@@ -85,6 +85,21 @@ impl Locale {
             .to_owned()
     }
 
+    /// The name of a task state in this language.
+    pub fn state(self, state: protocol::event::TaskState) -> &'static str {
+        use protocol::event::TaskState::*;
+        let s = self.strings();
+        match state {
+            Pending => s.state_pending,
+            Running => s.state_running,
+            Success => s.state_success,
+            Failed => s.state_failed,
+            Killed => s.state_killed,
+            Revoked => s.state_revoked,
+            Expired => s.state_expired,
+        }
+    }
+
     pub fn strings(self) -> &'static Strings {
         match self {
             Locale::En => &EN,
@@ -132,6 +147,31 @@ pub struct Strings {
     pub not_found_body: &'static str,
     pub back_to_overview: &'static str,
     pub api_docs: &'static str,
+    pub col_queue: &'static str,
+    pub col_running: &'static str,
+    pub col_succeeded: &'static str,
+    pub col_failed: &'static str,
+    pub col_last_minute: &'static str,
+    pub col_last_hour: &'static str,
+    pub col_last_seen: &'static str,
+    pub col_state: &'static str,
+    pub col_function: &'static str,
+    pub col_params: &'static str,
+    pub col_exception: &'static str,
+    pub col_started: &'static str,
+    pub col_run_time: &'static str,
+    pub col_host: &'static str,
+    pub tasks_newest: &'static str,
+    pub queues_count: &'static str,
+    pub see_queues: &'static str,
+    pub load_failed: &'static str,
+    pub state_pending: &'static str,
+    pub state_running: &'static str,
+    pub state_success: &'static str,
+    pub state_failed: &'static str,
+    pub state_killed: &'static str,
+    pub state_revoked: &'static str,
+    pub state_expired: &'static str,
 }
 
 static EN: Strings = Strings {
@@ -173,6 +213,31 @@ static EN: Strings = Strings {
     not_found_body: "There is nothing at this address.",
     back_to_overview: "Back to the overview",
     api_docs: "REST API (OpenAPI)",
+    col_queue: "Queue",
+    col_running: "Running",
+    col_succeeded: "Succeeded",
+    col_failed: "Failed",
+    col_last_minute: "last min",
+    col_last_hour: "last hour",
+    col_last_seen: "Last event",
+    col_state: "State",
+    col_function: "Function",
+    col_params: "Params",
+    col_exception: "Exception",
+    col_started: "Started",
+    col_run_time: "Run time",
+    col_host: "Host",
+    tasks_newest: "The 50 newest tasks. Search and filters arrive with the tasks page.",
+    queues_count: "queues recorded",
+    see_queues: "See queues",
+    load_failed: "Could not load:",
+    state_pending: "pending",
+    state_running: "running",
+    state_success: "success",
+    state_failed: "failed",
+    state_killed: "killed",
+    state_revoked: "revoked",
+    state_expired: "expired",
 };
 
 static ZH: Strings = Strings {
@@ -215,6 +280,31 @@ static ZH: Strings = Strings {
     not_found_body: "这个地址没有内容。",
     back_to_overview: "返回总览",
     api_docs: "REST API（OpenAPI）",
+    col_queue: "队列",
+    col_running: "运行中",
+    col_succeeded: "成功",
+    col_failed: "失败",
+    col_last_minute: "近 1 分钟",
+    col_last_hour: "近 1 小时",
+    col_last_seen: "最近事件",
+    col_state: "状态",
+    col_function: "函数",
+    col_params: "参数",
+    col_exception: "异常",
+    col_started: "开始时间",
+    col_run_time: "耗时",
+    col_host: "主机",
+    tasks_newest: "最新的 50 个任务。搜索和筛选将随任务页面推出。",
+    queues_count: "个队列有记录",
+    see_queues: "查看队列",
+    load_failed: "加载失败：",
+    state_pending: "等待中",
+    state_running: "运行中",
+    state_success: "成功",
+    state_failed: "失败",
+    state_killed: "已终止",
+    state_revoked: "已撤销",
+    state_expired: "已过期",
 };
 
 #[cfg(test)]

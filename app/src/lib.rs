@@ -4,6 +4,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod components;
+mod format;
 pub mod i18n;
 mod pages;
 pub mod prefs;

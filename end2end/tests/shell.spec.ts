@@ -31,15 +31,14 @@ test('navigation is client-side and marks the current page', async ({ page }) =>
   await openHydrated(page, '/');
   await markDocument(page);
   const nav = page.getByRole('navigation', { name: 'Main' });
-  for (const [name, path, heading] of [
-    ['Queues', '/queues', 'No queues yet'],
-    ['Tasks', '/tasks', 'No tasks recorded yet'],
-    ['Workers', '/workers', 'No workers alive'],
+  for (const [name, path] of [
+    ['Queues', '/queues'],
+    ['Tasks', '/tasks'],
+    ['Workers', '/workers'],
   ]) {
     await nav.getByRole('link', { name }).click();
     await expect(page).toHaveURL(path);
     await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
-    await expect(page.getByRole('heading', { name: heading })).toBeVisible();
     await expect(nav.getByRole('link', { name })).toHaveAttribute('aria-current', 'page');
     await expect(page).toHaveTitle(`${name} · taskdeck`);
   }

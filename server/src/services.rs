@@ -3,7 +3,7 @@
 use crate::bus::Bus;
 use crate::ingest::{stats, Ingest};
 use crate::store::Store;
-use app::backend::Backend;
+use app::backend::{Backend, BackendError};
 use async_trait::async_trait;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
@@ -36,76 +36,8 @@ impl Services {
 /// Most buckets one series request may span.
 pub const MAX_SERIES_POINTS: i64 = 1_500;
 
-impl Services {
-    /// The chart series of `queue` in `grain` over `[from, to)` (epoch seconds); by default the
-    /// grain's usual window ending now.
-    pub async fn series(
-        &self,
-        queue: &str,
-        grain: Grain,
-        from: Option<i64>,
-        to: Option<i64>,
-    ) -> Result<Series, ServiceError> {
-        let to = to.unwrap_or_else(|| crate::ingest::now_epoch().floor() as i64 + 1);
-        let from = from.unwrap_or(to - grain.default_span());
-        if from >= to {
-            return Err(ServiceError::Invalid(format!(
-                "`from` ({from}) must be before `to` ({to})"
-            )));
-        }
-        let points = (to - from) / grain.seconds();
-        if points > MAX_SERIES_POINTS {
-            return Err(ServiceError::Invalid(format!(
-                "{points} {} buckets requested; at most {MAX_SERIES_POINTS}: choose a coarser grain or a shorter range",
-                grain.as_str()
-            )));
-        }
-        let width = grain.seconds();
-        let first = from.div_euclid(width) * width;
-        let rows = self
-            .store
-            .stat_rows(queue, grain, first, to)
-            .await
-            .map_err(ServiceError::Store)?;
-        Ok(stats::assemble(queue, grain, from, to, &rows))
-    }
-}
-
-impl Services {
-    pub async fn list_tasks(
-        &self,
-        filter: &TaskFilter,
-        at: &PageAt,
-        limit: u32,
-    ) -> Result<TaskPage, ServiceError> {
-        self.store
-            .list_tasks(filter, at, limit)
-            .await
-            .map_err(ServiceError::Store)
-    }
-
-    pub async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, ServiceError> {
-        self.store
-            .get_task(task_id)
-            .await
-            .map_err(ServiceError::Store)
-    }
-
-    pub async fn queues(&self) -> Result<Vec<QueueSummary>, ServiceError> {
-        self.store
-            .queue_summaries(crate::ingest::now_epoch())
-            .await
-            .map_err(ServiceError::Store)
-    }
-}
-
-/// Why a service call failed: the caller's mistake, or the store's.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("the store failed: {0:#}")]
-    Store(anyhow::Error),
+fn unavailable(e: anyhow::Error) -> BackendError {
+    BackendError::Unavailable(format!("{e:#}"))
 }
 
 async fn check(probe: impl Future<Output = Result<(), String>>) -> Check {
@@ -145,5 +77,59 @@ impl Backend for Services {
             version: VERSION.into(),
             api: API_VERSION.into(),
         }
+    }
+
+    async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> Result<TaskPage, BackendError> {
+        self.store
+            .list_tasks(filter, at, limit)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, BackendError> {
+        self.store.get_task(task_id).await.map_err(unavailable)
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError> {
+        self.store
+            .queue_summaries(crate::ingest::now_epoch())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn series(
+        &self,
+        queue: &str,
+        grain: Grain,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Series, BackendError> {
+        let to = to.unwrap_or_else(|| crate::ingest::now_epoch().floor() as i64 + 1);
+        let from = from.unwrap_or(to - grain.default_span());
+        if from >= to {
+            return Err(BackendError::Invalid(format!(
+                "`from` ({from}) must be before `to` ({to})"
+            )));
+        }
+        let points = (to - from) / grain.seconds();
+        if points > MAX_SERIES_POINTS {
+            return Err(BackendError::Invalid(format!(
+                "{points} {} buckets requested; at most {MAX_SERIES_POINTS}: choose a coarser grain or a shorter range",
+                grain.as_str()
+            )));
+        }
+        let width = grain.seconds();
+        let first = from.div_euclid(width) * width;
+        let rows = self
+            .store
+            .stat_rows(queue, grain, first, to)
+            .await
+            .map_err(unavailable)?;
+        Ok(stats::assemble(queue, grain, from, to, &rows))
     }
 }

@@ -1,8 +1,9 @@
-use crate::api::system_status;
+use crate::api::{queue_list, system_status};
 use crate::components::empty_state::EmptyState;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 use protocol::{BusKind, Check, Health};
 
 #[component]
@@ -15,7 +16,31 @@ pub fn Overview() -> impl IntoView {
             <p class="lead">{move || t().overview_lead}</p>
         </div>
         <SystemCard/>
-        <EmptyState title=move || t().queues_empty_title body=move || t().queues_empty_body/>
+        <QueueCount/>
+    }
+}
+
+/// How many queues the store knows, or what to do while there are none.
+#[component]
+fn QueueCount() -> impl IntoView {
+    let t = use_strings();
+    let queues = Resource::new(|| (), |_| queue_list());
+    view! {
+        <Transition fallback=|| ()>
+            {move || queues.get().map(|result| match result {
+                Ok(list) if !list.is_empty() => view! {
+                    <section class="card queue-count" data-testid="queue-count">
+                        <span class="big">{list.len()}</span>
+                        " "
+                        <span>{move || t().queues_count}</span>
+                        <A href="/queues" attr:class="button">{move || t().see_queues}</A>
+                    </section>
+                }.into_any(),
+                _ => view! {
+                    <EmptyState title=move || t().queues_empty_title body=move || t().queues_empty_body/>
+                }.into_any(),
+            })}
+        </Transition>
     }
 }
 

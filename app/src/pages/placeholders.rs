@@ -1,4 +1,4 @@
-//! Pages whose data arrives with ingest and heartbeats; until then they say what will appear.
+//! Pages whose data arrives with heartbeats; until then they say what will appear.
 
 use crate::components::empty_state::EmptyState;
 use crate::i18n::Strings;
@@ -18,30 +18,6 @@ fn Page(title: Text, lead: Text, empty_title: Text, empty_body: Text) -> impl In
             <p class="lead">{move || lead(t())}</p>
         </div>
         <EmptyState title=move || empty_title(t()) body=move || empty_body(t())/>
-    }
-}
-
-#[component]
-pub fn Queues() -> impl IntoView {
-    view! {
-        <Page
-            title=|s| s.queues_title
-            lead=|s| s.queues_lead
-            empty_title=|s| s.queues_empty_title
-            empty_body=|s| s.queues_empty_body
-        />
-    }
-}
-
-#[component]
-pub fn Tasks() -> impl IntoView {
-    view! {
-        <Page
-            title=|s| s.tasks_title
-            lead=|s| s.tasks_lead
-            empty_title=|s| s.tasks_empty_title
-            empty_body=|s| s.tasks_empty_body
-        />
     }
 }
 

@@ -62,11 +62,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::services::ServiceError> for ApiError {
-    fn from(e: crate::services::ServiceError) -> ApiError {
+impl From<app::backend::BackendError> for ApiError {
+    fn from(e: app::backend::BackendError) -> ApiError {
         match e {
-            crate::services::ServiceError::Invalid(m) => ApiError::bad_request(m),
-            crate::services::ServiceError::Store(_) => ApiError::unavailable(e.to_string()),
+            app::backend::BackendError::Invalid(m) => ApiError::bad_request(m),
+            app::backend::BackendError::Unavailable(_) => ApiError::unavailable(e.to_string()),
         }
     }
 }

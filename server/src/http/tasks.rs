@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::AppState;
+use app::backend::Backend;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
