@@ -11,6 +11,11 @@ mod store;
 mod telemetry;
 
 use clap::{Parser, Subcommand};
+
+/// Ingest allocates and frees small buffers per event on every thread; glibc's allocator spent
+/// a third of the CPU on that in profiles, mimalloc a fraction of it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
