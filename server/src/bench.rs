@@ -267,6 +267,11 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
             .filter(|e| e.run_status.as_deref() == Some("finish"))
             .map(|e| TaskRecord::from_event(e, now_epoch()))
             .collect();
+        let (events_n, rows_n, secs) = store_path_alone(&store, args.tasks, t0).await?;
+        println!(
+            "postgres  store path alone, the same events parsed beforehand, same batches: {events_n} events ({rows_n} rows) in {secs:.2} s = {:>9.0} events/s",
+            events_n as f64 / secs
+        );
         let (n, secs) = copy_ceiling(pool, &rows).await?;
         println!(
             "postgres  ceiling, binary COPY of the same {n} finished rows into an unindexed table: {secs:.2} s = {:>9.0} rows/s",
@@ -312,6 +317,35 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The batches of the stream run written straight to the emptied store, without the stream or
+/// parsing: how much of the end-to-end time the store itself takes.
+async fn store_path_alone(
+    store: &Store,
+    tasks: usize,
+    t0: f64,
+) -> anyhow::Result<(usize, usize, f64)> {
+    let Store::Postgres(pool) = store else {
+        anyhow::bail!("the store path figure is for Postgres");
+    };
+    sqlx::query("TRUNCATE tasks, task_stats, queues")
+        .execute(pool)
+        .await?;
+    let batch = BatchConfig::default().max_rows;
+    let batches: Vec<Vec<TaskRecord>> = events(tasks, t0)
+        .filter_map(|e| TaskEvent::from_json(e).ok())
+        .map(|e| TaskRecord::from_event(e, now_epoch()))
+        .collect::<Vec<_>>()
+        .chunks(batch)
+        .map(|chunk| crate::ingest::record::reduce(chunk.to_vec()))
+        .collect();
+    let started = Instant::now();
+    for records in &batches {
+        store.write_batch(records, &[]).await?;
+    }
+    let rows = batches.iter().map(Vec::len).sum();
+    Ok((tasks * 2, rows, started.elapsed().as_secs_f64()))
+}
+
 /// Binary COPY of the final rows into a scratch copy of the tasks table without indexes.
 async fn copy_ceiling(pool: &sqlx::PgPool, rows: &[TaskRecord]) -> anyhow::Result<(usize, f64)> {
     sqlx::query("DROP TABLE IF EXISTS bench_copy")
@@ -322,66 +356,6 @@ async fn copy_ceiling(pool: &sqlx::PgPool, rows: &[TaskRecord]) -> anyhow::Resul
         .await?;
     let started = Instant::now();
     let mut conn = pool.acquire().await?;
-    let mut copy = conn
-        .copy_in_raw("COPY bench_copy FROM STDIN (FORMAT binary)")
-        .await?;
-    let mut buf = Vec::with_capacity(8 << 20);
-    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    buf.extend_from_slice(&0i32.to_be_bytes());
-    buf.extend_from_slice(&0i32.to_be_bytes());
-    for r in rows {
-        encode_row(&mut buf, r);
-        if buf.len() > 4 << 20 {
-            copy.send(std::mem::take(&mut buf)).await?;
-        }
-    }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
-    copy.send(buf).await?;
-    copy.finish().await?;
+    crate::store::copy_rows(&mut conn, "bench_copy", rows).await?;
     Ok((rows.len(), started.elapsed().as_secs_f64()))
-}
-
-fn encode_row(buf: &mut Vec<u8>, r: &TaskRecord) {
-    fn text(buf: &mut Vec<u8>, v: Option<&str>) {
-        match v {
-            Some(s) => {
-                buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
-                buf.extend_from_slice(s.as_bytes());
-            }
-            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-        }
-    }
-    fn num<const N: usize>(buf: &mut Vec<u8>, v: Option<[u8; N]>) {
-        match v {
-            Some(b) => {
-                buf.extend_from_slice(&(N as i32).to_be_bytes());
-                buf.extend_from_slice(&b);
-            }
-            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-        }
-    }
-    let f8 = |v: Option<f64>| v.map(f64::to_be_bytes);
-    buf.extend_from_slice(&22i16.to_be_bytes());
-    text(buf, Some(&r.task_id));
-    text(buf, Some(&r.queue));
-    text(buf, r.function.as_deref());
-    num(buf, Some(r.state.code().to_be_bytes()));
-    num(buf, Some((r.run_times as i32).to_be_bytes()));
-    text(buf, r.params.as_deref());
-    text(buf, r.result.as_deref());
-    text(buf, r.exception_type.as_deref());
-    text(buf, r.exception_msg.as_deref());
-    text(buf, r.traceback.as_deref());
-    num(buf, f8(r.publish_time));
-    num(buf, f8(r.start_time));
-    num(buf, f8(r.end_time));
-    num(buf, f8(r.cost));
-    text(buf, r.host_name.as_deref());
-    num(buf, r.process_id.map(i64::to_be_bytes));
-    num(buf, r.thread_id.map(i64::to_be_bytes));
-    text(buf, r.script_name.as_deref());
-    text(buf, r.consumer_id.as_deref());
-    text(buf, Some(&r.extra));
-    num(buf, f8(Some(r.updated_at)));
-    num(buf, f8(Some(r.sort_time())));
 }

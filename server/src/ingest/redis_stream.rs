@@ -216,23 +216,24 @@ impl StreamSource {
     }
 }
 
-fn parse_entry(entry: StreamId) -> RawEvent {
+fn parse_entry(mut entry: StreamId) -> RawEvent {
     let invalid = |error: String, entry: &StreamId| RawEvent::Invalid {
         error,
         payload: format!("{:?}", entry.map),
     };
-    let Some(value) = entry.map.get(FIELD) else {
-        return invalid(
-            format!("stream entry {} has no `{FIELD}` field", entry.id),
-            &entry,
-        );
-    };
-    let bytes = match value {
-        Value::BulkString(b) => b.clone(),
-        Value::SimpleString(s) => s.clone().into_bytes(),
-        _ => {
+    let bytes = match entry.map.remove(FIELD) {
+        Some(Value::BulkString(b)) => b,
+        Some(Value::SimpleString(s)) => s.into_bytes(),
+        Some(other) => {
+            entry.map.insert(FIELD.to_owned(), other);
             return invalid(
                 format!("stream entry {}: `{FIELD}` is not a string", entry.id),
+                &entry,
+            );
+        }
+        None => {
+            return invalid(
+                format!("stream entry {} has no `{FIELD}` field", entry.id),
                 &entry,
             )
         }

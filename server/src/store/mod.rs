@@ -2,6 +2,7 @@
 
 mod mongo;
 mod postgres;
+pub use postgres::copy_rows;
 mod query;
 pub mod retention;
 

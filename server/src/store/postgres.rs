@@ -7,12 +7,14 @@ use crate::ingest::stats;
 use sqlx::PgPool;
 use std::sync::LazyLock;
 
+/// Each batch is first copied (binary COPY) into this session's scratch table, emptied at
+/// every commit; one statement then upserts it into `tasks`.
+const SCRATCH: &str =
+    "CREATE TEMP TABLE IF NOT EXISTS batch_tasks (LIKE tasks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
+
 static UPSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "{} SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::int4[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[], $13::float8[], \
-         $14::float8[], $15::text[], $16::int8[], $17::int8[], $18::text[], $19::text[], $20::text[], \
-         $21::float8[], $22::float8[]) {}",
+        "{} SELECT * FROM batch_tasks {}",
         super::TASK_INSERT,
         super::task_upsert_tail("GREATEST", "LEAST")
     )
@@ -38,37 +40,11 @@ pub async fn write_batch(
     records: &[TaskRecord],
     dead: &[DeadLetter],
 ) -> sqlx::Result<WriteOutcome> {
-    macro_rules! col {
-        ($f:expr) => {
-            records.iter().map($f).collect::<Vec<_>>()
-        };
-    }
     let mut tx = pool.begin().await?;
-    let rows: Vec<super::sqlite::Returned> = sqlx::query_as(UPSERT.as_str())
-        .bind(col!(|r| r.task_id.as_str()))
-        .bind(col!(|r| r.queue.as_str()))
-        .bind(col!(|r| r.function.as_deref()))
-        .bind(col!(|r| r.state.code()))
-        .bind(col!(|r| r.run_times as i32))
-        .bind(col!(|r| r.params.as_deref()))
-        .bind(col!(|r| r.result.as_deref()))
-        .bind(col!(|r| r.exception_type.as_deref()))
-        .bind(col!(|r| r.exception_msg.as_deref()))
-        .bind(col!(|r| r.traceback.as_deref()))
-        .bind(col!(|r| r.publish_time))
-        .bind(col!(|r| r.start_time))
-        .bind(col!(|r| r.end_time))
-        .bind(col!(|r| r.cost))
-        .bind(col!(|r| r.host_name.as_deref()))
-        .bind(col!(|r| r.process_id))
-        .bind(col!(|r| r.thread_id))
-        .bind(col!(|r| r.script_name.as_deref()))
-        .bind(col!(|r| r.consumer_id.as_deref()))
-        .bind(col!(|r| r.extra.as_str()))
-        .bind(col!(|r| r.updated_at))
-        .bind(col!(|r| r.sort_time()))
-        .fetch_all(&mut *tx)
-        .await?;
+    sqlx::query(SCRATCH).execute(&mut *tx).await?;
+    copy_rows(&mut tx, "batch_tasks", records).await?;
+    let rows: Vec<super::sqlite::Returned> =
+        sqlx::query_as(UPSERT.as_str()).fetch_all(&mut *tx).await?;
     let changed = rows.len();
     let finished: Vec<_> = rows
         .into_iter()
@@ -119,4 +95,76 @@ pub async fn write_batch(
         changed,
         finished: finished.len(),
     })
+}
+
+/// Sends `records` to `table` (the `tasks` column layout) with one binary COPY.
+pub async fn copy_rows(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    records: &[TaskRecord],
+) -> sqlx::Result<()> {
+    const CHUNK: usize = 4 << 20;
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} FROM STDIN (FORMAT binary)"))
+        .await?;
+    let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    for r in records {
+        encode_row(&mut buf, r);
+        if buf.len() > CHUNK {
+            copy.send(std::mem::take(&mut buf)).await?;
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buf).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// One row in COPY's binary format, columns in `tasks` order.
+fn encode_row(buf: &mut Vec<u8>, r: &TaskRecord) {
+    fn text(buf: &mut Vec<u8>, v: Option<&str>) {
+        match v {
+            Some(s) => {
+                buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
+                buf.extend_from_slice(s.as_bytes());
+            }
+            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    fn num<const N: usize>(buf: &mut Vec<u8>, v: Option<[u8; N]>) {
+        match v {
+            Some(b) => {
+                buf.extend_from_slice(&(N as i32).to_be_bytes());
+                buf.extend_from_slice(&b);
+            }
+            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    let f8 = |v: Option<f64>| v.map(f64::to_be_bytes);
+    buf.extend_from_slice(&22i16.to_be_bytes());
+    text(buf, Some(&r.task_id));
+    text(buf, Some(&r.queue));
+    text(buf, r.function.as_deref());
+    num(buf, Some(r.state.code().to_be_bytes()));
+    num(buf, Some((r.run_times as i32).to_be_bytes()));
+    text(buf, r.params.as_deref());
+    text(buf, r.result.as_deref());
+    text(buf, r.exception_type.as_deref());
+    text(buf, r.exception_msg.as_deref());
+    text(buf, r.traceback.as_deref());
+    num(buf, f8(r.publish_time));
+    num(buf, f8(r.start_time));
+    num(buf, f8(r.end_time));
+    num(buf, f8(r.cost));
+    text(buf, r.host_name.as_deref());
+    num(buf, r.process_id.map(i64::to_be_bytes));
+    num(buf, r.thread_id.map(i64::to_be_bytes));
+    text(buf, r.script_name.as_deref());
+    text(buf, r.consumer_id.as_deref());
+    text(buf, Some(&r.extra));
+    num(buf, f8(Some(r.updated_at)));
+    num(buf, f8(Some(r.sort_time())));
 }

@@ -111,12 +111,10 @@ macro_rules! build_list {
             qb.push(")");
         }
         if !f.states.is_empty() {
-            qb.push(" AND state IN (");
-            let mut sep = qb.separated(", ");
-            for s in &f.states {
-                sep.push_bind(s.code());
-            }
-            qb.push(")");
+            // Literals, not binds: Postgres's partial state index (`state <> 2`) is only
+            // usable when the planner sees the codes.
+            let codes: Vec<String> = f.states.iter().map(|s| s.code().to_string()).collect();
+            qb.push(format!(" AND state IN ({})", codes.join(", ")));
         }
         if let Some(from) = f.from {
             qb.push(" AND sort_time >= ").push_bind(from);
