@@ -1,0 +1,246 @@
+//! The in-process broker of the embedded mode and of tests: the same semantics as the Redis
+//! one (in-flight sets, orphan requeue, pause flag, kill requests), held in memory.
+
+use super::{Broker, BrokerError, HeartbeatReply, ALIVE_FOR, PURGE_AFTER};
+use crate::heartbeat::Heartbeat;
+use crate::host::now;
+use async_trait::async_trait;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Inner {
+    queues: HashMap<String, VecDeque<String>>,
+    /// (queue, consumer) → messages pulled and not yet acknowledged.
+    in_flight: HashMap<(String, String), Vec<String>>,
+    paused: HashSet<String>,
+    kills: HashMap<String, HashSet<String>>,
+    /// queue → consumer identification → last heartbeat.
+    heartbeats: HashMap<String, HashMap<String, Heartbeat>>,
+    params: HashMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Default)]
+pub struct MemoryBroker {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl MemoryBroker {
+    pub fn new() -> MemoryBroker {
+        MemoryBroker::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sets or clears the queue's pause flag.
+    pub fn set_paused(&self, queue: &str, paused: bool) {
+        self.with(|i| {
+            if paused {
+                i.paused.insert(queue.to_owned());
+            } else {
+                i.paused.remove(queue);
+            }
+        });
+    }
+
+    /// Asks whichever consumer runs (or is about to run) `task_id` to stop it.
+    pub fn request_kill(&self, queue: &str, task_id: &str) {
+        self.with(|i| {
+            i.kills
+                .entry(queue.to_owned())
+                .or_default()
+                .insert(task_id.to_owned());
+        });
+    }
+
+    /// Live heartbeats (younger than funboost's 15 s), all queues.
+    pub fn live_heartbeats(&self) -> Vec<Heartbeat> {
+        let t = now();
+        self.with(|i| {
+            i.heartbeats
+                .values()
+                .flat_map(|m| m.values())
+                .filter(|h| t - h.hearbeat_timestamp < ALIVE_FOR)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Messages held in consumers' in-flight sets for `queue`.
+    pub fn in_flight(&self, queue: &str) -> usize {
+        self.with(|i| {
+            i.in_flight
+                .iter()
+                .filter(|((q, _), _)| q == queue)
+                .map(|(_, v)| v.len())
+                .sum()
+        })
+    }
+}
+
+fn remove_one(v: &mut Vec<String>, raw: &str) -> bool {
+    match v.iter().position(|m| m == raw) {
+        Some(p) => {
+            v.remove(p);
+            true
+        }
+        None => false,
+    }
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    async fn register(
+        &self,
+        hb: &Heartbeat,
+        params: &serde_json::Value,
+    ) -> Result<(), BrokerError> {
+        self.with(|i| {
+            i.params.insert(hb.queue_name.clone(), params.clone());
+            i.queues.entry(hb.queue_name.clone()).or_default();
+            i.in_flight
+                .entry((hb.queue_name.clone(), hb.consumer_identification.clone()))
+                .or_default();
+        });
+        Ok(())
+    }
+
+    async fn pull(
+        &self,
+        queue: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<String>, BrokerError> {
+        Ok(self.with(|i| {
+            let q = i.queues.entry(queue.to_owned()).or_default();
+            let n = max.min(q.len());
+            let taken: Vec<String> = q.drain(..n).collect();
+            i.in_flight
+                .entry((queue.to_owned(), consumer.to_owned()))
+                .or_default()
+                .extend(taken.iter().cloned());
+            taken
+        }))
+    }
+
+    async fn ack(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+        self.with(|i| {
+            if let Some(v) = i
+                .in_flight
+                .get_mut(&(queue.to_owned(), consumer.to_owned()))
+            {
+                remove_one(v, raw);
+            }
+        });
+        Ok(())
+    }
+
+    async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+        self.with(|i| {
+            let held = i
+                .in_flight
+                .get_mut(&(queue.to_owned(), consumer.to_owned()))
+                .is_some_and(|v| remove_one(v, raw));
+            if held {
+                i.queues
+                    .entry(queue.to_owned())
+                    .or_default()
+                    .push_back(raw.to_owned());
+            }
+        });
+        Ok(())
+    }
+
+    async fn publish(&self, queue: &str, raw: &str) -> Result<(), BrokerError> {
+        self.with(|i| {
+            i.queues
+                .entry(queue.to_owned())
+                .or_default()
+                .push_back(raw.to_owned())
+        });
+        Ok(())
+    }
+
+    async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, BrokerError> {
+        let t = now();
+        Ok(self.with(|i| {
+            let beats = i.heartbeats.entry(hb.queue_name.clone()).or_default();
+            beats.retain(|_, h| t - h.hearbeat_timestamp < PURGE_AFTER);
+            beats.insert(hb.consumer_identification.clone(), hb.clone());
+            HeartbeatReply {
+                live_consumers: beats
+                    .values()
+                    .filter(|h| t - h.hearbeat_timestamp < ALIVE_FOR)
+                    .count() as u64,
+            }
+        }))
+    }
+
+    async fn unregister(&self, hb: &Heartbeat) -> Result<(), BrokerError> {
+        self.with(|i| {
+            if let Some(beats) = i.heartbeats.get_mut(&hb.queue_name) {
+                beats.remove(&hb.consumer_identification);
+            }
+        });
+        Ok(())
+    }
+
+    async fn paused(&self, queue: &str) -> Result<bool, BrokerError> {
+        Ok(self.with(|i| i.paused.contains(queue)))
+    }
+
+    async fn take_kills(
+        &self,
+        queue: &str,
+        task_ids: &[String],
+    ) -> Result<Vec<String>, BrokerError> {
+        Ok(self.with(|i| {
+            let Some(kills) = i.kills.get_mut(queue) else {
+                return Vec::new();
+            };
+            task_ids
+                .iter()
+                .filter(|id| kills.remove(id.as_str()))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn requeue_orphans(&self, queue: &str) -> Result<usize, BrokerError> {
+        let t = now();
+        Ok(self.with(|i| {
+            let alive: HashSet<String> = i
+                .heartbeats
+                .get(queue)
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, h)| t - h.hearbeat_timestamp < ALIVE_FOR)
+                        .map(|(id, _)| id.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let orphaned: Vec<(String, String)> = i
+                .in_flight
+                .keys()
+                .filter(|(q, c)| q == queue && !alive.contains(c))
+                .cloned()
+                .collect();
+            let mut moved = 0;
+            for key in orphaned {
+                let messages = i.in_flight.remove(&key).unwrap_or_default();
+                moved += messages.len();
+                i.queues
+                    .entry(queue.to_owned())
+                    .or_default()
+                    .extend(messages);
+            }
+            moved
+        }))
+    }
+
+    async fn waiting(&self, queue: &str) -> Result<u64, BrokerError> {
+        Ok(self.with(|i| i.queues.get(queue).map_or(0, |q| q.len() as u64)))
+    }
+}

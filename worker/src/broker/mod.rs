@@ -1,0 +1,71 @@
+//! Where messages wait and where control flags live. Both brokers have funboost's
+//! REDIS_ACK_ABLE semantics: a pull moves messages from the head of the queue into the
+//! consumer's in-flight set, an ack removes one, and messages held by a consumer whose
+//! heartbeats stopped are put back on the queue.
+
+mod memory;
+mod redis;
+
+pub use self::redis::RedisBroker;
+pub use memory::MemoryBroker;
+
+use crate::heartbeat::Heartbeat;
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a heartbeat tells the consumer back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    /// Consumers of the queue alive now, this one included (for distributed QPS).
+    pub live_consumers: u64,
+}
+
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Announces a consumer: queue discovery keys, its parameters, its in-flight set.
+    async fn register(&self, hb: &Heartbeat, params: &serde_json::Value)
+        -> Result<(), BrokerError>;
+    /// Moves up to `max` messages from the head of `queue` into `consumer`'s in-flight set.
+    async fn pull(
+        &self,
+        queue: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<String>, BrokerError>;
+    /// Removes a finished message from the in-flight set.
+    async fn ack(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError>;
+    /// Puts an in-flight message back at the tail of its queue, in one step.
+    async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError>;
+    /// Appends a message to the tail of `queue`.
+    async fn publish(&self, queue: &str, raw: &str) -> Result<(), BrokerError>;
+    /// Records that the consumer is alive (funboost's heartbeat keys) and drops heartbeats
+    /// of consumers silent for longer than funboost's 25 s.
+    async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, BrokerError>;
+    /// Removes this consumer's heartbeats (graceful stop).
+    async fn unregister(&self, hb: &Heartbeat) -> Result<(), BrokerError>;
+    /// funboost's pause flag for the queue.
+    async fn paused(&self, queue: &str) -> Result<bool, BrokerError>;
+    /// Of `task_ids`, those with a kill request; the requests found are consumed.
+    async fn take_kills(
+        &self,
+        queue: &str,
+        task_ids: &[String],
+    ) -> Result<Vec<String>, BrokerError>;
+    /// Puts back messages held by consumers that stopped heartbeating; returns how many.
+    async fn requeue_orphans(&self, queue: &str) -> Result<usize, BrokerError>;
+    /// Messages waiting in the queue (not counting in-flight ones).
+    async fn waiting(&self, queue: &str) -> Result<u64, BrokerError>;
+}
+
+/// A consumer counts as alive while its last heartbeat is younger than this (funboost's
+/// readers use 15 s).
+pub const ALIVE_FOR: f64 = 15.0;
+/// Heartbeat members older than this are purged by writers (funboost: 25 s).
+pub const PURGE_AFTER: f64 = 25.0;

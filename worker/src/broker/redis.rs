@@ -1,0 +1,351 @@
+//! funboost's REDIS_ACK_ABLE broker, key for key (protocol notes §2.1–2.9): the queue is a
+//! list; a pull moves messages atomically into the zset `<queue>__unack_id_<consumer>`
+//! (score = pull time), registered in `funboost_unack_registry:<queue>`; an ack is a `ZREM` of
+//! the exact string; heartbeats go to funboost's three sets; messages of consumers without a
+//! heartbeat for 25 s are pushed back under funboost's own lock key. Use the Redis database
+//! funboost uses (its `REDIS_DB`, 7 by default): `redis://host:6379/7`.
+
+use super::{Broker, BrokerError, HeartbeatReply, PURGE_AFTER};
+use crate::heartbeat::Heartbeat;
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+pub const ALL_QUEUES: &str = "funboost_all_queue_names";
+pub const ALL_IPS: &str = "funboost_all_ips";
+pub const QUEUE_PARAMS: &str = "funboost_queue__consumer_parmas";
+pub const PAUSE_FLAG: &str = "funboost_pause_flag";
+pub const MSG_COUNT_MAP: &str = "funboost_queue__msg_count_map";
+
+pub fn unack_key(queue: &str, consumer: &str) -> String {
+    format!("{queue}__unack_id_{consumer}")
+}
+pub fn unack_registry(queue: &str) -> String {
+    format!("funboost_unack_registry:{queue}")
+}
+pub fn heartbeat_str(queue: &str) -> String {
+    format!("funboost_hearbeat_queue__str:{queue}")
+}
+pub fn heartbeat_dict(queue: &str) -> String {
+    format!("funboost_hearbeat_queue__dict:{queue}")
+}
+pub fn heartbeat_server(ip: &str) -> String {
+    format!("funboost_hearbeat_server__dict:{ip}")
+}
+pub fn kill_hash(queue: &str) -> String {
+    format!("funboost_kill_task_hash:{queue}")
+}
+fn requeue_lock(queue: &str) -> String {
+    format!("fsdf_lock__requeue_tasks_which_unconfirmed:{queue}")
+}
+
+/// LRANGE + LTRIM + ZADD in one step, as funboost's pull script does.
+static PULL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local msgs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #msgs > 0 then
+  redis.call('LTRIM', KEYS[1], #msgs, -1)
+  for _, m in ipairs(msgs) do redis.call('ZADD', KEYS[2], ARGV[2], m) end
+end
+return msgs",
+    )
+});
+
+/// Back to the tail of the queue only if this consumer still held it: a message is never
+/// duplicated by a requeue racing an ack or another requeue.
+static REQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[1], ARGV[1]) return 1 end
+return 0",
+    )
+});
+
+#[derive(Clone)]
+pub struct RedisBroker {
+    conn: ConnectionManager,
+}
+
+impl RedisBroker {
+    /// Connects lazily: a worker started while Redis is down begins consuming once it is up.
+    pub fn new(url: &str) -> Result<RedisBroker, BrokerError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_max_delay(Duration::from_secs(2));
+        Ok(RedisBroker {
+            conn: ConnectionManager::new_lazy_with_config(client, config)?,
+        })
+    }
+
+    /// Redis's own clock: funboost stamps heartbeats with it, so hosts' clocks do not matter.
+    async fn redis_time(&self) -> Result<f64, BrokerError> {
+        let (s, us): (u64, u64) = redis::cmd("TIME")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(s as f64 + us as f64 / 1e6)
+    }
+
+    /// Consumer identifications whose `…__str` heartbeat is fresher than funboost's purge age.
+    async fn alive(&self, queue: &str, t: f64) -> Result<Vec<String>, BrokerError> {
+        let members: Vec<String> = self.conn.clone().smembers(heartbeat_str(queue)).await?;
+        Ok(members
+            .iter()
+            .filter_map(|m| m.rsplit_once("&&"))
+            .filter(|(_, ts)| ts.parse::<f64>().is_ok_and(|ts| t - ts < PURGE_AFTER))
+            .map(|(id, _)| id.to_owned())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    async fn register(
+        &self,
+        hb: &Heartbeat,
+        params: &serde_json::Value,
+    ) -> Result<(), BrokerError> {
+        let mut pipe = redis::pipe();
+        pipe.sadd(ALL_QUEUES, &hb.queue_name)
+            .ignore()
+            .sadd(ALL_IPS, &hb.computer_ip)
+            .ignore()
+            .hset(QUEUE_PARAMS, &hb.queue_name, params.to_string())
+            .ignore()
+            .sadd(
+                unack_registry(&hb.queue_name),
+                unack_key(&hb.queue_name, &hb.consumer_identification),
+            )
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    async fn pull(
+        &self,
+        queue: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<String>, BrokerError> {
+        let now = crate::host::now();
+        Ok(PULL
+            .key(queue)
+            .key(unack_key(queue, consumer))
+            .arg(max)
+            .arg(now)
+            .invoke_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    async fn ack(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+        self.conn
+            .clone()
+            .zrem::<_, _, ()>(unack_key(queue, consumer), raw)
+            .await?;
+        Ok(())
+    }
+
+    async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+        REQUEUE
+            .key(queue)
+            .key(unack_key(queue, consumer))
+            .arg(raw)
+            .invoke_async::<i64>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    async fn publish(&self, queue: &str, raw: &str) -> Result<(), BrokerError> {
+        self.conn.clone().rpush::<_, _, ()>(queue, raw).await?;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, BrokerError> {
+        let t = self.redis_time().await?;
+        let mut hb = hb.clone();
+        hb.hearbeat_timestamp = t;
+        hb.hearbeat_datetime_str = crate::host::local_time(t);
+        let mut conn = self.conn.clone();
+        // Purge members that are stale or are this consumer's previous beat, then add.
+        let str_key = heartbeat_str(&hb.queue_name);
+        let members: Vec<String> = conn.smembers(&str_key).await?;
+        let stale_str: Vec<&String> = members
+            .iter()
+            .filter(|m| match m.rsplit_once("&&") {
+                Some((id, ts)) => {
+                    id == hb.consumer_identification
+                        || ts.parse::<f64>().map_or(true, |ts| t - ts > PURGE_AFTER)
+                }
+                None => true,
+            })
+            .collect();
+        let mut pipe = redis::pipe();
+        if !stale_str.is_empty() {
+            pipe.srem(&str_key, stale_str).ignore();
+        }
+        pipe.sadd(&str_key, format!("{}&&{t}", hb.consumer_identification))
+            .ignore();
+        let json = serde_json::to_string(&hb).map_err(|e| BrokerError::Other(e.to_string()))?;
+        for key in [
+            heartbeat_dict(&hb.queue_name),
+            heartbeat_server(&hb.computer_ip),
+        ] {
+            let members: Vec<String> = conn.smembers(&key).await?;
+            let stale: Vec<&String> = members
+                .iter()
+                .filter(|m| match serde_json::from_str::<serde_json::Value>(m) {
+                    Ok(v) => {
+                        v.get("consumer_uuid").and_then(|u| u.as_str())
+                            == Some(hb.consumer_uuid.as_str())
+                            || v.get("hearbeat_timestamp")
+                                .and_then(|x| x.as_f64())
+                                .is_none_or(|ts| t - ts > PURGE_AFTER)
+                    }
+                    Err(_) => true,
+                })
+                .collect();
+            if !stale.is_empty() {
+                pipe.srem(&key, stale).ignore();
+            }
+            pipe.sadd(&key, &json).ignore();
+        }
+        let count = serde_json::json!({
+            "msg_num_in_broker": hb.msg_num_in_broker,
+            "last_get_msg_num_ts": t,
+            "report_ts": t,
+        });
+        pipe.hset(MSG_COUNT_MAP, &hb.queue_name, count.to_string())
+            .ignore();
+        pipe.scard(&str_key);
+        let (live,): (u64,) = pipe.query_async(&mut conn).await?;
+        Ok(HeartbeatReply {
+            live_consumers: live,
+        })
+    }
+
+    async fn unregister(&self, hb: &Heartbeat) -> Result<(), BrokerError> {
+        let mut conn = self.conn.clone();
+        let str_key = heartbeat_str(&hb.queue_name);
+        let members: Vec<String> = conn.smembers(&str_key).await?;
+        let mine: Vec<&String> = members
+            .iter()
+            .filter(|m| {
+                m.rsplit_once("&&")
+                    .is_some_and(|(id, _)| id == hb.consumer_identification)
+            })
+            .collect();
+        let mut pipe = redis::pipe();
+        if !mine.is_empty() {
+            pipe.srem(&str_key, mine).ignore();
+        }
+        for key in [
+            heartbeat_dict(&hb.queue_name),
+            heartbeat_server(&hb.computer_ip),
+        ] {
+            let members: Vec<String> = conn.smembers(&key).await?;
+            let mine: Vec<&String> = members
+                .iter()
+                .filter(|m| {
+                    serde_json::from_str::<serde_json::Value>(m)
+                        .ok()
+                        .and_then(|v| v.get("consumer_uuid")?.as_str().map(str::to_owned))
+                        .as_deref()
+                        == Some(hb.consumer_uuid.as_str())
+                })
+                .collect();
+            if !mine.is_empty() {
+                pipe.srem(&key, mine).ignore();
+            }
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn paused(&self, queue: &str) -> Result<bool, BrokerError> {
+        let flag: Option<String> = self.conn.clone().hget(PAUSE_FLAG, queue).await?;
+        Ok(flag.is_some_and(|f| f.trim() == "1"))
+    }
+
+    async fn take_kills(
+        &self,
+        queue: &str,
+        task_ids: &[String],
+    ) -> Result<Vec<String>, BrokerError> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = kill_hash(queue);
+        let mut conn = self.conn.clone();
+        let found: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&key)
+            .arg(task_ids)
+            .query_async(&mut conn)
+            .await?;
+        let hits: Vec<String> = task_ids
+            .iter()
+            .zip(found)
+            .filter(|(_, v)| v.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !hits.is_empty() {
+            conn.hdel::<_, _, ()>(&key, &hits).await?;
+        }
+        Ok(hits)
+    }
+
+    async fn requeue_orphans(&self, queue: &str) -> Result<usize, BrokerError> {
+        let mut conn = self.conn.clone();
+        let locked: Option<String> = redis::cmd("SET")
+            .arg(requeue_lock(queue))
+            .arg(uuid::Uuid::new_v4().to_string())
+            .arg("NX")
+            .arg("EX")
+            .arg(30)
+            .query_async(&mut conn)
+            .await?;
+        if locked.is_none() {
+            return Ok(0);
+        }
+        let t = self.redis_time().await?;
+        let alive = self.alive(queue, t).await?;
+        let registry = unack_registry(queue);
+        let keys: Vec<String> = conn.smembers(&registry).await?;
+        let prefix = format!("{queue}__unack_id_");
+        let mut moved = 0;
+        for key in keys {
+            let Some(consumer) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            if alive.iter().any(|a| a == consumer) {
+                continue;
+            }
+            loop {
+                let held: Vec<String> = conn.zrevrange(&key, 0, 1000).await?;
+                if held.is_empty() {
+                    break;
+                }
+                for raw in &held {
+                    moved += REQUEUE
+                        .key(queue)
+                        .key(&key)
+                        .arg(raw)
+                        .invoke_async::<i64>(&mut conn)
+                        .await? as usize;
+                }
+            }
+            let mut pipe = redis::pipe();
+            pipe.del(&key).ignore().srem(&registry, &key).ignore();
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        if moved > 0 {
+            tracing::info!(queue, moved, "requeued messages held by stopped consumers");
+        }
+        Ok(moved)
+    }
+
+    async fn waiting(&self, queue: &str) -> Result<u64, BrokerError> {
+        Ok(self.conn.clone().llen(queue).await?)
+    }
+}

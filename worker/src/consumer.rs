@@ -1,0 +1,723 @@
+//! A queue consumer: pulls funboost messages, runs the handler under the configured limits,
+//! records every attempt, and obeys pause and kill.
+
+use crate::broker::Broker;
+use crate::events::Emitter;
+use crate::heartbeat::{Counters, Heartbeat};
+use crate::host::{self, now};
+use crate::message::Message;
+use crate::task::{TaskContext, TaskError};
+use protocol::event::{TaskEvent, TaskState};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Handler = Arc<dyn Fn(TaskContext, Map<String, Value>) -> BoxFuture<Outcome> + Send + Sync>;
+type Outcome = Result<Box<RawValue>, TaskError>;
+
+/// What this worker can be told to do (advertised in its heartbeat).
+pub const CAPABILITIES: [&str; 3] = ["pause", "kill", "revoke"];
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub queue: String,
+    pub function: String,
+    pub concurrency: usize,
+    /// Task starts per second, over all consumers of the queue when `distributed_qps`.
+    pub qps: Option<f64>,
+    pub distributed_qps: bool,
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles each time, at most 60 s.
+    pub retry_backoff: Duration,
+    pub timeout: Option<Duration>,
+    /// Messages older than this (from their publish time) are dropped as expired.
+    pub expire_after: Option<Duration>,
+    /// Messages pulled at once (they wait in this consumer's in-flight set).
+    pub prefetch: usize,
+    pub heartbeat_every: Duration,
+    /// How often pause flags and kill requests are read.
+    pub control_every: Duration,
+    pub orphan_check_every: Duration,
+    /// Tasks still running this long after a stop are cancelled and their messages requeued.
+    pub stop_grace: Duration,
+}
+
+impl Settings {
+    fn new(queue: &str) -> Settings {
+        Settings {
+            queue: queue.to_owned(),
+            function: queue.to_owned(),
+            concurrency: 8,
+            qps: None,
+            distributed_qps: false,
+            max_retries: 3,
+            retry_backoff: Duration::from_millis(500),
+            timeout: None,
+            expire_after: None,
+            prefetch: 0,
+            heartbeat_every: Duration::from_secs(10),
+            control_every: Duration::from_millis(500),
+            orphan_check_every: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(30),
+        }
+    }
+
+    /// funboost-style parameters, written to `funboost_queue__consumer_parmas`.
+    fn params(&self) -> Value {
+        serde_json::json!({
+            "queue_name": self.queue,
+            "broker_kind": "REDIS_ACK_ABLE",
+            "concurrent_num": self.concurrency,
+            "qps": self.qps,
+            "is_using_distributed_frequency_control": self.distributed_qps,
+            "max_retry_times": self.max_retries,
+            "function_timeout": self.timeout.map(|d| d.as_secs_f64()),
+            "msg_expire_seconds": self.expire_after.map(|d| d.as_secs_f64()),
+            "consuming_function_name": self.function,
+            "is_support_remote_kill_task": true,
+            "worker_kind": WORKER_KIND,
+        })
+    }
+}
+
+const WORKER_KIND: &str = "taskdeck-rust";
+
+pub struct WorkerBuilder {
+    settings: Settings,
+    handler: Option<Handler>,
+}
+
+impl WorkerBuilder {
+    /// The function name shown in records (defaults to the queue name).
+    pub fn function(mut self, name: &str) -> Self {
+        self.settings.function = name.to_owned();
+        self
+    }
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.settings.concurrency = n.max(1);
+        self
+    }
+    pub fn qps(mut self, qps: f64) -> Self {
+        self.settings.qps = (qps > 0.0).then_some(qps);
+        self
+    }
+    /// Share the QPS limit among all live consumers of the queue (funboost's
+    /// `is_using_distributed_frequency_control`).
+    pub fn distributed_qps(mut self, on: bool) -> Self {
+        self.settings.distributed_qps = on;
+        self
+    }
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.settings.max_retries = n;
+        self
+    }
+    pub fn retry_backoff(mut self, d: Duration) -> Self {
+        self.settings.retry_backoff = d;
+        self
+    }
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.settings.timeout = Some(d);
+        self
+    }
+    pub fn expire_after(mut self, d: Duration) -> Self {
+        self.settings.expire_after = Some(d);
+        self
+    }
+    pub fn prefetch(mut self, n: usize) -> Self {
+        self.settings.prefetch = n;
+        self
+    }
+    pub fn heartbeat_every(mut self, d: Duration) -> Self {
+        self.settings.heartbeat_every = d;
+        self
+    }
+    pub fn control_every(mut self, d: Duration) -> Self {
+        self.settings.control_every = d;
+        self
+    }
+    pub fn orphan_check_every(mut self, d: Duration) -> Self {
+        self.settings.orphan_check_every = d;
+        self
+    }
+    pub fn stop_grace(mut self, d: Duration) -> Self {
+        self.settings.stop_grace = d;
+        self
+    }
+
+    /// The function to run: it gets the message's keyword arguments as `P` and returns a
+    /// value recorded as the result.
+    pub fn handler<P, R, F, Fut>(mut self, f: F) -> Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(TaskContext, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.handler = Some(Arc::new(move |ctx, kwargs| {
+            let f = f.clone();
+            Box::pin(async move {
+                let params: P = serde_json::from_value(Value::Object(kwargs))
+                    .map_err(|e| TaskError::fatal("TypeError", e.to_string()))?;
+                let value = f(ctx, params).await?;
+                serde_json::value::to_raw_value(&value)
+                    .map_err(|e| TaskError::fatal("ResultNotSerializable", e.to_string()))
+            })
+        }));
+        self
+    }
+
+    pub fn build(self, broker: Arc<dyn Broker>, emitter: Emitter) -> Result<Worker, String> {
+        let handler = self
+            .handler
+            .ok_or_else(|| format!("worker for {}: no handler", self.settings.queue))?;
+        if self.settings.queue.is_empty() {
+            return Err("a worker needs a queue name".into());
+        }
+        Ok(Worker {
+            settings: self.settings,
+            handler,
+            broker,
+            emitter,
+        })
+    }
+}
+
+pub struct Worker {
+    settings: Settings,
+    handler: Handler,
+    broker: Arc<dyn Broker>,
+    emitter: Emitter,
+}
+
+/// State shared by the loops of one consumer.
+struct Shared {
+    settings: Settings,
+    consumer: String,
+    handler: Handler,
+    broker: Arc<dyn Broker>,
+    emitter: Emitter,
+    /// Running tasks and the token that kills each.
+    running: Mutex<HashMap<String, CancellationToken>>,
+    /// Pulled, not started yet.
+    waiting: Mutex<HashSet<String>>,
+    /// Waiting tasks with a kill request: they are revoked when their turn comes.
+    revoked: Mutex<HashSet<String>>,
+    counters: Mutex<Counters>,
+    paused: AtomicBool,
+    live_consumers: AtomicU64,
+    /// Cancelled when the stop grace is over: running tasks give their messages back.
+    abandon: CancellationToken,
+}
+
+static CONSUMERS: AtomicU64 = AtomicU64::new(1);
+
+impl Worker {
+    pub fn builder(queue: &str) -> WorkerBuilder {
+        WorkerBuilder {
+            settings: Settings::new(queue),
+            handler: None,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Consumes until `stop` is cancelled, then stops cleanly: waiting messages go back to the
+    /// queue, running tasks get `stop_grace` to finish (then their messages go back too).
+    pub async fn run(self, stop: CancellationToken) {
+        let started = now();
+        let n = CONSUMERS.fetch_add(1, Relaxed);
+        let consumer = host::consumer_identification(started, n);
+        let shared = Arc::new(Shared {
+            settings: self.settings,
+            consumer,
+            handler: self.handler,
+            broker: self.broker,
+            emitter: self.emitter,
+            running: Mutex::default(),
+            waiting: Mutex::default(),
+            revoked: Mutex::default(),
+            counters: Mutex::new(Counters::new(started)),
+            paused: AtomicBool::new(false),
+            live_consumers: AtomicU64::new(1),
+            abandon: CancellationToken::new(),
+        });
+        let template = heartbeat_template(&shared, started, n);
+        let loops = CancellationToken::new();
+        // Heartbeat before registering the in-flight set, so no peer takes it for an orphan.
+        beat(&shared, &template).await;
+        let mut registered = false;
+        while !registered && !stop.is_cancelled() {
+            match shared
+                .broker
+                .register(&template, &shared.settings.params())
+                .await
+            {
+                Ok(()) => registered = true,
+                Err(e) => {
+                    tracing::warn!(queue = %shared.settings.queue, error = %e, "cannot register the consumer; retrying");
+                    sleep_or(Duration::from_secs(1), &stop).await;
+                }
+            }
+        }
+        tracing::info!(queue = %shared.settings.queue, consumer = %shared.consumer, "consuming");
+        let background = [
+            tokio::spawn(heartbeats(shared.clone(), template.clone(), loops.clone())),
+            tokio::spawn(control(shared.clone(), loops.clone())),
+            tokio::spawn(orphans(shared.clone(), loops.clone())),
+        ];
+        let buffer = consume(&shared, &stop).await;
+        stop_cleanly(&shared, buffer).await;
+        loops.cancel();
+        for b in background {
+            let _ = b.await;
+        }
+        if let Err(e) = shared.broker.unregister(&template).await {
+            tracing::warn!(error = %e, "could not remove the heartbeat; it expires by itself");
+        }
+        tracing::info!(queue = %shared.settings.queue, "consumer stopped");
+    }
+}
+
+fn heartbeat_template(shared: &Shared, started: f64, n: u64) -> Heartbeat {
+    Heartbeat {
+        queue_name: shared.settings.queue.clone(),
+        computer_name: host::host_name().to_owned(),
+        computer_ip: host::host_ip().to_owned(),
+        process_id: std::process::id(),
+        consumer_id: n,
+        consumer_uuid: uuid::Uuid::new_v4().to_string(),
+        start_datetime_str: host::local_time(started),
+        start_timestamp: started,
+        consuming_function: shared.settings.function.clone(),
+        code_filename: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        consumer_identification: shared.consumer.clone(),
+        capabilities: CAPABILITIES.map(str::to_owned).to_vec(),
+        concurrency: shared.settings.concurrency as u64,
+        qps: shared.settings.qps,
+        worker_kind: WORKER_KIND.into(),
+        ..Default::default()
+    }
+}
+
+async fn sleep_or(d: Duration, stop: &CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {},
+        _ = stop.cancelled() => {},
+    }
+}
+
+async fn beat(shared: &Shared, template: &Heartbeat) {
+    let t = now();
+    let mut hb = template.clone();
+    hb.hearbeat_timestamp = t;
+    hb.hearbeat_datetime_str = host::local_time(t);
+    shared
+        .counters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .fill(&mut hb, t);
+    hb.running = shared.running.lock().map(|r| r.len()).unwrap_or(0) as u64;
+    hb.paused = shared.paused.load(Relaxed);
+    hb.msg_num_in_broker = match shared.broker.waiting(&shared.settings.queue).await {
+        Ok(n) => n as i64,
+        Err(_) => -1,
+    };
+    if hb.msg_num_in_broker > 0 {
+        hb.last_timestamp_when_has_task_in_queue = t;
+    }
+    match shared.broker.heartbeat(&hb).await {
+        Ok(reply) => shared
+            .live_consumers
+            .store(reply.live_consumers.max(1), Relaxed),
+        Err(e) => tracing::warn!(queue = %shared.settings.queue, error = %e, "heartbeat failed"),
+    }
+}
+
+async fn heartbeats(shared: Arc<Shared>, template: Heartbeat, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        sleep_or(shared.settings.heartbeat_every, &stop).await;
+        if !stop.is_cancelled() {
+            beat(&shared, &template).await;
+        }
+    }
+}
+
+/// Reads the pause flag and kill requests for the tasks this consumer holds.
+async fn control(shared: Arc<Shared>, stop: CancellationToken) {
+    let queue = shared.settings.queue.clone();
+    while !stop.is_cancelled() {
+        match shared.broker.paused(&queue).await {
+            Ok(p) => {
+                if shared.paused.swap(p, Relaxed) != p {
+                    tracing::info!(queue = %queue, paused = p, "pause flag changed");
+                }
+            }
+            Err(e) => tracing::warn!(queue = %queue, error = %e, "cannot read the pause flag"),
+        }
+        let held: Vec<String> = {
+            let running = shared.running.lock().unwrap_or_else(|e| e.into_inner());
+            let waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            running.keys().chain(waiting.iter()).cloned().collect()
+        };
+        match shared.broker.take_kills(&queue, &held).await {
+            Ok(kills) => {
+                for id in kills {
+                    let token = shared
+                        .running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&id)
+                        .cloned();
+                    match token {
+                        Some(t) => {
+                            tracing::info!(queue = %queue, task_id = %id, "killing running task");
+                            t.cancel();
+                        }
+                        None => {
+                            shared
+                                .revoked
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(id);
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(queue = %queue, error = %e, "cannot read kill requests"),
+        }
+        sleep_or(shared.settings.control_every, &stop).await;
+    }
+}
+
+async fn orphans(shared: Arc<Shared>, stop: CancellationToken) {
+    // The first pass waits a little so that peers starting together have beaten once.
+    sleep_or(Duration::from_secs(5), &stop).await;
+    while !stop.is_cancelled() {
+        if let Err(e) = shared.broker.requeue_orphans(&shared.settings.queue).await {
+            tracing::warn!(queue = %shared.settings.queue, error = %e, "orphan requeue pass failed");
+        }
+        sleep_or(shared.settings.orphan_check_every, &stop).await;
+    }
+}
+
+/// The pull-and-dispatch loop; returns the messages pulled but not started.
+async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Message> {
+    let s = &shared.settings;
+    let slots = Arc::new(Semaphore::new(s.concurrency));
+    let prefetch = if s.prefetch > 0 {
+        s.prefetch
+    } else {
+        s.concurrency
+    };
+    let mut buffer: VecDeque<Message> = VecDeque::new();
+    let mut tasks = JoinSet::new();
+    let mut idle = Duration::from_millis(10);
+    let mut next_start = tokio::time::Instant::now();
+    while !stop.is_cancelled() {
+        while tasks.try_join_next().is_some() {}
+        if shared.paused.load(Relaxed) {
+            sleep_or(Duration::from_millis(100), stop).await;
+            continue;
+        }
+        if buffer.is_empty() {
+            match shared
+                .broker
+                .pull(&s.queue, &shared.consumer, prefetch)
+                .await
+            {
+                Ok(raws) if !raws.is_empty() => {
+                    idle = Duration::from_millis(10);
+                    let t = now();
+                    for raw in raws {
+                        match Message::parse(raw.clone(), t) {
+                            Ok(m) => {
+                                shared
+                                    .waiting
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(m.task_id.clone());
+                                buffer.push_back(m);
+                            }
+                            Err(e) => reject(shared, raw, e).await,
+                        }
+                    }
+                }
+                Ok(_) => {
+                    sleep_or(idle, stop).await;
+                    idle = (idle * 2).min(Duration::from_millis(500));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %s.queue, error = %e, "pull failed");
+                    sleep_or(Duration::from_secs(1), stop).await;
+                    continue;
+                }
+            }
+        }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = stop.cancelled() => break,
+        };
+        if let Some(qps) = s.qps {
+            let share = if s.distributed_qps {
+                shared.live_consumers.load(Relaxed).max(1) as f64
+            } else {
+                1.0
+            };
+            let interval = Duration::from_secs_f64(share / qps);
+            let now_i = tokio::time::Instant::now();
+            if next_start > now_i {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next_start) => {},
+                    _ = stop.cancelled() => break,
+                }
+            }
+            next_start = next_start.max(now_i) + interval;
+        }
+        if shared.paused.load(Relaxed) {
+            continue;
+        }
+        let Some(message) = buffer.pop_front() else {
+            continue;
+        };
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            execute(&shared, message).await;
+        });
+    }
+    // Running tasks get the grace period; then they are abandoned (messages requeued).
+    let grace = tokio::time::sleep(s.stop_grace);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => if next.is_none() { break },
+            _ = &mut grace, if !shared.abandon.is_cancelled() => {
+                tracing::warn!(queue = %s.queue, running = tasks.len(), "tasks still running after the stop grace; requeueing them");
+                shared.abandon.cancel();
+            }
+        }
+    }
+    buffer
+}
+
+async fn stop_cleanly(shared: &Shared, buffer: VecDeque<Message>) {
+    for m in buffer {
+        if let Err(e) = shared
+            .broker
+            .requeue(&shared.settings.queue, &shared.consumer, &m.raw)
+            .await
+        {
+            tracing::warn!(task_id = %m.task_id, error = %e, "could not requeue; peers will requeue it as an orphan");
+        }
+    }
+}
+
+/// A message that is not a funboost message: acknowledged (retrying cannot fix it) and
+/// recorded as failed, so it is visible rather than lost.
+async fn reject(shared: &Shared, raw: String, error: String) {
+    let s = &shared.settings;
+    tracing::warn!(queue = %s.queue, error = %error, "unreadable message");
+    let _ = shared.broker.ack(&s.queue, &shared.consumer, &raw).await;
+    let t = now();
+    let mut event = base_event(shared, &crate::message::new_task_id(), None, t);
+    event.state = Some(TaskState::Failed);
+    event.run_status = Some("finish".into());
+    event.success = Some(false);
+    event.exception_type = Some("MessageFormatError".into());
+    event.exception_msg = Some(error.clone());
+    event.exception = Some(format!("MessageFormatError    {error}"));
+    event.time_end = Some(t);
+    event.time_cost = Some(0.0);
+    event.other.insert("raw_message", &raw);
+    shared.emitter.emit(&event).await;
+}
+
+fn base_event(shared: &Shared, task_id: &str, message: Option<&Message>, start: f64) -> TaskEvent {
+    let s = &shared.settings;
+    let mut e = TaskEvent {
+        v: Some(1),
+        task_id: task_id.to_owned(),
+        queue_name: s.queue.clone(),
+        function: Some(s.function.clone()),
+        time_start: Some(start),
+        host_name: Some(host::host_name().to_owned()),
+        host_process: Some(format!("{} - {}", host::host_name(), std::process::id())),
+        process_id: Some(std::process::id() as i64),
+        script_name: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())),
+        consumer_id: Some(shared.consumer.clone()),
+        ..Default::default()
+    };
+    if let Some(m) = message {
+        e.publish_time = Some(m.publish_time);
+        e.params = serde_json::value::to_raw_value(&m.kwargs).ok();
+        e.other.insert("msg_dict", &m.msg_dict());
+        if let Some(f) = m.extra.get("publish_time_format") {
+            e.other.insert("publish_time_format", f);
+        }
+    }
+    let insert = host::local_time(now());
+    let minutes = &insert[..insert.len().saturating_sub(3)];
+    e.other.insert("insert_minutes", &minutes);
+    e.other.insert("insert_time_str", &insert);
+    e.other.insert("worker_kind", &WORKER_KIND);
+    e
+}
+
+enum Ending {
+    Done(TaskState, Option<Box<RawValue>>, Option<TaskError>),
+    /// The worker is stopping for good: the message goes back to the queue.
+    GiveBack,
+}
+
+async fn execute(shared: &Shared, message: Message) {
+    let s = &shared.settings;
+    let task_id = message.task_id.clone();
+    shared
+        .waiting
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&task_id);
+    let kill = CancellationToken::new();
+    shared
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(task_id.clone(), kill.clone());
+    let start = now();
+    let revoked = shared
+        .revoked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&task_id);
+    let expire = message
+        .option("msg_expire_seconds")
+        .or(s.expire_after.map(|d| d.as_secs_f64()));
+    let mut attempt = 1;
+    let ending = if revoked {
+        Ending::Done(TaskState::Revoked, None, None)
+    } else if expire.is_some_and(|e| start - message.publish_time > e) {
+        Ending::Done(TaskState::Expired, None, None)
+    } else {
+        let max_retries = message
+            .option("max_retry_times")
+            .map_or(s.max_retries, |n| n as u32);
+        let timeout = message
+            .option("function_timeout")
+            .map(Duration::from_secs_f64)
+            .or(s.timeout);
+        let message = Arc::new(message.clone());
+        loop {
+            let mut running = base_event(shared, &task_id, Some(&message), start);
+            running.state = Some(TaskState::Running);
+            running.run_status = Some("running".into());
+            running.success = Some(false);
+            running.run_times = Some(attempt);
+            shared.emitter.emit(&running).await;
+            let ctx = TaskContext {
+                task_id: task_id.clone(),
+                queue: s.queue.clone(),
+                attempt,
+                message: message.clone(),
+                cancel: kill.child_token(),
+            };
+            let abandon = shared.abandon.clone();
+            let run = (shared.handler)(ctx.clone(), message.kwargs.clone());
+            let outcome = tokio::select! {
+                r = with_timeout(run, timeout) => Some(r),
+                _ = kill.cancelled() => None,
+                _ = abandon.cancelled() => { ctx.cancel.cancel(); break Ending::GiveBack }
+            };
+            match outcome {
+                None => break Ending::Done(TaskState::Killed, None, None),
+                Some(Ok(value)) => break Ending::Done(TaskState::Success, Some(value), None),
+                Some(Err(e)) if e.retryable && attempt <= max_retries => {
+                    let wait = s
+                        .retry_backoff
+                        .saturating_mul(1 << (attempt - 1).min(16))
+                        .min(Duration::from_secs(60));
+                    tracing::debug!(task_id = %task_id, attempt, error = %e, "retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {},
+                        _ = kill.cancelled() => break Ending::Done(TaskState::Killed, None, Some(e)),
+                        _ = shared.abandon.cancelled() => break Ending::GiveBack,
+                    }
+                    attempt += 1;
+                }
+                Some(Err(e)) => break Ending::Done(TaskState::Failed, None, Some(e)),
+            }
+        }
+    };
+    shared
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&task_id);
+    let raw = &message.raw;
+    match ending {
+        Ending::GiveBack => {
+            if let Err(e) = shared.broker.requeue(&s.queue, &shared.consumer, raw).await {
+                tracing::warn!(task_id = %task_id, error = %e, "could not requeue; peers will requeue it as an orphan");
+            }
+        }
+        Ending::Done(state, result, error) => {
+            let end = now();
+            let mut event = base_event(shared, &task_id, Some(&message), start);
+            event.state = Some(state);
+            event.run_status = Some("finish".into());
+            event.success = Some(state == TaskState::Success);
+            event.run_times = Some(attempt);
+            event.result = result;
+            event.time_end = Some(end);
+            event.time_cost = Some(((end - start) * 10_000.0).round() / 10_000.0);
+            if let Some(e) = error {
+                event.exception = Some(format!("{}    {}", e.kind, e.message));
+                event.exception_type = Some(e.kind);
+                event.exception_msg = Some(e.message);
+                event.traceback = e.traceback;
+            }
+            // Acknowledged before the record is sent, as funboost does: the record is queued
+            // in the emitter, which never drops it.
+            if let Err(e) = shared.broker.ack(&s.queue, &shared.consumer, raw).await {
+                tracing::warn!(task_id = %task_id, error = %e, "ack failed; the message may run again");
+            }
+            shared
+                .counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(end, end - start, state != TaskState::Success);
+            shared.emitter.emit(&event).await;
+        }
+    }
+}
+
+async fn with_timeout(run: BoxFuture<Outcome>, timeout: Option<Duration>) -> Outcome {
+    match timeout {
+        None => run.await,
+        Some(t) => match tokio::time::timeout(t, run).await {
+            Ok(r) => r,
+            Err(_) => Err(TaskError::new(
+                "FunctionTimeout",
+                format!("the task ran longer than {:.3} s", t.as_secs_f64()),
+            )),
+        },
+    }
+}

@@ -1,0 +1,413 @@
+//! The consumer's behaviour on the in-memory broker (same semantics as Redis).
+
+use async_trait::async_trait;
+use protocol::event::{TaskEvent, TaskState};
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use taskdeck_worker::broker::Broker;
+use taskdeck_worker::{Emitter, EventSink, MemoryBroker, PublishOptions, TaskError, Worker};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<TaskEvent>>);
+
+#[async_trait]
+impl EventSink for Collect {
+    async fn send(&self, events: &[String]) -> Result<(), String> {
+        let mut all = self.0.lock().unwrap();
+        for e in events {
+            all.push(TaskEvent::from_json_str(e).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    }
+}
+
+impl Collect {
+    fn finals(&self) -> Vec<TaskEvent> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.run_status.as_deref() == Some("finish"))
+            .cloned()
+            .collect()
+    }
+    fn of(&self, task_id: &str) -> Vec<TaskEvent> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.task_id == task_id)
+            .cloned()
+            .collect()
+    }
+}
+
+fn kwargs(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+struct Running {
+    stop: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+    flushed: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.cancel();
+        self.handle.await.unwrap();
+        self.flushed.await.unwrap();
+    }
+}
+
+fn start(
+    broker: &MemoryBroker,
+    sink: &Arc<Collect>,
+    build: impl FnOnce(taskdeck_worker::WorkerBuilder, Emitter, Arc<dyn Broker>) -> Worker,
+) -> Running {
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let worker = build(
+        Worker::builder("q")
+            .control_every(Duration::from_millis(50))
+            .retry_backoff(Duration::from_millis(5)),
+        emitter,
+        Arc::new(broker.clone()),
+    );
+    let stop = CancellationToken::new();
+    let handle = tokio::spawn(worker.run(stop.clone()));
+    Running {
+        stop,
+        handle,
+        flushed,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Add {
+    a: i64,
+    b: i64,
+}
+
+#[tokio::test]
+async fn runs_every_message_once_and_records_start_and_finish() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(
+            taskdeck_worker::publish(
+                &broker,
+                "q",
+                kwargs(json!({"a": i, "b": 1})),
+                &Default::default(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let w = start(&broker, &sink, |b, e, br| {
+        b.concurrency(4)
+            .handler(|_ctx, p: Add| async move { Ok(p.a + p.b) })
+            .build(br, e)
+            .unwrap()
+    });
+    until("50 finished records", || sink.finals().len() == 50).await;
+    w.stop().await;
+    for (i, id) in ids.iter().enumerate() {
+        let events = sink.of(id);
+        assert_eq!(events.len(), 2, "running + finish for {id}");
+        assert_eq!(events[0].effective_state(), TaskState::Running);
+        let fin = &events[1];
+        assert_eq!(fin.effective_state(), TaskState::Success);
+        assert_eq!(fin.success, Some(true));
+        assert_eq!(
+            fin.result.as_ref().unwrap().get(),
+            (i as i64 + 1).to_string()
+        );
+        assert_eq!(
+            fin.params.as_ref().unwrap().get(),
+            format!(r#"{{"a":{i},"b":1}}"#)
+        );
+        assert!(fin.other.contains_key("msg_dict"));
+    }
+    assert_eq!(broker.in_flight("q"), 0, "every message acknowledged");
+    assert_eq!(broker.waiting("q").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn retries_with_backoff_then_succeeds_or_fails_for_good() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let calls = Arc::new(AtomicU32::new(0));
+    let flaky = taskdeck_worker::publish(
+        &broker,
+        "q",
+        kwargs(json!({"fail_times": 2})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let hopeless = taskdeck_worker::publish(
+        &broker,
+        "q",
+        kwargs(json!({"fail_times": 99})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let bad_args = taskdeck_worker::publish(
+        &broker,
+        "q",
+        kwargs(json!({"nope": 1})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    #[derive(serde::Deserialize)]
+    struct P {
+        fail_times: u32,
+    }
+    let c = calls.clone();
+    let w = start(&broker, &sink, move |b, e, br| {
+        b.max_retries(3)
+            .handler(move |ctx, p: P| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if ctx.attempt <= p.fail_times {
+                        Err(TaskError::new(
+                            "ConnectionError",
+                            format!("attempt {}", ctx.attempt),
+                        ))
+                    } else {
+                        Ok("done")
+                    }
+                }
+            })
+            .build(br, e)
+            .unwrap()
+    });
+    until("3 finished records", || sink.finals().len() == 3).await;
+    w.stop().await;
+    let f = sink.of(&flaky);
+    assert_eq!(f.len(), 4, "three attempts recorded as running, one finish");
+    assert_eq!(f[3].run_times, Some(3));
+    assert_eq!(f[3].effective_state(), TaskState::Success);
+    let h = sink.of(&hopeless);
+    let last = h.last().unwrap();
+    assert_eq!(last.effective_state(), TaskState::Failed);
+    assert_eq!(last.run_times, Some(4), "1 run + 3 retries");
+    assert_eq!(last.exception_type.as_deref(), Some("ConnectionError"));
+    assert_eq!(
+        last.exception.as_deref(),
+        Some("ConnectionError    attempt 4")
+    );
+    let b = sink.of(&bad_args);
+    assert_eq!(
+        b.last().unwrap().exception_type.as_deref(),
+        Some("TypeError")
+    );
+    assert_eq!(
+        b.last().unwrap().run_times,
+        Some(1),
+        "argument errors are not retried"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3 + 4);
+}
+
+#[tokio::test]
+async fn kill_stops_a_running_task_and_revoke_skips_a_waiting_one() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let started = Arc::new(AtomicU32::new(0));
+    let long = taskdeck_worker::publish(
+        &broker,
+        "q",
+        kwargs(json!({"secs": 3600})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let next = taskdeck_worker::publish(
+        &broker,
+        "q",
+        kwargs(json!({"secs": 0})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    #[derive(serde::Deserialize)]
+    struct P {
+        secs: u64,
+    }
+    let s = started.clone();
+    let w = start(&broker, &sink, move |b, e, br| {
+        b.concurrency(1)
+            .prefetch(2)
+            .handler(move |_ctx, p: P| {
+                s.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(Duration::from_secs(p.secs)).await;
+                    Ok(())
+                }
+            })
+            .build(br, e)
+            .unwrap()
+    });
+    until("the long task to start", || {
+        started.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    broker.request_kill("q", &next);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
+    broker.request_kill("q", &long);
+    until("both finished", || sink.finals().len() == 2).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "kill applied within a second"
+    );
+    w.stop().await;
+    assert_eq!(
+        sink.of(&long).last().unwrap().effective_state(),
+        TaskState::Killed
+    );
+    let n = sink.of(&next);
+    assert_eq!(n.len(), 1, "a revoked task never reports running");
+    assert_eq!(n[0].effective_state(), TaskState::Revoked);
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "the revoked task never ran"
+    );
+    assert_eq!(broker.in_flight("q"), 0);
+}
+
+#[tokio::test]
+async fn pause_stops_new_starts_and_resume_continues() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    broker.set_paused("q", true);
+    let w = start(&broker, &sink, |b, e, br| {
+        b.handler(|_ctx, _p: Value| async move { Ok(()) })
+            .build(br, e)
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        taskdeck_worker::publish(&broker, "q", Map::new(), &Default::default())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sink.finals().is_empty(), "nothing runs while paused");
+    broker.set_paused("q", false);
+    let t = std::time::Instant::now();
+    until("5 finished after resume", || sink.finals().len() == 5).await;
+    assert!(t.elapsed() < Duration::from_secs(1));
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn expired_messages_are_recorded_not_run() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let old = r#"{"x":1,"extra":{"task_id":"old-1","publish_time":1000.0}}"#;
+    broker.publish("q", old).await.unwrap();
+    let w = start(&broker, &sink, |b, e, br| {
+        b.expire_after(Duration::from_secs(60))
+            .handler(|_ctx, _p: Value| async move { Err::<(), _>(TaskError::new("Never", "ran")) })
+            .build(br, e)
+            .unwrap()
+    });
+    until("the expired record", || sink.finals().len() == 1).await;
+    w.stop().await;
+    assert_eq!(sink.of("old-1")[0].effective_state(), TaskState::Expired);
+}
+
+#[tokio::test]
+async fn a_stop_requeues_waiting_and_overdue_messages() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    for _ in 0..6 {
+        taskdeck_worker::publish(
+            &broker,
+            "q",
+            kwargs(json!({"secs": 3600})),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    }
+    #[derive(serde::Deserialize)]
+    struct P {
+        secs: u64,
+    }
+    let w = start(&broker, &sink, |b, e, br| {
+        b.concurrency(2)
+            .prefetch(6)
+            .stop_grace(Duration::from_millis(300))
+            .handler(|_ctx, p: P| async move {
+                tokio::time::sleep(Duration::from_secs(p.secs)).await;
+                Ok(())
+            })
+            .build(br, e)
+            .unwrap()
+    });
+    until("two running", || sink.0.lock().unwrap().len() == 2).await;
+    w.stop().await;
+    assert_eq!(
+        broker.waiting("q").await.unwrap(),
+        6,
+        "all six back in the queue"
+    );
+    assert_eq!(broker.in_flight("q"), 0);
+    assert!(
+        sink.finals().is_empty(),
+        "abandoned tasks are not recorded as finished"
+    );
+}
+
+#[tokio::test]
+async fn messages_held_by_a_dead_consumer_are_requeued() {
+    let broker = MemoryBroker::new();
+    // A consumer that pulled and died without a heartbeat.
+    broker.publish("q", r#"{"x":1}"#).await.unwrap();
+    broker.publish("q", r#"{"x":2}"#).await.unwrap();
+    let held = broker.pull("q", "dead-consumer", 10).await.unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(broker.waiting("q").await.unwrap(), 0);
+    assert_eq!(broker.requeue_orphans("q").await.unwrap(), 2);
+    assert_eq!(broker.waiting("q").await.unwrap(), 2);
+    assert_eq!(broker.in_flight("q"), 0);
+}
+
+#[tokio::test]
+async fn unreadable_messages_are_recorded_as_failed_and_acknowledged() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    broker.publish("q", "not json").await.unwrap();
+    let w = start(&broker, &sink, |b, e, br| {
+        b.handler(|_ctx, _p: Value| async move { Ok(()) })
+            .build(br, e)
+            .unwrap()
+    });
+    until("the failure record", || sink.finals().len() == 1).await;
+    w.stop().await;
+    let f = &sink.finals()[0];
+    assert_eq!(f.exception_type.as_deref(), Some("MessageFormatError"));
+    assert_eq!(broker.in_flight("q"), 0);
+    let _ = PublishOptions::default();
+}
