@@ -407,7 +407,14 @@ async fn control(shared: Arc<Shared>, stop: CancellationToken) {
 
 async fn orphans(shared: Arc<Shared>, stop: CancellationToken) {
     // The first pass waits a little so that peers starting together have beaten once.
-    sleep_or(Duration::from_secs(5), &stop).await;
+    sleep_or(
+        shared
+            .settings
+            .orphan_check_every
+            .min(Duration::from_secs(5)),
+        &stop,
+    )
+    .await;
     while !stop.is_cancelled() {
         if let Err(e) = shared.broker.requeue_orphans(&shared.settings.queue).await {
             tracing::warn!(queue = %shared.settings.queue, error = %e, "orphan requeue pass failed");

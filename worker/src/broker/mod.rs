@@ -4,7 +4,7 @@
 //! heartbeats stopped are put back on the queue.
 
 mod memory;
-mod redis;
+pub mod redis;
 
 pub use self::redis::RedisBroker;
 pub use memory::MemoryBroker;

@@ -1,0 +1,298 @@
+//! The consumer against a real Redis, checked key by key against funboost's layout.
+//! Needs TEST_REDIS_URL (set by `make test`).
+
+use async_trait::async_trait;
+use protocol::event::{TaskEvent, TaskState};
+use redis::AsyncCommands;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use taskdeck_worker::broker::redis::{
+    heartbeat_dict, heartbeat_str, kill_hash, unack_key, unack_registry,
+};
+use taskdeck_worker::{Emitter, EventSink, RedisBroker, RedisStreamSink, Worker};
+use tokio_util::sync::CancellationToken;
+
+/// funboost's broker database in these tests; queues are named per test.
+fn url(db: u8) -> String {
+    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!("TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
+    });
+    let base = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(b, _)| b)
+        .to_owned();
+    format!("{base}/{db}")
+}
+
+async fn conn() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url(7))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+fn queue(name: &str) -> String {
+    format!("{name}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<TaskEvent>>);
+
+#[async_trait]
+impl EventSink for Collect {
+    async fn send(&self, events: &[String]) -> Result<(), String> {
+        let mut all = self.0.lock().unwrap();
+        for e in events {
+            all.push(TaskEvent::from_json_str(e).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    }
+}
+
+impl Collect {
+    fn finals(&self) -> Vec<TaskEvent> {
+        let all = self.0.lock().unwrap();
+        all.iter()
+            .filter(|e| e.run_status.as_deref() == Some("finish"))
+            .cloned()
+            .collect()
+    }
+}
+
+async fn until(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A message exactly as funboost's publisher writes it.
+fn funboost_message(i: usize, secs: f64) -> (String, String) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let t = taskdeck_worker::host::now();
+    (
+        id.clone(),
+        format!(
+            r#"{{"x":{i},"secs":{secs},"extra":{{"task_id":"{id}","publish_time":{t:.4},"publish_time_format":"2026-11-23 16:42:19"}}}}"#
+        ),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct P {
+    x: i64,
+    secs: f64,
+}
+
+fn worker(q: &str, emitter: Emitter) -> Worker {
+    Worker::builder(q)
+        .concurrency(4)
+        .control_every(Duration::from_millis(100))
+        .heartbeat_every(Duration::from_millis(500))
+        .handler(|_ctx, p: P| async move {
+            tokio::time::sleep(Duration::from_secs_f64(p.secs)).await;
+            Ok(p.x * 2)
+        })
+        .build(Arc::new(RedisBroker::new(&url(7)).unwrap()), emitter)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn consumes_funboost_messages_with_funboost_keys_and_streams_records() {
+    let q = queue("rs_layout");
+    let mut c = conn().await;
+    let stream_db = url(13);
+    let mut s = redis::Client::open(stream_db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = s.del("taskdeck:events").await.unwrap();
+    for i in 0..20 {
+        let (_, raw) = funboost_message(i, 0.0);
+        let _: () = c.rpush(&q, raw).await.unwrap();
+    }
+    let (emitter, flushed) = Emitter::start(Arc::new(RedisStreamSink::new(&stream_db).unwrap()));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(worker(&q, emitter).run(stop.clone()));
+    until("40 records in the stream", 10, async || {
+        s.xlen::<_, u64>("taskdeck:events").await.unwrap() == 40
+    })
+    .await;
+    // funboost's registration and heartbeat keys.
+    let queues: Vec<String> = c.smembers("funboost_all_queue_names").await.unwrap();
+    assert!(queues.contains(&q));
+    let params: String = c.hget("funboost_queue__consumer_parmas", &q).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&params).unwrap()["concurrent_num"],
+        4
+    );
+    let beats: Vec<String> = c.smembers(heartbeat_str(&q)).await.unwrap();
+    assert_eq!(beats.len(), 1);
+    let (consumer, ts) = beats[0].rsplit_once("&&").unwrap();
+    assert!(ts.parse::<f64>().is_ok());
+    let dicts: Vec<String> = c.smembers(heartbeat_dict(&q)).await.unwrap();
+    let hb: Value = serde_json::from_str(&dicts[0]).unwrap();
+    for field in [
+        "queue_name",
+        "computer_ip",
+        "process_id",
+        "consumer_uuid",
+        "hearbeat_timestamp",
+        "start_datetime_str",
+        "total_consume_count_from_start",
+        "last_x_s_execute_count",
+    ] {
+        assert!(hb.get(field).is_some(), "heartbeat field {field}");
+    }
+    assert_eq!(
+        hb["capabilities"],
+        serde_json::json!(["pause", "kill", "revoke"])
+    );
+    let registry: Vec<String> = c.smembers(unack_registry(&q)).await.unwrap();
+    assert_eq!(registry, vec![unack_key(&q, consumer)]);
+    let held: u64 = c.zcard(unack_key(&q, consumer)).await.unwrap();
+    assert_eq!(held, 0, "every message acknowledged");
+    let left: u64 = c.llen(&q).await.unwrap();
+    assert_eq!(left, 0);
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    // A graceful stop removes this consumer's heartbeats.
+    let beats: Vec<String> = c.smembers(heartbeat_str(&q)).await.unwrap();
+    assert!(beats.is_empty());
+    // The records read back as taskdeck events.
+    let entries: redis::streams::StreamRangeReply = s.xrange_all("taskdeck:events").await.unwrap();
+    let events: Vec<TaskEvent> = entries
+        .ids
+        .iter()
+        .map(|e| TaskEvent::from_json_str(&e.get::<String>("event").unwrap()).unwrap())
+        .collect();
+    let finished: Vec<&TaskEvent> = events
+        .iter()
+        .filter(|e| e.effective_state() == TaskState::Success)
+        .collect();
+    assert_eq!(finished.len(), 20);
+    assert!(finished
+        .iter()
+        .all(|e| e.queue_name == q && e.consumer_id.as_deref() == Some(consumer)));
+}
+
+#[tokio::test]
+async fn obeys_funboosts_pause_flag_and_kill_hash() {
+    let q = queue("rs_control");
+    let mut c = conn().await;
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let _: () = c.hset("funboost_pause_flag", &q, "1").await.unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(worker(&q, emitter).run(stop.clone()));
+    let (_, quick) = funboost_message(1, 0.0);
+    let _: () = c.rpush(&q, &quick).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        sink.0.lock().unwrap().is_empty(),
+        "nothing starts while paused"
+    );
+    let _: () = c.hset("funboost_pause_flag", &q, "0").await.unwrap();
+    until("the task to run after resume", 2, async || {
+        sink.finals().len() == 1
+    })
+    .await;
+
+    let (long_id, long) = funboost_message(2, 3600.0);
+    let _: () = c.rpush(&q, &long).await.unwrap();
+    until("the long task to start", 5, async || {
+        sink.0.lock().unwrap().iter().any(|e| e.task_id == long_id)
+    })
+    .await;
+    let sent = std::time::Instant::now();
+    let _: () = c
+        .hset(kill_hash(&q), &long_id, "1795423339.3")
+        .await
+        .unwrap();
+    until("the killed record", 2, async || sink.finals().len() == 2).await;
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    let killed = sink
+        .finals()
+        .into_iter()
+        .find(|e| e.task_id == long_id)
+        .unwrap();
+    assert_eq!(killed.effective_state(), TaskState::Killed);
+    assert_eq!(killed.success, Some(false));
+    let left: bool = c.hexists(kill_hash(&q), &long_id).await.unwrap();
+    assert!(!left, "the kill request is consumed");
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    let _: () = c.hdel("funboost_pause_flag", &q).await.unwrap();
+}
+
+#[tokio::test]
+async fn requeues_what_dead_consumers_held_and_leaves_live_ones_alone() {
+    let q = queue("rs_orphans");
+    let mut c = conn().await;
+    let (time_s, _): (u64, u64) = redis::cmd("TIME").query_async(&mut c).await.unwrap();
+    let dead = "deadhost_192.0.2.9_2026-11-23 10-00-00_1_1";
+    let alive = "livehost_192.0.2.8_2026-11-23 10-00-00_2_2";
+    let _: () = c
+        .sadd(heartbeat_str(&q), format!("{alive}&&{time_s}"))
+        .await
+        .unwrap();
+    let _: () = c
+        .sadd(heartbeat_str(&q), format!("{dead}&&{}", time_s - 100))
+        .await
+        .unwrap();
+    let mut dead_ids = Vec::new();
+    for (who, n) in [(dead, 3), (alive, 2)] {
+        let _: () = c
+            .sadd(unack_registry(&q), unack_key(&q, who))
+            .await
+            .unwrap();
+        for i in 0..n {
+            let (id, raw) = funboost_message(i, 0.0);
+            if who == dead {
+                dead_ids.push(id);
+            }
+            let _: () = c
+                .zadd(unack_key(&q, who), raw, time_s as f64)
+                .await
+                .unwrap();
+        }
+    }
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let w = Worker::builder(&q)
+        .orphan_check_every(Duration::from_millis(200))
+        .handler(|_ctx, _p: Value| async move { Ok(()) })
+        .build(Arc::new(RedisBroker::new(&url(7)).unwrap()), emitter)
+        .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(w.run(stop.clone()));
+    until("the dead consumer's 3 messages to run", 10, async || {
+        sink.finals().len() == 3
+    })
+    .await;
+    let mut ran: Vec<String> = sink.finals().into_iter().map(|e| e.task_id).collect();
+    ran.sort();
+    dead_ids.sort();
+    assert_eq!(
+        ran, dead_ids,
+        "exactly the dead consumer's messages, once each"
+    );
+    let kept: u64 = c.zcard(unack_key(&q, alive)).await.unwrap();
+    assert_eq!(kept, 2, "a live consumer's messages stay with it");
+    let gone: bool = c.exists(unack_key(&q, dead)).await.unwrap();
+    assert!(!gone);
+    let registry: Vec<String> = c.smembers(unack_registry(&q)).await.unwrap();
+    assert!(!registry.contains(&unack_key(&q, dead)));
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+}
