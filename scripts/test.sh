@@ -38,7 +38,7 @@ if [ "$build_status" = 0 ]; then
   port=$(free_port)
   mkdir -p "$state/e2e"
   (cd "$state/e2e" && exec "$root/target/debug/taskdeck" serve --bind "127.0.0.1:$port" \
-     --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db") >"$state/taskdeck.log" 2>&1 &
+     --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db" --no-demo) >"$state/taskdeck.log" 2>&1 &
   taskdeck_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   TASKDECK_E2E_URL="http://127.0.0.1:$port" npx --no-install playwright test \

@@ -18,7 +18,7 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format, retention,
-    /// site_root) [env: TASKDECK_CONFIG]
+    /// site_root, demo) [env: TASKDECK_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free one [env: TASKDECK_BIND] [default: 127.0.0.1:3000]
@@ -47,6 +47,13 @@ pub struct ServeArgs {
     /// days 5 years
     #[arg(long, value_name = "DURATION")]
     pub retention: Option<String>,
+    /// Run the demo fleet: in-process workers on four queues producing real tasks
+    /// [env: TASKDECK_DEMO=true|false] [default: on without --redis, off with it]
+    #[arg(long, conflicts_with = "no_demo")]
+    pub demo: bool,
+    /// Do not run the demo fleet
+    #[arg(long)]
+    pub no_demo: bool,
 }
 
 /// The optional TOML file; unknown keys are errors, not silently ignored typos.
@@ -60,11 +67,13 @@ struct FileSettings {
     log_format: Option<String>,
     site_root: Option<PathBuf>,
     retention: Option<String>,
+    demo: Option<bool>,
 }
 
 /// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 8] = [
+const ENV_VARS: [&str; 9] = [
     "TASKDECK_RETENTION",
+    "TASKDECK_DEMO",
     "TASKDECK_CONFIG",
     "TASKDECK_BIND",
     "TASKDECK_STORE",
@@ -165,6 +174,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub site_root: PathBuf,
     pub retention: std::time::Duration,
+    /// Run the in-process demo fleet.
+    pub demo: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,6 +363,26 @@ impl Settings {
             None => std::time::Duration::from_secs(7 * 86_400),
         };
 
+        let flag = match (args.demo, args.no_demo) {
+            (true, _) => Some("true".to_owned()),
+            (_, true) => Some("false".to_owned()),
+            _ => None,
+        };
+        let demo = match pick(
+            "demo",
+            flag.as_ref(),
+            "TASKDECK_DEMO",
+            file.demo.map(|d| d.to_string()).as_ref(),
+        ) {
+            Some(found) => match found.value.as_str() {
+                "true" | "1" | "on" | "yes" => true,
+                "false" | "0" | "off" | "no" => false,
+                _ => return Err(invalid("demo", found, "expected true or false".into())),
+            },
+            // The embedded mode (no Redis) shows a working system on the first run.
+            None => redis.is_none(),
+        };
+
         Ok(Settings {
             bind,
             store,
@@ -360,6 +391,7 @@ impl Settings {
             log_format,
             site_root,
             retention,
+            demo,
         })
     }
 }
@@ -404,6 +436,49 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(text.as_bytes()).unwrap();
         f
+    }
+
+    #[test]
+    fn the_demo_runs_in_the_embedded_mode_unless_told_otherwise() {
+        let embedded = Settings::resolve(&ServeArgs::default(), &env(&[])).unwrap();
+        assert!(embedded.demo);
+        let with_redis = ServeArgs {
+            redis: Some("redis://127.0.0.1:6379".into()),
+            ..Default::default()
+        };
+        assert!(!Settings::resolve(&with_redis, &env(&[])).unwrap().demo);
+        let forced = ServeArgs {
+            demo: true,
+            ..with_redis
+        };
+        assert!(Settings::resolve(&forced, &env(&[])).unwrap().demo);
+        let off = ServeArgs {
+            no_demo: true,
+            ..Default::default()
+        };
+        assert!(
+            !Settings::resolve(&off, &env(&[("TASKDECK_DEMO", "true")]))
+                .unwrap()
+                .demo
+        );
+        assert!(
+            !Settings::resolve(&ServeArgs::default(), &env(&[("TASKDECK_DEMO", "off")]))
+                .unwrap()
+                .demo
+        );
+        let err = Settings::resolve(&ServeArgs::default(), &env(&[("TASKDECK_DEMO", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`demo`") && err.contains("TASKDECK_DEMO"),
+            "{err}"
+        );
+        let f = file("demo = false\n");
+        let from_file = ServeArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        };
+        assert!(!Settings::resolve(&from_file, &env(&[])).unwrap().demo);
     }
 
     #[test]

@@ -43,6 +43,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let demo = settings.demo.then(|| {
+        tracing::info!(queues = ?taskdeck_worker::demo::QUEUES, "demo fleet running (turn it off with --no-demo)");
+        let sink = std::sync::Arc::new(crate::ingest::memory::IngestSink(ingest.clone()));
+        let (emitter, flushed) = taskdeck_worker::Emitter::start(sink);
+        let broker = std::sync::Arc::new(taskdeck_worker::MemoryBroker::new());
+        let fleet = tokio::spawn(taskdeck_worker::demo::run(broker, emitter, shutdown.clone()));
+        (fleet, flushed)
+    });
     let pruner = tokio::spawn(crate::store::retention::run(
         store.clone(),
         settings.retention,
@@ -88,6 +96,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     if let Some(source) = stream_source {
         let _ = source.await;
+    }
+    if let Some((fleet, flushed)) = demo {
+        let _ = fleet.await;
+        let _ = flushed.await;
     }
     let _ = pruner.await;
     // Every ingest handle is gone now: the batcher writes what is waiting and ends.

@@ -20,13 +20,18 @@ pub struct Taskdeck {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-/// A `taskdeck serve` command in a fresh working directory, with JSON logs and no
-/// `TASKDECK_*` variables inherited from the test environment.
+/// A `taskdeck serve` command in a fresh working directory, with JSON logs, without the demo
+/// fleet (unless `--demo` is passed) and no `TASKDECK_*` variables inherited from the test
+/// environment.
 pub fn command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve");
     if !args.contains(&"--bind") {
         cmd.args(["--bind", "127.0.0.1:0"]);
+    }
+    // Tests count what they send: no demo tasks unless a test asks for them.
+    if !args.contains(&"--demo") {
+        cmd.arg("--no-demo");
     }
     cmd.args(["--log-format", "json"])
         .args(args)
