@@ -64,7 +64,7 @@ pub async fn run(broker: Arc<dyn Broker>, emitter: Emitter, stop: CancellationTo
     }
 }
 
-/// Publishes about three tasks a second, with a slow swell and a thumbnail burst now and then.
+/// Publishes one to two tasks a second, with a slow swell and a thumbnail burst now and then.
 async fn produce(broker: &dyn Broker, stop: &CancellationToken) {
     let mut tick: u64 = 0;
     let mut order_id: u64 = 10_000;
@@ -81,7 +81,7 @@ async fn produce(broker: &dyn Broker, stop: &CancellationToken) {
                 tracing::warn!(queue, error = %e, "demo producer could not publish");
             }
         };
-        if fastrand::f64() < 0.35 * swell {
+        if fastrand::f64() < 0.2 * swell {
             order_id += 1;
             publish(
                 "orders",
@@ -94,7 +94,7 @@ async fn produce(broker: &dyn Broker, stop: &CancellationToken) {
             )
             .await;
         }
-        if fastrand::f64() < 0.15 * swell {
+        if fastrand::f64() < 0.1 * swell {
             let templates = ["welcome", "receipt", "password_reset", "shipping_update"];
             publish(
                 "emails",
