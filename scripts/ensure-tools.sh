@@ -42,4 +42,12 @@ if [ "${1:-}" = "--test" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check --pre secantusdb==0.7.0b3 pymongo
   fi
+  # Real funboost workers and producers for the interoperability tests, in their own
+  # environment (funboost pins its own redis and pymongo).
+  fb=target/funboost-venv
+  if ! "$fb/bin/python" -c 'import funboost' 2>/dev/null; then
+    say "installing funboost 55.0 from PyPI into $fb"
+    python3 -m venv "$fb"
+    "$fb/bin/pip" install -q --disable-pip-version-check funboost==55.0
+  fi
 fi

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Reads funboost's own heartbeats too: taskdeck's fields are then left at their defaults.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Heartbeat {
     pub queue_name: String,
     pub computer_name: String,
@@ -43,6 +45,18 @@ pub struct Heartbeat {
     pub paused: bool,
     /// taskdeck: which implementation wrote it.
     pub worker_kind: String,
+}
+
+impl Heartbeat {
+    /// Reads a heartbeat set member. funboost writes `null` for numbers it has not measured
+    /// yet (no task in the last window); those read as absent.
+    pub fn from_json(text: &str) -> Result<Heartbeat, serde_json::Error> {
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.retain(|_, v| !v.is_null());
+        }
+        serde_json::from_value(value)
+    }
 }
 
 /// Task counts over funboost's 10 s windows and since start.

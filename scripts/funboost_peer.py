@@ -1,0 +1,85 @@
+"""A real funboost 55 peer for taskdeck's interoperability tests.
+
+    funboost_peer.py produce QUEUE N           publish N messages add(x=i, y=1) with funboost's publisher
+    funboost_peer.py consume QUEUE OUT SECONDS  consume QUEUE for SECONDS with a funboost worker,
+                                                appending each finished status dict to OUT (JSON lines)
+
+Redis comes from FUNBOOST_REDIS_HOST / FUNBOOST_REDIS_PORT (db 7, funboost's default). funboost
+reads its settings from a module `funboost_config` on the path; this script writes one (and
+nb_log's) into a scratch directory so nothing lands in the repository or the home directory.
+"""
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+
+config_dir = tempfile.mkdtemp(prefix="funboost-peer-")
+with open(os.path.join(config_dir, "funboost_config.py"), "w") as f:
+    f.write(f"""
+from funboost.utils.simple_data_class import DataClassBase
+class BrokerConnConfig(DataClassBase):
+    REDIS_HOST = {os.environ.get('FUNBOOST_REDIS_HOST', '127.0.0.1')!r}
+    REDIS_PORT = {int(os.environ.get('FUNBOOST_REDIS_PORT', '6379'))}
+    REDIS_USERNAME = ''
+    REDIS_PASSWORD = ''
+    REDIS_SSL = False
+    REDIS_DB = 7
+    REDIS_DB_FILTER_AND_RPC_RESULT = 8
+class FunboostCommonConfig(DataClassBase):
+    TIMEZONE = 'UTC'
+    SHOW_HOW_FUNBOOST_CONFIG_SETTINGS = False
+""")
+with open(os.path.join(config_dir, "nb_log_config.py"), "w") as f:
+    f.write(f"""
+from nb_log.nb_log_config_default import *
+LOG_PATH = {config_dir!r}
+AUTO_PATCH_PRINT = False
+SHOW_PYCHARM_COLOR_SETINGS = False
+SHOW_NB_LOG_LOGO = False
+SHOW_IMPORT_NB_LOG_CONFIG_PATH = False
+DEFAULUT_USE_COLOR_HANDLER = False
+ROOT_LOGGER_FILENAME = None
+ROOT_LOGGER_FILENAME_ERROR = None
+""")
+sys.path.insert(1, config_dir)
+os.environ["LOG_PATH"] = config_dir
+
+from funboost import boost, BoosterParams, BrokerEnum  # noqa: E402
+
+mode, queue = sys.argv[1], sys.argv[2]
+out_path = sys.argv[3] if mode == "consume" else None
+lock = threading.Lock()
+
+
+def record(status):
+    d = status.get_status_dict(without_datetime_obj=True, is_return_unstrict_dict=True)
+    with lock, open(out_path, "a") as out:
+        out.write(json.dumps(d, default=str) + "\n")
+
+
+# FUNBOOST_PULL_BATCH=1 makes the worker take one message at a time (default: funboost's 100),
+# so that it shares a queue fairly with other consumers in tests.
+exclusive = {"pull_msg_batch_size": int(os.environ["FUNBOOST_PULL_BATCH"])} if "FUNBOOST_PULL_BATCH" in os.environ else {}
+
+
+@boost(BoosterParams(queue_name=queue, broker_kind=BrokerEnum.REDIS_ACK_ABLE, concurrent_num=4,
+                     max_retry_times=0, broker_exclusive_config=exclusive,
+                     user_custom_record_process_info_func=record if out_path else None))
+def add(x, y=0):
+    time.sleep(0.01)
+    return x + y
+
+
+if mode == "produce":
+    for i in range(int(sys.argv[3])):
+        add.push(x=i, y=1)
+    time.sleep(0.5)
+    os._exit(0)
+elif mode == "consume":
+    add.consume()
+    time.sleep(float(sys.argv[4]))
+    os._exit(0)
+else:
+    sys.exit(f"unknown mode {mode}")
