@@ -273,6 +273,10 @@ impl Worker {
                 }
             }
         }
+        // A queue paused before this consumer started stays paused from its first pull on.
+        if let Ok(p) = shared.broker.paused(&shared.settings.queue).await {
+            shared.paused.store(p, Relaxed);
+        }
         tracing::info!(queue = %shared.settings.queue, consumer = %shared.consumer, "consuming");
         let background = [
             tokio::spawn(heartbeats(shared.clone(), template.clone(), loops.clone())),

@@ -164,9 +164,11 @@ async fn consumes_funboost_messages_with_funboost_keys_and_streams_records() {
     stop.cancel();
     run.await.unwrap();
     flushed.await.unwrap();
-    // A graceful stop removes this consumer's heartbeats.
+    // A graceful stop removes this consumer's heartbeats and its empty in-flight set.
     let beats: Vec<String> = c.smembers(heartbeat_str(&q)).await.unwrap();
     assert!(beats.is_empty());
+    let registry: Vec<String> = c.smembers(unack_registry(&q)).await.unwrap();
+    assert!(registry.is_empty(), "{registry:?}");
     // The records read back as taskdeck events.
     let entries: redis::streams::StreamRangeReply = s.xrange_all("taskdeck:events").await.unwrap();
     let events: Vec<TaskEvent> = entries
@@ -295,4 +297,94 @@ async fn requeues_what_dead_consumers_held_and_leaves_live_ones_alone() {
     stop.cancel();
     run.await.unwrap();
     flushed.await.unwrap();
+}
+
+/// The example worker binary, built by `cargo test` next to this test's executable.
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join("examples").join(name);
+    if !path.is_file() {
+        // `cargo test --workspace` builds examples; a run of this test file alone may not have.
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "taskdeck-worker", "--example", name])
+            .status()
+            .unwrap();
+        assert!(
+            built.success() && path.is_file(),
+            "cannot build {}",
+            path.display()
+        );
+    }
+    path
+}
+
+#[tokio::test]
+async fn messages_held_by_a_sigkilled_worker_run_exactly_once_more() {
+    let q = queue("rs_sigkill");
+    let mut c = conn().await;
+    let broker = RedisBroker::new(&url(7)).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let kwargs = serde_json::json!({"secs": 600})
+            .as_object()
+            .unwrap()
+            .clone();
+        ids.push(
+            taskdeck_worker::publish(&broker, &q, kwargs, &Default::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let mut child = std::process::Command::new(example("redis_worker"))
+        .args([url(7), q.clone(), url(14)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // It pulls all eight (prefetch 8) and runs four.
+    let registry = unack_registry(&q);
+    until("the worker to hold all 8 messages", 20, async || {
+        let keys: Vec<String> = c.smembers(&registry).await.unwrap();
+        let mut held = 0;
+        for k in keys {
+            held += c.zcard::<_, u64>(k).await.unwrap();
+        }
+        held == 8
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left: u64 = c.llen(&q).await.unwrap();
+    assert_eq!(left, 0, "the killed worker held everything");
+
+    // A new consumer requeues them once the dead one's heartbeat is 25 s old, then runs each.
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let w = Worker::builder(&q)
+        .concurrency(8)
+        .orphan_check_every(Duration::from_millis(500))
+        .handler(|_ctx, _p: Value| async move { Ok("ran") })
+        .build(Arc::new(RedisBroker::new(&url(7)).unwrap()), emitter)
+        .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(w.run(stop.clone()));
+    until("the 8 orphans to run", 60, async || {
+        sink.finals().len() >= 8
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    let mut ran: Vec<String> = sink.finals().into_iter().map(|e| e.task_id).collect();
+    ran.sort();
+    ids.sort();
+    assert_eq!(ran, ids, "each held message ran exactly once more");
+    let keys: Vec<String> = c.smembers(&registry).await.unwrap();
+    assert_eq!(
+        keys.len(),
+        0,
+        "the dead consumer's in-flight set is gone: {keys:?}"
+    );
 }

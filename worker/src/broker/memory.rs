@@ -183,6 +183,10 @@ impl Broker for MemoryBroker {
             if let Some(beats) = i.heartbeats.get_mut(&hb.queue_name) {
                 beats.remove(&hb.consumer_identification);
             }
+            let key = (hb.queue_name.clone(), hb.consumer_identification.clone());
+            if i.in_flight.get(&key).is_some_and(Vec::is_empty) {
+                i.in_flight.remove(&key);
+            }
         });
         Ok(())
     }

@@ -48,7 +48,8 @@ pub trait Broker: Send + Sync + 'static {
     /// Records that the consumer is alive (funboost's heartbeat keys) and drops heartbeats
     /// of consumers silent for longer than funboost's 25 s.
     async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, BrokerError>;
-    /// Removes this consumer's heartbeats (graceful stop).
+    /// Removes this consumer's heartbeats and, when it holds nothing, its in-flight set
+    /// (graceful stop).
     async fn unregister(&self, hb: &Heartbeat) -> Result<(), BrokerError>;
     /// funboost's pause flag for the queue.
     async fn paused(&self, queue: &str) -> Result<bool, BrokerError>;

@@ -62,6 +62,13 @@ return 0",
     )
 });
 
+/// A consumer that stopped cleanly holds nothing: its in-flight set leaves the registry.
+static DROP_EMPTY_UNACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('ZCARD', KEYS[2]) == 0 then redis.call('DEL', KEYS[2]) redis.call('SREM', KEYS[1], KEYS[2]) end",
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisBroker {
     conn: ConnectionManager,
@@ -260,6 +267,11 @@ impl Broker for RedisBroker {
             }
         }
         pipe.query_async::<()>(&mut conn).await?;
+        DROP_EMPTY_UNACK
+            .key(unack_registry(&hb.queue_name))
+            .key(unack_key(&hb.queue_name, &hb.consumer_identification))
+            .invoke_async::<()>(&mut conn)
+            .await?;
         Ok(())
     }
 
