@@ -3,6 +3,9 @@
     funboost_peer.py produce QUEUE N           publish N messages add(x=i, y=1) with funboost's publisher
     funboost_peer.py consume QUEUE OUT SECONDS  consume QUEUE for SECONDS with a funboost worker,
                                                 appending each finished status dict to OUT (JSON lines)
+    funboost_peer.py taskdeck QUEUE - SECONDS   consume with contrib/funboost's TaskdeckConsumerMixin
+                                                (records to TASKDECK_REDIS_URL); `fail` in a message
+                                                raises ValueError
 
 Redis comes from FUNBOOST_REDIS_HOST / FUNBOOST_REDIS_PORT (db 7, funboost's default). funboost
 reads its settings from a module `funboost_config` on the path; this script writes one (and
@@ -50,6 +53,11 @@ from funboost import boost, BoosterParams, BrokerEnum  # noqa: E402
 
 mode, queue = sys.argv[1], sys.argv[2]
 out_path = sys.argv[3] if mode == "consume" else None
+override = None
+if mode == "taskdeck":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "funboost"))
+    from taskdeck_funboost import TaskdeckConsumerMixin  # noqa: E402
+    override = TaskdeckConsumerMixin
 lock = threading.Lock()
 
 
@@ -65,10 +73,12 @@ exclusive = {"pull_msg_batch_size": int(os.environ["FUNBOOST_PULL_BATCH"])} if "
 
 
 @boost(BoosterParams(queue_name=queue, broker_kind=BrokerEnum.REDIS_ACK_ABLE, concurrent_num=4,
-                     max_retry_times=0, broker_exclusive_config=exclusive,
+                     max_retry_times=0, broker_exclusive_config=exclusive, consumer_override_cls=override,
                      user_custom_record_process_info_func=record if out_path else None))
-def add(x, y=0):
+def add(x, y=0, fail=False):
     time.sleep(0.01)
+    if fail:
+        raise ValueError(f"cannot add {x}")
     return x + y
 
 
@@ -77,7 +87,7 @@ if mode == "produce":
         add.push(x=i, y=1)
     time.sleep(0.5)
     os._exit(0)
-elif mode == "consume":
+elif mode in ("consume", "taskdeck"):
     add.consume()
     time.sleep(float(sys.argv[4]))
     os._exit(0)
