@@ -4,7 +4,9 @@
 #   2. the ceiling: a raw binary COPY of the same rows into the same Postgres, and the baseline:
 #      funboost's own bulk ReplaceOne writes of the same events into the same MongoDB server;
 #   3. durability: SIGKILL `taskdeck serve` while 1,000,000 events stream in through Redis,
-#      restart it, and check every event is in the store exactly once.
+#      restart it, and check every event is in the store exactly once;
+#   4. workers: tasks/s of one Rust worker vs one funboost 55 worker on the same Redis (no-op and
+#      1 ms tasks, every record sent to taskdeck), and the Rust worker's RSS at 10,000 in flight.
 # Usage: scripts/bench.sh [TASKS] [MONGO_TASKS]   (defaults: 250,000 tasks = 500,000 events into
 # SQLite and Postgres; 20,000 tasks into the MongoDB-protocol test server, which is a slow
 # pure-Python server: its figures compare taskdeck with funboost on it, not with MongoDB)
@@ -60,3 +62,6 @@ for _ in $(seq 600); do
 done
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 "$bin" bench verify --store "$store" --tasks 500000
+
+echo; echo "== 4. workers: Rust vs funboost 55 on the same Redis"
+"$bin" bench worker --redis "${TEST_REDIS_URL%/0}"

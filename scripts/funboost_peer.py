@@ -3,6 +3,9 @@
     funboost_peer.py produce QUEUE N           publish N messages add(x=i, y=1) with funboost's publisher
     funboost_peer.py consume QUEUE OUT SECONDS  consume QUEUE for SECONDS with a funboost worker,
                                                 appending each finished status dict to OUT (JSON lines)
+    funboost_peer.py bench QUEUE N SLEEP_MS THREADS
+                                                publish N, time one worker draining them (with the
+                                                taskdeck mixin), print "RATE <tasks/s>"
     funboost_peer.py taskdeck QUEUE - SECONDS   consume with contrib/funboost's TaskdeckConsumerMixin
                                                 (records to TASKDECK_REDIS_URL); `fail` in a message
                                                 raises ValueError
@@ -54,9 +57,9 @@ from funboost import boost, BoosterParams, BrokerEnum  # noqa: E402
 mode, queue = sys.argv[1], sys.argv[2]
 out_path = sys.argv[3] if mode == "consume" else None
 override = None
-if mode == "taskdeck":
+if mode in ("taskdeck", "bench"):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "funboost"))
-    from taskdeck_funboost import TaskdeckConsumerMixin  # noqa: E402
+    from taskdeck_funboost import TaskdeckConsumerMixin, _get_sender  # noqa: E402
     override = TaskdeckConsumerMixin
 lock = threading.Lock()
 
@@ -70,6 +73,36 @@ def record(status):
 # FUNBOOST_PULL_BATCH=1 makes the worker take one message at a time (default: funboost's 100),
 # so that it shares a queue fairly with other consumers in tests.
 exclusive = {"pull_msg_batch_size": int(os.environ["FUNBOOST_PULL_BATCH"])} if "FUNBOOST_PULL_BATCH" in os.environ else {}
+
+if mode == "bench":
+    # bench QUEUE N SLEEP_MS THREADS: publish N, then time one worker draining them with every
+    # record sent to taskdeck; prints "RATE <tasks/s>".
+    n, sleep_ms, threads = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+    done = [0]
+
+    def count(status):
+        with lock:
+            done[0] += 1
+
+    @boost(BoosterParams(queue_name=queue, broker_kind=BrokerEnum.REDIS_ACK_ABLE, concurrent_num=threads,
+                         max_retry_times=0, consumer_override_cls=override,
+                         user_custom_record_process_info_func=count))
+    def job(i, sleep_ms):
+        if sleep_ms:
+            time.sleep(sleep_ms / 1000.0)
+
+    job.clear()
+    for i in range(n):
+        job.push(i=i, sleep_ms=sleep_ms)
+    while job.get_message_count() < n:
+        time.sleep(0.05)
+    t0 = time.time()
+    job.consume()
+    while done[0] < n:
+        time.sleep(0.01)
+    _get_sender().flush(60)
+    print("RATE", n / (time.time() - t0), flush=True)
+    os._exit(0)
 
 
 @boost(BoosterParams(queue_name=queue, broker_kind=BrokerEnum.REDIS_ACK_ABLE, concurrent_num=4,

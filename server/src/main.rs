@@ -1,6 +1,7 @@
 //! The `taskdeck` binary.
 
 mod bench;
+mod bench_worker;
 mod bus;
 mod config;
 mod http;
@@ -49,6 +50,8 @@ enum BenchCommand {
     Verify(bench::VerifyArgs),
     /// Write the benchmark's events as NDJSON (for baselines outside taskdeck).
     Export(bench::ExportArgs),
+    /// Tasks/s of a Rust worker vs a funboost worker on the same Redis; RSS at 10,000 in flight.
+    Worker(bench_worker::WorkerBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
                     BenchCommand::Load(args) => bench::load(args).await,
                     BenchCommand::Verify(args) => bench::verify(args).await,
                     BenchCommand::Export(args) => bench::export(args),
+                    BenchCommand::Worker(args) => bench_worker::run(args).await,
                 }
             });
             match result {

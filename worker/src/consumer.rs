@@ -219,6 +219,7 @@ struct Shared {
     live_consumers: AtomicU64,
     /// Cancelled when the stop grace is over: running tasks give their messages back.
     abandon: CancellationToken,
+    acker: Acker,
 }
 
 static CONSUMERS: AtomicU64 = AtomicU64::new(1);
@@ -241,11 +242,17 @@ impl Worker {
         let started = now();
         let n = CONSUMERS.fetch_add(1, Relaxed);
         let consumer = host::consumer_identification(started, n);
+        let broker = self.broker;
         let shared = Arc::new(Shared {
+            acker: Acker::start(
+                broker.clone(),
+                self.settings.queue.clone(),
+                consumer.clone(),
+            ),
             settings: self.settings,
             consumer,
             handler: self.handler,
-            broker: self.broker,
+            broker,
             emitter: self.emitter,
             running: Mutex::default(),
             waiting: Mutex::default(),
@@ -284,6 +291,7 @@ impl Worker {
             tokio::spawn(orphans(shared.clone(), loops.clone())),
         ];
         let buffer = consume(&shared, &stop).await;
+        shared.acker.flush().await;
         stop_cleanly(&shared, buffer).await;
         loops.cancel();
         for b in background {
@@ -545,7 +553,7 @@ async fn stop_cleanly(shared: &Shared, buffer: VecDeque<Message>) {
 async fn reject(shared: &Shared, raw: String, error: String) {
     let s = &shared.settings;
     tracing::warn!(queue = %s.queue, error = %error, "unreadable message");
-    let _ = shared.broker.ack(&s.queue, &shared.consumer, &raw).await;
+    shared.acker.ack(raw.clone()).await;
     let t = now();
     let mut event = base_event(shared, &crate::message::new_task_id(), None, t);
     event.state = Some(TaskState::Failed);
@@ -707,9 +715,7 @@ async fn execute(shared: &Shared, message: Message) {
             }
             // Acknowledged before the record is sent, as funboost does: the record is queued
             // in the emitter, which never drops it.
-            if let Err(e) = shared.broker.ack(&s.queue, &shared.consumer, raw).await {
-                tracing::warn!(task_id = %task_id, error = %e, "ack failed; the message may run again");
-            }
+            shared.acker.ack(raw.clone()).await;
             shared
                 .counters
                 .lock()
@@ -730,5 +736,74 @@ async fn with_timeout(run: BoxFuture<Outcome>, timeout: Option<Duration>) -> Out
                 format!("the task ran longer than {:.3} s", t.as_secs_f64()),
             )),
         },
+    }
+}
+
+enum AckMsg {
+    Ack(String),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Acknowledges finished messages in batches: one `ZREM` for everything that finished in the
+/// last few milliseconds instead of a round trip per task. A crash before the batch is sent
+/// leaves those messages in the in-flight set, to be run again like any unacknowledged one.
+struct Acker {
+    tx: tokio::sync::mpsc::Sender<AckMsg>,
+}
+
+const ACK_BATCH: usize = 200;
+const ACK_LINGER: Duration = Duration::from_millis(5);
+
+impl Acker {
+    fn start(broker: Arc<dyn Broker>, queue: String, consumer: String) -> Acker {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<AckMsg>(10_000);
+        tokio::spawn(async move {
+            let mut batch: Vec<String> = Vec::new();
+            let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let deadline = tokio::time::Instant::now() + ACK_LINGER;
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        AckMsg::Ack(raw) => batch.push(raw),
+                        AckMsg::Flush(done) => waiting.push(done),
+                    }
+                    if batch.len() >= ACK_BATCH || !waiting.is_empty() {
+                        break;
+                    }
+                    next = tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten();
+                }
+                let mut backoff = Duration::from_millis(100);
+                while !batch.is_empty() {
+                    match broker.ack(&queue, &consumer, &batch).await {
+                        Ok(()) => batch.clear(),
+                        Err(e) => {
+                            tracing::warn!(queue = %queue, error = %e, messages = batch.len(), retry_in_ms = backoff.as_millis() as u64, "acknowledging failed; retrying");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                        }
+                    }
+                }
+                for done in waiting.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Acker { tx }
+    }
+
+    async fn ack(&self, raw: String) {
+        let _ = self.tx.send(AckMsg::Ack(raw)).await;
+    }
+
+    /// Returns once every acknowledgement queued before it has reached the broker.
+    async fn flush(&self) {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        if self.tx.send(AckMsg::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
     }
 }

@@ -125,13 +125,15 @@ impl Broker for MemoryBroker {
         }))
     }
 
-    async fn ack(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+    async fn ack(&self, queue: &str, consumer: &str, raws: &[String]) -> Result<(), BrokerError> {
         self.with(|i| {
             if let Some(v) = i
                 .in_flight
                 .get_mut(&(queue.to_owned(), consumer.to_owned()))
             {
-                remove_one(v, raw);
+                for raw in raws {
+                    remove_one(v, raw);
+                }
             }
         });
         Ok(())

@@ -39,8 +39,8 @@ pub trait Broker: Send + Sync + 'static {
         consumer: &str,
         max: usize,
     ) -> Result<Vec<String>, BrokerError>;
-    /// Removes a finished message from the in-flight set.
-    async fn ack(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError>;
+    /// Removes finished messages from the in-flight set (one `ZREM` for all of them).
+    async fn ack(&self, queue: &str, consumer: &str, raws: &[String]) -> Result<(), BrokerError>;
     /// Puts an in-flight message back at the tail of its queue, in one step.
     async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError>;
     /// Appends a message to the tail of `queue`.

@@ -146,10 +146,13 @@ impl Broker for RedisBroker {
             .await?)
     }
 
-    async fn ack(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+    async fn ack(&self, queue: &str, consumer: &str, raws: &[String]) -> Result<(), BrokerError> {
+        if raws.is_empty() {
+            return Ok(());
+        }
         self.conn
             .clone()
-            .zrem::<_, _, ()>(unack_key(queue, consumer), raw)
+            .zrem::<_, _, ()>(unack_key(queue, consumer), raws)
             .await?;
         Ok(())
     }
