@@ -1,6 +1,8 @@
 """A real funboost 55 peer for taskdeck's interoperability tests.
 
     funboost_peer.py produce QUEUE N           publish N messages add(x=i, y=1) with funboost's publisher
+    funboost_peer.py produce-priority QUEUE N  the same on REDIS_PRIORITY (x-max-priority 4), message i
+                                                with priority i % 5
     funboost_peer.py consume QUEUE OUT SECONDS  consume QUEUE for SECONDS with a funboost worker,
                                                 appending each finished status dict to OUT (JSON lines)
     funboost_peer.py bench QUEUE N SLEEP_MS THREADS
@@ -105,7 +107,14 @@ if mode == "bench":
     os._exit(0)
 
 
-@boost(BoosterParams(queue_name=queue, broker_kind=BrokerEnum.REDIS_ACK_ABLE, concurrent_num=4,
+broker_kind = BrokerEnum.REDIS_ACK_ABLE
+if mode == "produce-priority":
+    broker_kind = BrokerEnum.REDIS_PRIORITY
+    # pull_msg_batch_size works around funboost 55's KeyError with x-max-priority alone.
+    exclusive = {"x-max-priority": 4, "pull_msg_batch_size": 1}
+
+
+@boost(BoosterParams(queue_name=queue, broker_kind=broker_kind, concurrent_num=4,
                      max_retry_times=0, broker_exclusive_config=exclusive, consumer_override_cls=override,
                      user_custom_record_process_info_func=record if out_path else None))
 def add(x, y=0, fail=False):
@@ -118,6 +127,12 @@ def add(x, y=0, fail=False):
 if mode == "produce":
     for i in range(int(sys.argv[3])):
         add.push(x=i, y=1)
+    time.sleep(0.5)
+    os._exit(0)
+elif mode == "produce-priority":
+    from funboost.core.func_params_model import TaskOptions  # noqa: E402
+    for i in range(int(sys.argv[3])):
+        add.publish({"x": i, "y": 1}, task_options=TaskOptions(other_extra_params={"priroty": i % 5}))
     time.sleep(0.5)
     os._exit(0)
 elif mode in ("consume", "taskdeck"):

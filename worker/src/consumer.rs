@@ -1,7 +1,7 @@
 //! A queue consumer: pulls funboost messages, runs the handler under the configured limits,
 //! records every attempt, and obeys pause and kill.
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Queue};
 use crate::events::Emitter;
 use crate::heartbeat::{Counters, Heartbeat};
 use crate::host::{self, now};
@@ -46,6 +46,8 @@ pub struct Settings {
     /// Messages pulled at once (they wait in this consumer's in-flight set).
     pub prefetch: usize,
     pub heartbeat_every: Duration,
+    /// funboost REDIS_PRIORITY: lists `queue:1` … `queue:N` besides `queue`, highest first.
+    pub max_priority: u8,
     /// How often pause flags and kill requests are read.
     pub control_every: Duration,
     pub orphan_check_every: Duration,
@@ -54,6 +56,10 @@ pub struct Settings {
 }
 
 impl Settings {
+    pub fn queue(&self) -> Queue {
+        Queue::with_priorities(&self.queue, self.max_priority)
+    }
+
     fn new(queue: &str) -> Settings {
         Settings {
             queue: queue.to_owned(),
@@ -67,6 +73,7 @@ impl Settings {
             expire_after: None,
             prefetch: 0,
             heartbeat_every: Duration::from_secs(10),
+            max_priority: 0,
             control_every: Duration::from_millis(500),
             orphan_check_every: Duration::from_secs(60),
             stop_grace: Duration::from_secs(30),
@@ -77,7 +84,8 @@ impl Settings {
     fn params(&self) -> Value {
         serde_json::json!({
             "queue_name": self.queue,
-            "broker_kind": "REDIS_ACK_ABLE",
+            "broker_kind": if self.max_priority > 0 { "REDIS_PRIORITY" } else { "REDIS_ACK_ABLE" },
+            "broker_exclusive_config": { "x-max-priority": self.max_priority },
             "concurrent_num": self.concurrency,
             "qps": self.qps,
             "is_using_distributed_frequency_control": self.distributed_qps,
@@ -136,6 +144,12 @@ impl WorkerBuilder {
     }
     pub fn prefetch(mut self, n: usize) -> Self {
         self.settings.prefetch = n;
+        self
+    }
+    /// Consume funboost's REDIS_PRIORITY layout with priorities 1..=`n` (funboost's
+    /// `x-max-priority`); messages with a higher priority run first.
+    pub fn max_priority(mut self, n: u8) -> Self {
+        self.settings.max_priority = n;
         self
     }
     pub fn heartbeat_every(mut self, d: Duration) -> Self {
@@ -346,7 +360,7 @@ async fn beat(shared: &Shared, template: &Heartbeat) {
         .fill(&mut hb, t);
     hb.running = shared.running.lock().map(|r| r.len()).unwrap_or(0) as u64;
     hb.paused = shared.paused.load(Relaxed);
-    hb.msg_num_in_broker = match shared.broker.waiting(&shared.settings.queue).await {
+    hb.msg_num_in_broker = match shared.broker.waiting(&shared.settings.queue()).await {
         Ok(n) => n as i64,
         Err(_) => -1,
     };
@@ -428,7 +442,11 @@ async fn orphans(shared: Arc<Shared>, stop: CancellationToken) {
     )
     .await;
     while !stop.is_cancelled() {
-        if let Err(e) = shared.broker.requeue_orphans(&shared.settings.queue).await {
+        if let Err(e) = shared
+            .broker
+            .requeue_orphans(&shared.settings.queue())
+            .await
+        {
             tracing::warn!(queue = %shared.settings.queue, error = %e, "orphan requeue pass failed");
         }
         sleep_or(shared.settings.orphan_check_every, &stop).await;
@@ -444,6 +462,7 @@ async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Mes
     } else {
         s.concurrency
     };
+    let lists = s.queue();
     let mut buffer: VecDeque<Message> = VecDeque::new();
     let mut tasks = JoinSet::new();
     let mut idle = Duration::from_millis(10);
@@ -455,11 +474,7 @@ async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Mes
             continue;
         }
         if buffer.is_empty() {
-            match shared
-                .broker
-                .pull(&s.queue, &shared.consumer, prefetch)
-                .await
-            {
+            match shared.broker.pull(&lists, &shared.consumer, prefetch).await {
                 Ok(raws) if !raws.is_empty() => {
                     idle = Duration::from_millis(10);
                     let t = now();
@@ -540,7 +555,7 @@ async fn stop_cleanly(shared: &Shared, buffer: VecDeque<Message>) {
     for m in buffer {
         if let Err(e) = shared
             .broker
-            .requeue(&shared.settings.queue, &shared.consumer, &m.raw)
+            .requeue(&shared.settings.queue(), &shared.consumer, &m.raw)
             .await
         {
             tracing::warn!(task_id = %m.task_id, error = %e, "could not requeue; peers will requeue it as an orphan");
@@ -693,7 +708,11 @@ async fn execute(shared: &Shared, message: Message) {
     let raw = &message.raw;
     match ending {
         Ending::GiveBack => {
-            if let Err(e) = shared.broker.requeue(&s.queue, &shared.consumer, raw).await {
+            if let Err(e) = shared
+                .broker
+                .requeue(&s.queue(), &shared.consumer, raw)
+                .await
+            {
                 tracing::warn!(task_id = %task_id, error = %e, "could not requeue; peers will requeue it as an orphan");
             }
         }

@@ -38,14 +38,15 @@ pub mod host;
 pub mod message;
 pub mod task;
 
-pub use broker::{Broker, BrokerError, MemoryBroker, RedisBroker};
+pub use broker::{Broker, BrokerError, MemoryBroker, Queue, RedisBroker};
 pub use consumer::{Worker, WorkerBuilder};
 pub use events::{Emitter, EventSink, RedisStreamSink};
 pub use message::{Message, PublishOptions};
 pub use protocol;
 pub use task::{TaskContext, TaskError};
 
-/// Publishes `kwargs` as a funboost message; returns its task id.
+/// Publishes `kwargs` as a funboost message; returns its task id. A message with a priority
+/// goes to funboost's priority list `queue:<priority>` (capped at `options.max_priority`).
 pub async fn publish(
     broker: &dyn Broker,
     queue: &str,
@@ -53,6 +54,11 @@ pub async fn publish(
     options: &PublishOptions,
 ) -> Result<String, BrokerError> {
     let m = Message::build(kwargs, options);
-    broker.publish(queue, &m.raw).await?;
+    let levels = options
+        .max_priority
+        .unwrap_or(options.priority.unwrap_or(0));
+    broker
+        .publish(&broker::Queue::with_priorities(queue, levels), &m.raw)
+        .await?;
     Ok(m.task_id)
 }

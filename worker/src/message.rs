@@ -136,6 +136,8 @@ pub struct PublishOptions {
     pub expire_after: Option<std::time::Duration>,
     /// funboost REDIS_PRIORITY level (1..=max priority); 0 or none is the plain queue.
     pub priority: Option<u8>,
+    /// The queue's highest priority (funboost's `x-max-priority`): higher levels are capped.
+    pub max_priority: Option<u8>,
 }
 
 /// funboost's task ids are UUIDv7 strings: unique and ordered by creation time.

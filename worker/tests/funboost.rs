@@ -302,3 +302,52 @@ async fn funboost_and_rust_workers_share_one_queue_and_run_each_message_once() {
     assert_eq!(total, all.len(), "a message ran twice");
     assert_eq!(all.into_iter().collect::<HashSet<_>>(), ids);
 }
+
+#[tokio::test]
+async fn a_rust_worker_takes_funboosts_priority_lists_highest_first() {
+    let q = queue("fb_priority");
+    let mut producer = peer(&["produce-priority", &q, "10"], None);
+    tokio::task::spawn_blocking(move || wait(&mut producer, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let broker = RedisBroker::new(&redis_url().0).unwrap();
+    let lists = taskdeck_worker::Queue::with_priorities(&q, 4);
+    use taskdeck_worker::Broker;
+    assert_eq!(
+        broker.waiting(&lists).await.unwrap(),
+        10,
+        "funboost wrote q, q:1 … q:4"
+    );
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let w = Worker::builder(&q)
+        .max_priority(4)
+        .concurrency(1)
+        .prefetch(1)
+        .handler(|_ctx, a: Add| async move { Ok(a.x + a.y) })
+        .build(Arc::new(broker), emitter)
+        .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(w.run(stop.clone()));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sink.successes().len() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 10",
+            sink.successes().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    let priorities: Vec<i64> = sink
+        .successes()
+        .iter()
+        .map(|e| {
+            let params: Value = serde_json::from_str(e.params.as_ref().unwrap().get()).unwrap();
+            params["x"].as_i64().unwrap() % 5
+        })
+        .collect();
+    assert_eq!(priorities, [4, 4, 3, 3, 2, 2, 1, 1, 0, 0]);
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use taskdeck_worker::broker::Broker;
-use taskdeck_worker::{Emitter, EventSink, MemoryBroker, PublishOptions, TaskError, Worker};
+use taskdeck_worker::{Emitter, EventSink, MemoryBroker, PublishOptions, Queue, TaskError, Worker};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
@@ -144,7 +144,7 @@ async fn runs_every_message_once_and_records_start_and_finish() {
         assert!(fin.other.contains_key("msg_dict"));
     }
     assert_eq!(broker.in_flight("q"), 0, "every message acknowledged");
-    assert_eq!(broker.waiting("q").await.unwrap(), 0);
+    assert_eq!(broker.waiting(&Queue::plain("q")).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -325,7 +325,7 @@ async fn expired_messages_are_recorded_not_run() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());
     let old = r#"{"x":1,"extra":{"task_id":"old-1","publish_time":1000.0}}"#;
-    broker.publish("q", old).await.unwrap();
+    broker.publish(&Queue::plain("q"), old).await.unwrap();
     let w = start(&broker, &sink, |b, e, br| {
         b.expire_after(Duration::from_secs(60))
             .handler(|_ctx, _p: Value| async move { Err::<(), _>(TaskError::new("Never", "ran")) })
@@ -369,7 +369,7 @@ async fn a_stop_requeues_waiting_and_overdue_messages() {
     until("two running", || sink.0.lock().unwrap().len() == 2).await;
     w.stop().await;
     assert_eq!(
-        broker.waiting("q").await.unwrap(),
+        broker.waiting(&Queue::plain("q")).await.unwrap(),
         6,
         "all six back in the queue"
     );
@@ -384,13 +384,22 @@ async fn a_stop_requeues_waiting_and_overdue_messages() {
 async fn messages_held_by_a_dead_consumer_are_requeued() {
     let broker = MemoryBroker::new();
     // A consumer that pulled and died without a heartbeat.
-    broker.publish("q", r#"{"x":1}"#).await.unwrap();
-    broker.publish("q", r#"{"x":2}"#).await.unwrap();
-    let held = broker.pull("q", "dead-consumer", 10).await.unwrap();
+    broker
+        .publish(&Queue::plain("q"), r#"{"x":1}"#)
+        .await
+        .unwrap();
+    broker
+        .publish(&Queue::plain("q"), r#"{"x":2}"#)
+        .await
+        .unwrap();
+    let held = broker
+        .pull(&Queue::plain("q"), "dead-consumer", 10)
+        .await
+        .unwrap();
     assert_eq!(held.len(), 2);
-    assert_eq!(broker.waiting("q").await.unwrap(), 0);
-    assert_eq!(broker.requeue_orphans("q").await.unwrap(), 2);
-    assert_eq!(broker.waiting("q").await.unwrap(), 2);
+    assert_eq!(broker.waiting(&Queue::plain("q")).await.unwrap(), 0);
+    assert_eq!(broker.requeue_orphans(&Queue::plain("q")).await.unwrap(), 2);
+    assert_eq!(broker.waiting(&Queue::plain("q")).await.unwrap(), 2);
     assert_eq!(broker.in_flight("q"), 0);
 }
 
@@ -398,7 +407,10 @@ async fn messages_held_by_a_dead_consumer_are_requeued() {
 async fn unreadable_messages_are_recorded_as_failed_and_acknowledged() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());
-    broker.publish("q", "not json").await.unwrap();
+    broker
+        .publish(&Queue::plain("q"), "not json")
+        .await
+        .unwrap();
     let w = start(&broker, &sink, |b, e, br| {
         b.handler(|_ctx, _p: Value| async move { Ok(()) })
             .build(br, e)
@@ -410,4 +422,39 @@ async fn unreadable_messages_are_recorded_as_failed_and_acknowledged() {
     assert_eq!(f.exception_type.as_deref(), Some("MessageFormatError"));
     assert_eq!(broker.in_flight("q"), 0);
     let _ = PublishOptions::default();
+}
+
+#[tokio::test]
+async fn higher_priorities_run_first_on_funboosts_priority_lists() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let mut by_priority = Vec::new();
+    for p in [0u8, 3, 1, 2, 9] {
+        let options = PublishOptions {
+            priority: Some(p),
+            max_priority: Some(4),
+            ..Default::default()
+        };
+        let id = taskdeck_worker::publish(&broker, "q", kwargs(json!({"p": p})), &options)
+            .await
+            .unwrap();
+        by_priority.push((p.min(4), id));
+    }
+    let q = Queue::with_priorities("q", 4);
+    assert_eq!(q.lists(), ["q:4", "q:3", "q:2", "q:1", "q"]);
+    assert_eq!(broker.waiting(&q).await.unwrap(), 5);
+    let w = start(&broker, &sink, |b, e, br| {
+        b.max_priority(4)
+            .concurrency(1)
+            .prefetch(1)
+            .handler(|_ctx, _p: Value| async move { Ok(()) })
+            .build(br, e)
+            .unwrap()
+    });
+    until("5 finished", || sink.finals().len() == 5).await;
+    w.stop().await;
+    by_priority.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let expected: Vec<String> = by_priority.into_iter().map(|(_, id)| id).collect();
+    let ran: Vec<String> = sink.finals().into_iter().map(|e| e.task_id).collect();
+    assert_eq!(ran, expected, "highest priority first (9 capped at 4)");
 }

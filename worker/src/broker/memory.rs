@@ -1,7 +1,7 @@
 //! The in-process broker of the embedded mode and of tests: the same semantics as the Redis
 //! one (in-flight sets, orphan requeue, pause flag, kill requests), held in memory.
 
-use super::{Broker, BrokerError, HeartbeatReply, ALIVE_FOR, PURGE_AFTER};
+use super::{Broker, BrokerError, HeartbeatReply, Queue, ALIVE_FOR, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use crate::host::now;
 use async_trait::async_trait;
@@ -109,16 +109,22 @@ impl Broker for MemoryBroker {
 
     async fn pull(
         &self,
-        queue: &str,
+        queue: &Queue,
         consumer: &str,
         max: usize,
     ) -> Result<Vec<String>, BrokerError> {
         Ok(self.with(|i| {
-            let q = i.queues.entry(queue.to_owned()).or_default();
-            let n = max.min(q.len());
-            let taken: Vec<String> = q.drain(..n).collect();
+            let mut taken = Vec::new();
+            for list in queue.lists() {
+                let q = i.queues.entry(list).or_default();
+                let n = (max - taken.len()).min(q.len());
+                taken.extend(q.drain(..n));
+                if taken.len() == max {
+                    break;
+                }
+            }
             i.in_flight
-                .entry((queue.to_owned(), consumer.to_owned()))
+                .entry((queue.name.clone(), consumer.to_owned()))
                 .or_default()
                 .extend(taken.iter().cloned());
             taken
@@ -139,15 +145,15 @@ impl Broker for MemoryBroker {
         Ok(())
     }
 
-    async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+    async fn requeue(&self, queue: &Queue, consumer: &str, raw: &str) -> Result<(), BrokerError> {
         self.with(|i| {
             let held = i
                 .in_flight
-                .get_mut(&(queue.to_owned(), consumer.to_owned()))
+                .get_mut(&(queue.name.clone(), consumer.to_owned()))
                 .is_some_and(|v| remove_one(v, raw));
             if held {
                 i.queues
-                    .entry(queue.to_owned())
+                    .entry(queue.list_of(raw))
                     .or_default()
                     .push_back(raw.to_owned());
             }
@@ -155,10 +161,10 @@ impl Broker for MemoryBroker {
         Ok(())
     }
 
-    async fn publish(&self, queue: &str, raw: &str) -> Result<(), BrokerError> {
+    async fn publish(&self, queue: &Queue, raw: &str) -> Result<(), BrokerError> {
         self.with(|i| {
             i.queues
-                .entry(queue.to_owned())
+                .entry(queue.list_of(raw))
                 .or_default()
                 .push_back(raw.to_owned())
         });
@@ -214,8 +220,9 @@ impl Broker for MemoryBroker {
         }))
     }
 
-    async fn requeue_orphans(&self, queue: &str) -> Result<usize, BrokerError> {
+    async fn requeue_orphans(&self, q: &Queue) -> Result<usize, BrokerError> {
         let t = now();
+        let queue = q.name.as_str();
         Ok(self.with(|i| {
             let alive: HashSet<String> = i
                 .heartbeats
@@ -237,16 +244,21 @@ impl Broker for MemoryBroker {
             for key in orphaned {
                 let messages = i.in_flight.remove(&key).unwrap_or_default();
                 moved += messages.len();
-                i.queues
-                    .entry(queue.to_owned())
-                    .or_default()
-                    .extend(messages);
+                for raw in messages {
+                    i.queues.entry(q.list_of(&raw)).or_default().push_back(raw);
+                }
             }
             moved
         }))
     }
 
-    async fn waiting(&self, queue: &str) -> Result<u64, BrokerError> {
-        Ok(self.with(|i| i.queues.get(queue).map_or(0, |q| q.len() as u64)))
+    async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError> {
+        Ok(self.with(|i| {
+            queue
+                .lists()
+                .iter()
+                .map(|l| i.queues.get(l).map_or(0, |q| q.len() as u64))
+                .sum()
+        }))
     }
 }

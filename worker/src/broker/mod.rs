@@ -32,19 +32,20 @@ pub trait Broker: Send + Sync + 'static {
     /// Announces a consumer: queue discovery keys, its parameters, its in-flight set.
     async fn register(&self, hb: &Heartbeat, params: &serde_json::Value)
         -> Result<(), BrokerError>;
-    /// Moves up to `max` messages from the head of `queue` into `consumer`'s in-flight set.
+    /// Moves up to `max` messages from the heads of the queue's lists (highest priority
+    /// first) into `consumer`'s in-flight set.
     async fn pull(
         &self,
-        queue: &str,
+        queue: &Queue,
         consumer: &str,
         max: usize,
     ) -> Result<Vec<String>, BrokerError>;
     /// Removes finished messages from the in-flight set (one `ZREM` for all of them).
     async fn ack(&self, queue: &str, consumer: &str, raws: &[String]) -> Result<(), BrokerError>;
-    /// Puts an in-flight message back at the tail of its queue, in one step.
-    async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError>;
-    /// Appends a message to the tail of `queue`.
-    async fn publish(&self, queue: &str, raw: &str) -> Result<(), BrokerError>;
+    /// Puts an in-flight message back at the tail of its list, in one step.
+    async fn requeue(&self, queue: &Queue, consumer: &str, raw: &str) -> Result<(), BrokerError>;
+    /// Appends a message to the tail of its list (by its priority).
+    async fn publish(&self, queue: &Queue, raw: &str) -> Result<(), BrokerError>;
     /// Records that the consumer is alive (funboost's heartbeat keys) and drops heartbeats
     /// of consumers silent for longer than funboost's 25 s.
     async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, BrokerError>;
@@ -60,9 +61,56 @@ pub trait Broker: Send + Sync + 'static {
         task_ids: &[String],
     ) -> Result<Vec<String>, BrokerError>;
     /// Puts back messages held by consumers that stopped heartbeating; returns how many.
-    async fn requeue_orphans(&self, queue: &str) -> Result<usize, BrokerError>;
-    /// Messages waiting in the queue (not counting in-flight ones).
-    async fn waiting(&self, queue: &str) -> Result<u64, BrokerError>;
+    async fn requeue_orphans(&self, queue: &Queue) -> Result<usize, BrokerError>;
+    /// Messages waiting in the queue's lists (not counting in-flight ones).
+    async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError>;
+}
+
+/// A queue and its lists. With `max_priority` N > 0 it is funboost's REDIS_PRIORITY layout:
+/// lists `q:N` … `q:1` and `q` (priority 0), taken from highest to lowest; a message goes to
+/// `q:min(p, N)` for its `extra.other_extra_params.priroty` p.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    pub name: String,
+    pub max_priority: u8,
+}
+
+impl Queue {
+    pub fn plain(name: &str) -> Queue {
+        Queue {
+            name: name.to_owned(),
+            max_priority: 0,
+        }
+    }
+
+    pub fn with_priorities(name: &str, max_priority: u8) -> Queue {
+        Queue {
+            name: name.to_owned(),
+            max_priority,
+        }
+    }
+
+    /// The lists in the order consumers take from them.
+    pub fn lists(&self) -> Vec<String> {
+        (1..=self.max_priority)
+            .rev()
+            .map(|p| format!("{}:{p}", self.name))
+            .chain(std::iter::once(self.name.clone()))
+            .collect()
+    }
+
+    /// The list a message belongs in.
+    pub fn list_of(&self, raw: &str) -> String {
+        let priority = if self.max_priority == 0 {
+            0
+        } else {
+            crate::message::Message::parse(raw.to_owned(), 0.0).map_or(0, |m| m.priority())
+        };
+        match priority.min(self.max_priority) {
+            0 => self.name.clone(),
+            p => format!("{}:{p}", self.name),
+        }
+    }
 }
 
 /// A consumer counts as alive while its last heartbeat is younger than this (funboost's

@@ -5,7 +5,7 @@
 //! heartbeat for 25 s are pushed back under funboost's own lock key. Use the Redis database
 //! funboost uses (its `REDIS_DB`, 7 by default): `redis://host:6379/7`.
 
-use super::{Broker, BrokerError, HeartbeatReply, PURGE_AFTER};
+use super::{Broker, BrokerError, HeartbeatReply, Queue, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -41,15 +41,25 @@ fn requeue_lock(queue: &str) -> String {
     format!("fsdf_lock__requeue_tasks_which_unconfirmed:{queue}")
 }
 
-/// LRANGE + LTRIM + ZADD in one step, as funboost's pull script does.
+/// LRANGE + LTRIM + ZADD in one step, as funboost's pull script does, over the queue's lists
+/// in priority order (KEYS[1] is the in-flight set, KEYS[2..] the lists).
 static PULL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"local msgs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #msgs > 0 then
-  redis.call('LTRIM', KEYS[1], #msgs, -1)
-  for _, m in ipairs(msgs) do redis.call('ZADD', KEYS[2], ARGV[2], m) end
+        r"local want = tonumber(ARGV[1])
+local taken = {}
+for k = 2, #KEYS do
+  local left = want - #taken
+  if left <= 0 then break end
+  local msgs = redis.call('LRANGE', KEYS[k], 0, left - 1)
+  if #msgs > 0 then
+    redis.call('LTRIM', KEYS[k], #msgs, -1)
+    for _, m in ipairs(msgs) do
+      redis.call('ZADD', KEYS[1], ARGV[2], m)
+      taken[#taken + 1] = m
+    end
+  end
 end
-return msgs",
+return taken",
     )
 });
 
@@ -132,14 +142,16 @@ impl Broker for RedisBroker {
 
     async fn pull(
         &self,
-        queue: &str,
+        queue: &Queue,
         consumer: &str,
         max: usize,
     ) -> Result<Vec<String>, BrokerError> {
         let now = crate::host::now();
-        Ok(PULL
-            .key(queue)
-            .key(unack_key(queue, consumer))
+        let mut call = PULL.key(unack_key(&queue.name, consumer));
+        for list in queue.lists() {
+            call.key(list);
+        }
+        Ok(call
             .arg(max)
             .arg(now)
             .invoke_async(&mut self.conn.clone())
@@ -157,18 +169,21 @@ impl Broker for RedisBroker {
         Ok(())
     }
 
-    async fn requeue(&self, queue: &str, consumer: &str, raw: &str) -> Result<(), BrokerError> {
+    async fn requeue(&self, queue: &Queue, consumer: &str, raw: &str) -> Result<(), BrokerError> {
         REQUEUE
-            .key(queue)
-            .key(unack_key(queue, consumer))
+            .key(queue.list_of(raw))
+            .key(unack_key(&queue.name, consumer))
             .arg(raw)
             .invoke_async::<i64>(&mut self.conn.clone())
             .await?;
         Ok(())
     }
 
-    async fn publish(&self, queue: &str, raw: &str) -> Result<(), BrokerError> {
-        self.conn.clone().rpush::<_, _, ()>(queue, raw).await?;
+    async fn publish(&self, queue: &Queue, raw: &str) -> Result<(), BrokerError> {
+        self.conn
+            .clone()
+            .rpush::<_, _, ()>(queue.list_of(raw), raw)
+            .await?;
         Ok(())
     }
 
@@ -310,7 +325,8 @@ impl Broker for RedisBroker {
         Ok(hits)
     }
 
-    async fn requeue_orphans(&self, queue: &str) -> Result<usize, BrokerError> {
+    async fn requeue_orphans(&self, q: &Queue) -> Result<usize, BrokerError> {
+        let queue = q.name.as_str();
         let mut conn = self.conn.clone();
         let locked: Option<String> = redis::cmd("SET")
             .arg(requeue_lock(queue))
@@ -343,7 +359,7 @@ impl Broker for RedisBroker {
                 }
                 for raw in &held {
                     moved += REQUEUE
-                        .key(queue)
+                        .key(q.list_of(raw))
                         .key(&key)
                         .arg(raw)
                         .invoke_async::<i64>(&mut conn)
@@ -360,7 +376,12 @@ impl Broker for RedisBroker {
         Ok(moved)
     }
 
-    async fn waiting(&self, queue: &str) -> Result<u64, BrokerError> {
-        Ok(self.conn.clone().llen(queue).await?)
+    async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError> {
+        let mut pipe = redis::pipe();
+        for list in queue.lists() {
+            pipe.llen(list);
+        }
+        let lens: Vec<u64> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(lens.iter().sum())
     }
 }
