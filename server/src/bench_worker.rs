@@ -1,6 +1,7 @@
 //! `taskdeck bench worker`: tasks/s of one Rust worker against one funboost worker on the same
 //! Redis, both REDIS_ACK_ABLE, both sending every record to taskdeck's stream; and the Rust
-//! worker's memory with 10,000 tasks in flight. Prints figures; never fails on timing.
+//! worker's memory with 10,000 tasks in flight. Prints figures; never fails on timing. Run from
+//! the repository root (`make bench` does): it starts `scripts/funboost_peer.py`.
 
 use anyhow::Context;
 use clap::Args;

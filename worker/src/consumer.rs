@@ -329,9 +329,7 @@ fn heartbeat_template(shared: &Shared, started: f64, n: u64) -> Heartbeat {
         start_datetime_str: host::local_time(started),
         start_timestamp: started,
         consuming_function: shared.settings.function.clone(),
-        code_filename: std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        code_filename: host::script_path().to_owned(),
         consumer_identification: shared.consumer.clone(),
         capabilities: CAPABILITIES.map(str::to_owned).to_vec(),
         concurrency: shared.settings.concurrency as u64,
@@ -594,9 +592,7 @@ fn base_event(shared: &Shared, task_id: &str, message: Option<&Message>, start: 
         host_name: Some(host::host_name().to_owned()),
         host_process: Some(format!("{} - {}", host::host_name(), std::process::id())),
         process_id: Some(std::process::id() as i64),
-        script_name: std::env::current_exe()
-            .ok()
-            .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())),
+        script_name: Some(host::script_name().to_owned()),
         consumer_id: Some(shared.consumer.clone()),
         ..Default::default()
     };

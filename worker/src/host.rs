@@ -60,3 +60,18 @@ pub fn consumer_identification(started: f64, n: u64) -> String {
         n
     )
 }
+
+/// This program's path, as funboost's `script_name_long` / heartbeat `code_filename`.
+pub fn script_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// This program's file name, as funboost's `script_name`.
+pub fn script_name() -> &'static str {
+    script_path().rsplit('/').next().unwrap_or_default()
+}

@@ -1,34 +1,21 @@
 //! Two-way interoperability with real funboost 55 workers and producers (from PyPI, installed
 //! by `scripts/ensure-tools.sh --test` into target/funboost-venv) on a real Redis.
 
-use async_trait::async_trait;
+mod common;
+
+use common::{queue, redis_host_port, redis_url, Collect};
 use protocol::event::{TaskEvent, TaskState};
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskdeck_worker::broker::redis::heartbeat_dict;
 use taskdeck_worker::heartbeat::Heartbeat;
-use taskdeck_worker::{Emitter, EventSink, PublishOptions, RedisBroker, Worker};
+use taskdeck_worker::{Emitter, PublishOptions, RedisBroker, Worker};
 use tokio_util::sync::CancellationToken;
-
-fn redis_url() -> (String, String, u16) {
-    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| {
-        panic!("TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
-    });
-    let u = url_parts(&base);
-    (format!("redis://{}:{}/7", u.0, u.1), u.0, u.1)
-}
-
-fn url_parts(url: &str) -> (String, u16) {
-    let rest = url.trim_start_matches("redis://");
-    let hostport = rest.split('/').next().unwrap();
-    let (h, p) = hostport.rsplit_once(':').unwrap();
-    (h.to_owned(), p.parse().unwrap())
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -42,7 +29,7 @@ fn peer(args: &[&str], pull_batch: Option<u32>) -> Child {
         "{} missing: run `scripts/ensure-tools.sh --test` (make test does)",
         python.display()
     );
-    let (_, host, port) = redis_url();
+    let (host, port) = redis_host_port();
     let mut cmd = Command::new(python);
     cmd.arg(root().join("scripts/funboost_peer.py"))
         .args(args)
@@ -70,34 +57,6 @@ fn wait(child: &mut Child, limit: Duration) {
     panic!("funboost peer did not finish in {limit:?}");
 }
 
-fn queue(name: &str) -> String {
-    format!("{name}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<TaskEvent>>);
-
-#[async_trait]
-impl EventSink for Collect {
-    async fn send(&self, events: &[String]) -> Result<(), String> {
-        let mut all = self.0.lock().unwrap();
-        for e in events {
-            all.push(TaskEvent::from_json_str(e).map_err(|e| e.to_string())?);
-        }
-        Ok(())
-    }
-}
-
-impl Collect {
-    fn successes(&self) -> Vec<TaskEvent> {
-        let all = self.0.lock().unwrap();
-        all.iter()
-            .filter(|e| e.effective_state() == TaskState::Success)
-            .cloned()
-            .collect()
-    }
-}
-
 #[derive(serde::Deserialize)]
 struct Add {
     x: i64,
@@ -120,7 +79,7 @@ fn rust_worker(
             tokio::time::sleep(Duration::from_millis(10)).await;
             Ok(a.x + a.y)
         })
-        .build(Arc::new(RedisBroker::new(&redis_url().0).unwrap()), emitter)
+        .build(Arc::new(RedisBroker::new(&redis_url(7)).unwrap()), emitter)
         .unwrap();
     let stop = CancellationToken::new();
     let run = tokio::spawn(w.run(stop.clone()));
@@ -176,7 +135,7 @@ async fn a_funboost_producer_feeds_a_rust_worker() {
 #[tokio::test]
 async fn a_rust_producer_feeds_a_funboost_worker_whose_heartbeat_taskdeck_reads() {
     let q = queue("rs_to_fb");
-    let broker = RedisBroker::new(&redis_url().0).unwrap();
+    let broker = RedisBroker::new(&redis_url(7)).unwrap();
     let mut ids = HashSet::new();
     for i in 0..20 {
         let kwargs = json!({"x": i, "y": 2}).as_object().unwrap().clone();
@@ -199,7 +158,7 @@ async fn a_rust_producer_feeds_a_funboost_worker_whose_heartbeat_taskdeck_reads(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // funboost's heartbeat, read with taskdeck's heartbeat type.
-    let mut c = redis::Client::open(redis_url().0)
+    let mut c = redis::Client::open(redis_url(7))
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -238,7 +197,7 @@ async fn funboost_and_rust_workers_share_one_queue_and_run_each_message_once() {
     let sink = Arc::new(Collect::default());
     let (stop, run, flushed) = rust_worker(&q, sink.clone());
     // Publish once both consumers heartbeat.
-    let mut c = redis::Client::open(redis_url().0)
+    let mut c = redis::Client::open(redis_url(7))
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -258,7 +217,7 @@ async fn funboost_and_rust_workers_share_one_queue_and_run_each_message_once() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let broker = RedisBroker::new(&redis_url().0).unwrap();
+    let broker = RedisBroker::new(&redis_url(7)).unwrap();
     let mut ids = HashSet::new();
     for i in 0..200 {
         let kwargs = json!({"x": i, "y": 0}).as_object().unwrap().clone();
@@ -310,7 +269,7 @@ async fn a_rust_worker_takes_funboosts_priority_lists_highest_first() {
     tokio::task::spawn_blocking(move || wait(&mut producer, Duration::from_secs(60)))
         .await
         .unwrap();
-    let broker = RedisBroker::new(&redis_url().0).unwrap();
+    let broker = RedisBroker::new(&redis_url(7)).unwrap();
     let lists = taskdeck_worker::Queue::with_priorities(&q, 4);
     use taskdeck_worker::Broker;
     assert_eq!(

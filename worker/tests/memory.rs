@@ -1,62 +1,19 @@
 //! The consumer's behaviour on the in-memory broker (same semantics as Redis).
 
-use async_trait::async_trait;
-use protocol::event::{TaskEvent, TaskState};
+mod common;
+
+use common::{until, Collect};
+use protocol::event::TaskState;
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use taskdeck_worker::broker::Broker;
-use taskdeck_worker::{Emitter, EventSink, MemoryBroker, PublishOptions, Queue, TaskError, Worker};
+use taskdeck_worker::{Emitter, MemoryBroker, PublishOptions, Queue, TaskError, Worker};
 use tokio_util::sync::CancellationToken;
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<TaskEvent>>);
-
-#[async_trait]
-impl EventSink for Collect {
-    async fn send(&self, events: &[String]) -> Result<(), String> {
-        let mut all = self.0.lock().unwrap();
-        for e in events {
-            all.push(TaskEvent::from_json_str(e).map_err(|e| e.to_string())?);
-        }
-        Ok(())
-    }
-}
-
-impl Collect {
-    fn finals(&self) -> Vec<TaskEvent> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.run_status.as_deref() == Some("finish"))
-            .cloned()
-            .collect()
-    }
-    fn of(&self, task_id: &str) -> Vec<TaskEvent> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.task_id == task_id)
-            .cloned()
-            .collect()
-    }
-}
 
 fn kwargs(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
-}
-
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 struct Running {
@@ -124,7 +81,7 @@ async fn runs_every_message_once_and_records_start_and_finish() {
             .build(br, e)
             .unwrap()
     });
-    until("50 finished records", || sink.finals().len() == 50).await;
+    until("50 finished records", 5, async || sink.finals().len() == 50).await;
     w.stop().await;
     for (i, id) in ids.iter().enumerate() {
         let events = sink.of(id);
@@ -199,7 +156,7 @@ async fn retries_with_backoff_then_succeeds_or_fails_for_good() {
             .build(br, e)
             .unwrap()
     });
-    until("3 finished records", || sink.finals().len() == 3).await;
+    until("3 finished records", 5, async || sink.finals().len() == 3).await;
     w.stop().await;
     let f = sink.of(&flaky);
     assert_eq!(f.len(), 4, "three attempts recorded as running, one finish");
@@ -266,7 +223,7 @@ async fn kill_stops_a_running_task_and_revoke_skips_a_waiting_one() {
             .build(br, e)
             .unwrap()
     });
-    until("the long task to start", || {
+    until("the long task to start", 5, async || {
         started.load(Ordering::SeqCst) == 1
     })
     .await;
@@ -274,7 +231,7 @@ async fn kill_stops_a_running_task_and_revoke_skips_a_waiting_one() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t = std::time::Instant::now();
     broker.request_kill("q", &long);
-    until("both finished", || sink.finals().len() == 2).await;
+    until("both finished", 5, async || sink.finals().len() == 2).await;
     assert!(
         t.elapsed() < Duration::from_secs(1),
         "kill applied within a second"
@@ -315,7 +272,10 @@ async fn pause_stops_new_starts_and_resume_continues() {
     assert!(sink.finals().is_empty(), "nothing runs while paused");
     broker.set_paused("q", false);
     let t = std::time::Instant::now();
-    until("5 finished after resume", || sink.finals().len() == 5).await;
+    until("5 finished after resume", 5, async || {
+        sink.finals().len() == 5
+    })
+    .await;
     assert!(t.elapsed() < Duration::from_secs(1));
     w.stop().await;
 }
@@ -332,7 +292,7 @@ async fn expired_messages_are_recorded_not_run() {
             .build(br, e)
             .unwrap()
     });
-    until("the expired record", || sink.finals().len() == 1).await;
+    until("the expired record", 5, async || sink.finals().len() == 1).await;
     w.stop().await;
     assert_eq!(sink.of("old-1")[0].effective_state(), TaskState::Expired);
 }
@@ -366,7 +326,7 @@ async fn a_stop_requeues_waiting_and_overdue_messages() {
             .build(br, e)
             .unwrap()
     });
-    until("two running", || sink.0.lock().unwrap().len() == 2).await;
+    until("two running", 5, async || sink.0.lock().unwrap().len() == 2).await;
     w.stop().await;
     assert_eq!(
         broker.waiting(&Queue::plain("q")).await.unwrap(),
@@ -416,7 +376,7 @@ async fn unreadable_messages_are_recorded_as_failed_and_acknowledged() {
             .build(br, e)
             .unwrap()
     });
-    until("the failure record", || sink.finals().len() == 1).await;
+    until("the failure record", 5, async || sink.finals().len() == 1).await;
     w.stop().await;
     let f = &sink.finals()[0];
     assert_eq!(f.exception_type.as_deref(), Some("MessageFormatError"));
@@ -451,7 +411,7 @@ async fn higher_priorities_run_first_on_funboosts_priority_lists() {
             .build(br, e)
             .unwrap()
     });
-    until("5 finished", || sink.finals().len() == 5).await;
+    until("5 finished", 5, async || sink.finals().len() == 5).await;
     w.stop().await;
     by_priority.sort_by_key(|b| std::cmp::Reverse(b.0));
     let expected: Vec<String> = by_priority.into_iter().map(|(_, id)| id).collect();

@@ -1,29 +1,19 @@
 //! The consumer against a real Redis, checked key by key against funboost's layout.
 //! Needs TEST_REDIS_URL (set by `make test`).
 
-use async_trait::async_trait;
+mod common;
+
+use common::{queue, redis_url as url, until, Collect};
 use protocol::event::{TaskEvent, TaskState};
 use redis::AsyncCommands;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use taskdeck_worker::broker::redis::{
     heartbeat_dict, heartbeat_str, kill_hash, unack_key, unack_registry,
 };
-use taskdeck_worker::{Emitter, EventSink, RedisBroker, RedisStreamSink, Worker};
+use taskdeck_worker::{Emitter, RedisBroker, RedisStreamSink, Worker};
 use tokio_util::sync::CancellationToken;
-
-/// funboost's broker database in these tests; queues are named per test.
-fn url(db: u8) -> String {
-    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| {
-        panic!("TEST_REDIS_URL is not set: run the tests with `make test`, which starts Redis")
-    });
-    let base = base
-        .rsplit_once('/')
-        .map_or(base.as_str(), |(b, _)| b)
-        .to_owned();
-    format!("{base}/{db}")
-}
 
 async fn conn() -> redis::aio::MultiplexedConnection {
     redis::Client::open(url(7))
@@ -31,45 +21,6 @@ async fn conn() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
-}
-
-fn queue(name: &str) -> String {
-    format!("{name}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<TaskEvent>>);
-
-#[async_trait]
-impl EventSink for Collect {
-    async fn send(&self, events: &[String]) -> Result<(), String> {
-        let mut all = self.0.lock().unwrap();
-        for e in events {
-            all.push(TaskEvent::from_json_str(e).map_err(|e| e.to_string())?);
-        }
-        Ok(())
-    }
-}
-
-impl Collect {
-    fn finals(&self) -> Vec<TaskEvent> {
-        let all = self.0.lock().unwrap();
-        all.iter()
-            .filter(|e| e.run_status.as_deref() == Some("finish"))
-            .cloned()
-            .collect()
-    }
-}
-
-async fn until(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while std::time::Instant::now() < deadline {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// A message exactly as funboost's publisher writes it.
