@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::ingest::{IngestError, Prepared, RawEvent};
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,10 @@ use std::time::Duration;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// An oversized body is read (and dropped) up to this size before the 413 is sent: a server
+/// that stops reading mid-upload resets the connection, and the client sees a broken pipe
+/// instead of the answer.
+const DRAIN_UP_TO: usize = 4 * MAX_BODY;
 /// Most events in one request.
 pub const MAX_EVENTS: usize = 50_000;
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,12 +53,7 @@ pub struct EventErrorReport {
     )
 )]
 pub async fn post_events(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::too_large(format!(
-            "the body is larger than {} MiB; send the events in smaller requests",
-            MAX_BODY >> 20
-        ))
-    })?;
+    let bytes = read_body(body).await?;
     let raw = split_events(&bytes)?;
     if raw.len() > MAX_EVENTS {
         return Err(ApiError::too_large(format!(
@@ -93,6 +92,34 @@ pub async fn post_events(State(state): State<AppState>, body: Body) -> Result<Re
 
 /// A JSON array (the whole body) or NDJSON (every non-blank line one event). A line that is
 /// not JSON is a per-event error, not a failed request.
+/// The body, at most [`MAX_BODY`]; a larger one is drained (up to [`DRAIN_UP_TO`]) and refused.
+async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while seen <= DRAIN_UP_TO {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the body failed: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                bytes.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::too_large(format!(
+            "the body is larger than {} MiB; send the events in smaller requests",
+            MAX_BODY >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
 fn split_events(bytes: &[u8]) -> Result<Vec<RawEvent>, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
