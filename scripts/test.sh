@@ -37,11 +37,15 @@ if [ "$build_status" = 0 ]; then
   step "Playwright end-to-end tests in Chromium"
   port=$(free_port)
   mkdir -p "$state/e2e"
+  # Redis database 3 is the end-to-end tests' own: they write heartbeats into it.
+  e2e_redis="${TEST_REDIS_URL%/*}/3"
+  redis-cli -u "$e2e_redis" FLUSHDB >/dev/null
   (cd "$state/e2e" && exec "$root/target/debug/taskdeck" serve --bind "127.0.0.1:$port" \
-     --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db" --no-demo) >"$state/taskdeck.log" 2>&1 &
+     --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db" --redis "$e2e_redis" \
+     --no-demo) >"$state/taskdeck.log" 2>&1 &
   taskdeck_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-  TASKDECK_E2E_URL="http://127.0.0.1:$port" npx --no-install playwright test \
+  TASKDECK_E2E_URL="http://127.0.0.1:$port" TASKDECK_E2E_REDIS="$e2e_redis" npx --no-install playwright test \
     --config end2end/playwright.config.ts 2>&1 | tee "$state/e2e.log"
   e2e_status=${PIPESTATUS[0]}
   [ "$e2e_status" = 0 ] || { echo "--- taskdeck log"; tail -n 50 "$state/taskdeck.log"; }

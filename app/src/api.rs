@@ -28,3 +28,13 @@ pub async fn recent_tasks() -> Result<protocol::task::TaskPage, ServerFnError> {
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// Every consumer heard from recently.
+#[server(prefix = "/api/ui", endpoint = "workers")]
+pub async fn workers() -> Result<protocol::heartbeat::Fleet, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .workers()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -4,6 +4,7 @@
 //! call it exactly as the REST handlers do, so the UI and the API cannot drift apart.
 
 use async_trait::async_trait;
+use protocol::heartbeat::Fleet;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Health, VersionInfo};
@@ -32,6 +33,8 @@ pub trait Backend: Send + Sync + 'static {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<Series, BackendError>;
+    /// Every consumer heard from recently (funboost's and taskdeck's), by the broker's clock.
+    async fn workers(&self) -> Result<Fleet, BackendError>;
 }
 
 /// Why a service call failed: the caller's mistake, or a dependency that is down.
@@ -45,7 +48,7 @@ impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BackendError::Invalid(m) => f.write_str(m),
-            BackendError::Unavailable(m) => write!(f, "the store failed: {m}"),
+            BackendError::Unavailable(m) => f.write_str(m),
         }
     }
 }

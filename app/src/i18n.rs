@@ -79,10 +79,20 @@ impl Locale {
         };
         parts
             .iter()
-            .map(|(n, u)| format!("{n}{}", units[*u]))
+            .enumerate()
+            .filter(|(i, (n, _))| *i == 0 || *n > 0)
+            .map(|(_, (n, u))| format!("{n}{}", units[*u]))
             .collect::<String>()
             .trim_end()
             .to_owned()
+    }
+
+    /// `12s ago` / `12秒前`.
+    pub fn ago(self, secs: u64) -> String {
+        match self {
+            Locale::En => format!("{} {}", self.duration(secs), EN.ago),
+            Locale::Zh => format!("{}{}", self.duration(secs), ZH.ago),
+        }
     }
 
     /// The name of a task state in this language.
@@ -143,6 +153,23 @@ pub struct Strings {
     pub workers_lead: &'static str,
     pub workers_empty_title: &'static str,
     pub workers_empty_body: &'static str,
+    pub workers_by_queue: &'static str,
+    pub workers_by_host: &'static str,
+    pub workers_alive: &'static str,
+    pub workers_stale: &'static str,
+    pub workers_stale_hint: &'static str,
+    pub workers_refresh_hint: &'static str,
+    pub col_kind: &'static str,
+    pub col_process: &'static str,
+    pub col_heartbeat: &'static str,
+    pub col_up_since: &'static str,
+    pub col_done: &'static str,
+    pub col_since_start: &'static str,
+    pub col_window: &'static str,
+    pub col_avg_time: &'static str,
+    pub col_concurrency: &'static str,
+    pub col_capabilities: &'static str,
+    pub ago: &'static str,
     pub not_found_title: &'static str,
     pub not_found_body: &'static str,
     pub back_to_overview: &'static str,
@@ -209,6 +236,23 @@ static EN: Strings = Strings {
     workers_lead: "Live consumers by queue and by host, from their heartbeats.",
     workers_empty_title: "No workers alive",
     workers_empty_body: "Workers show up here within one heartbeat of starting (funboost workers beat every 10 seconds).",
+    workers_by_queue: "By queue",
+    workers_by_host: "By host",
+    workers_alive: "alive",
+    workers_stale: "stale",
+    workers_stale_hint: "No heartbeat for over 15 s: the process is probably gone. Shown until it has been silent for",
+    workers_refresh_hint: "Refreshed every 5 s.",
+    col_kind: "Kind",
+    col_process: "Process",
+    col_heartbeat: "Heartbeat",
+    col_up_since: "Up for",
+    col_done: "Done",
+    col_since_start: "since start",
+    col_window: "Last 10 s",
+    col_avg_time: "Avg time",
+    col_concurrency: "Running / limit",
+    col_capabilities: "Can",
+    ago: "ago",
     not_found_title: "Page not found",
     not_found_body: "There is nothing at this address.",
     back_to_overview: "Back to the overview",
@@ -276,6 +320,23 @@ static ZH: Strings = Strings {
     workers_empty_title: "没有在线的消费者",
     workers_empty_body:
         "消费者启动后一个心跳周期内就会出现在这里（funboost 消费者每 10 秒发送一次心跳）。",
+    workers_by_queue: "按队列",
+    workers_by_host: "按主机",
+    workers_alive: "在线",
+    workers_stale: "失联",
+    workers_stale_hint: "超过 15 秒没有心跳，进程可能已退出。静默超过以下时长后不再显示：",
+    workers_refresh_hint: "每 5 秒刷新。",
+    col_kind: "类型",
+    col_process: "进程",
+    col_heartbeat: "心跳",
+    col_up_since: "已运行",
+    col_done: "已完成",
+    col_since_start: "自启动",
+    col_window: "最近 10 秒",
+    col_avg_time: "平均耗时",
+    col_concurrency: "运行 / 并发",
+    col_capabilities: "支持",
+    ago: "前",
     not_found_title: "页面不存在",
     not_found_body: "这个地址没有内容。",
     back_to_overview: "返回总览",
@@ -330,6 +391,8 @@ mod tests {
         assert_eq!(Locale::En.duration(7), "7s");
         assert_eq!(Locale::En.duration(250), "4m 10s");
         assert_eq!(Locale::En.duration(7_500), "2h 5m");
+        assert_eq!(Locale::En.duration(300), "5m");
+        assert_eq!(Locale::En.duration(86_400), "1d");
         assert_eq!(Locale::En.duration(3 * 86_400 + 4 * 3_600 + 9), "3d 4h");
         assert_eq!(Locale::Zh.duration(7_500), "2小时5分");
     }

@@ -10,7 +10,7 @@ test('home page renders the shell and this instance\'s health', async ({ page })
   }
   const card = page.getByTestId('system-card');
   await expect(card).toContainText('sqlite');
-  await expect(card).toContainText('in-process');
+  await expect(card).toContainText('Redis');
   await expect(card.locator('.badge.ok')).toHaveCount(2);
   const favicon = await page.request.get('/favicon.svg');
   expect(favicon.status()).toBe(200);

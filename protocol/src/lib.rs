@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod health;
+pub mod heartbeat;
 pub mod series;
 pub mod task;
 

@@ -3,22 +3,26 @@
 
 use protocol::BusKind;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Arc;
 use std::time::Duration;
+use taskdeck_worker::{Broker, MemoryBroker, RedisBroker};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The broker is where workers (the demo fleet's, funboost's, taskdeck's) keep their queues,
+/// heartbeats and control flags.
 #[derive(Clone)]
 pub enum Bus {
-    Memory,
+    Memory(MemoryBroker),
     /// Connects lazily and reconnects by itself, so a Redis that goes away and comes back
     /// needs no restart of taskdeck.
-    Redis(ConnectionManager),
+    Redis(ConnectionManager, RedisBroker),
 }
 
 impl Bus {
     pub fn open(redis_url: Option<&str>) -> anyhow::Result<Bus> {
         let Some(url) = redis_url else {
-            return Ok(Bus::Memory);
+            return Ok(Bus::Memory(MemoryBroker::new()));
         };
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -26,22 +30,30 @@ impl Bus {
             .set_response_timeout(Some(PROBE_TIMEOUT))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        Ok(Bus::Redis(ConnectionManager::new_lazy_with_config(
-            client, config,
-        )?))
+        Ok(Bus::Redis(
+            ConnectionManager::new_lazy_with_config(client, config)?,
+            RedisBroker::new(url)?,
+        ))
+    }
+
+    pub fn broker(&self) -> Arc<dyn Broker> {
+        match self {
+            Bus::Memory(broker) => Arc::new(broker.clone()),
+            Bus::Redis(_, broker) => Arc::new(broker.clone()),
+        }
     }
 
     pub fn kind(&self) -> BusKind {
         match self {
-            Bus::Memory => BusKind::Memory,
-            Bus::Redis(_) => BusKind::Redis,
+            Bus::Memory(_) => BusKind::Memory,
+            Bus::Redis(..) => BusKind::Redis,
         }
     }
 
     pub async fn ping(&self) -> Result<(), String> {
         match self {
-            Bus::Memory => Ok(()),
-            Bus::Redis(manager) => {
+            Bus::Memory(_) => Ok(()),
+            Bus::Redis(manager, _) => {
                 let mut conn = manager.clone();
                 let ping = redis::cmd("PING");
                 match tokio::time::timeout(PROBE_TIMEOUT, ping.query_async::<String>(&mut conn))

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// Do not run the demo fleet
     #[arg(long)]
     pub no_demo: bool,
+    /// How long a consumer that stopped heartbeating stays on the workers page, marked stale,
+    /// e.g. 5m [env: TASKDECK_WORKER_DROP_AFTER] [default: 5m; at least 15s, funboost's alive
+    /// window]
+    #[arg(long, value_name = "DURATION")]
+    pub worker_drop_after: Option<String>,
 }
 
 /// The optional TOML file; unknown keys are errors, not silently ignored typos.
@@ -68,11 +73,13 @@ struct FileSettings {
     site_root: Option<PathBuf>,
     retention: Option<String>,
     demo: Option<bool>,
+    worker_drop_after: Option<String>,
 }
 
 /// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 9] = [
+const ENV_VARS: [&str; 10] = [
     "TASKDECK_RETENTION",
+    "TASKDECK_WORKER_DROP_AFTER",
     "TASKDECK_DEMO",
     "TASKDECK_CONFIG",
     "TASKDECK_BIND",
@@ -176,6 +183,8 @@ pub struct Settings {
     pub retention: std::time::Duration,
     /// Run the in-process demo fleet.
     pub demo: bool,
+    /// Consumers silent for longer leave the workers view.
+    pub worker_drop_after: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +372,24 @@ impl Settings {
             None => std::time::Duration::from_secs(7 * 86_400),
         };
 
+        let worker_drop_after = match pick(
+            "worker_drop_after",
+            args.worker_drop_after.as_ref(),
+            "TASKDECK_WORKER_DROP_AFTER",
+            file.worker_drop_after.as_ref(),
+        ) {
+            Some(found) => parse_duration(&found.value)
+                .filter(|d| d.as_secs_f64() >= protocol::heartbeat::ALIVE_FOR)
+                .ok_or_else(|| {
+                    invalid(
+                        "worker_drop_after",
+                        found,
+                        "expected a duration of at least 15s, e.g. 90s, 5m or 1h".into(),
+                    )
+                })?,
+            None => std::time::Duration::from_secs(300),
+        };
+
         let flag = match (args.demo, args.no_demo) {
             (true, _) => Some("true".to_owned()),
             (_, true) => Some("false".to_owned()),
@@ -392,6 +419,7 @@ impl Settings {
             site_root,
             retention,
             demo,
+            worker_drop_after,
         })
     }
 }

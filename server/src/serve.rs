@@ -47,8 +47,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(queues = ?taskdeck_worker::demo::QUEUES, "demo fleet running (turn it off with --no-demo)");
         let sink = std::sync::Arc::new(crate::ingest::memory::IngestSink(ingest.clone()));
         let (emitter, flushed) = taskdeck_worker::Emitter::start(sink);
-        let broker = std::sync::Arc::new(taskdeck_worker::MemoryBroker::new());
-        let fleet = tokio::spawn(taskdeck_worker::demo::run(broker, emitter, shutdown.clone()));
+        let fleet = tokio::spawn(taskdeck_worker::demo::run(
+            bus.broker(),
+            emitter,
+            shutdown.clone(),
+        ));
         (fleet, flushed)
     });
     let pruner = tokio::spawn(crate::store::retention::run(
@@ -56,7 +59,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         settings.retention,
         shutdown.clone(),
     ));
-    let services = Arc::new(Services::new(store.clone(), bus, ingest));
+    let services = Arc::new(Services::new(
+        store.clone(),
+        bus,
+        ingest,
+        settings.worker_drop_after,
+    ));
 
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await

@@ -5,11 +5,12 @@ use crate::ingest::{stats, Ingest};
 use crate::store::Store;
 use app::backend::{Backend, BackendError};
 use async_trait::async_trait;
+use protocol::heartbeat::Fleet;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Version of the REST API and event format this build speaks.
@@ -20,15 +21,17 @@ pub struct Services {
     pub bus: Bus,
     pub ingest: Ingest,
     started: Instant,
+    worker_drop_after: Duration,
 }
 
 impl Services {
-    pub fn new(store: Store, bus: Bus, ingest: Ingest) -> Services {
+    pub fn new(store: Store, bus: Bus, ingest: Ingest, worker_drop_after: Duration) -> Services {
         Services {
             store,
             bus,
             ingest,
             started: Instant::now(),
+            worker_drop_after,
         }
     }
 }
@@ -37,7 +40,7 @@ impl Services {
 pub const MAX_SERIES_POINTS: i64 = 1_500;
 
 fn unavailable(e: anyhow::Error) -> BackendError {
-    BackendError::Unavailable(format!("{e:#}"))
+    BackendError::Unavailable(format!("the store failed: {e:#}"))
 }
 
 async fn check(probe: impl Future<Output = Result<(), String>>) -> Check {
@@ -131,5 +134,19 @@ impl Backend for Services {
             .await
             .map_err(unavailable)?;
         Ok(stats::assemble(queue, grain, from, to, &rows))
+    }
+
+    async fn workers(&self) -> Result<Fleet, BackendError> {
+        let seen = self
+            .bus
+            .broker()
+            .heartbeats()
+            .await
+            .map_err(|e| BackendError::Unavailable(format!("the broker failed: {e}")))?;
+        Ok(Fleet::build(
+            seen.now,
+            self.worker_drop_after.as_secs_f64(),
+            seen.beats,
+        ))
     }
 }

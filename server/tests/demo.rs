@@ -53,6 +53,21 @@ async fn the_embedded_default_runs_demo_workers_whose_tasks_are_recorded() {
         .collect();
     assert!(names.contains(&"orders"), "{queues}");
 
+    // The demo consumers heartbeat into the in-process broker like any worker.
+    let (status, fleet) = get_json(&format!("{}/api/v1/workers", td.url)).await;
+    assert_eq!(status, 200, "{fleet}");
+    let consumers = fleet["consumers"].as_array().unwrap();
+    let orders: Vec<_> = consumers
+        .iter()
+        .filter(|c| c["heartbeat"]["queue_name"] == "orders")
+        .collect();
+    assert!(!orders.is_empty(), "{fleet}");
+    for c in &orders {
+        assert_eq!(c["kind"], "taskdeck-rust", "{c}");
+        assert_eq!(c["liveness"], "alive", "{c}");
+        assert_eq!(c["heartbeat"]["consuming_function"], "process_order", "{c}");
+    }
+
     let status = td.terminate();
     assert!(status.success(), "exit status {status}; log:\n{}", td.log());
     let log = td.log();

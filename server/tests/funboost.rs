@@ -8,14 +8,40 @@ use redis::AsyncCommands;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[tokio::test]
-async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
+/// `redis://host:port` of the test Redis, without a database.
+fn redis_server() -> String {
     let base = service_url("TEST_REDIS_URL");
-    let server = base.rsplit_once('/').unwrap().0.to_owned();
+    base.rsplit_once('/').unwrap().0.to_owned()
+}
+
+/// scripts/funboost_peer.py with funboost 55 from the test venv, on the test Redis (db 7).
+fn funboost_peer(args: &[&str]) -> Command {
+    let server = redis_server();
     let (host, port) = server
         .trim_start_matches("redis://")
         .rsplit_once(':')
         .unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join("target/funboost-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} missing: run scripts/ensure-tools.sh --test",
+        python.display()
+    );
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("scripts/funboost_peer.py"))
+        .args(args)
+        .env("FUNBOOST_REDIS_HOST", host)
+        .env("FUNBOOST_REDIS_PORT", port)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+#[tokio::test]
+async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
+    let server = redis_server();
     let bus = format!("{server}/15");
     let mut r = redis::Client::open(bus.as_str())
         .unwrap()
@@ -43,22 +69,8 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
         );
         let _: () = broker.rpush(&queue, msg).await.unwrap();
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join("target/funboost-venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} missing: run scripts/ensure-tools.sh --test",
-        python.display()
-    );
-    let mut peer = Command::new(python)
-        .arg(root.join("scripts/funboost_peer.py"))
-        .args(["taskdeck", &queue, "-", "8"])
-        .env("FUNBOOST_REDIS_HOST", host)
-        .env("FUNBOOST_REDIS_PORT", port)
+    let mut peer = funboost_peer(&["taskdeck", &queue, "-", "8"])
         .env("TASKDECK_REDIS_URL", &bus)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
 
@@ -114,4 +126,114 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
         metrics.contains("taskdeck_ingest_events_received_total{source=\"redis\"} 12"),
         "{metrics}"
     );
+}
+
+/// One queue served by a funboost worker and a Rust worker: taskdeck, pointed at funboost's
+/// Redis database, lists both from their heartbeats; a consumer that stopped beating is
+/// marked stale, one silent for longer than `--worker-drop-after` is left out.
+#[tokio::test]
+async fn funboost_and_rust_consumers_of_one_queue_are_listed_from_their_heartbeats() {
+    use taskdeck_worker::{Emitter, RedisBroker, RedisStreamSink, Worker};
+    let db = format!("{}/7", redis_server());
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--redis", &db, "--worker-drop-after", "60s"]);
+    let queue = format!("fb_fleet_{}", std::process::id());
+    let mut peer = funboost_peer(&["consume", &queue, "/dev/null", "40"])
+        .spawn()
+        .unwrap();
+    let (emitter, _flushed) =
+        Emitter::start(std::sync::Arc::new(RedisStreamSink::new(&db).unwrap()));
+    let worker = Worker::builder(&queue)
+        .function("add")
+        .concurrency(3)
+        .heartbeat_every(Duration::from_secs(1))
+        .handler(|_ctx, _: serde_json::Value| async move { Ok(0) })
+        .build(std::sync::Arc::new(RedisBroker::new(&db).unwrap()), emitter)
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    let url = format!("{}/api/v1/workers?queue={queue}", td.url);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let fleet = loop {
+        let (status, fleet) = get_json(&url).await;
+        assert_eq!(status, 200, "{fleet}");
+        let kinds: Vec<&str> = fleet["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["liveness"] == "alive")
+            .filter_map(|c| c["kind"].as_str())
+            .collect();
+        if kinds.contains(&"funboost") && kinds.contains(&"taskdeck-rust") {
+            break fleet;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "both kinds not alive within 40 s: {fleet}\nlog:\n{}",
+            td.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(fleet["drop_after_s"], 60.0);
+    for c in fleet["consumers"].as_array().unwrap() {
+        let hb = &c["heartbeat"];
+        assert_eq!(hb["queue_name"], queue.as_str(), "{c}");
+        assert!(hb["process_id"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["age_s"].as_f64().unwrap() < 15.0, "{c}");
+        match c["kind"].as_str().unwrap() {
+            "funboost" => assert_eq!(hb["consuming_function"], "add", "{c}"),
+            "taskdeck-rust" => {
+                assert_eq!(hb["concurrency"], 3, "{c}");
+                assert!(
+                    hb["capabilities"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&serde_json::json!("kill")),
+                    "{c}"
+                );
+            }
+            other => panic!("unexpected kind {other}: {c}"),
+        }
+    }
+
+    // Two consumers that stopped beating: 20 s ago (stale) and 10 min ago (dropped).
+    let mut r = redis::Client::open(db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (now, _): (f64, u64) = redis::cmd("TIME").query_async(&mut r).await.unwrap();
+    for (uuid, age) in [("gone-recently", 20.0), ("gone-long-ago", 600.0)] {
+        let member = serde_json::json!({
+            "queue_name": queue, "computer_name": "old-host", "computer_ip": "192.0.2.9",
+            "process_id": 4242, "consumer_uuid": uuid, "consuming_function": "add",
+            "hearbeat_timestamp": now - age, "last_x_s_avarage_function_spend_time": null,
+        });
+        let _: () = r
+            .sadd(
+                format!("funboost_hearbeat_queue__dict:{queue}"),
+                member.to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    let (_, fleet) = get_json(&url).await;
+    let consumers = fleet["consumers"].as_array().unwrap();
+    let by_uuid = |u: &str| {
+        consumers
+            .iter()
+            .find(|c| c["heartbeat"]["consumer_uuid"] == u)
+    };
+    let stale = by_uuid("gone-recently").unwrap_or_else(|| panic!("{fleet}"));
+    assert_eq!(stale["liveness"], "stale", "{stale}");
+    assert!(stale["age_s"].as_f64().unwrap() >= 20.0, "{stale}");
+    assert!(by_uuid("gone-long-ago").is_none(), "{fleet}");
+    // Alive consumers are listed before stale ones.
+    assert_eq!(consumers.last().unwrap()["liveness"], "stale", "{fleet}");
+
+    stop.cancel();
+    running.await.unwrap();
+    let _ = peer.kill();
+    let _ = peer.wait();
 }

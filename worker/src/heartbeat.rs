@@ -1,63 +1,7 @@
-//! funboost's heartbeat record (§2.3 of the protocol notes), field names as funboost spells
-//! them, plus taskdeck's own fields. One is written every few seconds per consumer.
+//! Counting what a consumer did for its heartbeats (funboost's 10 s windows and totals). The
+//! record itself is [`protocol::heartbeat::Heartbeat`].
 
-use serde::{Deserialize, Serialize};
-
-/// Reads funboost's own heartbeats too: taskdeck's fields are then left at their defaults.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Heartbeat {
-    pub queue_name: String,
-    pub computer_name: String,
-    pub computer_ip: String,
-    pub process_id: u32,
-    pub consumer_id: u64,
-    pub consumer_uuid: String,
-    pub start_datetime_str: String,
-    pub start_timestamp: f64,
-    pub hearbeat_datetime_str: String,
-    pub hearbeat_timestamp: f64,
-    pub consuming_function: String,
-    pub code_filename: String,
-    pub unit_time_for_count: u64,
-    pub last_x_s_execute_count: u64,
-    pub last_x_s_execute_count_fail: u64,
-    pub last_execute_task_time: f64,
-    pub last_x_s_avarage_function_spend_time: Option<f64>,
-    pub msg_num_in_broker: i64,
-    pub current_time_for_execute_task_times_every_unit_time: f64,
-    pub last_timestamp_when_has_task_in_queue: f64,
-    pub total_consume_count_from_start: u64,
-    pub total_consume_count_from_start_fail: u64,
-    pub total_cost_time_from_start: f64,
-    pub last_x_s_total_cost_time: f64,
-    pub avarage_function_spend_time_from_start: Option<f64>,
-    /// taskdeck: the consumer identification (names the in-flight set).
-    pub consumer_identification: String,
-    /// taskdeck: what this consumer can be told to do.
-    pub capabilities: Vec<String>,
-    /// taskdeck: the desired-state version applied (0 until taskdeck's control plane sets one).
-    pub control_version: u64,
-    /// taskdeck: tasks running now, and the configured limits.
-    pub running: u64,
-    pub concurrency: u64,
-    pub qps: Option<f64>,
-    pub paused: bool,
-    /// taskdeck: which implementation wrote it.
-    pub worker_kind: String,
-}
-
-impl Heartbeat {
-    /// Reads a heartbeat set member. funboost writes `null` for numbers it has not measured
-    /// yet (no task in the last window); those read as absent.
-    pub fn from_json(text: &str) -> Result<Heartbeat, serde_json::Error> {
-        let mut value: serde_json::Value = serde_json::from_str(text)?;
-        if let Some(fields) = value.as_object_mut() {
-            fields.retain(|_, v| !v.is_null());
-        }
-        serde_json::from_value(value)
-    }
-}
+pub use protocol::heartbeat::Heartbeat;
 
 /// Task counts over funboost's 10 s windows and since start.
 #[derive(Clone, Debug, Default)]

@@ -1,9 +1,9 @@
 mod lists;
 mod not_found;
 mod overview;
-mod placeholders;
+mod workers;
 
 pub use lists::{Queues, Tasks};
 pub use not_found::NotFound;
 pub use overview::Overview;
-pub use placeholders::Workers;
+pub use workers::Workers;

@@ -35,7 +35,8 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::queues::series))
                 .routes(routes!(super::queues::list_queues))
                 .routes(routes!(super::tasks::list_tasks))
-                .routes(routes!(super::tasks::get_task)),
+                .routes(routes!(super::tasks::get_task))
+                .routes(routes!(super::workers::list_workers)),
         )
 }
 

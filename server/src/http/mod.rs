@@ -5,6 +5,7 @@ mod error;
 mod events;
 mod queues;
 mod tasks;
+mod workers;
 
 use crate::services::Services;
 use app::backend::SharedBackend;

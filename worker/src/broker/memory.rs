@@ -1,7 +1,7 @@
 //! The in-process broker of the embedded mode and of tests: the same semantics as the Redis
 //! one (in-flight sets, orphan requeue, pause flag, kill requests), held in memory.
 
-use super::{Broker, BrokerError, HeartbeatReply, Queue, ALIVE_FOR, PURGE_AFTER};
+use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Queue, ALIVE_FOR, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use crate::host::now;
 use async_trait::async_trait;
@@ -53,19 +53,6 @@ impl MemoryBroker {
                 .or_default()
                 .insert(task_id.to_owned());
         });
-    }
-
-    /// Live heartbeats (younger than funboost's 15 s), all queues.
-    pub fn live_heartbeats(&self) -> Vec<Heartbeat> {
-        let t = now();
-        self.with(|i| {
-            i.heartbeats
-                .values()
-                .flat_map(|m| m.values())
-                .filter(|h| t - h.hearbeat_timestamp < ALIVE_FOR)
-                .cloned()
-                .collect()
-        })
     }
 
     /// Messages held in consumers' in-flight sets for `queue`.
@@ -260,5 +247,16 @@ impl Broker for MemoryBroker {
                 .map(|l| i.queues.get(l).map_or(0, |q| q.len() as u64))
                 .sum()
         }))
+    }
+
+    async fn heartbeats(&self) -> Result<Heartbeats, BrokerError> {
+        let beats = self.with(|i| {
+            i.heartbeats
+                .values()
+                .flat_map(|m| m.values())
+                .cloned()
+                .collect()
+        });
+        Ok(Heartbeats { now: now(), beats })
     }
 }

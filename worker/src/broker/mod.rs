@@ -64,6 +64,16 @@ pub trait Broker: Send + Sync + 'static {
     async fn requeue_orphans(&self, queue: &Queue) -> Result<usize, BrokerError>;
     /// Messages waiting in the queue's lists (not counting in-flight ones).
     async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError>;
+    /// Every heartbeat of every known queue as stored (stale ones included), with the
+    /// broker's clock: what the dashboard's workers view is built from.
+    async fn heartbeats(&self) -> Result<Heartbeats, BrokerError>;
+}
+
+/// Heartbeats read at broker time `now`.
+#[derive(Clone, Debug, Default)]
+pub struct Heartbeats {
+    pub now: f64,
+    pub beats: Vec<Heartbeat>,
 }
 
 /// A queue and its lists. With `max_priority` N > 0 it is funboost's REDIS_PRIORITY layout:
@@ -113,8 +123,6 @@ impl Queue {
     }
 }
 
-/// A consumer counts as alive while its last heartbeat is younger than this (funboost's
-/// readers use 15 s).
-pub const ALIVE_FOR: f64 = 15.0;
+pub use protocol::heartbeat::ALIVE_FOR;
 /// Heartbeat members older than this are purged by writers (funboost: 25 s).
 pub const PURGE_AFTER: f64 = 25.0;

@@ -5,7 +5,7 @@
 //! heartbeat for 25 s are pushed back under funboost's own lock key. Use the Redis database
 //! funboost uses (its `REDIS_DB`, 7 by default): `redis://host:6379/7`.
 
-use super::{Broker, BrokerError, HeartbeatReply, Queue, PURGE_AFTER};
+use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Queue, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -383,5 +383,29 @@ impl Broker for RedisBroker {
         }
         let lens: Vec<u64> = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(lens.iter().sum())
+    }
+
+    async fn heartbeats(&self) -> Result<Heartbeats, BrokerError> {
+        let mut conn = self.conn.clone();
+        let queues: Vec<String> = conn.smembers(ALL_QUEUES).await?;
+        let mut sets: Vec<Vec<String>> = Vec::new();
+        if !queues.is_empty() {
+            let mut pipe = redis::pipe();
+            for q in &queues {
+                pipe.smembers(heartbeat_dict(q));
+            }
+            sets = pipe.query_async(&mut conn).await?;
+        }
+        let now = self.redis_time().await?;
+        let mut beats = Vec::new();
+        for (queue, members) in queues.iter().zip(sets) {
+            for member in members {
+                match Heartbeat::from_json(&member) {
+                    Ok(hb) => beats.push(hb),
+                    Err(e) => tracing::debug!(%queue, error = %e, "unreadable heartbeat skipped"),
+                }
+            }
+        }
+        Ok(Heartbeats { now, beats })
     }
 }
