@@ -8,6 +8,9 @@
     funboost_peer.py bench QUEUE N SLEEP_MS THREADS
                                                 publish N, time one worker draining them (with the
                                                 taskdeck mixin), print "RATE <tasks/s>"
+    funboost_peer.py persist QUEUE - SECONDS    consume with funboost's own status saver
+                                                (is_save_status, is_save_result) writing to the
+                                                MongoDB at FUNBOOST_MONGO_URL; `fail` raises
     funboost_peer.py taskdeck QUEUE - SECONDS   consume with contrib/funboost's TaskdeckConsumerMixin
                                                 (records to TASKDECK_REDIS_URL); `fail` in a message
                                                 raises ValueError
@@ -35,6 +38,7 @@ class BrokerConnConfig(DataClassBase):
     REDIS_SSL = False
     REDIS_DB = 7
     REDIS_DB_FILTER_AND_RPC_RESULT = 8
+    MONGO_CONNECT_URL = {os.environ.get('FUNBOOST_MONGO_URL', 'mongodb://127.0.0.1:27017')!r}
 class FunboostCommonConfig(DataClassBase):
     TIMEZONE = 'UTC'
     SHOW_HOW_FUNBOOST_CONFIG_SETTINGS = False
@@ -54,7 +58,7 @@ ROOT_LOGGER_FILENAME_ERROR = None
 sys.path.insert(1, config_dir)
 os.environ["LOG_PATH"] = config_dir
 
-from funboost import boost, BoosterParams, BrokerEnum  # noqa: E402
+from funboost import boost, BoosterParams, BrokerEnum, FunctionResultStatusPersistanceConfig  # noqa: E402
 
 mode, queue = sys.argv[1], sys.argv[2]
 out_path = sys.argv[3] if mode == "consume" else None
@@ -114,8 +118,13 @@ if mode == "produce-priority":
     exclusive = {"x-max-priority": 4, "pull_msg_batch_size": 1}
 
 
+persistence = FunctionResultStatusPersistanceConfig(is_save_status=mode == "persist",
+                                                    is_save_result=mode == "persist")
+
+
 @boost(BoosterParams(queue_name=queue, broker_kind=broker_kind, concurrent_num=4,
                      max_retry_times=0, broker_exclusive_config=exclusive, consumer_override_cls=override,
+                     function_result_status_persistance_conf=persistence,
                      user_custom_record_process_info_func=record if out_path else None))
 def add(x, y=0, fail=False):
     time.sleep(0.01)
@@ -135,7 +144,7 @@ elif mode == "produce-priority":
         add.publish({"x": i, "y": 1}, task_options=TaskOptions(other_extra_params={"priroty": i % 5}))
     time.sleep(0.5)
     os._exit(0)
-elif mode in ("consume", "taskdeck"):
+elif mode in ("consume", "taskdeck", "persist"):
     add.consume()
     time.sleep(float(sys.argv[4]))
     os._exit(0)

@@ -237,3 +237,87 @@ async fn funboost_and_rust_consumers_of_one_queue_are_listed_from_their_heartbea
     let _ = peer.kill();
     let _ = peer.wait();
 }
+
+/// funboost's own status saver (`is_save_status`, `is_save_result`) writes records into
+/// MongoDB; taskdeck with the MongoDB store lists and shows them as its own.
+#[tokio::test]
+async fn records_a_funboost_worker_saved_in_mongodb_are_read_by_taskdeck() {
+    let mongo = service_url("TEST_MONGODB_URL");
+    let queue = format!("fb_saved_{}", std::process::id());
+    let mut broker = redis::Client::open(format!("{}/7", redis_server()))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for i in 0..3 {
+        let msg = serde_json::json!({
+            "x": i, "y": 1, "fail": i == 2,
+            "extra": {"task_id": format!("{queue}-{i}"), "publish_time": now},
+        });
+        let _: () = broker.rpush(&queue, msg.to_string()).await.unwrap();
+    }
+    let mut peer = funboost_peer(&["persist", &queue, "-", "30"])
+        .env("FUNBOOST_MONGO_URL", &mongo)
+        .spawn()
+        .unwrap();
+    let client = mongodb::Client::with_uri_str(&mongo).await.unwrap();
+    let coll = client
+        .database("funboost_task_status")
+        .collection::<mongodb::bson::Document>(&queue);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while coll
+        .count_documents(mongodb::bson::doc! { "run_status": "finish" })
+        .await
+        .unwrap()
+        < 3
+    {
+        assert!(
+            Instant::now() < deadline,
+            "funboost saved no 3 records in 40 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = peer.kill();
+    let _ = peer.wait();
+
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &mongo]);
+    let (status, page) = get_json(&format!("{}/api/v1/tasks?queue={queue}", td.url)).await;
+    assert_eq!(status, 200, "{page}");
+    let tasks = page["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 3, "{page}");
+    for t in tasks {
+        let id = t["task_id"].as_str().unwrap();
+        let (_, detail) = get_json(&format!("{}/api/v1/tasks/{id}", td.url)).await;
+        assert_eq!(detail["function"], "add", "{detail}");
+        assert!(detail["cost"].as_f64().unwrap() >= 0.01, "{detail}");
+        assert!(detail["host_name"].as_str().is_some(), "{detail}");
+        if id.ends_with("-2") {
+            assert_eq!(detail["state"], "failed", "{detail}");
+            assert_eq!(detail["exception_type"], "ValueError", "{detail}");
+            assert_eq!(detail["exception_msg"], "cannot add 2", "{detail}");
+        } else {
+            let x: i64 = id.rsplit('-').next().unwrap().parse().unwrap();
+            assert_eq!(detail["state"], "success", "{detail}");
+            assert_eq!(detail["result"], (x + 1).to_string(), "{detail}");
+            assert!(
+                detail["params"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("\"x\":{x}")),
+                "{detail}"
+            );
+        }
+    }
+    let (_, failed) = get_json(&format!(
+        "{}/api/v1/tasks?queue={queue}&state=failed",
+        td.url
+    ))
+    .await;
+    assert_eq!(failed["tasks"].as_array().unwrap().len(), 1, "{failed}");
+    coll.drop().await.unwrap();
+}
