@@ -70,6 +70,17 @@ impl TaskState {
         }
     }
 
+    /// The state machine, on (rank, run_times) of the stored record and of a newer event:
+    /// the rank rises; or a running task reports a later attempt; or a running task is
+    /// requeued (pending again, carrying the attempt it reached, at least 1 — a late publish
+    /// event carries 0 and changes nothing). The SQL stores spell the same rule in
+    /// `store::task_upsert_tail`.
+    pub fn advances(old_rank: u8, old_runs: i64, new_rank: u8, new_runs: i64) -> bool {
+        new_rank > old_rank
+            || (old_rank == 1 && new_rank == 1 && new_runs > old_runs)
+            || (old_rank == 1 && new_rank == 0 && new_runs >= 1 && new_runs >= old_runs)
+    }
+
     /// Small stable code used as the column value in SQL stores.
     pub fn code(self) -> i16 {
         self as i16
@@ -590,5 +601,14 @@ mod tests {
             assert_eq!(s.is_final(), s.rank() == 2);
         }
         assert!(TaskState::Running.rank() > TaskState::Pending.rank());
+        // (stored rank, runs) → (newer rank, runs)
+        assert!(TaskState::advances(0, 0, 1, 1), "pending → running");
+        assert!(TaskState::advances(1, 1, 2, 1), "running → final");
+        assert!(!TaskState::advances(2, 1, 1, 2), "a final state stays");
+        assert!(TaskState::advances(1, 1, 1, 2), "a later attempt");
+        assert!(!TaskState::advances(1, 2, 1, 2), "a duplicate");
+        assert!(TaskState::advances(1, 1, 0, 1), "requeued");
+        assert!(!TaskState::advances(1, 1, 0, 0), "a late publish event");
+        assert!(!TaskState::advances(1, 3, 0, 2), "an older requeue");
     }
 }

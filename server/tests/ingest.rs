@@ -185,6 +185,39 @@ async fn state_machine_scenario(td: &Taskdeck, db: &Db) {
         metrics.contains("taskdeck_ingest_tasks_finished_total 2"),
         "{metrics}"
     );
+
+    // A task given back by a stopping worker is pending again (not "running" forever); a
+    // late publish event (no attempt yet) changes nothing; the next run moves it on.
+    let steps: [(Value, i64); 3] = [
+        (
+            json!([event(
+                "r",
+                "q1",
+                json!({"state": "running", "run_times": 1})
+            )]),
+            1,
+        ),
+        (
+            json!([
+                event("r", "q1", json!({"state": "pending", "run_times": 1})),
+                event("b", "q1", json!({"state": "pending"})),
+            ]),
+            0,
+        ),
+        (
+            json!([event(
+                "r",
+                "q1",
+                json!({"state": "running", "run_times": 1})
+            )]),
+            1,
+        ),
+    ];
+    for (events, want) in steps {
+        assert_eq!(post(&td.url, events.to_string()).await.0, 202);
+        assert_eq!(db.state("r").await, want, "after {events}");
+    }
+    assert_eq!(db.state("b").await, 2, "b stays successful");
 }
 
 #[tokio::test]

@@ -44,6 +44,22 @@ async fn records_use_funboost_layout_and_follow_the_state_machine() {
         event("a", "q1", json!({"run_status": "running", "run_times": 3}))
     ]);
     assert_eq!(post(&td.url, late.to_string()).await.0, 202);
+    // A requeued task (pending again after an attempt) leaves "running".
+    let requeue = [
+        json!([event(
+            "r",
+            "q1",
+            json!({"state": "running", "run_times": 1})
+        )]),
+        json!([event(
+            "r",
+            "q1",
+            json!({"state": "pending", "run_times": 1})
+        )]),
+    ];
+    for events in requeue {
+        assert_eq!(post(&td.url, events.to_string()).await.0, 202);
+    }
 
     let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
         .await
@@ -54,6 +70,12 @@ async fn records_use_funboost_layout_and_follow_the_state_machine() {
         .await
         .unwrap()
         .expect("record a");
+    let r = coll
+        .find_one(doc! { "_id": "r" })
+        .await
+        .unwrap()
+        .expect("record r");
+    assert_eq!(r.get_str("state").unwrap(), "pending", "{r}");
     assert_eq!(a.get_str("run_status").unwrap(), "finish");
     assert!(!a.get_bool("success").unwrap());
     assert_eq!(a.get_str("exception").unwrap(), "ValueError    bad n");

@@ -704,12 +704,21 @@ async fn execute(shared: &Shared, message: Message) {
     let raw = &message.raw;
     match ending {
         Ending::GiveBack => {
-            if let Err(e) = shared
+            match shared
                 .broker
                 .requeue(&s.queue(), &shared.consumer, raw)
                 .await
             {
-                tracing::warn!(task_id = %task_id, error = %e, "could not requeue; peers will requeue it as an orphan");
+                Ok(()) => {
+                    // Waiting again: the record says so instead of "running" forever.
+                    let mut event = base_event(shared, &task_id, Some(&message), start);
+                    event.state = Some(TaskState::Pending);
+                    event.run_times = Some(attempt.max(1));
+                    shared.emitter.emit(&event).await;
+                }
+                Err(e) => {
+                    tracing::warn!(task_id = %task_id, error = %e, "could not requeue; peers will requeue it as an orphan");
+                }
             }
         }
         Ending::Done(state, result, error) => {

@@ -338,6 +338,13 @@ async fn a_stop_requeues_waiting_and_overdue_messages() {
         sink.finals().is_empty(),
         "abandoned tasks are not recorded as finished"
     );
+    // The two that had started are recorded as waiting again, with the attempt they reached.
+    let requeued = sink.matching(|e| e.state == Some(TaskState::Pending));
+    assert_eq!(requeued.len(), 2, "{requeued:?}");
+    for e in &requeued {
+        assert_eq!(e.run_times, Some(1));
+        assert_eq!(sink.of(&e.task_id).len(), 2, "running, then pending");
+    }
 }
 
 #[tokio::test]

@@ -95,10 +95,12 @@ impl TaskRecord {
     /// running task reports a later attempt. A final state never changes; duplicates change
     /// nothing. Every store applies this same rule in its upsert.
     pub fn accepts(&self, newer: &TaskRecord) -> bool {
-        newer.state.rank() > self.state.rank()
-            || (self.state == TaskState::Running
-                && newer.state == TaskState::Running
-                && newer.run_times > self.run_times)
+        TaskState::advances(
+            self.state.rank(),
+            i64::from(self.run_times),
+            newer.state.rank(),
+            i64::from(newer.run_times),
+        )
     }
 
     /// Folds a later event of the same task into this one, as the stores do: the winning

@@ -194,7 +194,8 @@ const TASK_INSERT: &str =
     process_id, thread_id, script_name, consumer_id, extra, updated_at, sort_time) ";
 
 /// The conflict half of the task upsert: the state machine of `TaskRecord::accepts` in SQL.
-/// The rank (`least(state, 2)`) must rise, or a running task must report a later attempt;
+/// The rank (`least(state, 2)`) must rise, or a running task must report a later attempt or
+/// be requeued (`TaskState::advances`);
 /// fields the event lacks keep their stored values; RETURNING yields only the rows that
 /// changed. `greatest`/`least` name the dialect's two-argument max and min.
 fn task_upsert_tail(greatest: &str, least: &str) -> String {
@@ -224,6 +225,8 @@ fn task_upsert_tail(greatest: &str, least: &str) -> String {
          sort_time = COALESCE(excluded.start_time, tasks.start_time, excluded.publish_time, tasks.publish_time, tasks.sort_time) \
          WHERE {least}(excluded.state, 2) > {least}(tasks.state, 2) \
             OR (excluded.state = 1 AND tasks.state = 1 AND excluded.run_times > tasks.run_times) \
+            OR (excluded.state = 0 AND tasks.state = 1 AND excluded.run_times >= 1 \
+                AND excluded.run_times >= tasks.run_times) \
          RETURNING queue, state, publish_time, start_time, end_time, cost, sort_time"
     )
 }

@@ -170,8 +170,12 @@ impl Stored {
 
     /// `TaskRecord::accepts`, against the stored form.
     fn accepts(&self, r: &TaskRecord) -> bool {
-        let rank = i32::from(r.state.rank());
-        rank > self.rank || (self.rank == 1 && rank == 1 && i64::from(r.run_times) > self.run_times)
+        TaskState::advances(
+            self.rank.clamp(0, 2) as u8,
+            self.run_times,
+            r.state.rank(),
+            i64::from(r.run_times),
+        )
     }
 
     /// Matches the record only as it was read, so a concurrent change makes the update miss

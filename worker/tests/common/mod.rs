@@ -24,7 +24,7 @@ impl EventSink for Collect {
 }
 
 impl Collect {
-    fn matching(&self, keep: impl Fn(&TaskEvent) -> bool) -> Vec<TaskEvent> {
+    pub fn matching(&self, keep: impl Fn(&TaskEvent) -> bool) -> Vec<TaskEvent> {
         let all = self.0.lock().unwrap();
         all.iter().filter(|e| keep(e)).cloned().collect()
     }
