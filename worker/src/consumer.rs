@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +27,7 @@ type Handler = Arc<dyn Fn(TaskContext, Map<String, Value>) -> BoxFuture<Outcome>
 type Outcome = Result<Box<RawValue>, TaskError>;
 
 /// What this worker can be told to do (advertised in its heartbeat).
-pub const CAPABILITIES: [&str; 3] = ["pause", "kill", "revoke"];
+pub const CAPABILITIES: [&str; 5] = ["pause", "kill", "revoke", "qps", "concurrency"];
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -229,8 +229,17 @@ struct Shared {
     /// Waiting tasks with a kill request: they are revoked when their turn comes.
     revoked: Mutex<HashSet<String>>,
     counters: Mutex<Counters>,
+    /// funboost's pause flag or taskdeck's desired state says pause.
     paused: AtomicBool,
     live_consumers: AtomicU64,
+    /// Task slots; their number follows the desired concurrency.
+    slots: Arc<Semaphore>,
+    concurrency: AtomicUsize,
+    qps: Mutex<Option<f64>>,
+    /// The desired-state version applied, reported in heartbeats.
+    control_version: AtomicU64,
+    /// Asks for a heartbeat now (a new desired state was applied).
+    beat_now: Notify,
     /// Cancelled when the stop grace is over: running tasks give their messages back.
     abandon: CancellationToken,
     acker: Acker,
@@ -257,6 +266,7 @@ impl Worker {
         let n = CONSUMERS.fetch_add(1, Relaxed);
         let consumer = host::consumer_identification(started, n);
         let broker = self.broker;
+        let (concurrency, qps) = (self.settings.concurrency, self.settings.qps);
         let shared = Arc::new(Shared {
             acker: Acker::start(
                 broker.clone(),
@@ -274,6 +284,11 @@ impl Worker {
             counters: Mutex::new(Counters::new(started)),
             paused: AtomicBool::new(false),
             live_consumers: AtomicU64::new(1),
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency: AtomicUsize::new(concurrency),
+            qps: Mutex::new(qps),
+            control_version: AtomicU64::new(0),
+            beat_now: Notify::new(),
             abandon: CancellationToken::new(),
         });
         let template = heartbeat_template(&shared, started, n);
@@ -294,10 +309,8 @@ impl Worker {
                 }
             }
         }
-        // A queue paused before this consumer started stays paused from its first pull on.
-        if let Ok(p) = shared.broker.paused(&shared.settings.queue).await {
-            shared.paused.store(p, Relaxed);
-        }
+        // A queue paused (or limited) before this consumer started is so from its first pull on.
+        read_control(&shared).await;
         tracing::info!(queue = %shared.settings.queue, consumer = %shared.consumer, "consuming");
         let background = [
             tokio::spawn(heartbeats(shared.clone(), template.clone(), loops.clone())),
@@ -358,6 +371,9 @@ async fn beat(shared: &Shared, template: &Heartbeat) {
         .fill(&mut hb, t);
     hb.running = shared.running.lock().map(|r| r.len()).unwrap_or(0) as u64;
     hb.paused = shared.paused.load(Relaxed);
+    hb.concurrency = shared.concurrency.load(Relaxed) as u64;
+    hb.qps = *shared.qps.lock().unwrap_or_else(|e| e.into_inner());
+    hb.control_version = shared.control_version.load(Relaxed);
     hb.msg_num_in_broker = match shared.broker.waiting(&shared.settings.queue()).await {
         Ok(n) => n as i64,
         Err(_) => -1,
@@ -375,25 +391,78 @@ async fn beat(shared: &Shared, template: &Heartbeat) {
 
 async fn heartbeats(shared: Arc<Shared>, template: Heartbeat, stop: CancellationToken) {
     while !stop.is_cancelled() {
-        sleep_or(shared.settings.heartbeat_every, &stop).await;
+        tokio::select! {
+            _ = sleep_or(shared.settings.heartbeat_every, &stop) => {},
+            _ = shared.beat_now.notified() => {},
+        }
         if !stop.is_cancelled() {
             beat(&shared, &template).await;
         }
     }
 }
 
-/// Reads the pause flag and kill requests for the tasks this consumer holds.
+/// Reads funboost's pause flag and taskdeck's desired state, and applies them.
+async fn read_control(shared: &Shared) {
+    let queue = &shared.settings.queue;
+    let (flag, desired) = tokio::join!(shared.broker.paused(queue), shared.broker.desired(queue));
+    let flag = flag.unwrap_or_else(|e| {
+        tracing::warn!(queue = %queue, error = %e, "cannot read the pause flag");
+        shared.paused.load(Relaxed)
+    });
+    let desired = match desired {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(queue = %queue, error = %e, "cannot read the desired state");
+            let p = flag;
+            if shared.paused.swap(p, Relaxed) != p {
+                tracing::info!(queue = %queue, paused = p, "pause flag changed");
+            }
+            return;
+        }
+    };
+    let p = flag || desired.paused;
+    if shared.paused.swap(p, Relaxed) != p {
+        tracing::info!(queue = %queue, paused = p, "pause changed");
+    }
+    if desired.version == shared.control_version.load(Relaxed) {
+        return;
+    }
+    let s = &shared.settings;
+    let qps = desired.qps.filter(|q| *q > 0.0).or(s.qps);
+    *shared.qps.lock().unwrap_or_else(|e| e.into_inner()) = qps;
+    let want = desired
+        .concurrency
+        .map_or(s.concurrency, |c| (c as usize).max(1));
+    let had = shared.concurrency.swap(want, Relaxed);
+    if want > had {
+        shared.slots.add_permits(want - had);
+    } else if want < had {
+        // Slots in use are taken back as their tasks finish.
+        let slots = shared.slots.clone();
+        tokio::spawn(async move {
+            if let Ok(p) = slots.acquire_many_owned((had - want) as u32).await {
+                p.forget();
+            }
+        });
+    }
+    shared.control_version.store(desired.version, Relaxed);
+    tracing::info!(queue = %queue, version = desired.version, paused = p, ?qps, concurrency = want, "desired state applied");
+    shared.beat_now.notify_one();
+}
+
+/// Applies control changes (on a wake-up, or polled) and kill requests for the tasks this
+/// consumer holds.
 async fn control(shared: Arc<Shared>, stop: CancellationToken) {
     let queue = shared.settings.queue.clone();
-    while !stop.is_cancelled() {
-        match shared.broker.paused(&queue).await {
-            Ok(p) => {
-                if shared.paused.swap(p, Relaxed) != p {
-                    tracing::info!(queue = %queue, paused = p, "pause flag changed");
-                }
-            }
-            Err(e) => tracing::warn!(queue = %queue, error = %e, "cannot read the pause flag"),
+    let mut wakeups = match shared.broker.control_wakeups(&queue).await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(queue = %queue, error = %e, "no control wake-ups; polling only");
+            None
         }
+    };
+    while !stop.is_cancelled() {
+        read_control(&shared).await;
         let held: Vec<String> = {
             let running = shared.running.lock().unwrap_or_else(|e| e.into_inner());
             let waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -425,7 +494,13 @@ async fn control(shared: Arc<Shared>, stop: CancellationToken) {
             }
             Err(e) => tracing::warn!(queue = %queue, error = %e, "cannot read kill requests"),
         }
-        sleep_or(shared.settings.control_every, &stop).await;
+        match wakeups.as_mut() {
+            Some(w) => tokio::select! {
+                _ = sleep_or(shared.settings.control_every, &stop) => {},
+                changed = w.changed() => if changed.is_err() { wakeups = None },
+            },
+            None => sleep_or(shared.settings.control_every, &stop).await,
+        }
     }
 }
 
@@ -454,7 +529,7 @@ async fn orphans(shared: Arc<Shared>, stop: CancellationToken) {
 /// The pull-and-dispatch loop; returns the messages pulled but not started.
 async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Message> {
     let s = &shared.settings;
-    let slots = Arc::new(Semaphore::new(s.concurrency));
+    let slots = shared.slots.clone();
     let prefetch = if s.prefetch > 0 {
         s.prefetch
     } else {
@@ -506,7 +581,8 @@ async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Mes
             p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
             _ = stop.cancelled() => break,
         };
-        if let Some(qps) = s.qps {
+        let qps = *shared.qps.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(qps) = qps {
             let share = if s.distributed_qps {
                 shared.live_consumers.load(Relaxed).max(1) as f64
             } else {

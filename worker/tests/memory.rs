@@ -425,3 +425,105 @@ async fn higher_priorities_run_first_on_funboosts_priority_lists() {
     let ran: Vec<String> = sink.finals().into_iter().map(|e| e.task_id).collect();
     assert_eq!(ran, expected, "highest priority first (9 capped at 4)");
 }
+
+#[tokio::test]
+async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let w = start(&broker, &sink, |b, e, br| {
+        b.concurrency(1)
+            .prefetch(10)
+            .heartbeat_every(Duration::from_secs(3600))
+            .handler(move |_ctx, _p: Value| {
+                let g = g.clone();
+                async move {
+                    g.acquire().await.unwrap().forget();
+                    Ok(())
+                }
+            })
+            .build(br, e)
+            .unwrap()
+    });
+    for _ in 0..10 {
+        taskdeck_worker::publish(&broker, "q", Map::new(), &Default::default())
+            .await
+            .unwrap();
+    }
+    let running = || sink.matching(|e| e.state == Some(TaskState::Running)).len();
+    until("one running", 5, async || running() == 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(running(), 1, "concurrency 1");
+
+    // Three at once, applied and reported (a heartbeat is sent at once, not in an hour).
+    let v = broker
+        .set_desired(
+            "q",
+            &protocol::control::Desired {
+                concurrency: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(v, 1);
+    until("three running", 2, async || running() == 3).await;
+    until("version 1 in the heartbeat", 2, async || {
+        broker.heartbeats().await.unwrap().beats.iter().any(|h| {
+            h.control_version == 1
+                && h.concurrency == 3
+                && h.capabilities.contains(&"concurrency".into())
+        })
+    })
+    .await;
+
+    // Paused: the running ones finish, nothing new starts.
+    broker
+        .set_desired(
+            "q",
+            &protocol::control::Desired {
+                paused: true,
+                concurrency: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    until("paused in the heartbeat", 2, async || {
+        broker
+            .heartbeats()
+            .await
+            .unwrap()
+            .beats
+            .iter()
+            .any(|h| h.control_version == 2 && h.paused)
+    })
+    .await;
+    gate.add_permits(3);
+    until("three finished", 2, async || sink.finals().len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(running(), 3, "nothing started while paused");
+
+    // Resumed at 5 tasks/s: the remaining seven take over a second.
+    broker
+        .set_desired(
+            "q",
+            &protocol::control::Desired {
+                qps: Some(5.0),
+                concurrency: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    gate.add_permits(100);
+    let t = std::time::Instant::now();
+    until("all ten finished", 5, async || sink.finals().len() == 10).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(1000),
+        "7 tasks at 5/s took {:?}",
+        t.elapsed()
+    );
+    w.stop().await;
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use taskdeck_worker::broker::redis::{
     heartbeat_dict, heartbeat_str, kill_hash, unack_key, unack_registry,
 };
+use taskdeck_worker::broker::Broker;
 use taskdeck_worker::{Emitter, RedisBroker, RedisStreamSink, Worker};
 use tokio_util::sync::CancellationToken;
 
@@ -104,7 +105,7 @@ async fn consumes_funboost_messages_with_funboost_keys_and_streams_records() {
     }
     assert_eq!(
         hb["capabilities"],
-        serde_json::json!(["pause", "kill", "revoke"])
+        serde_json::json!(["pause", "kill", "revoke", "qps", "concurrency"])
     );
     let registry: Vec<String> = c.smembers(unack_registry(&q)).await.unwrap();
     assert_eq!(registry, vec![unack_key(&q, consumer)]);
@@ -135,6 +136,81 @@ async fn consumes_funboost_messages_with_funboost_keys_and_streams_records() {
     assert!(finished
         .iter()
         .all(|e| e.queue_name == q && e.consumer_id.as_deref() == Some(consumer)));
+}
+
+/// taskdeck's desired state reaches a consumer through the pub/sub wake-up: with polling set
+/// to a minute, a pause is still applied within a second.
+#[tokio::test]
+async fn desired_state_is_applied_on_the_pubsub_wakeup() {
+    let q = queue("rs_desired");
+    let mut c = conn().await;
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let broker = RedisBroker::new(&url(7)).unwrap();
+    let w = Worker::builder(&q)
+        .control_every(Duration::from_secs(60))
+        .heartbeat_every(Duration::from_secs(60))
+        .handler(|_ctx, _p: serde_json::Value| async move { Ok(()) })
+        .build(Arc::new(broker.clone()), emitter)
+        .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(w.run(stop.clone()));
+    until("the consumer's first heartbeat", 5, async || {
+        broker
+            .heartbeats()
+            .await
+            .unwrap()
+            .beats
+            .iter()
+            .any(|h| h.queue_name == q)
+    })
+    .await;
+    // Let the subscription settle: it is made when the control loop starts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = std::time::Instant::now();
+    let version = broker
+        .set_desired(
+            &q,
+            &protocol::control::Desired {
+                paused: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    until("the applied version in a heartbeat", 2, async || {
+        broker
+            .heartbeats()
+            .await
+            .unwrap()
+            .beats
+            .iter()
+            .any(|h| h.queue_name == q && h.control_version == version && h.paused)
+    })
+    .await;
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    let (_, m) = funboost_message(1, 0.0);
+    let _: () = c.rpush(&q, &m).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(sink.finals().is_empty(), "nothing runs while paused");
+    let stored = broker.desired(&q).await.unwrap();
+    assert_eq!((stored.version, stored.paused), (version, true));
+    broker.set_desired(&q, &Default::default()).await.unwrap();
+    until("the task after resume", 2, async || {
+        sink.finals().len() == 1
+    })
+    .await;
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    let _: () = c
+        .del(taskdeck_worker::broker::redis::desired_key(&q))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@ use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Queue, ALIVE_FOR, P
 use crate::heartbeat::Heartbeat;
 use crate::host::now;
 use async_trait::async_trait;
+use protocol::control::Desired;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 #[derive(Default)]
 struct Inner {
@@ -18,6 +20,8 @@ struct Inner {
     /// queue → consumer identification → last heartbeat.
     heartbeats: HashMap<String, HashMap<String, Heartbeat>>,
     params: HashMap<String, serde_json::Value>,
+    desired: HashMap<String, Desired>,
+    wakeups: HashMap<String, watch::Sender<u64>>,
 }
 
 #[derive(Clone, Default)]
@@ -246,6 +250,37 @@ impl Broker for MemoryBroker {
                 .iter()
                 .map(|l| i.queues.get(l).map_or(0, |q| q.len() as u64))
                 .sum()
+        }))
+    }
+
+    async fn desired(&self, queue: &str) -> Result<Desired, BrokerError> {
+        Ok(self.with(|i| i.desired.get(queue).cloned().unwrap_or_default()))
+    }
+
+    async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError> {
+        Ok(self.with(|i| {
+            let version = i.desired.get(queue).map_or(0, |d| d.version) + 1;
+            i.desired.insert(
+                queue.to_owned(),
+                Desired {
+                    version,
+                    ..desired.clone()
+                },
+            );
+            i.wakeups
+                .entry(queue.to_owned())
+                .or_insert_with(|| watch::channel(0).0)
+                .send_replace(version);
+            version
+        }))
+    }
+
+    async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError> {
+        Ok(self.with(|i| {
+            i.wakeups
+                .entry(queue.to_owned())
+                .or_insert_with(|| watch::channel(0).0)
+                .subscribe()
         }))
     }
 

@@ -11,6 +11,8 @@ pub use memory::MemoryBroker;
 
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
+use protocol::control::Desired;
+use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -67,6 +69,14 @@ pub trait Broker: Send + Sync + 'static {
     /// Every heartbeat of every known queue as stored (stale ones included), with the
     /// broker's clock: what the dashboard's workers view is built from.
     async fn heartbeats(&self) -> Result<Heartbeats, BrokerError>;
+    /// taskdeck's desired state of the queue (version 0 when never set).
+    async fn desired(&self, queue: &str) -> Result<Desired, BrokerError>;
+    /// Stores `desired` (its version is ignored) under the next version and wakes the queue's
+    /// consumers; returns the new version.
+    async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError>;
+    /// Changes (to the new version) whenever the queue's desired state is set: the wake-up
+    /// (pub/sub on Redis). Consumers poll as well, so a missed wake-up only delays.
+    async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError>;
 }
 
 /// Heartbeats read at broker time `now`.

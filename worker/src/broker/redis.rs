@@ -8,10 +8,14 @@
 use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Queue, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
+use futures_util::StreamExt;
+use protocol::control::Desired;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::Duration;
+use tokio::sync::watch;
 
 pub const ALL_QUEUES: &str = "funboost_all_queue_names";
 pub const ALL_IPS: &str = "funboost_all_ips";
@@ -36,6 +40,14 @@ pub fn heartbeat_server(ip: &str) -> String {
 }
 pub fn kill_hash(queue: &str) -> String {
     format!("funboost_kill_task_hash:{queue}")
+}
+/// taskdeck's desired state of a queue: a hash (version, paused, qps, concurrency).
+pub fn desired_key(queue: &str) -> String {
+    format!("taskdeck:desired:{queue}")
+}
+/// Where a change of the desired state is announced (the payload is the new version).
+pub fn control_channel(queue: &str) -> String {
+    format!("taskdeck:control:{queue}")
 }
 fn requeue_lock(queue: &str) -> String {
     format!("fsdf_lock__requeue_tasks_which_unconfirmed:{queue}")
@@ -79,9 +91,21 @@ static DROP_EMPTY_UNACK: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Next version, new fields and the announcement in one step (ARGV: paused, qps, concurrency;
+/// an empty string is "not set").
+static SET_DESIRED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'paused', ARGV[1], 'qps', ARGV[2], 'concurrency', ARGV[3])
+redis.call('PUBLISH', KEYS[2], v)
+return v",
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisBroker {
     conn: ConnectionManager,
+    client: redis::Client,
 }
 
 impl RedisBroker {
@@ -93,7 +117,8 @@ impl RedisBroker {
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_max_delay(Duration::from_secs(2));
         Ok(RedisBroker {
-            conn: ConnectionManager::new_lazy_with_config(client, config)?,
+            conn: ConnectionManager::new_lazy_with_config(client.clone(), config)?,
+            client,
         })
     }
 
@@ -383,6 +408,62 @@ impl Broker for RedisBroker {
         }
         let lens: Vec<u64> = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(lens.iter().sum())
+    }
+
+    async fn desired(&self, queue: &str) -> Result<Desired, BrokerError> {
+        let fields: HashMap<String, String> = self.conn.clone().hgetall(desired_key(queue)).await?;
+        let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+        Ok(Desired {
+            version: get("version").and_then(|v| v.parse().ok()).unwrap_or(0),
+            paused: get("paused").is_some_and(|v| v == "1"),
+            qps: get("qps").and_then(|v| v.parse().ok()),
+            concurrency: get("concurrency").and_then(|v| v.parse().ok()),
+        })
+    }
+
+    async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError> {
+        let text = |v: Option<String>| v.unwrap_or_default();
+        Ok(SET_DESIRED
+            .key(desired_key(queue))
+            .key(control_channel(queue))
+            .arg(if desired.paused { "1" } else { "0" })
+            .arg(text(desired.qps.map(|q| q.to_string())))
+            .arg(text(desired.concurrency.map(|c| c.to_string())))
+            .invoke_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError> {
+        let (tx, rx) = watch::channel(0);
+        let client = self.client.clone();
+        let channel = control_channel(queue);
+        // One subscription per consumer, re-established after Redis comes back; it ends when
+        // the consumer drops the receiver.
+        tokio::spawn(async move {
+            loop {
+                if let Ok(mut pubsub) = client.get_async_pubsub().await {
+                    if pubsub.subscribe(&channel).await.is_ok() {
+                        let mut messages = pubsub.on_message();
+                        loop {
+                            tokio::select! {
+                                m = messages.next() => match m {
+                                    Some(m) => {
+                                        tx.send_replace(m.get_payload::<u64>().unwrap_or(0));
+                                    }
+                                    None => break,
+                                },
+                                _ = tx.closed() => return,
+                            }
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(rx)
     }
 
     async fn heartbeats(&self) -> Result<Heartbeats, BrokerError> {
