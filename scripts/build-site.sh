@@ -18,7 +18,7 @@ cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$cargo_
 rm -rf "$pkg.tmp"
 mkdir -p "$pkg.tmp"
 wasm-bindgen --target web --no-typescript --out-dir "$pkg.tmp" --out-name taskdeck \
-  "target/wasm32-unknown-unknown/$out_dir/frontend.wasm"
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$out_dir/frontend.wasm"
 if [ "$profile" = release ]; then
   # npm's binaryen: Debian's older wasm-opt emits modules that break hydration.
   node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \

@@ -40,7 +40,7 @@ if [ "$build_status" = 0 ]; then
   # Redis database 3 is the end-to-end tests' own: they write heartbeats into it.
   e2e_redis="${TEST_REDIS_URL%/*}/3"
   redis-cli -u "$e2e_redis" FLUSHDB >/dev/null
-  (cd "$state/e2e" && exec "$root/target/debug/taskdeck" serve --bind "127.0.0.1:$port" \
+  (cd "$state/e2e" && exec "${CARGO_TARGET_DIR:-$root/target}/debug/taskdeck" serve --bind "127.0.0.1:$port" \
      --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db" --redis "$e2e_redis" \
      --no-demo) >"$state/taskdeck.log" 2>&1 &
   taskdeck_pid=$!
