@@ -409,14 +409,11 @@ async fn read_control(shared: &Shared) {
         tracing::warn!(queue = %queue, error = %e, "cannot read the pause flag");
         shared.paused.load(Relaxed)
     });
+    // Unreadable: everything stays as last applied (a Redis hiccup must not lift a pause).
     let desired = match desired {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(queue = %queue, error = %e, "cannot read the desired state");
-            let p = flag;
-            if shared.paused.swap(p, Relaxed) != p {
-                tracing::info!(queue = %queue, paused = p, "pause flag changed");
-            }
             return;
         }
     };

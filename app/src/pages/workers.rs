@@ -8,6 +8,7 @@ use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use protocol::heartbeat::{Consumer, Fleet, Liveness};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const REFRESH: Duration = Duration::from_secs(5);
@@ -99,22 +100,20 @@ fn FleetView(fleet: Fleet, grouping: RwSignal<Grouping>) -> impl IntoView {
     }
 }
 
-/// Consumers by queue name or by host, members in fleet order.
+/// Consumers by queue name or by host, members in fleet order; groups with someone alive
+/// first, then by name.
 fn groups(all: &[Consumer], g: Grouping) -> Vec<(String, Vec<Consumer>)> {
-    let mut out: Vec<(String, Vec<Consumer>)> = Vec::new();
+    let mut by_key: BTreeMap<String, Vec<Consumer>> = BTreeMap::new();
     for c in all {
         let key = match g {
             Grouping::Queue => c.heartbeat.queue_name.clone(),
             Grouping::Host => host_of(c),
         };
-        match out.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(c.clone()),
-            None => out.push((key, vec![c.clone()])),
-        }
+        by_key.entry(key).or_default().push(c.clone());
     }
-    // Groups with someone alive first, then by name.
+    let mut out: Vec<_> = by_key.into_iter().collect();
     let dead = |g: &[Consumer]| g.iter().all(|c| c.liveness == Liveness::Stale);
-    out.sort_by(|a, b| dead(&a.1).cmp(&dead(&b.1)).then_with(|| a.0.cmp(&b.0)));
+    out.sort_by_key(|(_, members)| dead(members));
     out
 }
 
@@ -217,7 +216,7 @@ fn WorkerRow(c: Consumer, grouping: Grouping) -> impl IntoView {
                 } else {
                     view! { <span class="state state-success">{move || t().workers_alive}</span> }.into_any()
                 }}
-                {hb.paused.then(|| view! { " " <span class="state">"paused"</span> })}
+                {hb.paused.then(|| view! { " " <span class="state">{move || t().workers_paused}</span> })}
                 <span class=format!("kind kind-{}", c.kind)>{c.kind.clone()}</span>
             </div></td>
             <td class="mono">{where_}</td>
