@@ -3,6 +3,11 @@
     funboost_peer.py produce QUEUE N           publish N messages add(x=i, y=1) with funboost's publisher
     funboost_peer.py produce-priority QUEUE N  the same on REDIS_PRIORITY (x-max-priority 4), message i
                                                 with priority i % 5
+    funboost_peer.py produce-zset QUEUE N      the same on REDIS_ZSET_PRIORITY, message i with
+                                                priority (i % 4) * 2.5
+    funboost_peer.py consume-zset QUEUE OUT SECONDS
+                                                consume REDIS_ZSET_PRIORITY with one thread, in the
+                                                order funboost takes messages (as `consume`)
     funboost_peer.py consume QUEUE OUT SECONDS  consume QUEUE for SECONDS with a funboost worker,
                                                 appending each finished status dict to OUT (JSON lines)
     funboost_peer.py bench QUEUE N SLEEP_MS THREADS
@@ -61,7 +66,7 @@ os.environ["LOG_PATH"] = config_dir
 from funboost import boost, BoosterParams, BrokerEnum, FunctionResultStatusPersistanceConfig  # noqa: E402
 
 mode, queue = sys.argv[1], sys.argv[2]
-out_path = sys.argv[3] if mode == "consume" else None
+out_path = sys.argv[3] if mode in ("consume", "consume-zset") else None
 override = None
 if mode in ("taskdeck", "bench"):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "funboost"))
@@ -116,13 +121,15 @@ if mode == "produce-priority":
     broker_kind = BrokerEnum.REDIS_PRIORITY
     # pull_msg_batch_size works around funboost 55's KeyError with x-max-priority alone.
     exclusive = {"x-max-priority": 4, "pull_msg_batch_size": 1}
+elif mode in ("produce-zset", "consume-zset"):
+    broker_kind = BrokerEnum.REDIS_ZSET_PRIORITY
 
 
 persistence = FunctionResultStatusPersistanceConfig(is_save_status=mode == "persist",
                                                     is_save_result=mode == "persist")
 
 
-@boost(BoosterParams(queue_name=queue, broker_kind=broker_kind, concurrent_num=4,
+@boost(BoosterParams(queue_name=queue, broker_kind=broker_kind, concurrent_num=1 if mode == "consume-zset" else 4,
                      max_retry_times=0, broker_exclusive_config=exclusive, consumer_override_cls=override,
                      function_result_status_persistance_conf=persistence,
                      user_custom_record_process_info_func=record if out_path else None))
@@ -144,7 +151,14 @@ elif mode == "produce-priority":
         add.publish({"x": i, "y": 1}, task_options=TaskOptions(other_extra_params={"priroty": i % 5}))
     time.sleep(0.5)
     os._exit(0)
-elif mode in ("consume", "taskdeck", "persist"):
+elif mode == "produce-zset":
+    from funboost.core.func_params_model import TaskOptions  # noqa: E402
+    for i in range(int(sys.argv[3])):
+        add.publish({"x": i, "y": 1}, task_options=TaskOptions(
+            other_extra_params={"for_broker_redis_zset_priority": {"priority": (i % 4) * 2.5}}))
+    time.sleep(0.5)
+    os._exit(0)
+elif mode in ("consume", "consume-zset", "taskdeck", "persist"):
     add.consume()
     time.sleep(float(sys.argv[4]))
     os._exit(0)

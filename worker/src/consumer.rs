@@ -1,7 +1,7 @@
 //! A queue consumer: pulls funboost messages, runs the handler under the configured limits,
 //! records every attempt, and obeys pause and kill.
 
-use crate::broker::{Broker, Queue};
+use crate::broker::{Broker, Layout, Queue};
 use crate::events::Emitter;
 use crate::heartbeat::{Counters, Heartbeat};
 use crate::host::{self, now};
@@ -46,8 +46,8 @@ pub struct Settings {
     /// Messages pulled at once (they wait in this consumer's in-flight set).
     pub prefetch: usize,
     pub heartbeat_every: Duration,
-    /// funboost REDIS_PRIORITY: lists `queue:1` … `queue:N` besides `queue`, highest first.
-    pub max_priority: u8,
+    /// How the queue's messages wait: plain list, funboost's priority lists or priority zset.
+    pub layout: Layout,
     /// How often pause flags and kill requests are read.
     pub control_every: Duration,
     pub orphan_check_every: Duration,
@@ -57,7 +57,10 @@ pub struct Settings {
 
 impl Settings {
     pub fn queue(&self) -> Queue {
-        Queue::with_priorities(&self.queue, self.max_priority)
+        Queue {
+            name: self.queue.clone(),
+            layout: self.layout,
+        }
     }
 
     fn new(queue: &str) -> Settings {
@@ -73,7 +76,7 @@ impl Settings {
             expire_after: None,
             prefetch: 0,
             heartbeat_every: Duration::from_secs(10),
-            max_priority: 0,
+            layout: Layout::Lists { max_priority: 0 },
             control_every: Duration::from_millis(500),
             orphan_check_every: Duration::from_secs(60),
             stop_grace: Duration::from_secs(30),
@@ -84,8 +87,11 @@ impl Settings {
     fn params(&self) -> Value {
         serde_json::json!({
             "queue_name": self.queue,
-            "broker_kind": if self.max_priority > 0 { "REDIS_PRIORITY" } else { "REDIS_ACK_ABLE" },
-            "broker_exclusive_config": { "x-max-priority": self.max_priority },
+            "broker_kind": self.queue().broker_kind(),
+            "broker_exclusive_config": match self.layout {
+                Layout::Lists { max_priority } => serde_json::json!({ "x-max-priority": max_priority }),
+                Layout::Zset => serde_json::json!({}),
+            },
             "concurrent_num": self.concurrency,
             "qps": self.qps,
             "is_using_distributed_frequency_control": self.distributed_qps,
@@ -149,7 +155,12 @@ impl WorkerBuilder {
     /// Consume funboost's REDIS_PRIORITY layout with priorities 1..=`n` (funboost's
     /// `x-max-priority`); messages with a higher priority run first.
     pub fn max_priority(mut self, n: u8) -> Self {
-        self.settings.max_priority = n;
+        self.settings.layout = Layout::Lists { max_priority: n };
+        self
+    }
+    /// Consume funboost's REDIS_ZSET_PRIORITY layout: one zset, highest score first.
+    pub fn zset_priority(mut self) -> Self {
+        self.settings.layout = Layout::Zset;
         self
     }
     pub fn heartbeat_every(mut self, d: Duration) -> Self {

@@ -38,7 +38,7 @@ pub mod host;
 pub mod message;
 pub mod task;
 
-pub use broker::{Broker, BrokerError, MemoryBroker, Queue, RedisBroker};
+pub use broker::{Broker, BrokerError, Layout, MemoryBroker, Queue, RedisBroker};
 pub use consumer::{Worker, WorkerBuilder};
 pub use events::{Emitter, EventSink, RedisStreamSink};
 pub use message::{Message, PublishOptions};
@@ -46,7 +46,8 @@ pub use protocol;
 pub use task::{TaskContext, TaskError};
 
 /// Publishes `kwargs` as a funboost message; returns its task id. A message with a priority
-/// goes to funboost's priority list `queue:<priority>` (capped at `options.max_priority`).
+/// goes to funboost's priority list `queue:<priority>` (capped at `options.max_priority`), one
+/// with a `zset_priority` to the REDIS_ZSET_PRIORITY zset `queue`.
 pub async fn publish(
     broker: &dyn Broker,
     queue: &str,
@@ -54,11 +55,14 @@ pub async fn publish(
     options: &PublishOptions,
 ) -> Result<String, BrokerError> {
     let m = Message::build(kwargs, options);
-    let levels = options
-        .max_priority
-        .unwrap_or(options.priority.unwrap_or(0));
-    broker
-        .publish(&broker::Queue::with_priorities(queue, levels), &m.raw)
-        .await?;
+    let target = if options.zset_priority.is_some() {
+        broker::Queue::zset(queue)
+    } else {
+        let levels = options
+            .max_priority
+            .unwrap_or(options.priority.unwrap_or(0));
+        broker::Queue::with_priorities(queue, levels)
+    };
+    broker.publish(&target, &m.raw).await?;
     Ok(m.task_id)
 }

@@ -90,6 +90,12 @@ impl Message {
                 serde_json::json!({ "priroty": p }),
             );
         }
+        if let Some(p) = options.zset_priority {
+            extra.insert(
+                "other_extra_params".into(),
+                serde_json::json!({ "for_broker_redis_zset_priority": { "priority": p } }),
+            );
+        }
         let mut body = kwargs.clone();
         body.insert("extra".into(), Value::Object(extra.clone()));
         Message {
@@ -119,6 +125,17 @@ impl Message {
             .map_or(0, |p| p.min(u8::MAX as u64) as u8)
     }
 
+    /// funboost's REDIS_ZSET_PRIORITY score
+    /// (`extra.other_extra_params.for_broker_redis_zset_priority.priority`, 0 when absent).
+    pub fn zset_priority(&self) -> f64 {
+        self.extra
+            .get("other_extra_params")
+            .and_then(|o| o.get("for_broker_redis_zset_priority"))
+            .and_then(|o| o.get("priority"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+    }
+
     /// The whole message as funboost's records carry it (`msg_dict`).
     pub fn msg_dict(&self) -> Value {
         let mut body = self.kwargs.clone();
@@ -138,6 +155,8 @@ pub struct PublishOptions {
     pub priority: Option<u8>,
     /// The queue's highest priority (funboost's `x-max-priority`): higher levels are capped.
     pub max_priority: Option<u8>,
+    /// Publish to funboost's REDIS_ZSET_PRIORITY layout with this score (higher runs first).
+    pub zset_priority: Option<f64>,
 }
 
 /// funboost's task ids are UUIDv7 strings: unique and ordered by creation time.

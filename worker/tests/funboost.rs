@@ -310,3 +310,98 @@ async fn a_rust_worker_takes_funboosts_priority_lists_highest_first() {
         .collect();
     assert_eq!(priorities, [4, 4, 3, 3, 2, 2, 1, 1, 0, 0]);
 }
+
+#[tokio::test]
+async fn a_rust_worker_takes_funboosts_priority_zset_highest_first() {
+    let q = queue("fb_zset");
+    let mut producer = peer(&["produce-zset", &q, "8"], None);
+    tokio::task::spawn_blocking(move || wait(&mut producer, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let broker = RedisBroker::new(&redis_url(7)).unwrap();
+    use taskdeck_worker::Broker;
+    assert_eq!(
+        broker
+            .waiting(&taskdeck_worker::Queue::zset(&q))
+            .await
+            .unwrap(),
+        8,
+        "funboost wrote one zset"
+    );
+    // Taken and given back: it returns by its score (the order below would break otherwise).
+    let zset = taskdeck_worker::Queue::zset(&q);
+    let top = broker.pull(&zset, "probe", 1).await.unwrap();
+    assert_eq!(broker.waiting(&zset).await.unwrap(), 7);
+    broker.requeue(&zset, "probe", &top[0]).await.unwrap();
+    assert_eq!(broker.waiting(&zset).await.unwrap(), 8);
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let w = Worker::builder(&q)
+        .zset_priority()
+        .concurrency(1)
+        .prefetch(1)
+        .handler(|_ctx, a: Add| async move { Ok(a.x + a.y) })
+        .build(Arc::new(broker), emitter)
+        .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(w.run(stop.clone()));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sink.successes().len() < 8 {
+        assert!(Instant::now() < deadline, "{} of 8", sink.successes().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    let priorities: Vec<i64> = sink
+        .successes()
+        .iter()
+        .map(|e| {
+            let params: Value = serde_json::from_str(e.params.as_ref().unwrap().get()).unwrap();
+            params["x"].as_i64().unwrap() % 4
+        })
+        .collect();
+    assert_eq!(
+        priorities,
+        [3, 3, 2, 2, 1, 1, 0, 0],
+        "scores 7.5, 5, 2.5, 0"
+    );
+}
+
+#[tokio::test]
+async fn a_funboost_worker_takes_a_taskdeck_priority_zset_highest_first() {
+    let q = queue("td_zset");
+    let broker = RedisBroker::new(&redis_url(7)).unwrap();
+    let scores = [1.0, 9.5, 0.0, 4.0, 9.5, 2.0];
+    for (i, p) in scores.iter().enumerate() {
+        let kwargs = json!({"x": i, "y": 0}).as_object().unwrap().clone();
+        let options = PublishOptions {
+            zset_priority: Some(*p),
+            ..Default::default()
+        };
+        taskdeck_worker::publish(&broker, &q, kwargs, &options)
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.jsonl");
+    let mut consumer = peer(&["consume-zset", &q, out.to_str().unwrap(), "6"], None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read_records(&out).len() < scores.len() {
+        assert!(
+            Instant::now() < deadline,
+            "funboost recorded {} of {}",
+            read_records(&out).len(),
+            scores.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::task::spawn_blocking(move || wait(&mut consumer, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let ran: Vec<f64> = read_records(&out)
+        .iter()
+        .map(|r| scores[r["params"]["x"].as_u64().unwrap() as usize])
+        .collect();
+    assert_eq!(ran, [9.5, 9.5, 4.0, 2.0, 1.0, 0.0]);
+}

@@ -427,6 +427,44 @@ async fn higher_priorities_run_first_on_funboosts_priority_lists() {
 }
 
 #[tokio::test]
+async fn highest_score_runs_first_on_a_priority_zset_and_a_requeue_keeps_it() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    let mut by_score = Vec::new();
+    for p in [0.0, 2.5, 10.0, 5.0, 2.5] {
+        let options = PublishOptions {
+            zset_priority: Some(p),
+            ..Default::default()
+        };
+        let id = taskdeck_worker::publish(&broker, "q", kwargs(json!({"p": p})), &options)
+            .await
+            .unwrap();
+        by_score.push((p, id));
+    }
+    let q = Queue::zset("q");
+    assert_eq!(broker.waiting(&q).await.unwrap(), 5);
+    // A message taken and given back goes back by its score, not to the tail.
+    let top = broker.pull(&q, "probe", 1).await.unwrap();
+    assert!(top[0].contains("10.0"), "{top:?}");
+    broker.requeue(&q, "probe", &top[0]).await.unwrap();
+    let w = start(&broker, &sink, |b, e, br| {
+        b.zset_priority()
+            .concurrency(1)
+            .prefetch(1)
+            .handler(|_ctx, _p: Value| async move { Ok(()) })
+            .build(br, e)
+            .unwrap()
+    });
+    until("5 finished", 5, async || sink.finals().len() == 5).await;
+    w.stop().await;
+    // Stable: equal scores keep their publish order.
+    by_score.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let expected: Vec<String> = by_score.into_iter().map(|(_, id)| id).collect();
+    let ran: Vec<String> = sink.finals().into_iter().map(|e| e.task_id).collect();
+    assert_eq!(ran, expected, "10, 5, 2.5, 2.5, 0");
+}
+
+#[tokio::test]
 async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());

@@ -81,6 +81,21 @@ fn remove_one(v: &mut Vec<String>, raw: &str) -> bool {
     }
 }
 
+impl Inner {
+    /// Adds a waiting message at the tail of its list, or by score in a zset queue (highest
+    /// first, first come first among equals), so a pull always takes from the front.
+    fn put(&mut self, queue: &Queue, raw: String) {
+        let waiting = self.queues.entry(queue.list_of(&raw)).or_default();
+        match queue.score_of(&raw) {
+            None => waiting.push_back(raw),
+            Some(score) => {
+                let at = waiting.partition_point(|m| queue.score_of(m).is_some_and(|s| s >= score));
+                waiting.insert(at, raw);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Broker for MemoryBroker {
     async fn register(
@@ -143,22 +158,14 @@ impl Broker for MemoryBroker {
                 .get_mut(&(queue.name.clone(), consumer.to_owned()))
                 .is_some_and(|v| remove_one(v, raw));
             if held {
-                i.queues
-                    .entry(queue.list_of(raw))
-                    .or_default()
-                    .push_back(raw.to_owned());
+                i.put(queue, raw.to_owned());
             }
         });
         Ok(())
     }
 
     async fn publish(&self, queue: &Queue, raw: &str) -> Result<(), BrokerError> {
-        self.with(|i| {
-            i.queues
-                .entry(queue.list_of(raw))
-                .or_default()
-                .push_back(raw.to_owned())
-        });
+        self.with(|i| i.put(queue, raw.to_owned()));
         Ok(())
     }
 
@@ -236,7 +243,7 @@ impl Broker for MemoryBroker {
                 let messages = i.in_flight.remove(&key).unwrap_or_default();
                 moved += messages.len();
                 for raw in messages {
-                    i.queues.entry(q.list_of(&raw)).or_default().push_back(raw);
+                    i.put(q, raw);
                 }
             }
             moved

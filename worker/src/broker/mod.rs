@@ -86,50 +86,87 @@ pub struct Heartbeats {
     pub beats: Vec<Heartbeat>,
 }
 
-/// A queue and its lists. With `max_priority` N > 0 it is funboost's REDIS_PRIORITY layout:
-/// lists `q:N` … `q:1` and `q` (priority 0), taken from highest to lowest; a message goes to
-/// `q:min(p, N)` for its `extra.other_extra_params.priroty` p.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How a queue's waiting messages are kept (funboost's broker kinds, protocol notes §2.9–2.10).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Layout {
+    /// REDIS_ACK_ABLE (`max_priority` 0) or REDIS_PRIORITY: lists `q:N` … `q:1` and `q`
+    /// (priority 0), taken from highest to lowest; a message goes to `q:min(p, N)` for its
+    /// `extra.other_extra_params.priroty` p.
+    Lists { max_priority: u8 },
+    /// REDIS_ZSET_PRIORITY: one zset `q`, score = the message's
+    /// `extra.other_extra_params.for_broker_redis_zset_priority.priority`, highest taken first.
+    Zset,
+}
+
+/// A queue and how its messages wait.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Queue {
     pub name: String,
-    pub max_priority: u8,
+    pub layout: Layout,
 }
 
 impl Queue {
     pub fn plain(name: &str) -> Queue {
-        Queue {
-            name: name.to_owned(),
-            max_priority: 0,
-        }
+        Queue::with_priorities(name, 0)
     }
 
     pub fn with_priorities(name: &str, max_priority: u8) -> Queue {
         Queue {
             name: name.to_owned(),
-            max_priority,
+            layout: Layout::Lists { max_priority },
         }
     }
 
-    /// The lists in the order consumers take from them.
+    pub fn zset(name: &str) -> Queue {
+        Queue {
+            name: name.to_owned(),
+            layout: Layout::Zset,
+        }
+    }
+
+    /// funboost's `broker_kind` for this layout.
+    pub fn broker_kind(&self) -> &'static str {
+        match self.layout {
+            Layout::Lists { max_priority: 0 } => "REDIS_ACK_ABLE",
+            Layout::Lists { .. } => "REDIS_PRIORITY",
+            Layout::Zset => "REDIS_ZSET_PRIORITY",
+        }
+    }
+
+    /// The keys messages wait under, in the order consumers take from them.
     pub fn lists(&self) -> Vec<String> {
-        (1..=self.max_priority)
+        let max_priority = match self.layout {
+            Layout::Lists { max_priority } => max_priority,
+            Layout::Zset => 0,
+        };
+        (1..=max_priority)
             .rev()
             .map(|p| format!("{}:{p}", self.name))
             .chain(std::iter::once(self.name.clone()))
             .collect()
     }
 
-    /// The list a message belongs in.
+    /// The key a message belongs under.
     pub fn list_of(&self, raw: &str) -> String {
-        let priority = if self.max_priority == 0 {
-            0
-        } else {
-            crate::message::Message::parse(raw.to_owned(), 0.0).map_or(0, |m| m.priority())
+        let priority = match self.layout {
+            Layout::Lists { max_priority } if max_priority > 0 => {
+                crate::message::Message::parse(raw.to_owned(), 0.0)
+                    .map_or(0, |m| m.priority())
+                    .min(max_priority)
+            }
+            _ => 0,
         };
-        match priority.min(self.max_priority) {
+        match priority {
             0 => self.name.clone(),
             p => format!("{}:{p}", self.name),
         }
+    }
+
+    /// The message's score in a zset queue; `None` for list layouts.
+    pub fn score_of(&self, raw: &str) -> Option<f64> {
+        (self.layout == Layout::Zset).then(|| {
+            crate::message::Message::parse(raw.to_owned(), 0.0).map_or(0.0, |m| m.zset_priority())
+        })
     }
 }
 

@@ -1,11 +1,13 @@
-//! funboost's REDIS_ACK_ABLE broker, key for key (protocol notes §2.1–2.9): the queue is a
+//! funboost's REDIS_ACK_ABLE broker, key for key (protocol notes §2.1–2.10): the queue is a
 //! list; a pull moves messages atomically into the zset `<queue>__unack_id_<consumer>`
 //! (score = pull time), registered in `funboost_unack_registry:<queue>`; an ack is a `ZREM` of
 //! the exact string; heartbeats go to funboost's three sets; messages of consumers without a
 //! heartbeat for 25 s are pushed back under funboost's own lock key. Use the Redis database
-//! funboost uses (its `REDIS_DB`, 7 by default): `redis://host:6379/7`.
+//! funboost uses (its `REDIS_DB`, 7 by default): `redis://host:6379/7`. The same holds for
+//! funboost's priority layouts: REDIS_PRIORITY's lists `q:N` … `q` and REDIS_ZSET_PRIORITY's
+//! zset `q` (see [`Layout`]).
 
-use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Queue, PURGE_AFTER};
+use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Layout, Queue, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -75,14 +77,52 @@ return taken",
     )
 });
 
-/// Back to the tail of the queue only if this consumer still held it: a message is never
-/// duplicated by a requeue racing an ack or another requeue.
+/// funboost's REDIS_ZSET_PRIORITY pull: the `ARGV[1]` highest scores of the zset KEYS[2]
+/// move into the in-flight set KEYS[1].
+static PULL_ZSET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local msgs = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+for _, m in ipairs(msgs) do
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('ZADD', KEYS[1], ARGV[2], m)
+end
+return msgs",
+    )
+});
+
+/// Back to the queue (the tail of its list, or its zset with score ARGV[2] when given) only if
+/// this consumer still held it: a message is never duplicated by a requeue racing an ack or
+/// another requeue.
 static REQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[1], ARGV[1]) return 1 end
+        r"if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then
+  if ARGV[2] == '' then redis.call('RPUSH', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+  return 1
+end
 return 0",
     )
 });
+
+/// Moves `raw` from the in-flight set `unack` back to where it waits in `queue`.
+async fn requeue_from(
+    conn: &mut ConnectionManager,
+    queue: &Queue,
+    unack: &str,
+    raw: &str,
+) -> Result<i64, BrokerError> {
+    Ok(REQUEUE
+        .key(queue.list_of(raw))
+        .key(unack)
+        .arg(raw)
+        .arg(
+            queue
+                .score_of(raw)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        )
+        .invoke_async(conn)
+        .await?)
+}
 
 /// A consumer that stopped cleanly holds nothing: its in-flight set leaves the registry.
 static DROP_EMPTY_UNACK: LazyLock<Script> = LazyLock::new(|| {
@@ -172,7 +212,10 @@ impl Broker for RedisBroker {
         max: usize,
     ) -> Result<Vec<String>, BrokerError> {
         let now = crate::host::now();
-        let mut call = PULL.key(unack_key(&queue.name, consumer));
+        let mut call = match queue.layout {
+            Layout::Lists { .. } => PULL.key(unack_key(&queue.name, consumer)),
+            Layout::Zset => PULL_ZSET.key(unack_key(&queue.name, consumer)),
+        };
         for list in queue.lists() {
             call.key(list);
         }
@@ -195,20 +238,22 @@ impl Broker for RedisBroker {
     }
 
     async fn requeue(&self, queue: &Queue, consumer: &str, raw: &str) -> Result<(), BrokerError> {
-        REQUEUE
-            .key(queue.list_of(raw))
-            .key(unack_key(&queue.name, consumer))
-            .arg(raw)
-            .invoke_async::<i64>(&mut self.conn.clone())
-            .await?;
+        requeue_from(
+            &mut self.conn.clone(),
+            queue,
+            &unack_key(&queue.name, consumer),
+            raw,
+        )
+        .await?;
         Ok(())
     }
 
     async fn publish(&self, queue: &Queue, raw: &str) -> Result<(), BrokerError> {
-        self.conn
-            .clone()
-            .rpush::<_, _, ()>(queue.list_of(raw), raw)
-            .await?;
+        let mut conn = self.conn.clone();
+        match queue.score_of(raw) {
+            None => conn.rpush::<_, _, ()>(queue.list_of(raw), raw).await?,
+            Some(score) => conn.zadd::<_, _, _, ()>(&queue.name, raw, score).await?,
+        }
         Ok(())
     }
 
@@ -383,12 +428,7 @@ impl Broker for RedisBroker {
                     break;
                 }
                 for raw in &held {
-                    moved += REQUEUE
-                        .key(q.list_of(raw))
-                        .key(&key)
-                        .arg(raw)
-                        .invoke_async::<i64>(&mut conn)
-                        .await? as usize;
+                    moved += requeue_from(&mut conn, q, &key, raw).await? as usize;
                 }
             }
             let mut pipe = redis::pipe();
@@ -404,7 +444,10 @@ impl Broker for RedisBroker {
     async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError> {
         let mut pipe = redis::pipe();
         for list in queue.lists() {
-            pipe.llen(list);
+            match queue.layout {
+                Layout::Lists { .. } => pipe.llen(list),
+                Layout::Zset => pipe.zcard(list),
+            };
         }
         let lens: Vec<u64> = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(lens.iter().sum())
