@@ -47,11 +47,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(queues = ?taskdeck_worker::demo::QUEUES, "demo fleet running (turn it off with --no-demo)");
         let sink = std::sync::Arc::new(crate::ingest::memory::IngestSink(ingest.clone()));
         let (emitter, flushed) = taskdeck_worker::Emitter::start(sink);
-        let fleet = tokio::spawn(taskdeck_worker::demo::run(
-            bus.broker(),
-            emitter,
-            shutdown.clone(),
-        ));
+        let broker = bus.broker();
+        let memory = match &bus {
+            Bus::Memory(m) => Some(m.clone()),
+            Bus::Redis(..) => None,
+        };
+        let stop = shutdown.clone();
+        let fleet = tokio::spawn(async move {
+            taskdeck_worker::demo::run(broker, emitter.clone(), stop).await;
+            if let Some(memory) = memory {
+                let n = taskdeck_worker::demo::discard(&memory, &emitter).await;
+                tracing::info!(tasks = n, "waiting demo tasks recorded as revoked (their in-process queues end with taskdeck)");
+            }
+        });
         (fleet, flushed)
     });
     let pruner = tokio::spawn(crate::store::retention::run(

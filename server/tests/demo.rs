@@ -72,6 +72,18 @@ async fn the_embedded_default_runs_demo_workers_whose_tasks_are_recorded() {
     assert!(status.success(), "exit status {status}; log:\n{}", td.log());
     let log = td.log();
     assert!(log.contains("demo fleet running"), "{log}");
+    assert!(log.contains("recorded as revoked"), "{log}");
+
+    // The in-process queues ended with the process: after a restart no demo task still
+    // reads as waiting or running.
+    let mut td = Taskdeck::start(dir.path(), &[]);
+    for state in ["pending", "running"] {
+        let (status, page) =
+            get_json(&format!("{}/api/v1/tasks?state={state}", td.url)).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["tasks"].as_array().unwrap().len(), 0, "{state}: {page}");
+    }
+    td.terminate();
 }
 
 #[test]

@@ -3,10 +3,11 @@
 //! and long reports, a few of which run away and are worth killing. Everything a user sees on
 //! the first run comes from these tasks really running.
 
-use crate::broker::Broker;
+use crate::broker::{Broker, MemoryBroker, Queue};
 use crate::consumer::Worker;
 use crate::events::Emitter;
-use crate::message::PublishOptions;
+use crate::message::{Message, PublishOptions};
+use protocol::event::{TaskEvent, TaskState};
 use crate::task::TaskError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -62,6 +63,39 @@ pub async fn run(broker: Arc<dyn Broker>, emitter: Emitter, stop: CancellationTo
     for h in handles {
         let _ = h.await;
     }
+}
+
+/// Records the demo's still-waiting tasks as revoked when its in-process queues are about to
+/// vanish with the process (embedded mode), so no record reads "pending" forever after a
+/// restart. Call it after [`run`] returned.
+pub async fn discard(broker: &MemoryBroker, emitter: &Emitter) -> usize {
+    let mut discarded = 0;
+    for queue in QUEUES {
+        for raw in broker.discard_waiting(&Queue::plain(queue)) {
+            let Ok(m) = Message::parse(raw, crate::host::now()) else {
+                continue;
+            };
+            let event = TaskEvent {
+                v: Some(1),
+                task_id: m.task_id.clone(),
+                queue_name: queue.to_owned(),
+                state: Some(TaskState::Revoked),
+                run_status: Some("finish".into()),
+                success: Some(false),
+                params: serde_json::value::to_raw_value(&m.kwargs).ok(),
+                publish_time: Some(m.publish_time),
+                time_end: Some(crate::host::now()),
+                exception_type: Some("Discarded".into()),
+                exception_msg: Some(
+                    "taskdeck stopped: the in-process demo queue does not outlive it".into(),
+                ),
+                ..Default::default()
+            };
+            emitter.emit(&event).await;
+            discarded += 1;
+        }
+    }
+    discarded
 }
 
 /// Publishes one to two tasks a second, with a slow swell and a thumbnail burst now and then.

@@ -565,3 +565,43 @@ async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
     );
     w.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_records_tasks_its_in_process_queues_lose_at_exit_as_revoked() {
+    let broker = MemoryBroker::new();
+    let sink = Arc::new(Collect::default());
+    // A runaway report (15 minutes) that is running when the fleet stops.
+    let long = taskdeck_worker::publish(
+        &broker,
+        "reports",
+        kwargs(json!({"kind": "sales", "period": "2026-11", "rows": 50_000_000})),
+        &PublishOptions::default(),
+    )
+    .await
+    .unwrap();
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let stop = CancellationToken::new();
+    let fleet = tokio::spawn(taskdeck_worker::demo::run(
+        Arc::new(broker.clone()),
+        emitter.clone(),
+        stop.clone(),
+    ));
+    until("the report runs", 10, async || {
+        sink.matching(|e| e.task_id == long && e.state == Some(TaskState::Running))
+            .len()
+            == 1
+    })
+    .await;
+    stop.cancel();
+    fleet.await.unwrap();
+    let discarded = taskdeck_worker::demo::discard(&broker, &emitter).await;
+    drop(emitter);
+    flushed.await.unwrap();
+    assert!(discarded >= 1, "the given-back report at least");
+    let last = sink.matching(|e| e.task_id == long).pop().unwrap();
+    assert_eq!(last.state, Some(TaskState::Revoked), "{last:?}");
+    assert_eq!(last.exception_type.as_deref(), Some("Discarded"));
+    for q in taskdeck_worker::demo::QUEUES {
+        assert_eq!(broker.waiting(&Queue::plain(q)).await.unwrap(), 0);
+    }
+}

@@ -59,6 +59,20 @@ impl MemoryBroker {
         });
     }
 
+    /// Empties the queue's waiting messages and returns them: what an in-process queue loses
+    /// when its process ends.
+    pub fn discard_waiting(&self, queue: &Queue) -> Vec<String> {
+        self.with(|i| {
+            let mut gone = Vec::new();
+            for list in queue.lists() {
+                if let Some(q) = i.queues.get_mut(&list) {
+                    gone.extend(q.drain(..));
+                }
+            }
+            gone
+        })
+    }
+
     /// Messages held in consumers' in-flight sets for `queue`.
     pub fn in_flight(&self, queue: &str) -> usize {
         self.with(|i| {
