@@ -7,6 +7,7 @@ pub mod control;
 pub mod event;
 pub mod health;
 pub mod heartbeat;
+pub mod overview;
 pub mod series;
 pub mod task;
 

@@ -78,10 +78,13 @@ async fn the_embedded_default_runs_demo_workers_whose_tasks_are_recorded() {
     // reads as waiting or running.
     let mut td = Taskdeck::start(dir.path(), &[]);
     for state in ["pending", "running"] {
-        let (status, page) =
-            get_json(&format!("{}/api/v1/tasks?state={state}", td.url)).await;
+        let (status, page) = get_json(&format!("{}/api/v1/tasks?state={state}", td.url)).await;
         assert_eq!(status, 200, "{page}");
-        assert_eq!(page["tasks"].as_array().unwrap().len(), 0, "{state}: {page}");
+        assert_eq!(
+            page["tasks"].as_array().unwrap().len(),
+            0,
+            "{state}: {page}"
+        );
     }
     td.terminate();
 }

@@ -415,3 +415,60 @@ async fn messages_held_by_a_sigkilled_worker_run_exactly_once_more() {
         "the dead consumer's in-flight set is gone: {keys:?}"
     );
 }
+
+#[tokio::test]
+async fn reads_every_queues_backlog_in_flight_pause_and_project_from_funboosts_keys() {
+    let (lists, zset) = (queue("facts_lists"), queue("facts_zset"));
+    let project = queue("shop");
+    let mut c = conn().await;
+    // Published in 2023: the oldest waiting message, at the head of the plain list.
+    let old = r#"{"x":1,"secs":0,"extra":{"task_id":"t-old","publish_time":1700000000.5}}"#;
+    let (_, newer) = funboost_message(2, 0.0);
+    let (_, held) = funboost_message(3, 0.0);
+    let params =
+        r#"{"broker_kind":"REDIS_PRIORITY","broker_exclusive_config":{"x-max-priority":2}}"#;
+    let mut pipe = redis::pipe();
+    pipe.sadd("funboost_all_queue_names", &lists)
+        .sadd("funboost_all_queue_names", &zset)
+        .hset("funboost_queue__consumer_parmas", &lists, params)
+        .hset(
+            "funboost_queue__consumer_parmas",
+            &zset,
+            r#"{"broker_kind":"REDIS_ZSET_PRIORITY"}"#,
+        )
+        .rpush(format!("{lists}:2"), &newer)
+        .rpush(&lists, &old)
+        .sadd(unack_registry(&lists), unack_key(&lists, "c1"))
+        .zadd(unack_key(&lists, "c1"), &held, 1.0)
+        .zadd(&zset, &newer, 5.0)
+        .hset("funboost_pause_flag", &zset, "1")
+        .sadd("funboost_all_project_names", &project)
+        .sadd(format!("funboost.project_name:{project}"), &lists);
+    pipe.query_async::<()>(&mut c).await.unwrap();
+    let broker = RedisBroker::new(&url(7)).unwrap();
+    let desired = protocol::control::Desired {
+        paused: true,
+        ..Default::default()
+    };
+    broker.set_desired(&lists, &desired).await.unwrap();
+
+    let seen = broker.queues().await.unwrap();
+    assert!(seen.now > 1.7e9);
+    let find = |q: &str| seen.queues.iter().find(|b| b.queue == q).unwrap().clone();
+    let l = find(&lists);
+    assert_eq!(l.broker_kind.as_deref(), Some("REDIS_PRIORITY"));
+    assert_eq!((l.waiting, l.in_flight), (2, 1), "{l:?}");
+    let oldest = l.oldest_waiting.unwrap();
+    assert_eq!(
+        oldest, 1700000000.5,
+        "the head of the plain list is the oldest"
+    );
+    assert_eq!(l.project.as_deref(), Some(project.as_str()));
+    assert!(!l.paused_flag);
+    assert!(l.desired.paused && l.desired.version >= 1);
+    let z = find(&zset);
+    assert_eq!(z.broker_kind.as_deref(), Some("REDIS_ZSET_PRIORITY"));
+    assert_eq!((z.waiting, z.in_flight), (1, 0));
+    assert!(z.paused_flag && z.project.is_none());
+    assert_eq!(z.oldest_waiting, None, "a priority zset has no age order");
+}

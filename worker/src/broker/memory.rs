@@ -1,11 +1,15 @@
 //! The in-process broker of the embedded mode and of tests: the same semantics as the Redis
 //! one (in-flight sets, orphan requeue, pause flag, kill requests), held in memory.
 
-use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Queue, ALIVE_FOR, PURGE_AFTER};
+use super::{
+    Broker, BrokerError, HeartbeatReply, Heartbeats, Layout, Queue, ALIVE_FOR, PURGE_AFTER,
+};
 use crate::heartbeat::Heartbeat;
 use crate::host::now;
+use crate::message::Message;
 use async_trait::async_trait;
 use protocol::control::Desired;
+use protocol::overview::{BrokerQueue, BrokerQueues};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -271,6 +275,52 @@ impl Broker for MemoryBroker {
                 .iter()
                 .map(|l| i.queues.get(l).map_or(0, |q| q.len() as u64))
                 .sum()
+        }))
+    }
+
+    async fn queues(&self) -> Result<BrokerQueues, BrokerError> {
+        let t = now();
+        Ok(self.with(|i| {
+            let mut names: Vec<String> = i.params.keys().cloned().collect();
+            names.sort();
+            let queues = names
+                .into_iter()
+                .map(|name| {
+                    let params = i.params.get(&name);
+                    let q = Queue::from_params(&name, params);
+                    let waiting: Vec<&String> = q
+                        .lists()
+                        .iter()
+                        .filter_map(|l| i.queues.get(l))
+                        .flatten()
+                        .collect();
+                    let oldest_waiting = match q.layout {
+                        Layout::Lists { .. } => waiting
+                            .iter()
+                            .filter_map(|raw| Message::parse((*raw).clone(), t).ok())
+                            .map(|m| m.publish_time)
+                            .reduce(f64::min),
+                        Layout::Zset => None,
+                    };
+                    BrokerQueue {
+                        project: None,
+                        broker_kind: Some(q.broker_kind().to_owned()),
+                        waiting: waiting.len() as u64,
+                        in_flight: i
+                            .in_flight
+                            .iter()
+                            .filter(|((qn, _), _)| *qn == name)
+                            .map(|(_, v)| v.len() as u64)
+                            .sum(),
+                        oldest_waiting,
+                        paused_flag: i.paused.contains(&name),
+                        desired: i.desired.get(&name).cloned().unwrap_or_default(),
+                        params: params.map(|p| p.to_string()),
+                        queue: name,
+                    }
+                })
+                .collect();
+            BrokerQueues { now: t, queues }
         }))
     }
 

@@ -12,6 +12,7 @@ pub use memory::MemoryBroker;
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
 use protocol::control::Desired;
+use protocol::overview::BrokerQueues;
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,9 @@ pub trait Broker: Send + Sync + 'static {
     /// Every heartbeat of every known queue as stored (stale ones included), with the
     /// broker's clock: what the dashboard's workers view is built from.
     async fn heartbeats(&self) -> Result<Heartbeats, BrokerError>;
+    /// Every queue the broker knows with its backlog, in-flight count, oldest waiting message,
+    /// pause flag, desired state and project: what the dashboard's overview is built from.
+    async fn queues(&self) -> Result<BrokerQueues, BrokerError>;
     /// taskdeck's desired state of the queue (version 0 when never set).
     async fn desired(&self, queue: &str) -> Result<Desired, BrokerError>;
     /// Stores `desired` (its version is ignored) under the next version and wakes the queue's
@@ -121,6 +125,25 @@ impl Queue {
         Queue {
             name: name.to_owned(),
             layout: Layout::Zset,
+        }
+    }
+
+    /// The queue as its consumers registered it: the layout follows the `broker_kind` (and
+    /// `x-max-priority`) of funboost's consumer parameters; a plain list otherwise.
+    pub fn from_params(name: &str, params: Option<&serde_json::Value>) -> Queue {
+        let kind = params
+            .and_then(|p| p.get("broker_kind"))
+            .and_then(|k| k.as_str());
+        match kind {
+            Some("REDIS_ZSET_PRIORITY") => Queue::zset(name),
+            Some("REDIS_PRIORITY") => {
+                let max = params
+                    .and_then(|p| p.pointer("/broker_exclusive_config/x-max-priority"))
+                    .and_then(|m| m.as_u64())
+                    .unwrap_or(0);
+                Queue::with_priorities(name, max.min(u8::MAX as u64) as u8)
+            }
+            _ => Queue::plain(name),
         }
     }
 

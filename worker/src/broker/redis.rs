@@ -9,9 +9,11 @@
 
 use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Layout, Queue, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
+use crate::message::Message;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use protocol::control::Desired;
+use protocol::overview::{BrokerQueue, BrokerQueues};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use std::collections::HashMap;
@@ -24,6 +26,12 @@ pub const ALL_IPS: &str = "funboost_all_ips";
 pub const QUEUE_PARAMS: &str = "funboost_queue__consumer_parmas";
 pub const PAUSE_FLAG: &str = "funboost_pause_flag";
 pub const MSG_COUNT_MAP: &str = "funboost_queue__msg_count_map";
+pub const ALL_PROJECTS: &str = "funboost_all_project_names";
+
+/// The queues of a funboost project.
+pub fn project_key(project: &str) -> String {
+    format!("funboost.project_name:{project}")
+}
 
 pub fn unack_key(queue: &str, consumer: &str) -> String {
     format!("{queue}__unack_id_{consumer}")
@@ -141,6 +149,17 @@ redis.call('PUBLISH', KEYS[2], v)
 return v",
     )
 });
+
+/// Reads the `taskdeck:desired:<queue>` hash; missing or empty fields are "not set".
+fn desired_of(fields: &HashMap<String, String>) -> Desired {
+    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+    Desired {
+        version: get("version").and_then(|v| v.parse().ok()).unwrap_or(0),
+        paused: get("paused").is_some_and(|v| v == "1"),
+        qps: get("qps").and_then(|v| v.parse().ok()),
+        concurrency: get("concurrency").and_then(|v| v.parse().ok()),
+    }
+}
 
 #[derive(Clone)]
 pub struct RedisBroker {
@@ -455,13 +474,141 @@ impl Broker for RedisBroker {
 
     async fn desired(&self, queue: &str) -> Result<Desired, BrokerError> {
         let fields: HashMap<String, String> = self.conn.clone().hgetall(desired_key(queue)).await?;
-        let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
-        Ok(Desired {
-            version: get("version").and_then(|v| v.parse().ok()).unwrap_or(0),
-            paused: get("paused").is_some_and(|v| v == "1"),
-            qps: get("qps").and_then(|v| v.parse().ok()),
-            concurrency: get("concurrency").and_then(|v| v.parse().ok()),
-        })
+        Ok(desired_of(&fields))
+    }
+
+    async fn queues(&self) -> Result<BrokerQueues, BrokerError> {
+        let conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.smembers(ALL_QUEUES)
+            .hgetall(QUEUE_PARAMS)
+            .hgetall(PAUSE_FLAG)
+            .smembers(ALL_PROJECTS)
+            .cmd("TIME");
+        type First = (
+            Vec<String>,
+            HashMap<String, String>,
+            HashMap<String, String>,
+            Vec<String>,
+            (u64, u64),
+        );
+        let (mut names, params, flags, projects, (s, us)): First =
+            pipe.query_async(&mut conn.clone()).await?;
+        let now = s as f64 + us as f64 / 1e6;
+        names.sort();
+        if names.is_empty() {
+            return Ok(BrokerQueues {
+                now,
+                queues: Vec::new(),
+            });
+        }
+        let layouts: Vec<Queue> = names
+            .iter()
+            .map(|q| {
+                let p = params.get(q).and_then(|p| serde_json::from_str(p).ok());
+                Queue::from_params(q, p.as_ref())
+            })
+            .collect();
+        // Independent reads, pipelined on the one multiplexed connection at once.
+        let project_sets = async {
+            if projects.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut pipe = redis::pipe();
+            for p in &projects {
+                pipe.smembers(project_key(p));
+            }
+            pipe.query_async::<Vec<Vec<String>>>(&mut conn.clone())
+                .await
+        };
+        let sizes = async {
+            let mut pipe = redis::pipe();
+            for q in &layouts {
+                for key in q.lists() {
+                    match q.layout {
+                        Layout::Lists { .. } => pipe.llen(key),
+                        Layout::Zset => pipe.zcard(key),
+                    };
+                }
+            }
+            pipe.query_async::<Vec<u64>>(&mut conn.clone()).await
+        };
+        // The head of a list is its oldest message; a priority zset is ordered by priority.
+        let heads = async {
+            let mut pipe = redis::pipe();
+            for q in &layouts {
+                for key in q.lists() {
+                    match q.layout {
+                        Layout::Lists { .. } => pipe.lindex(key, 0),
+                        Layout::Zset => pipe.cmd("ECHO").arg(""),
+                    };
+                }
+            }
+            pipe.query_async::<Vec<Option<String>>>(&mut conn.clone())
+                .await
+        };
+        let registries = async {
+            let mut pipe = redis::pipe();
+            for q in &names {
+                pipe.smembers(unack_registry(q));
+            }
+            pipe.query_async::<Vec<Vec<String>>>(&mut conn.clone())
+                .await
+        };
+        let desired = async {
+            let mut pipe = redis::pipe();
+            for q in &names {
+                pipe.hgetall(desired_key(q));
+            }
+            pipe.query_async::<Vec<HashMap<String, String>>>(&mut conn.clone())
+                .await
+        };
+        let (project_sets, sizes, heads, registered, desired) =
+            tokio::try_join!(project_sets, sizes, heads, registries, desired)?;
+        let unack_keys: Vec<&String> = registered.iter().flatten().collect();
+        let held: Vec<u64> = if unack_keys.is_empty() {
+            Vec::new()
+        } else {
+            let mut pipe = redis::pipe();
+            for k in &unack_keys {
+                pipe.zcard(*k);
+            }
+            pipe.query_async(&mut conn.clone()).await?
+        };
+        let mut project_of: HashMap<&str, &str> = HashMap::new();
+        for (p, members) in projects.iter().zip(&project_sets) {
+            for q in members {
+                project_of.insert(q.as_str(), p.as_str());
+            }
+        }
+        let (mut at, mut held_at) = (0, 0);
+        let mut queues = Vec::with_capacity(names.len());
+        for (i, q) in layouts.iter().enumerate() {
+            let keys = q.lists().len();
+            let waiting = sizes[at..at + keys].iter().sum();
+            let oldest_waiting = heads[at..at + keys]
+                .iter()
+                .flatten()
+                .filter_map(|raw| Message::parse(raw.clone(), now).ok())
+                .map(|m| m.publish_time)
+                .reduce(f64::min);
+            at += keys;
+            let n = registered[i].len();
+            let in_flight = held[held_at..held_at + n].iter().sum();
+            held_at += n;
+            queues.push(BrokerQueue {
+                queue: q.name.clone(),
+                project: project_of.get(q.name.as_str()).map(|p| (*p).to_owned()),
+                broker_kind: Some(q.broker_kind().to_owned()),
+                waiting,
+                in_flight,
+                oldest_waiting,
+                paused_flag: flags.get(&q.name).is_some_and(|f| f.trim() == "1"),
+                desired: desired_of(&desired[i]),
+                params: params.get(&q.name).cloned(),
+            });
+        }
+        Ok(BrokerQueues { now, queues })
     }
 
     async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError> {
