@@ -38,3 +38,13 @@ pub async fn workers() -> Result<protocol::heartbeat::Fleet, ServerFnError> {
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// One row per queue with its live facts.
+#[server(prefix = "/api/ui", endpoint = "overview")]
+pub async fn overview() -> Result<protocol::overview::Overview, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .overview()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use protocol::heartbeat::Fleet;
+use protocol::overview::Overview;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Health, VersionInfo};
@@ -35,6 +36,9 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Series, BackendError>;
     /// Every consumer heard from recently (funboost's and taskdeck's), by the broker's clock.
     async fn workers(&self) -> Result<Fleet, BackendError>;
+    /// One row per queue: throughput, recent counts, backlog, consumers, pause. A broker that
+    /// does not answer leaves its facts out (and says why) rather than failing the page.
+    async fn overview(&self) -> Result<Overview, BackendError>;
 }
 
 /// Why a service call failed: the caller's mistake, or a dependency that is down.

@@ -132,3 +132,230 @@ pub fn failure_rate(success: i64, failed: i64) -> Option<f64> {
     let all = success + failed;
     (all > 0).then(|| failed as f64 / all as f64)
 }
+
+/// What [`Overview::build`] joins.
+pub struct Sources<'a> {
+    pub now: f64,
+    pub summaries: &'a [crate::task::QueueSummary],
+    /// `(queue, minute bucket, finished)` from the last [`SPARK_MINUTES`] minutes.
+    pub minutes: &'a [(String, i64, i64)],
+    /// `(queue, second bucket, finished)` from the last [`THROUGHPUT_WINDOW_S`] seconds.
+    pub seconds: &'a [(String, i64, i64)],
+    /// The broker's queues, or why they could not be read.
+    pub broker: Result<&'a BrokerQueues, String>,
+    pub fleet: Option<&'a crate::heartbeat::Fleet>,
+}
+
+impl Overview {
+    /// One row per queue known to the store or the broker, sorted by name.
+    pub fn build(s: Sources<'_>) -> Overview {
+        use std::collections::BTreeMap;
+        let now_s = s.now.floor() as i64;
+        let mut rows: BTreeMap<&str, QueueRow> = BTreeMap::new();
+        for sum in s.summaries {
+            rows.insert(
+                &sum.queue,
+                QueueRow {
+                    queue: sum.queue.clone(),
+                    success_last_minute: sum.success_last_minute,
+                    failed_last_minute: sum.failed_last_minute,
+                    success_last_hour: sum.success_last_hour,
+                    failed_last_hour: sum.failed_last_hour,
+                    in_flight: sum.running,
+                    last_seen: sum.last_seen,
+                    ..Default::default()
+                },
+            );
+        }
+        let broker_error = match &s.broker {
+            Ok(b) => {
+                for bq in &b.queues {
+                    let r = rows.entry(&bq.queue).or_insert_with(|| QueueRow {
+                        queue: bq.queue.clone(),
+                        ..Default::default()
+                    });
+                    r.project = bq.project.clone();
+                    r.waiting = Some(bq.waiting);
+                    r.in_flight = bq.in_flight as i64;
+                    r.oldest_waiting_s = bq.oldest_waiting.map(|t| (b.now - t).max(0.0));
+                    r.paused = bq.paused_flag || bq.desired.paused;
+                }
+                None
+            }
+            Err(e) => Some(e.clone()),
+        };
+        if let Some(fleet) = s.fleet {
+            for c in &fleet.consumers {
+                if let Some(r) = rows.get_mut(c.heartbeat.queue_name.as_str()) {
+                    match c.liveness {
+                        crate::heartbeat::Liveness::Alive => r.consumers_alive += 1,
+                        crate::heartbeat::Liveness::Stale => r.consumers_stale += 1,
+                    }
+                }
+            }
+        }
+        let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
+        for r in rows.values_mut() {
+            r.spark = vec![0; SPARK_MINUTES];
+        }
+        for (q, bucket, n) in s.minutes {
+            let slot = (bucket - first_minute).div_euclid(60);
+            if let (Some(r), Ok(slot)) = (rows.get_mut(q.as_str()), usize::try_from(slot)) {
+                if let Some(v) = r.spark.get_mut(slot) {
+                    *v += n;
+                }
+            }
+        }
+        // Whole seconds only: the current one is still filling.
+        for (q, bucket, n) in s.seconds {
+            if (now_s - THROUGHPUT_WINDOW_S..now_s).contains(bucket) {
+                if let Some(r) = rows.get_mut(q.as_str()) {
+                    r.throughput += *n as f64 / THROUGHPUT_WINDOW_S as f64;
+                }
+            }
+        }
+        let mut projects: Vec<String> = rows.values().filter_map(|r| r.project.clone()).collect();
+        projects.sort();
+        projects.dedup();
+        Overview {
+            now: s.now,
+            queues: rows.into_values().collect(),
+            projects,
+            broker_error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heartbeat::{Fleet, Heartbeat};
+    use crate::task::QueueSummary;
+
+    fn beat(queue: &str, uuid: &str, at: f64) -> Heartbeat {
+        Heartbeat {
+            queue_name: queue.into(),
+            consumer_uuid: uuid.into(),
+            hearbeat_timestamp: at,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn joins_store_broker_and_heartbeats_by_queue() {
+        let now = 1_800_000_000.5;
+        let summaries = [QueueSummary {
+            queue: "orders".into(),
+            first_seen: 1.0,
+            last_seen: now - 3.0,
+            running: 7,
+            success_last_minute: 5,
+            failed_last_minute: 1,
+            success_last_hour: 50,
+            failed_last_hour: 2,
+        }];
+        let this_minute = 1_800_000_000 / 60 * 60;
+        let minutes = [
+            ("orders".to_string(), this_minute, 4),
+            ("orders".to_string(), this_minute - 29 * 60, 9),
+            ("orders".to_string(), this_minute - 30 * 60, 100),
+        ];
+        let seconds = [
+            ("orders".to_string(), 1_800_000_000, 50), // the current second: not yet counted
+            ("orders".to_string(), 1_799_999_999, 12),
+            ("orders".to_string(), 1_799_999_990, 8),
+            ("orders".to_string(), 1_799_999_989, 1000), // outside the window
+        ];
+        let broker = BrokerQueues {
+            now,
+            queues: vec![
+                BrokerQueue {
+                    queue: "orders".into(),
+                    project: Some("shop".into()),
+                    waiting: 40,
+                    in_flight: 3,
+                    oldest_waiting: Some(now - 120.0),
+                    ..Default::default()
+                },
+                BrokerQueue {
+                    queue: "idle".into(),
+                    desired: crate::control::Desired {
+                        paused: true,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            ],
+        };
+        let fleet = Fleet::build(
+            now,
+            300.0,
+            vec![
+                beat("orders", "a", now - 1.0),
+                beat("orders", "b", now - 60.0),
+                beat("idle", "c", now - 2.0),
+                beat("unknown", "d", now - 2.0),
+            ],
+        );
+        let o = Overview::build(Sources {
+            now,
+            summaries: &summaries,
+            minutes: &minutes,
+            seconds: &seconds,
+            broker: Ok(&broker),
+            fleet: Some(&fleet),
+        });
+        assert_eq!(o.projects, ["shop"]);
+        assert_eq!(o.broker_error, None);
+        let names: Vec<&str> = o.queues.iter().map(|r| r.queue.as_str()).collect();
+        assert_eq!(names, ["idle", "orders"]);
+        let orders = &o.queues[1];
+        assert_eq!(
+            orders.throughput, 2.0,
+            "20 finished in the 10 whole seconds"
+        );
+        assert_eq!(orders.waiting, Some(40));
+        assert_eq!(
+            orders.in_flight, 3,
+            "the broker's count wins over the store's"
+        );
+        assert_eq!(orders.oldest_waiting_s, Some(120.0));
+        assert_eq!((orders.consumers_alive, orders.consumers_stale), (1, 1));
+        assert_eq!(orders.spark.len(), SPARK_MINUTES);
+        assert_eq!((orders.spark[0], orders.spark[29]), (9, 4));
+        assert_eq!(orders.spark.iter().sum::<i64>(), 13);
+        let idle = &o.queues[0];
+        assert!(idle.paused, "taskdeck's desired state pauses");
+        assert_eq!((idle.consumers_alive, idle.waiting), (1, Some(0)));
+        let t = Totals::of(o.rows(Some("shop")));
+        assert_eq!((t.queues, t.waiting, t.paused), (1, 40, 0));
+        assert_eq!(t.failure_rate(), Some(2.0 / 52.0));
+        assert_eq!(Totals::of(o.rows(None)).paused, 1);
+    }
+
+    #[test]
+    fn without_the_broker_the_store_still_answers_and_says_why() {
+        let summaries = [QueueSummary {
+            queue: "q".into(),
+            first_seen: 1.0,
+            last_seen: 2.0,
+            running: 2,
+            success_last_minute: 0,
+            failed_last_minute: 0,
+            success_last_hour: 0,
+            failed_last_hour: 0,
+        }];
+        let o = Overview::build(Sources {
+            now: 100.0,
+            summaries: &summaries,
+            minutes: &[],
+            seconds: &[],
+            broker: Err("connection refused".into()),
+            fleet: None,
+        });
+        assert_eq!(o.broker_error.as_deref(), Some("connection refused"));
+        assert_eq!(o.queues[0].waiting, None);
+        assert_eq!(o.queues[0].in_flight, 2);
+        assert_eq!(Totals::of(o.rows(None)).failure_rate(), None);
+    }
+}

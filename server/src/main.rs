@@ -6,6 +6,7 @@ mod bus;
 mod config;
 mod http;
 mod ingest;
+mod live;
 mod serve;
 mod services;
 mod store;

@@ -89,9 +89,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    let live = crate::live::Live::start(
+        services.clone(),
+        services.ingest.metrics.clone(),
+        settings
+            .redis
+            .as_deref()
+            .map(redis::Client::open)
+            .transpose()?,
+        consumer_name(),
+        shutdown.clone(),
+    );
     let app = http::router(AppState {
         leptos_options,
         services,
+        live,
     });
 
     tokio::spawn(wait_for_signal(shutdown.clone()));

@@ -6,6 +6,7 @@ use crate::store::Store;
 use app::backend::{Backend, BackendError};
 use async_trait::async_trait;
 use protocol::heartbeat::Fleet;
+use protocol::overview::{Overview, Sources, SPARK_MINUTES, THROUGHPUT_WINDOW_S};
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
@@ -148,5 +149,34 @@ impl Backend for Services {
             self.worker_drop_after.as_secs_f64(),
             seen.beats,
         ))
+    }
+
+    async fn overview(&self) -> Result<Overview, BackendError> {
+        let now = crate::ingest::now_epoch();
+        let now_s = now.floor() as i64;
+        let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
+        let broker = self.bus.broker();
+        let (summaries, minutes, seconds, queues, fleet) = tokio::join!(
+            self.store.queue_summaries(now),
+            self.store.finished_counts(Grain::Minute, first_minute),
+            self.store
+                .finished_counts(Grain::Second, now_s - THROUGHPUT_WINDOW_S),
+            broker.queues(),
+            self.workers(),
+        );
+        let (summaries, minutes, seconds) = (
+            summaries.map_err(unavailable)?,
+            minutes.map_err(unavailable)?,
+            seconds.map_err(unavailable)?,
+        );
+        let queues = queues.map_err(|e| format!("the broker failed: {e}"));
+        Ok(Overview::build(Sources {
+            now,
+            summaries: &summaries,
+            minutes: &minutes,
+            seconds: &seconds,
+            broker: queues.as_ref().map_err(Clone::clone),
+            fleet: fleet.as_ref().ok(),
+        }))
     }
 }

@@ -437,7 +437,7 @@ async fn reads_every_queues_backlog_in_flight_pause_and_project_from_funboosts_k
             r#"{"broker_kind":"REDIS_ZSET_PRIORITY"}"#,
         )
         .rpush(format!("{lists}:2"), &newer)
-        .rpush(&lists, &old)
+        .rpush(&lists, old)
         .sadd(unack_registry(&lists), unack_key(&lists, "c1"))
         .zadd(unack_key(&lists, "c1"), &held, 1.0)
         .zadd(&zset, &newer, 5.0)

@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod events;
+mod live;
 mod queues;
 mod tasks;
 mod workers;
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Arc<Services>,
+    pub live: Arc<crate::live::Live>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -60,3 +60,23 @@ pub async fn list_queues(
 ) -> Result<Json<Vec<QueueSummary>>, ApiError> {
     Ok(Json(state.services.queues().await?))
 }
+
+/// The dashboard's overview: one row per queue known to the store or the broker, with
+/// throughput over the last 10 s, successes and failures in the last minute and hour, backlog
+/// (waiting messages and in flight, read from the broker now), the oldest waiting message's
+/// age, live and stale consumers, the paused state and a 30-minute sparkline. When the broker
+/// does not answer, its facts are left out and `broker_error` says why.
+#[utoipa::path(
+    get,
+    path = "/overview",
+    tag = "queues",
+    responses(
+        (status = 200, body = protocol::overview::Overview),
+        (status = 503, description = "The store did not answer", body = super::error::ErrorBody),
+    )
+)]
+pub async fn overview(
+    State(state): State<AppState>,
+) -> Result<Json<protocol::overview::Overview>, ApiError> {
+    Ok(Json(state.services.overview().await?))
+}

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub flush_errors: AtomicU64,
     /// Events waiting for the writer right now.
     pub queued: AtomicU64,
+    /// Browsers connected to the live stream right now.
+    pub live_clients: AtomicU64,
+    /// Bumped after each committed batch that changed a record: wakes the live push.
+    pub committed: tokio::sync::watch::Sender<u64>,
     batch_rows: Histogram<8>,
     flush_seconds: Histogram<10>,
 }
@@ -127,6 +131,12 @@ impl Metrics {
                 "gauge",
                 "Events accepted and waiting to be written.",
                 &self.queued,
+            ),
+            (
+                "taskdeck_live_clients",
+                "gauge",
+                "Browsers connected to the live stream.",
+                &self.live_clients,
             ),
         ] {
             let _ = writeln!(

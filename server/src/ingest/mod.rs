@@ -224,6 +224,9 @@ async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metri
                     metrics.flushed(records.len() + dead.len(), started.elapsed().as_secs_f64());
                     metrics.stored.fetch_add(outcome.changed as u64, Relaxed);
                     metrics.finished.fetch_add(outcome.finished as u64, Relaxed);
+                    if outcome.changed > 0 {
+                        metrics.committed.send_modify(|n| *n += 1);
+                    }
                     for done in waiting {
                         let _ = done.send(outcome);
                     }

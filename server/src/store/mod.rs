@@ -13,6 +13,7 @@ use crate::config::StoreUrl;
 use crate::ingest::record::TaskRecord;
 use crate::ingest::stats::StatRow;
 use mongodb::bson::doc;
+use protocol::event::TaskState;
 use protocol::series::Grain;
 use protocol::StoreKind;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -174,6 +175,31 @@ impl Store {
                 .await?
             }
             Store::Mongodb(m) => mongo::stat_rows(m, queue, grain, from, to).await?,
+        })
+    }
+
+    /// Tasks that reached a final state, per queue and bucket of `grain` from `since` on:
+    /// `(queue, bucket, count)` for every queue at once (the overview's sparklines).
+    pub async fn finished_counts(
+        &self,
+        grain: Grain,
+        since: i64,
+    ) -> anyhow::Result<Vec<(String, i64, i64)>> {
+        let finals: Vec<String> = TaskState::ALL
+            .iter()
+            .filter(|s| s.is_final())
+            .map(|s| s.code().to_string())
+            .collect();
+        let sql = format!(
+            "SELECT queue, bucket, CAST(SUM(count) AS BIGINT) FROM task_stats \
+             WHERE grain = {} AND bucket >= {since} AND metric IN ({}) GROUP BY queue, bucket",
+            grain.code(),
+            finals.join(", ")
+        );
+        Ok(match self {
+            Store::Sqlite(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
+            Store::Postgres(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
+            Store::Mongodb(m) => mongo::finished_counts(m, grain, since).await?,
         })
     }
 

@@ -455,6 +455,14 @@ pub async fn ensure_own_indexes(m: &MongoStore) -> mongodb::error::Result<()> {
                 .build(),
         )
         .await?;
+    // Recent buckets of every queue at once (overview sparklines) and retention by age.
+    own.collection::<Document>("task_stats")
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "grain": 1, "bucket": 1 })
+                .build(),
+        )
+        .await?;
     own.collection::<Document>("dead_letters")
         .create_index(
             IndexModel::builder()
@@ -488,6 +496,33 @@ pub async fn stat_rows(
         ));
     }
     Ok(rows)
+}
+
+pub async fn finished_counts(
+    m: &MongoStore,
+    grain: Grain,
+    since: i64,
+) -> anyhow::Result<Vec<(String, i64, i64)>> {
+    let finals: Vec<i32> = TaskState::ALL
+        .iter()
+        .filter(|s| s.is_final())
+        .map(|s| i32::from(s.code()))
+        .collect();
+    let mut cursor = m
+        .own()
+        .collection::<Document>("task_stats")
+        .find(doc! { "grain": i32::from(grain.code()), "bucket": { "$gte": since }, "metric": { "$in": finals } })
+        .await?;
+    let mut sums: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        let key = (
+            d.get_str("queue").unwrap_or_default().to_owned(),
+            d.get_i64("bucket").unwrap_or_default(),
+        );
+        *sums.entry(key).or_default() += num(&d, "count").unwrap_or_default() as i64;
+    }
+    Ok(sums.into_iter().map(|((q, b), n)| (q, b, n)).collect())
 }
 
 fn num(d: &Document, key: &str) -> Option<f64> {

@@ -1,0 +1,261 @@
+//! Live push over SSE. Each view (the overview, the workers) is computed by one task per
+//! instance, shared by every browser watching it, and only while somebody watches: it wakes
+//! on committed batches (here, or on another instance through Redis pub/sub) and every
+//! [`TICK`] for broker-side facts that arrive without events (backlog, heartbeats), and sends
+//! a frame at most every [`MIN_GAP`] and only when its content changed. A frame is a whole
+//! snapshot, so resuming after a reconnect is sending the newest one unless the client
+//! already has it (`Last-Event-ID`).
+
+use crate::ingest::metrics::Metrics;
+use crate::services::Services;
+use app::backend::Backend;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// At most four frames a second per view.
+pub const MIN_GAP: Duration = Duration::from_millis(250);
+/// Recomputed at least this often while watched.
+pub const TICK: Duration = Duration::from_secs(2);
+/// Where instances tell each other that they committed something.
+pub const CHANNEL: &str = "taskdeck:live";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    Overview,
+    Workers,
+}
+
+impl View {
+    pub const ALL: [View; 2] = [View::Overview, View::Workers];
+
+    pub fn parse(s: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Overview => "overview",
+            View::Workers => "workers",
+        }
+    }
+}
+
+/// One pushed snapshot.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Milliseconds since the epoch when computed: increasing, comparable across instances.
+    pub id: u64,
+    /// The view's name, or `unavailable` with `{"error": …}` when it could not be computed.
+    pub event: &'static str,
+    pub data: Arc<str>,
+}
+
+type Views = HashMap<View, watch::Sender<Option<Frame>>>;
+
+pub struct Live {
+    services: Arc<Services>,
+    metrics: Arc<Metrics>,
+    /// Bumped on every committed change, local or remote.
+    changes: watch::Sender<u64>,
+    views: Mutex<Views>,
+    shutdown: CancellationToken,
+}
+
+impl Live {
+    /// Starts relaying committed batches into wake-ups (and, with Redis, to and from the other
+    /// instances).
+    pub fn start(
+        services: Arc<Services>,
+        metrics: Arc<Metrics>,
+        redis: Option<redis::Client>,
+        instance: String,
+        shutdown: CancellationToken,
+    ) -> Arc<Live> {
+        let live = Arc::new(Live {
+            services,
+            metrics: metrics.clone(),
+            changes: watch::Sender::new(0),
+            views: Mutex::new(HashMap::new()),
+            shutdown: shutdown.clone(),
+        });
+        tokio::spawn(relay_local(
+            live.clone(),
+            metrics.committed.subscribe(),
+            redis.clone(),
+            instance.clone(),
+        ));
+        if let Some(client) = redis {
+            tokio::spawn(relay_remote(live.clone(), client, instance));
+        }
+        live
+    }
+
+    fn wake(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn views(&self) -> std::sync::MutexGuard<'_, Views> {
+        self.views.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The frames of `view`, starting its producer if nobody watched it yet.
+    pub fn subscribe(self: &Arc<Self>, view: View) -> watch::Receiver<Option<Frame>> {
+        let mut views = self.views();
+        if let Some(tx) = views.get(&view) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = watch::channel(None);
+        views.insert(view, tx.clone());
+        tokio::spawn(produce(self.clone(), view, tx));
+        rx
+    }
+
+    /// Counts a connected browser until the returned guard is dropped.
+    pub fn client(&self) -> ClientGuard {
+        self.metrics.live_clients.fetch_add(1, Relaxed);
+        ClientGuard(self.metrics.clone())
+    }
+
+    async fn compute(&self, view: View) -> (&'static str, String) {
+        let result = match view {
+            View::Overview => self
+                .services
+                .overview()
+                .await
+                .map(|o| serde_json::to_string(&o)),
+            View::Workers => self
+                .services
+                .workers()
+                .await
+                .map(|f| serde_json::to_string(&f)),
+        };
+        match result {
+            Ok(Ok(json)) => (view.as_str(), json),
+            Ok(Err(e)) => (
+                "unavailable",
+                serde_json::json!({ "error": e.to_string() }).to_string(),
+            ),
+            Err(e) => (
+                "unavailable",
+                serde_json::json!({ "error": e.to_string() }).to_string(),
+            ),
+        }
+    }
+}
+
+pub struct ClientGuard(Arc<Metrics>);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.live_clients.fetch_sub(1, Relaxed);
+    }
+}
+
+fn now_ms() -> u64 {
+    (crate::ingest::now_epoch() * 1000.0) as u64
+}
+
+/// Computes `view` while somebody watches it; ends (and forgets the view) when nobody does,
+/// or at shutdown, which closes every stream of it.
+async fn produce(live: Arc<Live>, view: View, tx: watch::Sender<Option<Frame>>) {
+    let mut changes = live.changes.subscribe();
+    let mut last: Option<(&'static str, String)> = None;
+    loop {
+        changes.borrow_and_update();
+        let (event, data) = live.compute(view).await;
+        if last.as_ref() != Some(&(event, data.clone())) {
+            tx.send_replace(Some(Frame {
+                id: now_ms(),
+                event,
+                data: data.as_str().into(),
+            }));
+            last = Some((event, data));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(MIN_GAP) => {},
+            _ = live.shutdown.cancelled() => {},
+        }
+        tokio::select! {
+            _ = changes.changed() => {},
+            _ = tokio::time::sleep(TICK) => {},
+            _ = live.shutdown.cancelled() => {},
+        }
+        let mut views = live.views();
+        if live.shutdown.is_cancelled() {
+            views.clear();
+            return;
+        }
+        if tx.receiver_count() == 0 {
+            views.remove(&view);
+            return;
+        }
+    }
+}
+
+/// Committed batches of this instance wake its views and, with Redis, the other instances'
+/// (at most one note per [`MIN_GAP`]).
+async fn relay_local(
+    live: Arc<Live>,
+    mut committed: watch::Receiver<u64>,
+    redis: Option<redis::Client>,
+    instance: String,
+) {
+    let mut conn = None;
+    loop {
+        tokio::select! {
+            r = committed.changed() => if r.is_err() { return },
+            _ = live.shutdown.cancelled() => return,
+        }
+        live.wake();
+        if let Some(client) = &redis {
+            if conn.is_none() {
+                conn = client.get_multiplexed_async_connection().await.ok();
+            }
+            if let Some(c) = conn.as_mut() {
+                let sent: redis::RedisResult<()> = redis::cmd("PUBLISH")
+                    .arg(CHANNEL)
+                    .arg(&instance)
+                    .query_async(c)
+                    .await;
+                if sent.is_err() {
+                    conn = None;
+                }
+            }
+        }
+        tokio::time::sleep(MIN_GAP).await;
+    }
+}
+
+/// Notes from other instances wake this one's views; the subscription comes back after Redis
+/// does.
+async fn relay_remote(live: Arc<Live>, client: redis::Client, instance: String) {
+    while !live.shutdown.is_cancelled() {
+        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+            if pubsub.subscribe(CHANNEL).await.is_ok() {
+                let mut notes = pubsub.on_message();
+                loop {
+                    tokio::select! {
+                        note = notes.next() => match note {
+                            Some(n) => {
+                                if n.get_payload::<String>().ok().as_deref() != Some(instance.as_str()) {
+                                    live.wake();
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = live.shutdown.cancelled() => return,
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+            _ = live.shutdown.cancelled() => return,
+        }
+    }
+}
