@@ -34,9 +34,60 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
+/// A count with thousands separators: `12,345` (the same in English and Chinese).
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate per second: one decimal below 100, whole numbers above.
+pub fn rate(per_s: f64) -> String {
+    if per_s >= 100.0 {
+        count(per_s.round() as i64)
+    } else {
+        format!("{per_s:.1}")
+    }
+}
+
+/// A share as a percentage: `3.8%`, `0.05%`, `100%`.
+pub fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p == 0.0 || p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 0.1 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_rates_and_percentages_read_well() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(-1_234_567), "-1,234,567");
+        assert_eq!(rate(0.25), "0.2");
+        assert_eq!(rate(1234.4), "1,234");
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(0.038), "3.8%");
+        assert_eq!(percent(0.0005), "0.05%");
+        assert_eq!(percent(1.0), "100%");
+    }
 
     #[test]
     fn utc_dates() {

@@ -6,6 +6,7 @@ pub mod backend;
 mod components;
 mod format;
 pub mod i18n;
+mod live;
 mod pages;
 pub mod prefs;
 

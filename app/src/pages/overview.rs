@@ -1,9 +1,11 @@
-use crate::api::{queue_list, system_status};
+use crate::api::{overview, system_status};
 use crate::components::empty_state::EmptyState;
+use crate::format;
+use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
+use protocol::overview::{failure_rate, Overview, QueueRow, Totals};
 use protocol::{BusKind, Check, Health};
 
 #[component]
@@ -15,33 +17,222 @@ pub fn Overview() -> impl IntoView {
             <h1>{move || t().overview_title}</h1>
             <p class="lead">{move || t().overview_lead}</p>
         </div>
+        <QueueBoard/>
         <SystemCard/>
-        <QueueCount/>
     }
 }
 
-/// How many queues the store knows, or what to do while there are none.
+/// Every queue, live: totals at the top, one row per queue, a project filter when funboost
+/// projects exist.
 #[component]
-fn QueueCount() -> impl IntoView {
+fn QueueBoard() -> impl IntoView {
     let t = use_strings();
-    let queues = Resource::new(|| (), |_| queue_list());
+    let first = Resource::new(|| (), |_| overview());
+    let live = use_live::<Overview>("overview");
+    let project = RwSignal::new(None::<String>);
+    let data = move || live.get().or_else(|| first.get().and_then(Result::ok));
     view! {
-        <Transition fallback=|| ()>
-            {move || queues.get().map(|result| match result {
-                Ok(list) if !list.is_empty() => view! {
-                    <section class="card queue-count" data-testid="queue-count">
-                        <span class="big">{list.len()}</span>
-                        " "
-                        <span>{move || t().queues_count}</span>
-                        <A href="/queues" attr:class="button">{move || t().see_queues}</A>
-                    </section>
-                }.into_any(),
-                _ => view! {
-                    <EmptyState title=move || t().queues_empty_title body=move || t().queues_empty_body/>
-                }.into_any(),
-            })}
+        <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
+            {move || {
+                let error = first.get().and_then(|r| r.err());
+                match (data(), error) {
+                    (Some(o), _) if o.queues.is_empty() => view! {
+                        <EmptyState title=move || t().queues_empty_title body=move || t().queues_empty_body/>
+                    }.into_any(),
+                    (Some(o), _) => view! { <Board o project/> }.into_any(),
+                    (None, Some(e)) => view! {
+                        <p class="error">{move || t().load_failed} " " {e.to_string()}</p>
+                    }.into_any(),
+                    (None, None) => ().into_any(),
+                }
+            }}
         </Transition>
     }
+}
+
+#[component]
+fn Board(o: Overview, project: RwSignal<Option<String>>) -> impl IntoView {
+    let t = use_strings();
+    let locale = use_prefs().locale;
+    let chosen = project.get();
+    let rows: Vec<QueueRow> = o.rows(chosen.as_deref()).cloned().collect();
+    let totals = Totals::of(rows.iter());
+    let rate = totals.failure_rate();
+    let projects = o.projects.clone();
+    view! {
+        {o.broker_error.map(|e| view! {
+            <p class="banner warn" data-testid="broker-error">{move || t().ov_broker_down} " " <span class="muted small">{e}</span></p>
+        })}
+        <section class="totals" data-testid="totals">
+            <Stat label=move || t().ov_queues value=totals.queues.to_string() test="queues"/>
+            <Stat label=move || t().ov_throughput value=format!("{} {}", format::rate(totals.throughput), t().ov_per_second) test="throughput"/>
+            <Stat label=move || t().ov_finished_hour value=format::count(totals.success_last_hour + totals.failed_last_hour) test="finished"/>
+            <Stat label=move || t().ov_failure_rate value=rate.map(format::percent).unwrap_or_else(|| "—".into()) test="failure-rate" bad={rate.is_some_and(|r| r > 0.05)}/>
+            <Stat label=move || t().ov_waiting value=format::count(totals.waiting as i64) test="waiting"/>
+            <Stat label=move || t().ov_in_flight value=format::count(totals.in_flight) test="in-flight"/>
+            <Stat label=move || t().ov_consumers value=totals.consumers_alive.to_string() test="consumers"/>
+            <Stat label=move || t().ov_paused value=totals.paused.to_string() test="paused" bad={totals.paused > 0}/>
+        </section>
+        <div class="board-bar">
+            {(!projects.is_empty()).then(|| view! {
+                <label class="field">
+                    <span>{move || t().ov_project}</span>
+                    <select
+                        data-testid="project"
+                        on:change=move |e| {
+                            let v = event_target_value(&e);
+                            project.set((!v.is_empty()).then_some(v));
+                        }
+                    >
+                        <option value="" selected=chosen.is_none()>{move || t().ov_all_projects}</option>
+                        {projects.into_iter().map(|p| {
+                            let selected = chosen.as_deref() == Some(p.as_str());
+                            view! { <option value=p.clone() selected=selected>{p.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+            })}
+            <span class="live-dot" title=move || t().ov_paused_hint>{move || t().ov_live}</span>
+        </div>
+        <div class="card table-card">
+            <table class="table queue-board" data-testid="queue-board">
+                <thead>
+                    <tr>
+                        <th>{move || t().col_queue}</th>
+                        <th class="num">{move || t().ov_throughput}</th>
+                        <th class="num">{move || t().ov_done} <span class="sub">{move || t().col_last_minute}</span></th>
+                        <th class="num">{move || t().ov_done} <span class="sub">{move || t().col_last_hour}</span></th>
+                        <th class="num">{move || t().ov_waiting}</th>
+                        <th class="num">{move || t().ov_in_flight}</th>
+                        <th>{move || t().ov_oldest}</th>
+                        <th>{move || t().ov_drain}</th>
+                        <th>{move || t().ov_consumers}</th>
+                        <th>{move || t().ov_trend}</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().map(|r| view! { <BoardRow r locale/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn Stat(
+    label: impl Fn() -> &'static str + Send + Sync + 'static,
+    value: String,
+    test: &'static str,
+    #[prop(optional)] bad: bool,
+) -> impl IntoView {
+    view! {
+        <div class="stat" data-testid=format!("total-{test}")>
+            <span class="stat-label">{label}</span>
+            <span class="stat-value" class:bad=bad>{value}</span>
+        </div>
+    }
+}
+
+#[component]
+fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView {
+    let t = use_strings();
+    let share = failure_rate(r.success_last_hour, r.failed_last_hour);
+    let waiting = r.waiting.unwrap_or(0);
+    // Work waits, nothing finishes: the queue is stuck, not idle.
+    let stalled = waiting > 0 && r.throughput == 0.0;
+    let drain =
+        (waiting > 0 && r.throughput > 0.0).then(|| (waiting as f64 / r.throughput).ceil() as u64);
+    let oldest = r.oldest_waiting_s.map(|s| s as u64);
+    let href = format!("/tasks?queue={}", urlencode(&r.queue));
+    view! {
+        <tr data-queue=r.queue.clone() class:paused=r.paused>
+            <td>
+                <a class="mono" href=href>{r.queue.clone()}</a>
+                {r.paused.then(|| view! { " " <span class="state state-killed">{move || t().ov_paused}</span> })}
+                {r.project.clone().map(|p| view! { " " <span class="muted small">{p}</span> })}
+            </td>
+            <td class="num" data-col="throughput">{format::rate(r.throughput)}</td>
+            <td class="num"><Done ok=r.success_last_minute failed=r.failed_last_minute window="minute"/></td>
+            <td class="num">
+                <Done ok=r.success_last_hour failed=r.failed_last_hour window="hour"/>
+                {share.filter(|s| *s > 0.0).map(|s| view! {
+                    <div class="muted small" class:bad={s > 0.05}>{format::percent(s)} " " {move || t().ov_failed_share}</div>
+                })}
+            </td>
+            <td class="num" data-col="waiting">{r.waiting.map_or_else(|| "—".to_owned(), |w| format::count(w as i64))}</td>
+            <td class="num" data-col="in-flight">{format::count(r.in_flight)}</td>
+            <td class:bad=stalled data-col="oldest">{move || oldest.map(|s| locale.get().duration(s)).unwrap_or_else(|| "—".into())}</td>
+            <td data-col="drain">
+                {if stalled {
+                    view! { <span class="state state-failed">{move || t().ov_stalled}</span> }.into_any()
+                } else {
+                    view! { <span>{move || drain.map(|s| locale.get().duration(s)).unwrap_or_else(|| "—".into())}</span> }.into_any()
+                }}
+            </td>
+            <td data-col="consumers">
+                {if r.consumers_alive > 0 {
+                    view! { <span class="badge ok">{r.consumers_alive}</span> }.into_any()
+                } else {
+                    view! { <span class="muted small">{move || t().ov_no_consumer}</span> }.into_any()
+                }}
+                {(r.consumers_stale > 0).then(|| view! { " " <span class="badge down">{r.consumers_stale} " " {move || t().workers_stale}</span> })}
+            </td>
+            <td><Sparkline values=r.spark/></td>
+        </tr>
+    }
+}
+
+/// Successes, and failures (in red) when there are any.
+#[component]
+fn Done(ok: i64, failed: i64, window: &'static str) -> impl IntoView {
+    view! {
+        <span data-col=format!("success-{window}")>{format::count(ok)}</span>
+        {(failed > 0).then(|| view! {
+            " " <span class="bad" data-col=format!("failed-{window}")>"+" {format::count(failed)} " ✗"</span>
+        })}
+    }
+}
+
+/// Finished tasks per minute as a small line, newest on the right; the title gives the peak.
+#[component]
+fn Sparkline(values: Vec<i64>) -> impl IntoView {
+    const W: f64 = 120.0;
+    const H: f64 = 28.0;
+    let peak = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = W / (values.len().max(2) - 1) as f64;
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                H - 2.0 - (*v as f64 / peak) * (H - 4.0)
+            )
+        })
+        .collect();
+    let line = points.join(" ");
+    let area = format!("0,{H} {line} {W},{H}");
+    let title = format!("max {}/min", peak as i64);
+    let label = title.clone();
+    view! {
+        <svg class="spark" viewBox=format!("0 0 {W} {H}") width=W height=H role="img" aria-label=label>
+            <title>{title}</title>
+            <polygon class="spark-area" points=area/>
+            <polyline class="spark-line" points=line/>
+        </svg>
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Reachability of this instance's dependencies, checked by a real round trip on demand.

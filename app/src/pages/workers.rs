@@ -4,14 +4,12 @@
 use crate::api::workers;
 use crate::components::empty_state::EmptyState;
 use crate::format;
+use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use protocol::heartbeat::{Consumer, Fleet, Liveness};
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-const REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Grouping {
@@ -22,17 +20,9 @@ enum Grouping {
 #[component]
 pub fn Workers() -> impl IntoView {
     let t = use_strings();
-    let tick = RwSignal::new(0u64);
-    // Browser only: heartbeats arrive every few seconds, so a 5 s refresh shows every change.
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || tick.update(|n| *n += 1), REFRESH).ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
-            }
-        });
-    });
-    let fleet = Resource::new(move || tick.get(), |_| workers());
+    // The server renders the first snapshot; the browser then follows the live stream.
+    let first = Resource::new(|| (), |_| workers());
+    let live = use_live::<Fleet>("workers");
     let grouping = RwSignal::new(Grouping::Queue);
     view! {
         <Title text=move || t().workers_title/>
@@ -41,7 +31,7 @@ pub fn Workers() -> impl IntoView {
             <p class="lead">{move || t().workers_lead}</p>
         </div>
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
-            {move || fleet.get().map(|result| match result {
+            {move || live.get().map(Ok).or_else(|| first.get()).map(|result| match result {
                 Ok(fleet) if fleet.consumers.is_empty() => view! {
                     <EmptyState title=move || t().workers_empty_title body=move || t().workers_empty_body/>
                 }.into_any(),
