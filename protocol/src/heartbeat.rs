@@ -154,18 +154,21 @@ impl Fleet {
     }
 }
 
+/// A bare heartbeat of one consumer of `queue`, beating at `at`.
+#[cfg(test)]
+pub(crate) fn test_beat(queue: &str, uuid: &str, at: f64) -> Heartbeat {
+    Heartbeat {
+        queue_name: queue.into(),
+        consumer_uuid: uuid.into(),
+        hearbeat_timestamp: at,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_beat as beat;
     use super::*;
-
-    fn beat(queue: &str, uuid: &str, at: f64) -> Heartbeat {
-        Heartbeat {
-            queue_name: queue.into(),
-            consumer_uuid: uuid.into(),
-            hearbeat_timestamp: at,
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn fleet_marks_stale_drops_dead_and_keeps_the_newest_beat() {

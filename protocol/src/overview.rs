@@ -229,17 +229,8 @@ impl Overview {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heartbeat::{Fleet, Heartbeat};
+    use crate::heartbeat::{test_beat as beat, Fleet};
     use crate::task::QueueSummary;
-
-    fn beat(queue: &str, uuid: &str, at: f64) -> Heartbeat {
-        Heartbeat {
-            queue_name: queue.into(),
-            consumer_uuid: uuid.into(),
-            hearbeat_timestamp: at,
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn joins_store_broker_and_heartbeats_by_queue() {

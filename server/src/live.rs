@@ -122,7 +122,7 @@ impl Live {
     }
 
     async fn compute(&self, view: View) -> (&'static str, String) {
-        let result = match view {
+        let json = match view {
             View::Overview => self
                 .services
                 .overview()
@@ -134,18 +134,17 @@ impl Live {
                 .await
                 .map(|f| serde_json::to_string(&f)),
         };
-        match result {
+        match json {
             Ok(Ok(json)) => (view.as_str(), json),
-            Ok(Err(e)) => (
-                "unavailable",
-                serde_json::json!({ "error": e.to_string() }).to_string(),
-            ),
-            Err(e) => (
-                "unavailable",
-                serde_json::json!({ "error": e.to_string() }).to_string(),
-            ),
+            Ok(Err(e)) => unavailable(e),
+            Err(e) => unavailable(e),
         }
     }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> (&'static str, String) {
+    let body = serde_json::json!({ "error": e.to_string() });
+    ("unavailable", body.to_string())
 }
 
 pub struct ClientGuard(Arc<Metrics>);
@@ -164,17 +163,19 @@ fn now_ms() -> u64 {
 /// or at shutdown, which closes every stream of it.
 async fn produce(live: Arc<Live>, view: View, tx: watch::Sender<Option<Frame>>) {
     let mut changes = live.changes.subscribe();
-    let mut last: Option<(&'static str, String)> = None;
     loop {
         changes.borrow_and_update();
         let (event, data) = live.compute(view).await;
-        if last.as_ref() != Some(&(event, data.clone())) {
+        let changed = tx
+            .borrow()
+            .as_ref()
+            .is_none_or(|f| f.event != event || *f.data != *data);
+        if changed {
             tx.send_replace(Some(Frame {
                 id: now_ms(),
                 event,
-                data: data.as_str().into(),
+                data: data.into(),
             }));
-            last = Some((event, data));
         }
         tokio::select! {
             _ = tokio::time::sleep(MIN_GAP) => {},

@@ -116,12 +116,7 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
         }
     }
     // Each task sent its "running" record too: two events per task arrived over Redis.
-    let metrics = reqwest::get(format!("{}/metrics", td.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&td.url).await;
     assert!(
         metrics.contains("taskdeck_ingest_events_received_total{source=\"redis\"} 12"),
         "{metrics}"

@@ -165,14 +165,7 @@ async fn state_machine_scenario(td: &Taskdeck, db: &Db) {
         .unwrap();
     assert!(reason.contains("unknown variant"), "{reason}");
 
-    let metrics = client()
-        .get(format!("{}/metrics", td.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&td.url).await;
     assert!(
         metrics.contains("taskdeck_ingest_events_received_total{source=\"http\"} 10"),
         "{metrics}"
@@ -306,14 +299,7 @@ async fn a_postgres_outage_delays_events_but_loses_none() {
         100
     );
     assert_eq!(db.stat("outage", 3, 2).await, 100);
-    let metrics = client()
-        .get(format!("{}/metrics", td.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&td.url).await;
     let errors: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("taskdeck_ingest_flush_errors_total "))

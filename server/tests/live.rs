@@ -190,14 +190,7 @@ async fn pushes_the_overview_when_events_are_committed_and_resumes_by_id() {
         .contains("overview"));
 
     // Clients are counted while connected.
-    let metrics = client()
-        .get(format!("{}/metrics", td.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&td.url).await;
     assert!(metrics.contains("taskdeck_live_clients 3"), "{metrics}");
     drop((sse, again, resumed));
 }

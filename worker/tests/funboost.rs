@@ -262,6 +262,44 @@ async fn funboost_and_rust_workers_share_one_queue_and_run_each_message_once() {
     assert_eq!(all.into_iter().collect::<HashSet<_>>(), ids);
 }
 
+/// Runs `n` messages with one task at a time, one message pulled at a time, and returns their
+/// `x` in the order they ran.
+async fn run_one_at_a_time(
+    builder: taskdeck_worker::WorkerBuilder,
+    broker: RedisBroker,
+    n: usize,
+) -> Vec<i64> {
+    let sink = Arc::new(Collect::default());
+    let (emitter, flushed) = Emitter::start(sink.clone());
+    let w = builder
+        .concurrency(1)
+        .prefetch(1)
+        .handler(|_ctx, a: Add| async move { Ok(a.x + a.y) })
+        .build(Arc::new(broker), emitter)
+        .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(w.run(stop.clone()));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sink.successes().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n}",
+            sink.successes().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    run.await.unwrap();
+    flushed.await.unwrap();
+    sink.successes()
+        .iter()
+        .map(|e| {
+            let params: Value = serde_json::from_str(e.params.as_ref().unwrap().get()).unwrap();
+            params["x"].as_i64().unwrap()
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_rust_worker_takes_funboosts_priority_lists_highest_first() {
     let q = queue("fb_priority");
@@ -277,37 +315,8 @@ async fn a_rust_worker_takes_funboosts_priority_lists_highest_first() {
         10,
         "funboost wrote q, q:1 … q:4"
     );
-    let sink = Arc::new(Collect::default());
-    let (emitter, flushed) = Emitter::start(sink.clone());
-    let w = Worker::builder(&q)
-        .max_priority(4)
-        .concurrency(1)
-        .prefetch(1)
-        .handler(|_ctx, a: Add| async move { Ok(a.x + a.y) })
-        .build(Arc::new(broker), emitter)
-        .unwrap();
-    let stop = CancellationToken::new();
-    let run = tokio::spawn(w.run(stop.clone()));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while sink.successes().len() < 10 {
-        assert!(
-            Instant::now() < deadline,
-            "{} of 10",
-            sink.successes().len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop.cancel();
-    run.await.unwrap();
-    flushed.await.unwrap();
-    let priorities: Vec<i64> = sink
-        .successes()
-        .iter()
-        .map(|e| {
-            let params: Value = serde_json::from_str(e.params.as_ref().unwrap().get()).unwrap();
-            params["x"].as_i64().unwrap() % 5
-        })
-        .collect();
+    let ran = run_one_at_a_time(Worker::builder(&q).max_priority(4), broker, 10).await;
+    let priorities: Vec<i64> = ran.iter().map(|x| x % 5).collect();
     assert_eq!(priorities, [4, 4, 3, 3, 2, 2, 1, 1, 0, 0]);
 }
 
@@ -320,47 +329,19 @@ async fn a_rust_worker_takes_funboosts_priority_zset_highest_first() {
         .unwrap();
     let broker = RedisBroker::new(&redis_url(7)).unwrap();
     use taskdeck_worker::Broker;
+    let zset = taskdeck_worker::Queue::zset(&q);
     assert_eq!(
-        broker
-            .waiting(&taskdeck_worker::Queue::zset(&q))
-            .await
-            .unwrap(),
+        broker.waiting(&zset).await.unwrap(),
         8,
         "funboost wrote one zset"
     );
     // Taken and given back: it returns by its score (the order below would break otherwise).
-    let zset = taskdeck_worker::Queue::zset(&q);
     let top = broker.pull(&zset, "probe", 1).await.unwrap();
     assert_eq!(broker.waiting(&zset).await.unwrap(), 7);
     broker.requeue(&zset, "probe", &top[0]).await.unwrap();
     assert_eq!(broker.waiting(&zset).await.unwrap(), 8);
-    let sink = Arc::new(Collect::default());
-    let (emitter, flushed) = Emitter::start(sink.clone());
-    let w = Worker::builder(&q)
-        .zset_priority()
-        .concurrency(1)
-        .prefetch(1)
-        .handler(|_ctx, a: Add| async move { Ok(a.x + a.y) })
-        .build(Arc::new(broker), emitter)
-        .unwrap();
-    let stop = CancellationToken::new();
-    let run = tokio::spawn(w.run(stop.clone()));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while sink.successes().len() < 8 {
-        assert!(Instant::now() < deadline, "{} of 8", sink.successes().len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop.cancel();
-    run.await.unwrap();
-    flushed.await.unwrap();
-    let priorities: Vec<i64> = sink
-        .successes()
-        .iter()
-        .map(|e| {
-            let params: Value = serde_json::from_str(e.params.as_ref().unwrap().get()).unwrap();
-            params["x"].as_i64().unwrap() % 4
-        })
-        .collect();
+    let ran = run_one_at_a_time(Worker::builder(&q).zset_priority(), broker, 8).await;
+    let priorities: Vec<i64> = ran.iter().map(|x| x % 4).collect();
     assert_eq!(
         priorities,
         [3, 3, 2, 2, 1, 1, 0, 0],

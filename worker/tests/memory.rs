@@ -16,6 +16,13 @@ fn kwargs(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
 }
 
+/// Publishes `v` to the queue `q` with no per-message options; returns the task id.
+async fn publish(broker: &MemoryBroker, v: Value) -> String {
+    taskdeck_worker::publish(broker, "q", kwargs(v), &PublishOptions::default())
+        .await
+        .unwrap()
+}
+
 struct Running {
     stop: CancellationToken,
     handle: tokio::task::JoinHandle<()>,
@@ -64,16 +71,7 @@ async fn runs_every_message_once_and_records_start_and_finish() {
     let sink = Arc::new(Collect::default());
     let mut ids = Vec::new();
     for i in 0..50 {
-        ids.push(
-            taskdeck_worker::publish(
-                &broker,
-                "q",
-                kwargs(json!({"a": i, "b": 1})),
-                &Default::default(),
-            )
-            .await
-            .unwrap(),
-        );
+        ids.push(publish(&broker, json!({"a": i, "b": 1})).await);
     }
     let w = start(&broker, &sink, |b, e, br| {
         b.concurrency(4)
@@ -109,30 +107,9 @@ async fn retries_with_backoff_then_succeeds_or_fails_for_good() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());
     let calls = Arc::new(AtomicU32::new(0));
-    let flaky = taskdeck_worker::publish(
-        &broker,
-        "q",
-        kwargs(json!({"fail_times": 2})),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let hopeless = taskdeck_worker::publish(
-        &broker,
-        "q",
-        kwargs(json!({"fail_times": 99})),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let bad_args = taskdeck_worker::publish(
-        &broker,
-        "q",
-        kwargs(json!({"nope": 1})),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let flaky = publish(&broker, json!({"fail_times": 2})).await;
+    let hopeless = publish(&broker, json!({"fail_times": 99})).await;
+    let bad_args = publish(&broker, json!({"nope": 1})).await;
     #[derive(serde::Deserialize)]
     struct P {
         fail_times: u32,
@@ -189,22 +166,8 @@ async fn kill_stops_a_running_task_and_revoke_skips_a_waiting_one() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());
     let started = Arc::new(AtomicU32::new(0));
-    let long = taskdeck_worker::publish(
-        &broker,
-        "q",
-        kwargs(json!({"secs": 3600})),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let next = taskdeck_worker::publish(
-        &broker,
-        "q",
-        kwargs(json!({"secs": 0})),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let long = publish(&broker, json!({"secs": 3600})).await;
+    let next = publish(&broker, json!({"secs": 0})).await;
     #[derive(serde::Deserialize)]
     struct P {
         secs: u64,
@@ -264,9 +227,7 @@ async fn pause_stops_new_starts_and_resume_continues() {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     for _ in 0..5 {
-        taskdeck_worker::publish(&broker, "q", Map::new(), &Default::default())
-            .await
-            .unwrap();
+        publish(&broker, json!({})).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(sink.finals().is_empty(), "nothing runs while paused");
@@ -302,14 +263,7 @@ async fn a_stop_requeues_waiting_and_overdue_messages() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());
     for _ in 0..6 {
-        taskdeck_worker::publish(
-            &broker,
-            "q",
-            kwargs(json!({"secs": 3600})),
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+        publish(&broker, json!({"secs": 3600})).await;
     }
     #[derive(serde::Deserialize)]
     struct P {
@@ -485,9 +439,7 @@ async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
             .unwrap()
     });
     for _ in 0..10 {
-        taskdeck_worker::publish(&broker, "q", Map::new(), &Default::default())
-            .await
-            .unwrap();
+        publish(&broker, json!({})).await;
     }
     let running = || sink.matching(|e| e.state == Some(TaskState::Running)).len();
     until("one running", 5, async || running() == 1).await;

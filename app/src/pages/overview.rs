@@ -39,7 +39,7 @@ fn QueueBoard() -> impl IntoView {
                     (Some(o), _) if o.queues.is_empty() => view! {
                         <EmptyState title=move || t().queues_empty_title body=move || t().queues_empty_body/>
                     }.into_any(),
-                    (Some(o), _) => view! { <Board o project/> }.into_any(),
+                    (Some(o), _) => view! { <Board o project chosen=project.get()/> }.into_any(),
                     (None, Some(e)) => view! {
                         <p class="error">{move || t().load_failed} " " {e.to_string()}</p>
                     }.into_any(),
@@ -51,10 +51,9 @@ fn QueueBoard() -> impl IntoView {
 }
 
 #[component]
-fn Board(o: Overview, project: RwSignal<Option<String>>) -> impl IntoView {
+fn Board(o: Overview, project: RwSignal<Option<String>>, chosen: Option<String>) -> impl IntoView {
     let t = use_strings();
     let locale = use_prefs().locale;
-    let chosen = project.get();
     let rows: Vec<QueueRow> = o.rows(chosen.as_deref()).cloned().collect();
     let totals = Totals::of(rows.iter());
     let rate = totals.failure_rate();
@@ -143,11 +142,10 @@ fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView
     let drain =
         (waiting > 0 && r.throughput > 0.0).then(|| (waiting as f64 / r.throughput).ceil() as u64);
     let oldest = r.oldest_waiting_s.map(|s| s as u64);
-    let href = format!("/tasks?queue={}", urlencode(&r.queue));
     view! {
         <tr data-queue=r.queue.clone() class:paused=r.paused>
             <td>
-                <a class="mono" href=href>{r.queue.clone()}</a>
+                <span class="mono queue-name">{r.queue.clone()}</span>
                 {r.paused.then(|| view! { " " <span class="state state-killed">{move || t().ov_paused}</span> })}
                 {r.project.clone().map(|p| view! { " " <span class="muted small">{p}</span> })}
             </td>
@@ -222,17 +220,6 @@ fn Sparkline(values: Vec<i64>) -> impl IntoView {
             <polyline class="spark-line" points=line/>
         </svg>
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Reachability of this instance's dependencies, checked by a real round trip on demand.

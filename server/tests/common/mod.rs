@@ -143,6 +143,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The Prometheus text of `GET /metrics`.
+pub async fn metrics(base: &str) -> String {
+    client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     let resp = client().get(url).send().await.unwrap();
     let status = resp.status().as_u16();

@@ -288,16 +288,13 @@ impl Broker for MemoryBroker {
                 .map(|name| {
                     let params = i.params.get(&name);
                     let q = Queue::from_params(&name, params);
-                    let waiting: Vec<&String> = q
-                        .lists()
-                        .iter()
-                        .filter_map(|l| i.queues.get(l))
-                        .flatten()
-                        .collect();
+                    let lists: Vec<_> = q.lists().iter().filter_map(|l| i.queues.get(l)).collect();
+                    // As on Redis: the head of each list is its oldest message.
                     let oldest_waiting = match q.layout {
-                        Layout::Lists { .. } => waiting
+                        Layout::Lists { .. } => lists
                             .iter()
-                            .filter_map(|raw| Message::parse((*raw).clone(), t).ok())
+                            .filter_map(|l| l.front())
+                            .filter_map(|raw| Message::parse(raw.clone(), t).ok())
                             .map(|m| m.publish_time)
                             .reduce(f64::min),
                         Layout::Zset => None,
@@ -305,7 +302,7 @@ impl Broker for MemoryBroker {
                     BrokerQueue {
                         project: None,
                         broker_kind: Some(q.broker_kind().to_owned()),
-                        waiting: waiting.len() as u64,
+                        waiting: lists.iter().map(|l| l.len() as u64).sum(),
                         in_flight: i
                             .in_flight
                             .iter()

@@ -533,16 +533,20 @@ impl Broker for RedisBroker {
             }
             pipe.query_async::<Vec<u64>>(&mut conn.clone()).await
         };
-        // The head of a list is its oldest message; a priority zset is ordered by priority.
+        // The head of a list is its oldest message; a priority zset is ordered by priority,
+        // so it has no head to read.
         let heads = async {
             let mut pipe = redis::pipe();
-            for q in &layouts {
+            let mut any = false;
+            for q in layouts.iter().filter(|q| q.layout != Layout::Zset) {
                 for key in q.lists() {
-                    match q.layout {
-                        Layout::Lists { .. } => pipe.lindex(key, 0),
-                        Layout::Zset => pipe.cmd("ECHO").arg(""),
-                    };
+                    pipe.lindex(key, 0);
+                    any = true;
                 }
+            }
+            // redis-rs refuses an empty pipeline.
+            if !any {
+                return Ok(Vec::new());
             }
             pipe.query_async::<Vec<Option<String>>>(&mut conn.clone())
                 .await
@@ -581,18 +585,23 @@ impl Broker for RedisBroker {
                 project_of.insert(q.as_str(), p.as_str());
             }
         }
-        let (mut at, mut held_at) = (0, 0);
+        let (mut at, mut head_at, mut held_at) = (0, 0, 0);
         let mut queues = Vec::with_capacity(names.len());
         for (i, q) in layouts.iter().enumerate() {
             let keys = q.lists().len();
             let waiting = sizes[at..at + keys].iter().sum();
-            let oldest_waiting = heads[at..at + keys]
+            at += keys;
+            let heads = match q.layout {
+                Layout::Lists { .. } => &heads[head_at..head_at + keys],
+                Layout::Zset => &[][..],
+            };
+            head_at += heads.len();
+            let oldest_waiting = heads
                 .iter()
                 .flatten()
                 .filter_map(|raw| Message::parse(raw.clone(), now).ok())
                 .map(|m| m.publish_time)
                 .reduce(f64::min);
-            at += keys;
             let n = registered[i].len();
             let in_flight = held[held_at..held_at + n].iter().sum();
             held_at += n;
