@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use protocol::heartbeat::Fleet;
 use protocol::overview::Overview;
+use protocol::queue::QueuePage;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Health, VersionInfo};
@@ -39,6 +40,9 @@ pub trait Backend: Send + Sync + 'static {
     /// One row per queue: throughput, recent counts, backlog, consumers, pause. A broker that
     /// does not answer leaves its facts out (and says why) rather than failing the page.
     async fn overview(&self) -> Result<Overview, BackendError>;
+    /// One queue's page: its overview row, consumers, parameters and the chart series of
+    /// `grain` over the grain's usual window ending now.
+    async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError>;
 }
 
 /// Why a service call failed: the caller's mistake, or a dependency that is down.

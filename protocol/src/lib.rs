@@ -8,6 +8,7 @@ pub mod event;
 pub mod health;
 pub mod heartbeat;
 pub mod overview;
+pub mod queue;
 pub mod series;
 pub mod task;
 

@@ -66,6 +66,27 @@ pub struct QueueRow {
     pub spark: Vec<i64>,
 }
 
+/// How long a queue's backlog will take, at the throughput of the last 10 s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Drain {
+    /// Nothing waits (or the broker does not know the queue).
+    Empty,
+    /// Work waits and nothing finishes: stuck, not idle.
+    Stalled,
+    /// Seconds until the waiting messages are done at the current rate (funboost's 预估消费时间).
+    Eta(u64),
+}
+
+impl QueueRow {
+    pub fn drain(&self) -> Drain {
+        match self.waiting.unwrap_or(0) {
+            0 => Drain::Empty,
+            _ if self.throughput <= 0.0 => Drain::Stalled,
+            w => Drain::Eta((w as f64 / self.throughput).ceil() as u64),
+        }
+    }
+}
+
 /// The overview of every queue.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -348,5 +369,18 @@ mod tests {
         assert_eq!(o.queues[0].waiting, None);
         assert_eq!(o.queues[0].in_flight, 2);
         assert_eq!(Totals::of(o.rows(None)).failure_rate(), None);
+    }
+
+    #[test]
+    fn drain_reads_empty_stalled_or_an_eta() {
+        let row = |waiting, throughput| QueueRow {
+            waiting,
+            throughput,
+            ..Default::default()
+        };
+        assert_eq!(row(None, 0.0).drain(), Drain::Empty);
+        assert_eq!(row(Some(0), 5.0).drain(), Drain::Empty);
+        assert_eq!(row(Some(10), 0.0).drain(), Drain::Stalled);
+        assert_eq!(row(Some(10), 3.0).drain(), Drain::Eta(4));
     }
 }

@@ -30,8 +30,12 @@ impl Grain {
         self as i16
     }
 
-    pub fn parse(s: &str) -> Option<Grain> {
-        Grain::ALL.into_iter().find(|g| g.as_str() == s)
+    /// `s` as a grain, or a message naming the grains there are.
+    pub fn parse(s: &str) -> Result<Grain, String> {
+        Grain::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unknown grain {s:?}; expected second, minute, hour or day"))
     }
 
     pub fn as_str(self) -> &'static str {

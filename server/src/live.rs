@@ -1,4 +1,4 @@
-//! Live push over SSE. Each view (the overview, the workers) is computed by one task per
+//! Live push over SSE. Each view (the overview, the workers, one queue's page) is computed by one task per
 //! instance, shared by every browser watching it, and only while somebody watches: it wakes
 //! on committed batches (here, or on another instance through Redis pub/sub) and every
 //! [`TICK`] for broker-side facts that arrive without events (backlog, heartbeats), and sends
@@ -10,6 +10,7 @@ use crate::ingest::metrics::Metrics;
 use crate::services::Services;
 use app::backend::Backend;
 use futures_util::StreamExt;
+use protocol::series::Grain;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -24,23 +25,50 @@ pub const TICK: Duration = Duration::from_secs(2);
 /// Where instances tell each other that they committed something.
 pub const CHANNEL: &str = "taskdeck:live";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum View {
     Overview,
     Workers,
+    /// One queue's page with the series of one grain.
+    Queue {
+        queue: String,
+        grain: Grain,
+    },
 }
 
 impl View {
-    pub const ALL: [View; 2] = [View::Overview, View::Workers];
+    /// The view names a client may ask for.
+    pub const NAMES: [&'static str; 3] = ["overview", "workers", "queue"];
 
-    pub fn parse(s: &str) -> Option<View> {
-        View::ALL.into_iter().find(|v| v.as_str() == s)
+    /// The view called `name`; `queue` needs the queue's name and takes a grain (default
+    /// `second`).
+    pub fn parse(name: &str, queue: Option<&str>, grain: Option<&str>) -> Result<View, String> {
+        match name {
+            "overview" => Ok(View::Overview),
+            "workers" => Ok(View::Workers),
+            "queue" => {
+                let queue = queue
+                    .filter(|q| !q.is_empty())
+                    .ok_or("view `queue` needs `queue=<name>`")?;
+                let grain = grain.map_or(Ok(Grain::Second), Grain::parse)?;
+                Ok(View::Queue {
+                    queue: queue.to_owned(),
+                    grain,
+                })
+            }
+            other => Err(format!(
+                "unknown view `{other}`; expected one of: {}",
+                View::NAMES.join(", ")
+            )),
+        }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// The SSE event name of the view's frames.
+    pub fn event(&self) -> &'static str {
         match self {
             View::Overview => "overview",
             View::Workers => "workers",
+            View::Queue { .. } => "queue",
         }
     }
 }
@@ -110,7 +138,7 @@ impl Live {
             return tx.subscribe();
         }
         let (tx, rx) = watch::channel(None);
-        views.insert(view, tx.clone());
+        views.insert(view.clone(), tx.clone());
         tokio::spawn(produce(self.clone(), view, tx));
         rx
     }
@@ -121,7 +149,7 @@ impl Live {
         ClientGuard(self.metrics.clone())
     }
 
-    async fn compute(&self, view: View) -> (&'static str, String) {
+    async fn compute(&self, view: &View) -> (&'static str, String) {
         let json = match view {
             View::Overview => self
                 .services
@@ -133,9 +161,14 @@ impl Live {
                 .workers()
                 .await
                 .map(|f| serde_json::to_string(&f)),
+            View::Queue { queue, grain } => self
+                .services
+                .queue_page(queue, *grain)
+                .await
+                .map(|p| serde_json::to_string(&p)),
         };
         match json {
-            Ok(Ok(json)) => (view.as_str(), json),
+            Ok(Ok(json)) => (view.event(), json),
             Ok(Err(e)) => unavailable(e),
             Err(e) => unavailable(e),
         }
@@ -165,7 +198,7 @@ async fn produce(live: Arc<Live>, view: View, tx: watch::Sender<Option<Frame>>) 
     let mut changes = live.changes.subscribe();
     loop {
         changes.borrow_and_update();
-        let (event, data) = live.compute(view).await;
+        let (event, data) = live.compute(&view).await;
         let changed = tx
             .borrow()
             .as_ref()

@@ -6,7 +6,10 @@ use crate::store::Store;
 use app::backend::{Backend, BackendError};
 use async_trait::async_trait;
 use protocol::heartbeat::Fleet;
-use protocol::overview::{Overview, Sources, SPARK_MINUTES, THROUGHPUT_WINDOW_S};
+use protocol::overview::{
+    BrokerQueues, Overview, QueueRow, Sources, SPARK_MINUTES, THROUGHPUT_WINDOW_S,
+};
+use protocol::queue::QueuePage;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
@@ -114,7 +117,11 @@ impl Backend for Services {
         to: Option<i64>,
     ) -> Result<Series, BackendError> {
         let to = to.unwrap_or_else(|| crate::ingest::now_epoch().floor() as i64 + 1);
-        let from = from.unwrap_or(to - grain.default_span());
+        let width = grain.seconds();
+        // By default the window's buckets end with the one `to` falls in: 60 whole seconds,
+        // minutes, 24 hours or 30 days, the newest still filling.
+        let from = from
+            .unwrap_or_else(|| (to - 1).div_euclid(width) * width - (grain.default_span() - width));
         if from >= to {
             return Err(BackendError::Invalid(format!(
                 "`from` ({from}) must be before `to` ({to})"
@@ -127,7 +134,6 @@ impl Backend for Services {
                 grain.as_str()
             )));
         }
-        let width = grain.seconds();
         let first = from.div_euclid(width) * width;
         let rows = self
             .store
@@ -152,6 +158,54 @@ impl Backend for Services {
     }
 
     async fn overview(&self) -> Result<Overview, BackendError> {
+        Ok(self.gather().await?.overview)
+    }
+
+    async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError> {
+        let (gathered, series) = tokio::join!(self.gather(), self.series(queue, grain, None, None));
+        let Gathered {
+            overview,
+            broker,
+            fleet,
+        } = gathered?;
+        let found = overview.queues.into_iter().find(|r| r.queue == queue);
+        let broker_queue = broker
+            .as_ref()
+            .ok()
+            .and_then(|b| b.queues.iter().find(|q| q.queue == queue));
+        let consumers = fleet
+            .map(|f| f.consumers)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.heartbeat.queue_name == queue)
+            .collect();
+        Ok(QueuePage {
+            now: overview.now,
+            known: found.is_some(),
+            row: found.unwrap_or_else(|| QueueRow {
+                queue: queue.to_owned(),
+                ..Default::default()
+            }),
+            broker_kind: broker_queue.and_then(|q| q.broker_kind.clone()),
+            params: broker_queue.and_then(|q| q.params.clone()),
+            consumers,
+            series: series?,
+            broker_error: overview.broker_error,
+        })
+    }
+}
+
+/// The overview with the broker's queues and the fleet it was built from.
+struct Gathered {
+    overview: Overview,
+    broker: Result<BrokerQueues, String>,
+    fleet: Option<Fleet>,
+}
+
+impl Services {
+    /// Reads every source of the overview at once: the store's counters, the broker's queues
+    /// and the heartbeats.
+    async fn gather(&self) -> Result<Gathered, BackendError> {
         let now = crate::ingest::now_epoch();
         let now_s = now.floor() as i64;
         let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
@@ -169,14 +223,20 @@ impl Backend for Services {
             minutes.map_err(unavailable)?,
             seconds.map_err(unavailable)?,
         );
-        let queues = queues.map_err(|e| format!("the broker failed: {e}"));
-        Ok(Overview::build(Sources {
+        let broker = queues.map_err(|e| format!("the broker failed: {e}"));
+        let fleet = fleet.ok();
+        let overview = Overview::build(Sources {
             now,
             summaries: &summaries,
             minutes: &minutes,
             seconds: &seconds,
-            broker: queues.as_ref().map_err(Clone::clone),
-            fleet: fleet.as_ref().ok(),
-        }))
+            broker: broker.as_ref().map_err(Clone::clone),
+            fleet: fleet.as_ref(),
+        });
+        Ok(Gathered {
+            overview,
+            broker,
+            fleet,
+        })
     }
 }

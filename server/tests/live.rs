@@ -237,3 +237,79 @@ async fn a_change_committed_by_one_instance_reaches_browsers_of_another() {
     drop((a, b));
     db.drop().await;
 }
+
+/// Successes and failures over a frame's (or response's) series.
+fn series_totals(page: &Value) -> (i64, i64) {
+    page["series"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .fold((0, 0), |(s, f), p| {
+            (
+                s + p["success"].as_i64().unwrap(),
+                f + p["failed"].as_i64().unwrap(),
+            )
+        })
+}
+
+#[tokio::test]
+async fn a_queue_view_pushes_its_row_and_chart_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let url = format!("{}/api/v1/live?view=queue&queue=mail&grain=second", td.url);
+    let mut sse = Sse::open(&url, None).await;
+    let first = sse.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(first.event, "queue");
+    assert_eq!(first.data["known"], false);
+    assert_eq!(first.data["series"]["grain"], "second");
+    assert_eq!(first.data["series"]["points"].as_array().unwrap().len(), 60);
+    assert_eq!(series_totals(&first.data), (0, 0));
+
+    let t0 = Instant::now();
+    let (status, body) = post(&td.url, finished("mail", "q", 7, 2)).await;
+    assert_eq!(status, 202, "{body}");
+    // Another queue's events do not count here.
+    post(&td.url, finished("other", "o", 3, 0)).await;
+    let f = sse
+        .until(Duration::from_secs(5), |f| series_totals(&f.data) == (5, 2))
+        .await
+        .expect("the committed events reach the queue's chart");
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(f.data["known"], true);
+    assert_eq!(f.data["row"]["queue"], "mail");
+    assert_eq!(f.data["row"]["success_last_minute"], 5);
+    assert_eq!(f.data["row"]["failed_last_minute"], 2);
+    let p = f.data["series"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["success"].as_i64() > Some(0))
+        .unwrap();
+    assert!(p["run"]["p95"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(p["wait"]["p50"].as_f64().unwrap() > 0.0, "{p}");
+
+    // The same page over REST, in another grain.
+    let (status, page) = get_json(&format!("{}/api/v1/queues/mail?grain=minute", td.url)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["series"]["grain"], "minute");
+    assert_eq!(page["series"]["points"].as_array().unwrap().len(), 60);
+    assert_eq!(series_totals(&page), (5, 2));
+    let (_, unknown) = get_json(&format!("{}/api/v1/queues/nobody", td.url)).await;
+    assert_eq!(unknown["known"], false);
+    assert_eq!(unknown["row"]["queue"], "nobody");
+
+    // Bad parameters are refused clearly.
+    for (path, says) in [
+        ("/api/v1/queues/mail?grain=week", "unknown grain \"week\""),
+        ("/api/v1/live?view=queue", "needs `queue=<name>`"),
+        (
+            "/api/v1/live?view=queue&queue=mail&grain=year",
+            "unknown grain",
+        ),
+    ] {
+        let (status, body) = get_json(&format!("{}{path}", td.url)).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+}

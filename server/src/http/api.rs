@@ -34,6 +34,7 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::events::post_events))
                 .routes(routes!(super::queues::series))
                 .routes(routes!(super::queues::list_queues))
+                .routes(routes!(super::queues::queue_page))
                 .routes(routes!(super::queues::overview))
                 .routes(routes!(super::live::live))
                 .routes(routes!(super::tasks::list_tasks))

@@ -14,8 +14,13 @@ use std::convert::Infallible;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LiveQuery {
-    /// `overview` (what `GET /api/v1/overview` returns) or `workers` (`GET /api/v1/workers`).
+    /// `overview` (what `GET /api/v1/overview` returns), `workers` (`GET /api/v1/workers`) or
+    /// `queue` (`GET /api/v1/queues/{queue}`; needs `queue`).
     view: String,
+    /// The queue of view `queue`.
+    queue: Option<String>,
+    /// The chart grain of view `queue`: `second` (default), `minute`, `hour` or `day`.
+    grain: Option<String>,
     /// The id of the last frame the client has, for clients that reconnect themselves
     /// (the `Last-Event-ID` header does the same for EventSource's own reconnects).
     last_event_id: Option<u64>,
@@ -33,7 +38,7 @@ pub struct LiveQuery {
     params(LiveQuery),
     responses(
         (status = 200, description = "An event stream (text/event-stream)", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Unknown view", body = super::error::ErrorBody),
+        (status = 400, description = "Unknown view or grain, or a queue view without a queue", body = super::error::ErrorBody),
     )
 )]
 pub async fn live(
@@ -42,13 +47,8 @@ pub async fn live(
     q: Result<Query<LiveQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(q) = q.map_err(ApiError::from)?;
-    let view = View::parse(&q.view).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "unknown view `{}`; expected one of: {}",
-            q.view,
-            View::ALL.map(View::as_str).join(", ")
-        ))
-    })?;
+    let view = View::parse(&q.view, q.queue.as_deref(), q.grain.as_deref())
+        .map_err(ApiError::bad_request)?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -10,6 +10,13 @@ use protocol::series::{Grain, Series};
 use protocol::task::QueueSummary;
 use serde::Deserialize;
 
+/// `grain`, or `default` when absent.
+fn grain(grain: Option<&str>, default: Grain) -> Result<Grain, ApiError> {
+    grain.map_or(Ok(default), |g| {
+        Grain::parse(g).map_err(ApiError::bad_request)
+    })
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
@@ -40,17 +47,43 @@ pub async fn series(
     q: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Json<Series>, ApiError> {
     let Query(q) = q.map_err(ApiError::from)?;
-    let grain = match q.grain.as_deref() {
-        None => Grain::Minute,
-        Some(g) => Grain::parse(g).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "unknown grain {g:?}; expected second, minute, hour or day"
-            ))
-        })?,
-    };
+    let grain = grain(q.grain.as_deref(), Grain::Minute)?;
     Ok(Json(
         state.services.series(&queue, grain, q.from, q.to).await?,
     ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueuePageQuery {
+    /// The series' grain: `second` (default: the last 60 s), `minute` (60 min), `hour`
+    /// (24 h) or `day` (30 days).
+    grain: Option<String>,
+}
+
+/// One queue: its overview row (throughput, recent counts, backlog, oldest waiting, paused),
+/// its consumers, its registered parameters and the chart series of one grain over the
+/// grain's usual window ending now. A queue nothing knows answers with zeros and
+/// `known: false`.
+#[utoipa::path(
+    get,
+    path = "/queues/{queue}",
+    tag = "queues",
+    params(("queue" = String, Path, description = "Queue name"), QueuePageQuery),
+    responses(
+        (status = 200, body = protocol::queue::QueuePage),
+        (status = 400, description = "Unknown grain", body = super::error::ErrorBody),
+        (status = 503, description = "The store did not answer", body = super::error::ErrorBody),
+    )
+)]
+pub async fn queue_page(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    q: Result<Query<QueuePageQuery>, QueryRejection>,
+) -> Result<Json<protocol::queue::QueuePage>, ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    let grain = grain(q.grain.as_deref(), Grain::Second)?;
+    Ok(Json(state.services.queue_page(&queue, grain).await?))
 }
 
 /// Every queue taskdeck has records for, with running and recently finished counts.

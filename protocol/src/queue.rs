@@ -1,0 +1,29 @@
+//! The queue page: one queue's live facts, its consumers, its parameters and a chart series.
+
+use crate::heartbeat::Consumer;
+use crate::overview::QueueRow;
+use crate::series::Series;
+use serde::{Deserialize, Serialize};
+
+/// Everything the queue page shows about one queue, computed at `now`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueuePage {
+    /// When it was computed, epoch seconds.
+    pub now: f64,
+    /// The queue's overview row (zeros when nothing knows the queue).
+    pub row: QueueRow,
+    /// Whether the store or the broker knows the queue at all.
+    pub known: bool,
+    /// funboost's broker kind from the consumer parameters (`REDIS_ACK_ABLE`, …).
+    pub broker_kind: Option<String>,
+    /// The consumer parameters last registered for the queue (funboost's
+    /// `funboost_queue__consumer_parmas`), as JSON text.
+    pub params: Option<String>,
+    /// The queue's consumers heard from recently, alive first.
+    pub consumers: Vec<Consumer>,
+    /// Finished tasks and latencies over the grain's usual window, ending now.
+    pub series: Series,
+    /// Why broker facts (backlog, parameters, pause) are missing, when they are.
+    pub broker_error: Option<String>,
+}
