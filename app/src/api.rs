@@ -48,3 +48,31 @@ pub async fn overview() -> Result<protocol::overview::Overview, ServerFnError> {
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// One queue's page with the series of `grain` over its usual window.
+#[server(prefix = "/api/ui", endpoint = "queue_page")]
+pub async fn queue_page(
+    queue: String,
+    grain: protocol::series::Grain,
+) -> Result<protocol::queue::QueuePage, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .queue_page(&queue, grain)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// One queue's series over a fixed range.
+#[server(prefix = "/api/ui", endpoint = "queue_series")]
+pub async fn queue_series(
+    queue: String,
+    grain: protocol::series::Grain,
+    from: i64,
+    to: i64,
+) -> Result<protocol::series::Series, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .series(&queue, grain, Some(from), Some(to))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -28,6 +28,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                // The queue page's charts; before the app's scripts, which draw with it.
+                <script src="/vendor/echarts.min.js" defer></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -45,7 +47,10 @@ pub fn App() -> impl IntoView {
     let prefs = Prefs::provide();
     // Effects run only in the browser, so this marks the moment the page became interactive.
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    Effect::new(move |_| {
+        prefs.zone.set(format::Zone::browser());
+        hydrated.set(true);
+    });
 
     view! {
         <Html
@@ -63,6 +68,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Overview/>
                     <Route path=path!("/queues") view=pages::Queues/>
+                    <Route path=path!("/queues/:queue") view=pages::Queue/>
                     <Route path=path!("/tasks") view=pages::Tasks/>
                     <Route path=path!("/workers") view=pages::Workers/>
                 </Routes>

@@ -6,16 +6,17 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 
 /// The newest frame of `view`, `None` until the first one arrives (and always on the server,
-/// which renders from a resource instead).
-pub fn use_live<T>(view: &'static str) -> ReadSignal<Option<T>>
+/// which renders from a resource instead). `params` are the view's further query parameters
+/// (`&queue=…&grain=…`), already encoded.
+pub fn use_live<T>(view: &'static str, params: String) -> ReadSignal<Option<T>>
 where
     T: DeserializeOwned + Clone + Send + Sync + 'static,
 {
     let (frame, set_frame) = signal(None::<T>);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| browser::connect(view, set_frame));
+    Effect::new(move |_| browser::connect(view, params.clone(), set_frame));
     #[cfg(not(feature = "hydrate"))]
-    let _ = (view, set_frame);
+    let _ = (view, params, set_frame);
     frame
 }
 
@@ -31,6 +32,8 @@ mod browser {
     type OnFrame = Closure<dyn FnMut(web_sys::MessageEvent)>;
 
     struct Stream {
+        view: &'static str,
+        params: String,
         source: RefCell<Option<web_sys::EventSource>>,
         last_id: Cell<Option<u64>>,
         // Kept alive as long as the stream is.
@@ -38,8 +41,9 @@ mod browser {
     }
 
     impl Stream {
-        fn open(self: &Rc<Self>, view: &'static str) {
-            let mut url = format!("/api/v1/live?view={view}");
+        fn open(self: &Rc<Self>) {
+            let view = self.view;
+            let mut url = format!("/api/v1/live?view={view}{}", self.params);
             if let Some(id) = self.last_id.get() {
                 url.push_str(&format!("&last_event_id={id}"));
             }
@@ -59,11 +63,13 @@ mod browser {
         }
     }
 
-    pub fn connect<T>(view: &'static str, set: WriteSignal<Option<T>>)
+    pub fn connect<T>(view: &'static str, params: String, set: WriteSignal<Option<T>>)
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
         let stream = Rc::new(Stream {
+            view,
+            params,
             source: RefCell::new(None),
             last_id: Cell::new(None),
             on_frame: RefCell::new(None),
@@ -84,14 +90,14 @@ mod browser {
         stream.on_frame.replace(Some(on_frame));
         let document = document();
         if !document.hidden() {
-            stream.open(view);
+            stream.open();
         }
         let s = stream.clone();
         let on_visibility = Closure::<dyn FnMut()>::new(move || {
             if document.hidden() {
                 s.close();
             } else if s.source.borrow().is_none() {
-                s.open(view);
+                s.open();
             }
         });
         let _ = leptos::prelude::document().add_event_listener_with_callback(

@@ -1,5 +1,6 @@
-//! The viewer's display preferences (theme and language), kept in cookies so the server
-//! renders the page the way the browser will hydrate it: no flash, no hydration mismatch.
+//! The viewer's display preferences: theme and language, kept in cookies so the server
+//! renders the page the way the browser will hydrate it (no flash, no hydration mismatch),
+//! and the time zone, which only the browser knows and sets once the page is interactive.
 
 use crate::i18n::Locale;
 use leptos::prelude::*;
@@ -39,6 +40,8 @@ impl Theme {
 pub struct Prefs {
     pub theme: RwSignal<Theme>,
     pub locale: RwSignal<Locale>,
+    /// UTC on the server and until hydration, then the browser's zone.
+    pub zone: RwSignal<crate::format::Zone>,
 }
 
 impl Prefs {
@@ -53,6 +56,7 @@ impl Prefs {
         let prefs = Prefs {
             theme: RwSignal::new(theme),
             locale: RwSignal::new(locale),
+            zone: RwSignal::new(crate::format::Zone::utc()),
         };
         provide_context(prefs);
         prefs

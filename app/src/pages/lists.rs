@@ -3,8 +3,9 @@
 
 use crate::api::{queue_list, recent_tasks};
 use crate::components::empty_state::EmptyState;
+use crate::components::queue_link::QueueLink;
 use crate::format;
-use crate::prefs::{use_prefs, use_strings};
+use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use protocol::task::{QueueSummary, TaskSummary};
@@ -34,6 +35,7 @@ pub fn Queues() -> impl IntoView {
 #[component]
 fn QueueTable(queues: Vec<QueueSummary>) -> impl IntoView {
     let t = use_strings();
+    let zone = use_prefs().zone;
     view! {
         <div class="card table-card">
             <table class="table" data-testid="queue-table">
@@ -45,7 +47,7 @@ fn QueueTable(queues: Vec<QueueSummary>) -> impl IntoView {
                         <th class="num">{move || t().col_failed} <span class="sub">{move || t().col_last_minute}</span></th>
                         <th class="num">{move || t().col_succeeded} <span class="sub">{move || t().col_last_hour}</span></th>
                         <th class="num">{move || t().col_failed} <span class="sub">{move || t().col_last_hour}</span></th>
-                        <th>{move || t().col_last_seen}</th>
+                        <th>{move || t().col_last_seen} <span class="sub">{move || zone.get().name}</span></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -53,13 +55,13 @@ fn QueueTable(queues: Vec<QueueSummary>) -> impl IntoView {
                         let failing = |n: i64| if n > 0 { "num bad" } else { "num" };
                         view! {
                         <tr>
-                            <td class="mono strong">{q.queue}</td>
+                            <td class="mono strong"><QueueLink queue=q.queue/></td>
                             <td class="num">{q.running}</td>
                             <td class="num">{q.success_last_minute}</td>
                             <td class=failing(q.failed_last_minute)>{q.failed_last_minute}</td>
                             <td class="num">{q.success_last_hour}</td>
                             <td class=failing(q.failed_last_hour)>{q.failed_last_hour}</td>
-                            <td class="muted">{(q.last_seen > 0.0).then(|| format::utc(q.last_seen))}</td>
+                            <td class="muted nowrap">{move || (q.last_seen > 0.0).then(|| zone.get().datetime(q.last_seen))}</td>
                         </tr>
                         }
                     }).collect_view()}
@@ -94,7 +96,7 @@ pub fn Tasks() -> impl IntoView {
 #[component]
 fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
     let t = use_strings();
-    let locale = use_prefs().locale;
+    let Prefs { locale, zone, .. } = use_prefs();
     view! {
         <p class="muted small">{move || t().tasks_newest}</p>
         <div class="card table-card">
@@ -106,7 +108,7 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                         <th>{move || t().col_function}</th>
                         <th>{move || t().col_params}</th>
                         <th>{move || t().col_exception}</th>
-                        <th>{move || t().col_started}</th>
+                        <th>{move || t().col_started} <span class="sub">{move || zone.get().name}</span></th>
                         <th class="num">{move || t().col_run_time}</th>
                         <th>{move || t().col_host}</th>
                     </tr>
@@ -122,11 +124,11 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                         view! {
                             <tr data-task-id=task.task_id.clone()>
                                 <td><span class=format!("state state-{}", state.as_str())>{move || locale.get().state(state)}</span></td>
-                                <td class="mono">{task.queue}</td>
+                                <td class="mono"><QueueLink queue=task.queue/></td>
                                 <td class="mono">{task.function}</td>
                                 <td class="mono clip" title=params_title>{task.params}</td>
                                 <td class="clip bad" title=exception_title>{exception}</td>
-                                <td class="muted nowrap">{task.start_time.or(task.publish_time).map(format::utc)}</td>
+                                <td class="muted nowrap">{move || task.start_time.or(task.publish_time).map(|t| zone.get().datetime(t))}</td>
                                 <td class="num nowrap">{task.cost.map(format::seconds)}</td>
                                 <td class="mono">{task.host_name}</td>
                             </tr>

@@ -1,11 +1,12 @@
 use crate::api::{overview, system_status};
 use crate::components::empty_state::EmptyState;
+use crate::components::queue_link::QueueLink;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use protocol::overview::{failure_rate, Overview, QueueRow, Totals};
+use protocol::overview::{failure_rate, Drain, Overview, QueueRow, Totals};
 use protocol::{BusKind, Check, Health};
 
 #[component]
@@ -28,7 +29,7 @@ pub fn Overview() -> impl IntoView {
 fn QueueBoard() -> impl IntoView {
     let t = use_strings();
     let first = Resource::new(|| (), |_| overview());
-    let live = use_live::<Overview>("overview");
+    let live = use_live::<Overview>("overview", String::new());
     let project = RwSignal::new(None::<String>);
     let data = move || live.get().or_else(|| first.get().and_then(Result::ok));
     view! {
@@ -118,7 +119,7 @@ fn Board(o: Overview, project: RwSignal<Option<String>>, chosen: Option<String>)
 }
 
 #[component]
-fn Stat(
+pub(crate) fn Stat(
     label: impl Fn() -> &'static str + Send + Sync + 'static,
     value: String,
     test: &'static str,
@@ -136,16 +137,13 @@ fn Stat(
 fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView {
     let t = use_strings();
     let share = failure_rate(r.success_last_hour, r.failed_last_hour);
-    let waiting = r.waiting.unwrap_or(0);
-    // Work waits, nothing finishes: the queue is stuck, not idle.
-    let stalled = waiting > 0 && r.throughput == 0.0;
-    let drain =
-        (waiting > 0 && r.throughput > 0.0).then(|| (waiting as f64 / r.throughput).ceil() as u64);
+    let drain = r.drain();
+    let stalled = drain == Drain::Stalled;
     let oldest = r.oldest_waiting_s.map(|s| s as u64);
     view! {
         <tr data-queue=r.queue.clone() class:paused=r.paused>
             <td>
-                <span class="mono queue-name">{r.queue.clone()}</span>
+                <span class="mono queue-name"><QueueLink queue=r.queue.clone()/></span>
                 {r.paused.then(|| view! { " " <span class="state state-killed">{move || t().ov_paused}</span> })}
                 {r.project.clone().map(|p| view! { " " <span class="muted small">{p}</span> })}
             </td>
@@ -160,13 +158,7 @@ fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView
             <td class="num" data-col="waiting">{r.waiting.map_or_else(|| "—".to_owned(), |w| format::count(w as i64))}</td>
             <td class="num" data-col="in-flight">{format::count(r.in_flight)}</td>
             <td class:bad=stalled data-col="oldest">{move || oldest.map(|s| locale.get().duration(s)).unwrap_or_else(|| "—".into())}</td>
-            <td data-col="drain">
-                {if stalled {
-                    view! { <span class="state state-failed">{move || t().ov_stalled}</span> }.into_any()
-                } else {
-                    view! { <span>{move || drain.map(|s| locale.get().duration(s)).unwrap_or_else(|| "—".into())}</span> }.into_any()
-                }}
-            </td>
+            <td data-col="drain"><DrainText drain/></td>
             <td data-col="consumers">
                 {if r.consumers_alive > 0 {
                     view! { <span class="badge ok">{r.consumers_alive}</span> }.into_any()
@@ -177,6 +169,20 @@ fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView
             </td>
             <td><Sparkline values=r.spark/></td>
         </tr>
+    }
+}
+
+/// The time a backlog needs at the current rate, or that it is stalled.
+#[component]
+pub(crate) fn DrainText(drain: Drain) -> impl IntoView {
+    let t = use_strings();
+    let locale = use_prefs().locale;
+    match drain {
+        Drain::Stalled => {
+            view! { <span class="state state-failed">{move || t().ov_stalled}</span> }.into_any()
+        }
+        Drain::Eta(s) => view! { <span>{move || locale.get().duration(s)}</span> }.into_any(),
+        Drain::Empty => view! { <span>"—"</span> }.into_any(),
     }
 }
 

@@ -12,7 +12,7 @@ use protocol::heartbeat::{Consumer, Fleet, Liveness};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Grouping {
+pub(crate) enum Grouping {
     Queue,
     Host,
 }
@@ -22,7 +22,7 @@ pub fn Workers() -> impl IntoView {
     let t = use_strings();
     // The server renders the first snapshot; the browser then follows the live stream.
     let first = Resource::new(|| (), |_| workers());
-    let live = use_live::<Fleet>("workers");
+    let live = use_live::<Fleet>("workers", String::new());
     let grouping = RwSignal::new(Grouping::Queue);
     view! {
         <Title text=move || t().workers_title/>
@@ -92,7 +92,7 @@ fn FleetView(fleet: Fleet, grouping: RwSignal<Grouping>) -> impl IntoView {
 
 /// Consumers by queue name or by host, members in fleet order; groups with someone alive
 /// first, then by name.
-fn groups(all: &[Consumer], g: Grouping) -> Vec<(String, Vec<Consumer>)> {
+pub(crate) fn groups(all: &[Consumer], g: Grouping) -> Vec<(String, Vec<Consumer>)> {
     let mut by_key: BTreeMap<String, Vec<Consumer>> = BTreeMap::new();
     for c in all {
         let key = match g {
@@ -117,8 +117,12 @@ fn host_of(c: &Consumer) -> String {
 }
 
 #[component]
-fn WorkerTable(groups: Vec<(String, Vec<Consumer>)>, grouping: Grouping) -> impl IntoView {
+pub(crate) fn WorkerTable(
+    groups: Vec<(String, Vec<Consumer>)>,
+    grouping: Grouping,
+) -> impl IntoView {
     let t = use_strings();
+    let zone = use_prefs().zone;
     let other = move || match grouping {
         Grouping::Queue => t().col_host,
         Grouping::Host => t().col_queue,
@@ -133,7 +137,7 @@ fn WorkerTable(groups: Vec<(String, Vec<Consumer>)>, grouping: Grouping) -> impl
                         <th>{move || t().col_process}</th>
                         <th>{move || t().col_function}</th>
                         <th>{move || t().col_heartbeat}</th>
-                        <th>{move || t().col_up_since}</th>
+                        <th>{move || t().col_up_since} <span class="sub">{move || zone.get().name}</span></th>
                         <th class="num">{move || t().col_done} <span class="sub">{move || t().col_since_start}</span></th>
                         <th class="num">{move || t().col_window}</th>
                         <th class="num">{move || t().col_avg_time}</th>
@@ -178,7 +182,9 @@ fn WorkerRow(c: Consumer, grouping: Grouping) -> impl IntoView {
         let until = if stale { 0.0 } else { c.age_s };
         ((hb.hearbeat_timestamp - hb.start_timestamp).max(0.0) + until) as u64
     });
-    let started = (hb.start_timestamp > 0.0).then(|| format::utc(hb.start_timestamp));
+    let zone = use_prefs().zone;
+    let start = hb.start_timestamp;
+    let started = move || (start > 0.0).then(|| zone.get().datetime(start));
     let (done, failed) = (
         hb.total_consume_count_from_start,
         hb.total_consume_count_from_start_fail,
@@ -213,7 +219,7 @@ fn WorkerRow(c: Consumer, grouping: Grouping) -> impl IntoView {
             <td class="mono" title=script>{hb.process_id}</td>
             <td class="mono">{hb.consuming_function.clone()}</td>
             <td class:bad=stale>{move || locale.get().ago(age)}</td>
-            <td class="muted" title=started>{move || up.map(|u| locale.get().duration(u))}</td>
+            <td class="muted nowrap">{move || up.map(|u| locale.get().duration(u))}<div class="small">{started}</div></td>
             <td class="num">
                 {done}
                 {(failed > 0).then(|| view! { <span class="bad">" (" {failed} " ✗)"</span> })}

@@ -1,0 +1,36 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The path of a queue's page, its name percent-encoded as one path segment.
+pub fn queue_href(queue: &str) -> String {
+    let mut out = String::from("/queues/");
+    for b in queue.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A queue's name, linking to its page.
+#[component]
+pub fn QueueLink(queue: String) -> impl IntoView {
+    view! { <A href=queue_href(&queue) attr:class="queue-link">{queue}</A> }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_one_encoded_segment() {
+        assert_eq!(
+            super::queue_href("orders_v2.fast"),
+            "/queues/orders_v2.fast"
+        );
+        assert_eq!(
+            super::queue_href("a/b c:中"),
+            "/queues/a%2Fb%20c%3A%E4%B8%AD"
+        );
+    }
+}
