@@ -1,29 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import type { Page } from '@playwright/test';
-import { test, expect, openHydrated } from './fixtures';
-
-const redisUrl = process.env.TASKDECK_E2E_REDIS;
-
-function redis(...args: string[]): string {
-  return execFileSync('redis-cli', ['-u', redisUrl!, ...args], { encoding: 'utf8' }).trim();
-}
-
-/** `ok` successes and `bad` failures of `queue`, finished just now, committed when this returns. */
-async function finish(page: Page, queue: string, tag: string, ok: number, bad: number) {
-  const now = Date.now() / 1000;
-  const events = [];
-  for (let i = 0; i < ok + bad; i++) {
-    const failed = i >= ok;
-    events.push({
-      task_id: `${queue}-${tag}-${i}`, queue_name: queue, function: 'charge', params: { i },
-      publish_time: now - 1, time_start: now - 0.5, time_end: now, run_status: 'finish',
-      success: !failed, state: failed ? 'failed' : 'success',
-      ...(failed ? { exception_type: 'ValueError', exception_msg: 'card declined' } : {}),
-    });
-  }
-  const response = await page.request.post('/api/v1/events', { data: events });
-  expect(response.status()).toBe(202);
-}
+import { test, expect, openHydrated, redis, redisUrl, finish } from './fixtures';
 
 async function setHidden(page: Page, hidden: boolean) {
   await page.evaluate((h) => {

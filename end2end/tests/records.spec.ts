@@ -30,5 +30,7 @@ test('recorded tasks and queues are listed, untrusted text stays inert', async (
   const row = page.getByTestId('queue-table').locator('tr', { hasText: queue });
   await expect(row).toBeVisible();
   // Running 1; succeeded and failed 1 each in the last minute and hour.
-  await expect(row.locator('td')).toHaveText([queue, '1', '1', '1', '1', '1', /UTC$/]);
+  await expect(row.locator('td')).toHaveText([queue, '1', '1', '1', '1', '1', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/]);
+  // Times are in the browser's zone (this browser's is UTC), named in the column head.
+  await expect(page.getByTestId('queue-table').locator('th').last()).toContainText('UTC');
 });

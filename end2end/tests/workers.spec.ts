@@ -1,28 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { test, expect, openHydrated } from './fixtures';
-
-/** The Redis database the test taskdeck reads heartbeats from (set by scripts/test.sh). */
-const redisUrl = process.env.TASKDECK_E2E_REDIS;
-
-function redis(...args: string[]): string {
-  return execFileSync('redis-cli', ['-u', redisUrl!, ...args], { encoding: 'utf8' }).trim();
-}
-
-function redisNow(): number {
-  const [s, us] = redis('TIME').split('\n').map(Number);
-  return s + us / 1e6;
-}
-
-/** Writes a heartbeat the way a consumer does (funboost's keys and record). */
-function beat(queue: string, uuid: string, at: number, extra: Record<string, unknown>) {
-  redis('SADD', 'funboost_all_queue_names', queue);
-  redis('SADD', `funboost_hearbeat_queue__dict:${queue}`, JSON.stringify({
-    queue_name: queue, computer_name: 'e2e-host', computer_ip: '192.0.2.50', process_id: 4100,
-    consumer_uuid: uuid, consuming_function: 'resize', start_timestamp: at - 60,
-    hearbeat_timestamp: at, total_consume_count_from_start: 42, last_x_s_avarage_function_spend_time: null,
-    ...extra,
-  }));
-}
+import { test, expect, openHydrated, redisNow, beat, redisUrl } from './fixtures';
 
 test('consumers of both kinds are listed and one whose heartbeats stop turns stale', async ({ page }) => {
   test.skip(!redisUrl, 'needs TASKDECK_E2E_REDIS (run with `make test`)');
