@@ -6,7 +6,10 @@
 #   3. durability: SIGKILL `taskdeck serve` while 1,000,000 events stream in through Redis,
 #      restart it, and check every event is in the store exactly once;
 #   4. workers: tasks/s of one Rust worker vs one funboost 55 worker on the same Redis (no-op and
-#      1 ms tasks, every record sent to taskdeck), and the Rust worker's RSS at 10,000 in flight.
+#      1 ms tasks, every record sent to taskdeck), and the Rust worker's RSS at 10,000 in flight;
+#   5. charts: p50/p95 of one queue's series per grain read from the write-time counters, against
+#      counting records per bucket (funboost's method), over 1,000,000 records in SQLite and
+#      SERIES_PG_TASKS (default 10,000,000; seeding takes ~12 min) in Postgres.
 # Usage: scripts/bench.sh [TASKS] [MONGO_TASKS]   (defaults: 250,000 tasks = 500,000 events into
 # SQLite and Postgres; 20,000 tasks into the MongoDB-protocol test server, which is a slow
 # pure-Python server: its figures compare taskdeck with funboost on it, not with MongoDB)
@@ -65,3 +68,8 @@ kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 
 echo; echo "== 4. workers: Rust vs funboost 55 on the same Redis"
 "$bin" bench worker --redis "${TEST_REDIS_URL%/0}"
+
+echo; echo "== 5. chart series: counters vs counting records per bucket"
+"$bin" bench series --store "sqlite:$state/series.db" --tasks 1000000
+psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE series"
+"$bin" bench series --store "${TEST_POSTGRES_URL%/postgres}/series" --tasks "${SERIES_PG_TASKS:-10000000}"

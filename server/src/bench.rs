@@ -124,10 +124,13 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 const VERIFY: &str = "SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM tasks WHERE state >= 2), \
     (SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM task_stats WHERE grain = 3 AND metric BETWEEN 2 AND 6)";
 
-/// One realistic event of about 1 KB: a funboost status dict with taskdeck's fields.
-pub fn sample_event(i: usize, finished: bool, t0: f64) -> Value {
-    let queue = ["orders", "emails", "thumbnails", "reports"][i % 4];
-    let start = t0 + i as f64 * 0.0005;
+/// The queues of the benchmark's tasks, task `i` in queue `i % 4`.
+pub const BENCH_QUEUES: [&str; 4] = ["orders", "emails", "thumbnails", "reports"];
+
+/// One realistic event of about 1 KB: a funboost status dict with taskdeck's fields, for task
+/// `i` started at `start`.
+pub fn sample_event(i: usize, finished: bool, start: f64) -> Value {
+    let queue = BENCH_QUEUES[i % 4];
     let params = json!({"order_id": i, "customer": format!("customer-{:06}", i % 50_000), "items": [i % 7, i % 11, i % 13],
         "note": "x".repeat(180), "priority": i % 3});
     let mut e = json!({
@@ -163,9 +166,10 @@ pub fn sample_event(i: usize, finished: bool, t0: f64) -> Value {
 /// 500 events, as when tasks take a moment to run.
 fn events(tasks: usize, t0: f64) -> impl Iterator<Item = Value> {
     const LAG: usize = 250;
+    let at = move |i: usize| t0 + i as f64 * 0.0005;
     (0..tasks + LAG).flat_map(move |i| {
-        let start = (i < tasks).then(|| sample_event(i, false, t0));
-        let finish = (i >= LAG).then(|| sample_event(i - LAG, true, t0));
+        let start = (i < tasks).then(|| sample_event(i, false, at(i)));
+        let finish = (i >= LAG).then(|| sample_event(i - LAG, true, at(i - LAG)));
         start.into_iter().chain(finish)
     })
 }
@@ -283,7 +287,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
 }
 
 impl StoreUrl {
-    fn parse_bench(url: &str) -> anyhow::Result<StoreUrl> {
+    pub(crate) fn parse_bench(url: &str) -> anyhow::Result<StoreUrl> {
         if url.starts_with("sqlite:") {
             Ok(StoreUrl::Sqlite(url.to_owned()))
         } else if url.starts_with("postgres") {

@@ -1,6 +1,7 @@
 //! The `taskdeck` binary.
 
 mod bench;
+mod bench_series;
 mod bench_worker;
 mod bus;
 mod config;
@@ -51,6 +52,8 @@ enum BenchCommand {
     Verify(bench::VerifyArgs),
     /// Write the benchmark's events as NDJSON (for baselines outside taskdeck).
     Export(bench::ExportArgs),
+    /// Chart series from the write-time counters vs counting records per bucket.
+    Series(bench_series::SeriesBenchArgs),
     /// Tasks/s of a Rust worker vs a funboost worker on the same Redis; RSS at 10,000 in flight.
     Worker(bench_worker::WorkerBenchArgs),
 }
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
                     BenchCommand::Verify(args) => bench::verify(args).await,
                     BenchCommand::Export(args) => bench::export(args),
                     BenchCommand::Worker(args) => bench_worker::run(args).await,
+                    BenchCommand::Series(args) => bench_series::run(args).await,
                 }
             });
             match result {
