@@ -92,14 +92,16 @@ pub async fn run(args: SeriesBenchArgs) -> anyhow::Result<()> {
 /// Writes `tasks` finished tasks started evenly over the `days` before `now`, through the
 /// store's own batch write (records and counters), and prints the rate.
 async fn seed(store: &Store, tasks: usize, days: u32, now: f64) -> anyhow::Result<()> {
-    let wipe = "DELETE FROM tasks; DELETE FROM task_stats; DELETE FROM queues;";
     match store {
-        Store::Sqlite(pool) => drop(sqlx::raw_sql(wipe).execute(pool).await?),
-        Store::Postgres(pool) => drop(
+        Store::Sqlite(pool) => {
+            let wipe = "DELETE FROM tasks; DELETE FROM task_stats; DELETE FROM queues;";
+            sqlx::raw_sql(wipe).execute(pool).await?;
+        }
+        Store::Postgres(pool) => {
             sqlx::query("TRUNCATE tasks, task_stats, queues")
                 .execute(pool)
-                .await?,
-        ),
+                .await?;
+        }
         Store::Mongodb(_) => unreachable!(),
     }
     let spacing = f64::from(days) * 86_400.0 / tasks as f64;
@@ -148,12 +150,14 @@ async fn drop_expired_counters(store: &Store, now: f64) -> anyhow::Result<u64> {
         };
     }
     match store {
-        Store::Sqlite(pool) => drop(sqlx::query("ANALYZE").execute(pool).await?),
-        Store::Postgres(pool) => drop(
+        Store::Sqlite(pool) => {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        Store::Postgres(pool) => {
             sqlx::query("VACUUM ANALYZE task_stats")
                 .execute(pool)
-                .await?,
-        ),
+                .await?;
+        }
         Store::Mongodb(_) => unreachable!(),
     }
     Ok(dropped)
