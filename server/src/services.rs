@@ -40,6 +40,9 @@ impl Services {
     }
 }
 
+/// The last second of year 9999: later (or negative) range bounds are refused.
+const LATEST_EPOCH: i64 = 253_402_300_799;
+
 /// Most buckets one series request may span.
 pub const MAX_SERIES_POINTS: i64 = 1_500;
 
@@ -116,6 +119,13 @@ impl Backend for Services {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<Series, BackendError> {
+        for (name, t) in [("from", from), ("to", to)] {
+            if t.is_some_and(|t| !(0..=LATEST_EPOCH).contains(&t)) {
+                return Err(BackendError::Invalid(format!(
+                    "`{name}` must be epoch seconds between 0 and {LATEST_EPOCH} (year 9999)"
+                )));
+            }
+        }
         let to = to.unwrap_or_else(|| crate::ingest::now_epoch().floor() as i64 + 1);
         let width = grain.seconds();
         // By default the window's buckets end with the one `to` falls in: 60 whole seconds,

@@ -3,8 +3,13 @@ use leptos_router::components::A;
 
 /// The path of a queue's page, its name percent-encoded as one path segment.
 pub fn queue_href(queue: &str) -> String {
-    let mut out = String::from("/queues/");
-    for b in queue.bytes() {
+    format!("/queues/{}", encode(queue))
+}
+
+/// `s` percent-encoded for a path segment or a query value: unreserved characters kept.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
         } else {

@@ -7,7 +7,7 @@ use super::workers::{groups, Grouping, WorkerTable};
 use crate::api::{queue_page, queue_series};
 use crate::components::chart::EChart;
 use crate::components::empty_state::EmptyState;
-use crate::components::queue_link::queue_href;
+use crate::components::queue_link::{encode, queue_href};
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{effective_dark, use_prefs, use_strings, Prefs};
@@ -66,13 +66,8 @@ impl Range {
 fn auto_grain(from: i64, to: i64) -> Grain {
     Grain::ALL
         .into_iter()
-        .find(|g| (to - from) / g.seconds() <= AUTO_POINTS)
+        .find(|g| to.saturating_sub(from) / g.seconds() <= AUTO_POINTS)
         .unwrap_or(Grain::Day)
-}
-
-fn encode(s: &str) -> String {
-    // The same escaping as a path segment is valid in a query value.
-    queue_href(s).trim_start_matches("/queues/").to_owned()
 }
 
 #[component]
