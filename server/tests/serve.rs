@@ -284,7 +284,10 @@ async fn a_redis_that_goes_away_is_reported_down_and_picked_up_again() {
     );
     assert_eq!(down["checks"]["store"]["status"], "ok");
     // The dashboard keeps working while Redis is away.
-    assert_eq!(client().get(&td.url).send().await.unwrap().status(), 200);
+    let page = client().get(&td.url).send().await;
+    let page =
+        page.unwrap_or_else(|e| panic!("GET / while Redis is away: {e}; log:\n{}", td.log()));
+    assert_eq!(page.status(), 200);
 
     redis.start();
     let up = wait_health(&td.url, 200, Duration::from_secs(15)).await;
