@@ -22,8 +22,14 @@ const READ_COUNT: usize = 2_000;
 const BLOCK: Duration = Duration::from_millis(1_000);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Chunks read ahead while earlier ones wait for their commit.
-const IN_FLIGHT: u32 = 8;
+/// Entries read ahead while earlier ones wait for their commit (eight full chunks). Counted
+/// in entries, not chunks: at a moderate rate reads return small chunks, and a budget of
+/// chunks would run out within milliseconds, leaving new events unread in Redis until the
+/// batch in flight commits — a whole batch age of extra latency.
+const IN_FLIGHT: u32 = 8 * READ_COUNT as u32;
+/// After a short read, time for entries to gather before reading again, so events trickling
+/// in one by one are not read (and acknowledged) one round trip each.
+const LINGER: Duration = Duration::from_millis(10);
 
 pub struct StreamSource {
     conn: ConnectionManager,
@@ -83,7 +89,12 @@ impl StreamSource {
                         .last()
                         .map_or_else(|| ">".to_owned(), |e| e.id.clone());
                 }
-                self.process(entries).await
+                let short = entries.len() < READ_COUNT;
+                self.process(entries).await?;
+                if short {
+                    tokio::time::sleep(LINGER).await;
+                }
+                Ok::<(), redis::RedisError>(())
             };
             let result = tokio::select! {
                 r = step => r,
@@ -186,7 +197,7 @@ impl StreamSource {
         let permit = self
             .in_flight
             .clone()
-            .acquire_owned()
+            .acquire_many_owned(entries.len() as u32)
             .await
             .expect("semaphore never closed");
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
