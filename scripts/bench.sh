@@ -9,7 +9,10 @@
 #      1 ms tasks, every record sent to taskdeck), and the Rust worker's RSS at 10,000 in flight;
 #   5. charts: p50/p95 of one queue's series per grain read from the write-time counters, against
 #      counting records per bucket (funboost's method), over 1,000,000 records in SQLite and
-#      SERIES_PG_TASKS (default 10,000,000; seeding takes ~12 min) in Postgres.
+#      SERIES_PG_TASKS (default 10,000,000; seeding takes ~12 min) in Postgres;
+#   6. live: event-to-browser latency (stream entry to the overview's DOM, in Chromium) while
+#      5,000 events/s stream in, and the server's CPU and RSS with 0, 1, 10 and 100 dashboards
+#      open, on SQLite and on Postgres.
 # Usage: scripts/bench.sh [TASKS] [MONGO_TASKS]   (defaults: 250,000 tasks = 500,000 events into
 # SQLite and Postgres; 20,000 tasks into the MongoDB-protocol test server, which is a slow
 # pure-Python server: its figures compare taskdeck with funboost on it, not with MongoDB)
@@ -19,6 +22,7 @@ tasks=${1:-250000}
 mongo_tasks=${2:-20000}
 
 scripts/ensure-tools.sh --test
+scripts/build-site.sh release
 cargo build --release -p server
 bin=$PWD/target/release/taskdeck
 
@@ -73,3 +77,8 @@ echo; echo "== 5. chart series: counters vs counting records per bucket"
 "$bin" bench series --store "sqlite:$state/series.db" --tasks 1000000
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE series"
 "$bin" bench series --store "${TEST_POSTGRES_URL%/postgres}/series" --tasks "${SERIES_PG_TASKS:-10000000}"
+
+echo; echo "== 6. live dashboards: event -> browser latency at 5,000 events/s; server CPU and RSS"
+"$bin" bench live --store "sqlite:$state/live.db" --redis "${TEST_REDIS_URL%/0}/4"
+psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE live"
+"$bin" bench live --store "${TEST_POSTGRES_URL%/postgres}/live" --redis "${TEST_REDIS_URL%/0}/4"

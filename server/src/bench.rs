@@ -2,6 +2,7 @@
 //! Postgres, the ceiling of a raw binary COPY of the same rows. Prints figures; never fails on
 //! timing.
 
+use crate::bench_proc::Proc;
 use crate::config::StoreUrl;
 use crate::ingest::metrics::Metrics;
 use crate::ingest::record::TaskRecord;
@@ -174,36 +175,6 @@ fn events(tasks: usize, t0: f64) -> impl Iterator<Item = Value> {
     })
 }
 
-/// CPU seconds (user + system) this process has used.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let fields: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
-            let ticks =
-                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let store = Store::open(
         &StoreUrl::parse_bench(&args.store)?,
@@ -227,7 +198,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let source = StreamSource::new(client, ingest.clone(), "bench".into())?;
     let started = Instant::now();
-    let cpu_before = cpu_seconds();
+    let cpu_before = Proc::Current.cpu_seconds();
     let reader = tokio::spawn(source.run(shutdown.clone()));
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -240,7 +211,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = Proc::Current.cpu_seconds() - cpu_before;
     shutdown.cancel();
     let _ = reader.await;
     drop(ingest);
@@ -259,7 +230,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         store.kind().as_str(),
         total_events as f64 / elapsed,
         args.tasks as f64 / elapsed,
-        peak_rss_mib()
+        Proc::Current.peak_rss_mib()
     );
 
     if args.copy_ceiling {

@@ -3,6 +3,7 @@
 //! (two counts per bucket: successes and failures). Prints figures; never fails on timing.
 
 use crate::bench::{sample_event, BENCH_QUEUES};
+use crate::bench_proc::quantile;
 use crate::config::StoreUrl;
 use crate::ingest::record::{reduce, TaskRecord};
 use crate::ingest::{now_epoch, stats};
@@ -225,6 +226,5 @@ where
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    Ok((at(0.5), at(0.95)))
+    Ok((quantile(&ms, 0.5), quantile(&ms, 0.95)))
 }

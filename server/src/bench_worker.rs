@@ -3,6 +3,7 @@
 //! worker's memory with 10,000 tasks in flight. Prints figures; never fails on timing. Run from
 //! the repository root (`make bench` does): it starts `scripts/funboost_peer.py`.
 
+use crate::bench_proc::Proc;
 use anyhow::Context;
 use clap::Args;
 use redis::AsyncCommands;
@@ -152,18 +153,6 @@ fn funboost_run(args: &WorkerBenchArgs, n: usize, sleep_ms: f64) -> anyhow::Resu
     Ok(line.trim().parse()?)
 }
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 /// RSS of this process with 10,000 tasks running at once in one worker.
 async fn in_flight_rss(args: &WorkerBenchArgs) -> anyhow::Result<(f64, f64)> {
     const N: usize = 10_000;
@@ -173,7 +162,7 @@ async fn in_flight_rss(args: &WorkerBenchArgs) -> anyhow::Result<(f64, f64)> {
         .await?;
     redis::cmd("FLUSHDB").query_async::<()>(&mut q).await?;
     publish_all(&mut q, "bench_rss", N, 20_000.0).await?;
-    let before = rss_mib();
+    let before = Proc::Current.rss_mib();
     let (emitter, flushed) = Emitter::start(Arc::new(RedisStreamSink::new(&stream)?));
     let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let r = running.clone();
@@ -201,7 +190,7 @@ async fn in_flight_rss(args: &WorkerBenchArgs) -> anyhow::Result<(f64, f64)> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let during = rss_mib();
+    let during = Proc::Current.rss_mib();
     stop.cancel();
     run.await?;
     flushed.await?;

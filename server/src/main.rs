@@ -1,6 +1,8 @@
 //! The `taskdeck` binary.
 
 mod bench;
+mod bench_live;
+mod bench_proc;
 mod bench_series;
 mod bench_worker;
 mod bus;
@@ -56,6 +58,8 @@ enum BenchCommand {
     Series(bench_series::SeriesBenchArgs),
     /// Tasks/s of a Rust worker vs a funboost worker on the same Redis; RSS at 10,000 in flight.
     Worker(bench_worker::WorkerBenchArgs),
+    /// Event-to-browser latency at a sustained event rate; server CPU and RSS per open dashboards.
+    Live(bench_live::LiveBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
                     BenchCommand::Export(args) => bench::export(args),
                     BenchCommand::Worker(args) => bench_worker::run(args).await,
                     BenchCommand::Series(args) => bench_series::run(args).await,
+                    BenchCommand::Live(args) => bench_live::run(args).await,
                 }
             });
             match result {
