@@ -76,3 +76,15 @@ pub async fn queue_series(
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// Everything recorded about one task, or `None` when the store has no such task.
+#[server(prefix = "/api/ui", endpoint = "task")]
+pub async fn task_detail(
+    task_id: String,
+) -> Result<Option<protocol::task::TaskDetail>, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .task(&task_id)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

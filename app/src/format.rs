@@ -64,6 +64,12 @@ impl Zone {
         )
     }
 
+    /// `2026-11-23 16:42:19.042`.
+    pub fn datetime_ms(&self, epoch: f64) -> String {
+        let ms = ((epoch - epoch.floor()) * 1000.0).floor() as u32;
+        format!("{}.{ms:03}", self.datetime(epoch))
+    }
+
     /// A chart axis label for a bucket starting at `epoch`: `16:42:19`, `16:42`,
     /// `11-23 16:00`, `2026-11-23`.
     pub fn tick(&self, epoch: f64, grain: Grain) -> String {
@@ -221,6 +227,10 @@ mod tests {
         assert_eq!(z.datetime(0.0), "1970-01-01 00:00:00");
         assert_eq!(z.datetime(1_795_423_339.3), "2026-11-23 08:42:19");
         assert_eq!(z.datetime(951_782_400.0), "2000-02-29 00:00:00");
+        assert_eq!(
+            z.datetime_ms(1_795_423_339.042_5),
+            "2026-11-23 08:42:19.042"
+        );
         assert_eq!(z.tick(1_795_423_339.0, Grain::Second), "08:42:19");
         assert_eq!(z.tick(1_795_423_339.0, Grain::Minute), "08:42");
         assert_eq!(z.tick(1_795_423_339.0, Grain::Hour), "11-23 08:00");

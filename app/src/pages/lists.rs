@@ -3,7 +3,7 @@
 
 use crate::api::{queue_list, recent_tasks};
 use crate::components::empty_state::EmptyState;
-use crate::components::queue_link::QueueLink;
+use crate::components::links::{QueueLink, TaskLink};
 use crate::format;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
@@ -104,6 +104,7 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                 <thead>
                     <tr>
                         <th>{move || t().col_state}</th>
+                        <th>{move || t().col_task}</th>
                         <th>{move || t().col_queue}</th>
                         <th>{move || t().col_function}</th>
                         <th>{move || t().col_params}</th>
@@ -124,6 +125,7 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                         view! {
                             <tr data-task-id=task.task_id.clone()>
                                 <td><span class=format!("state state-{}", state.as_str())>{move || locale.get().state(state)}</span></td>
+                                <td class="clip-id" title=task.task_id.clone()><TaskLink task_id=task.task_id.clone()/></td>
                                 <td class="mono"><QueueLink queue=task.queue/></td>
                                 <td class="mono">{task.function}</td>
                                 <td class="mono clip" title=params_title>{task.params}</td>

@@ -1,6 +1,6 @@
 use crate::api::{overview, system_status};
 use crate::components::empty_state::EmptyState;
-use crate::components::queue_link::QueueLink;
+use crate::components::links::QueueLink;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};

@@ -7,7 +7,7 @@ use super::workers::{groups, Grouping, WorkerTable};
 use crate::api::{queue_page, queue_series};
 use crate::components::chart::EChart;
 use crate::components::empty_state::EmptyState;
-use crate::components::queue_link::{encode, queue_href};
+use crate::components::links::{encode, queue_href};
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{effective_dark, use_prefs, use_strings, Prefs};

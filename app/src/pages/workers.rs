@@ -8,6 +8,8 @@ use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 use protocol::heartbeat::{Consumer, Fleet, Liveness};
 use std::collections::BTreeMap;
 
@@ -23,7 +25,19 @@ pub fn Workers() -> impl IntoView {
     // The server renders the first snapshot; the browser then follows the live stream.
     let first = Resource::new(|| (), |_| workers());
     let live = use_live::<Fleet>("workers", String::new());
-    let grouping = RwSignal::new(Grouping::Queue);
+    // `?host=NAME` (a task page's link) shows that host's consumers only, by host.
+    let query = use_query_map();
+    let host = Memo::new(move |_| query.read().get("host"));
+    let grouping = RwSignal::new(if host.get_untracked().is_some() {
+        Grouping::Host
+    } else {
+        Grouping::Queue
+    });
+    Effect::new(move |_| {
+        if host.get().is_some() {
+            grouping.set(Grouping::Host);
+        }
+    });
     view! {
         <Title text=move || t().workers_title/>
         <div class="page-head">
@@ -35,7 +49,7 @@ pub fn Workers() -> impl IntoView {
                 Ok(fleet) if fleet.consumers.is_empty() => view! {
                     <EmptyState title=move || t().workers_empty_title body=move || t().workers_empty_body/>
                 }.into_any(),
-                Ok(fleet) => view! { <FleetView fleet grouping/> }.into_any(),
+                Ok(fleet) => view! { <FleetView fleet grouping host=host.get()/> }.into_any(),
                 Err(e) => view! { <p class="error">{move || t().load_failed} " " {e.to_string()}</p> }.into_any(),
             })}
         </Transition>
@@ -43,9 +57,18 @@ pub fn Workers() -> impl IntoView {
 }
 
 #[component]
-fn FleetView(fleet: Fleet, grouping: RwSignal<Grouping>) -> impl IntoView {
+fn FleetView(
+    mut fleet: Fleet,
+    grouping: RwSignal<Grouping>,
+    host: Option<String>,
+) -> impl IntoView {
     let t = use_strings();
     let locale = use_prefs().locale;
+    if let Some(h) = &host {
+        fleet
+            .consumers
+            .retain(|c| c.heartbeat.computer_name == *h || c.heartbeat.computer_ip == *h);
+    }
     let alive = fleet
         .consumers
         .iter()
@@ -74,6 +97,10 @@ fn FleetView(fleet: Fleet, grouping: RwSignal<Grouping>) -> impl IntoView {
             <span class="badge ok" data-testid="alive-count">{alive} " " {move || t().workers_alive}</span>
             {(stale > 0).then(|| view! {
                 <span class="badge down" data-testid="stale-count">{stale} " " {move || t().workers_stale}</span>
+            })}
+            {host.map(|h| view! {
+                <span class="badge" data-testid="host-filter">{move || t().col_host} ": " <span class="mono">{h}</span></span>
+                <A href="/workers">{move || t().workers_show_all}</A>
             })}
             <span class="muted small">{move || t().workers_refresh_hint}</span>
         </div>

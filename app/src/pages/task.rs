@@ -1,0 +1,169 @@
+//! One task: every recorded field, its timeline, parameters and result as collapsible JSON,
+//! the exception with its traceback, where it ran, and links onward. Everything shown comes
+//! from workers and is untrusted: it is rendered as text only.
+
+use crate::api::task_detail;
+use crate::components::empty_state::EmptyState;
+use crate::components::json_view::JsonView;
+use crate::components::links::{encode, QueueLink};
+use crate::format;
+use crate::prefs::{use_prefs, use_strings, Prefs};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use protocol::event::TaskState;
+use protocol::task::TaskDetail;
+
+#[component]
+pub fn Task() -> impl IntoView {
+    let t = use_strings();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("task_id").unwrap_or_default());
+    let detail = Resource::new(move || id.get(), task_detail);
+    view! {
+        <Title text=move || format!("{} · {}", id.get(), t().nav_tasks)/>
+        <div class="page-head task-head">
+            <p class="crumbs"><A href="/tasks">{move || t().nav_tasks}</A> " /"</p>
+        </div>
+        <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
+            {move || detail.get().map(|result| match result {
+                Ok(Some(task)) => view! { <TaskView task/> }.into_any(),
+                Ok(None) => view! {
+                    <h1 class="task-id" data-testid="task-id">{id.get()}</h1>
+                    <EmptyState title=move || t().task_missing_title body=move || t().task_missing_body/>
+                }.into_any(),
+                Err(e) => view! { <p class="error">{move || t().load_failed} " " {e.to_string()}</p> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TaskView(task: TaskDetail) -> impl IntoView {
+    let t = use_strings();
+    let Prefs { locale, zone, .. } = use_prefs();
+    let s = task.summary.clone();
+    let state = s.state;
+    let same_params = s
+        .params
+        .clone()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("/tasks?queue={}&q={}", encode(&s.queue), encode(&p)));
+    let host_href = s
+        .host_name
+        .clone()
+        .map(|h| format!("/workers?host={}", encode(&h)));
+    let field = |label: fn(&crate::i18n::Strings) -> &'static str, value: Option<String>| {
+        value.map(|v| {
+            view! {
+                <dt>{move || label(t())}</dt>
+                <dd class="mono">{v}</dd>
+            }
+        })
+    };
+    let updated = task.updated_at;
+    view! {
+        <div class="title-row">
+            <h1 class="task-id" data-testid="task-id">{s.task_id.clone()}</h1>
+            <span class=format!("state state-{}", state.as_str()) data-testid="task-state">{move || locale.get().state(state)}</span>
+        </div>
+        <p class="task-sub">
+            <QueueLink queue=s.queue.clone()/>
+            {s.function.clone().map(|f| view! { " · " <span class="mono">{f}</span> })}
+        </p>
+        <div class="task-grid">
+            <div class="task-main">
+                <section class="card">
+                    <h2>{move || t().task_timeline} <span class="sub">{move || t().q_times_in} " " {move || zone.get().name}</span></h2>
+                    <Timeline s=s.clone()/>
+                </section>
+                {s.exception_type.clone().or(s.exception_msg.clone()).or(task.traceback.clone()).map(|_| view! {
+                    <section class="card exception-card" data-testid="task-exception">
+                        <h2>{move || t().task_exception}</h2>
+                        <p class="exception-line">
+                            <span class="mono strong bad">{s.exception_type.clone()}</span>
+                            {s.exception_msg.clone().map(|m| view! { ": " <span class="exception-msg">{m}</span> })}
+                        </p>
+                        {task.traceback.clone().map(|tb| view! {
+                            <h3>{move || t().task_traceback}</h3>
+                            <pre class="traceback" data-testid="task-traceback">{tb}</pre>
+                        })}
+                    </section>
+                })}
+                <section class="card">
+                    <h2>{move || t().task_params}</h2>
+                    {match s.params.clone() {
+                        Some(p) => view! { <JsonView text=p test="task-params"/> }.into_any(),
+                        None => view! { <p class="muted">{move || t().task_no_params}</p> }.into_any(),
+                    }}
+                </section>
+                <section class="card">
+                    <h2>{move || t().task_result}</h2>
+                    {match task.result.clone() {
+                        Some(r) => view! { <JsonView text=r test="task-result"/> }.into_any(),
+                        None => view! { <p class="muted">{move || t().task_no_result}</p> }.into_any(),
+                    }}
+                </section>
+                <section class="card">
+                    <h2>{move || t().task_extra}</h2>
+                    <JsonView text=task.extra.clone() test="task-extra"/>
+                </section>
+            </div>
+            <aside class="task-side">
+                <section class="card">
+                    <h2>{move || t().task_where}</h2>
+                    <dl class="kv">
+                        {field(|s| s.col_host, s.host_name.clone())}
+                        {field(|s| s.col_process, task.process_id.map(|p| p.to_string()))}
+                        {field(|s| s.task_thread, task.thread_id.map(|p| p.to_string()))}
+                        {field(|s| s.task_script, task.script_name.clone())}
+                        {field(|s| s.task_consumer, task.consumer_id.clone())}
+                        <dt>{move || t().task_attempts}</dt>
+                        <dd data-testid="task-attempts">{s.run_times}</dd>
+                        <dt>{move || t().task_updated}</dt>
+                        <dd>{move || zone.get().datetime(updated)}</dd>
+                    </dl>
+                </section>
+                <nav class="card task-links">
+                    {same_params.map(|href| view! { <A href=href attr:data-testid="same-params">{move || t().task_same_params}</A> })}
+                    <A href=format!("/tasks?queue={}", encode(&s.queue))>{move || t().task_queue_tasks}</A>
+                    <A href=crate::components::links::queue_href(&s.queue)>{move || t().task_queue_charts}</A>
+                    {host_href.map(|href| view! { <A href=href attr:data-testid="host-workers">{move || t().task_host_workers}</A> })}
+                </nav>
+            </aside>
+        </div>
+    }
+}
+
+/// Published → started (after its wait) → finished (after its run), for the last attempt.
+#[component]
+fn Timeline(s: protocol::task::TaskSummary) -> impl IntoView {
+    let t = use_strings();
+    let Prefs { locale, zone, .. } = use_prefs();
+    let state = s.state;
+    let at = move |epoch: Option<f64>| move || epoch.map(|e| zone.get().datetime_ms(e));
+    let end_label = move || match state {
+        TaskState::Pending | TaskState::Running => t().task_finished,
+        other => locale.get().state(other),
+    };
+    view! {
+        <ol class="timeline" data-testid="task-timeline">
+            <li class:done=s.publish_time.is_some()>
+                <span class="step">{move || t().task_published}</span>
+                <span class="when">{at(s.publish_time)}</span>
+            </li>
+            <li class:done=s.start_time.is_some()>
+                <span class="step">{move || t().task_started}</span>
+                <span class="when">{at(s.start_time)}</span>
+                {s.wait.map(|w| view! { <span class="gap">{move || t().task_waited} " " {format::seconds(w)}</span> })}
+            </li>
+            <li class:done=s.end_time.is_some() class=format!("end state-{}", state.as_str())>
+                <span class="step">{end_label}</span>
+                <span class="when">{at(s.end_time)}</span>
+                {s.cost.map(|c| view! { <span class="gap">{move || t().task_ran} " " {format::seconds(c)}</span> })}
+            </li>
+        </ol>
+        {(s.run_times > 1).then(|| view! { <p class="muted small">{move || t().task_last_attempt}</p> })}
+    }
+}
