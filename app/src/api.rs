@@ -19,12 +19,19 @@ pub async fn queue_list() -> Result<Vec<protocol::task::QueueSummary>, ServerFnE
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-/// The newest tasks.
-#[server(prefix = "/api/ui", endpoint = "recent_tasks")]
-pub async fn recent_tasks() -> Result<protocol::task::TaskPage, ServerFnError> {
+/// Tasks matching a query (the tasks page's address), newest first.
+#[server(prefix = "/api/ui", endpoint = "tasks")]
+pub async fn search_tasks(
+    // An empty query (the plain tasks page) encodes to nothing at all.
+    #[server(default)] query: protocol::task::TaskQuery,
+) -> Result<protocol::task::TaskPage, ServerFnError> {
     let backend = crate::backend::use_backend()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let (filter, at, limit) = query.parse(now).map_err(ServerFnError::new)?;
     backend
-        .list_tasks(&Default::default(), &protocol::task::PageAt::First, 50)
+        .list_tasks(&filter, &at, limit)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }

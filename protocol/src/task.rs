@@ -58,6 +58,32 @@ pub struct TaskPage {
     pub older: Option<String>,
     /// Cursor for the page before this one (newer tasks); absent at the start.
     pub newer: Option<String>,
+    /// How many tasks match, counted up to [`COUNT_CAP`]; on first pages only.
+    #[serde(default)]
+    pub total: Option<TaskTotal>,
+}
+
+/// Counting stops here: past it a list says "more than", which costs a bounded read.
+pub const COUNT_CAP: u64 = 10_000;
+
+/// How many tasks match a filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskTotal {
+    /// Matching tasks, at most [`COUNT_CAP`].
+    pub count: u64,
+    /// More than `count` match: counting stopped.
+    pub more: bool,
+}
+
+impl TaskTotal {
+    /// From a count taken with a limit of `COUNT_CAP + 1`.
+    pub fn capped(n: u64) -> TaskTotal {
+        TaskTotal {
+            count: n.min(COUNT_CAP),
+            more: n > COUNT_CAP,
+        }
+    }
 }
 
 /// A queue as the store knows it from its records and counters.
@@ -90,6 +116,150 @@ pub struct TaskFilter {
     pub text: Option<String>,
     pub task_id: Option<String>,
     pub task_id_prefix: Option<String>,
+}
+
+/// Most tasks one page holds.
+pub const MAX_PAGE: u32 = 500;
+/// Tasks per page unless asked otherwise.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// A task list as asked for in a URL: the query string of `GET /api/v1/tasks` and of the
+/// tasks page, the same keys in both. [`TaskQuery::parse`] turns it into a filter and a page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct TaskQuery {
+    /// Queue names, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// States, comma-separated: pending, running, success, failed, killed, revoked, expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The last stretch of time up to now: 15m, 1h, 6h, 24h or 7d (instead of from/to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
+    /// Earliest start (else publish) time, epoch seconds, inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<f64>,
+    /// Latest start (else publish) time, epoch seconds, exclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// Text contained in params, result or exception message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Exact task id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Task id prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id_prefix: Option<String>,
+    /// Cursor from a previous page's `older`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older: Option<String>,
+    /// Cursor from a previous page's `newer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The quick ranges of the tasks page, as `range` values and their seconds.
+pub const RANGES: [(&str, f64); 5] = [
+    ("15m", 900.0),
+    ("1h", 3_600.0),
+    ("6h", 21_600.0),
+    ("24h", 86_400.0),
+    ("7d", 604_800.0),
+];
+
+fn list(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl TaskQuery {
+    /// The filter, the page and its size, or what is wrong with the query. `now` (epoch
+    /// seconds) resolves a `range`.
+    pub fn parse(&self, now: f64) -> Result<(TaskFilter, PageAt, u32), String> {
+        let states = list(&self.state)
+            .iter()
+            .map(|s| {
+                TaskState::parse(s).ok_or_else(|| {
+                    format!("unknown state {s:?}; expected pending, running, success, failed, killed, revoked or expired")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cursor = |name: &str, c: &str| {
+            Cursor::decode(c)
+                .ok_or_else(|| format!("`{name}` is not a cursor from a previous page"))
+        };
+        let at = match (&self.older, &self.newer) {
+            (Some(_), Some(_)) => return Err("give `older` or `newer`, not both".into()),
+            (Some(c), None) => PageAt::Older(cursor("older", c)?),
+            (None, Some(c)) => PageAt::Newer(cursor("newer", c)?),
+            (None, None) => PageAt::First,
+        };
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(format!("`limit` must be between 1 and {MAX_PAGE}"));
+        }
+        let (mut from, mut to) = (self.from, self.to);
+        if let Some(range) = non_empty(&self.range) {
+            if from.is_some() || to.is_some() {
+                return Err("give `range` or `from`/`to`, not both".into());
+            }
+            let (_, seconds) = RANGES.iter().find(|(r, _)| *r == range).ok_or_else(|| {
+                format!("unknown range {range:?}; expected 15m, 1h, 6h, 24h or 7d")
+            })?;
+            from = Some(now - seconds);
+            to = None;
+        }
+        for (name, v) in [("from", from), ("to", to)] {
+            if v.is_some_and(|v| !v.is_finite()) {
+                return Err(format!("`{name}` must be epoch seconds"));
+            }
+        }
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                return Err("`from` must be before `to`".into());
+            }
+        }
+        let filter = TaskFilter {
+            queues: list(&self.queue),
+            states,
+            from,
+            to,
+            exception_type: non_empty(&self.exception_type),
+            host: non_empty(&self.host),
+            function: non_empty(&self.function),
+            text: non_empty(&self.q),
+            task_id: non_empty(&self.task_id),
+            task_id_prefix: non_empty(&self.task_id_prefix),
+        };
+        Ok((filter, at, limit))
+    }
 }
 
 /// Which page of a filtered list: the first, or the one before/after a cursor.
@@ -125,6 +295,90 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_parse_into_filters_or_say_what_is_wrong() {
+        let q = TaskQuery {
+            queue: Some("a, b,".into()),
+            state: Some("failed,killed".into()),
+            range: Some("1h".into()),
+            q: Some("  ".into()),
+            task_id_prefix: Some("ab".into()),
+            ..TaskQuery::default()
+        };
+        let (f, at, limit) = q.parse(10_000.0).unwrap();
+        assert_eq!(f.queues, vec!["a", "b"]);
+        assert_eq!(f.states, vec![TaskState::Failed, TaskState::Killed]);
+        assert_eq!((f.from, f.to), (Some(6_400.0), None));
+        assert_eq!(f.text, None, "blank text filters nothing");
+        assert_eq!(f.task_id_prefix.as_deref(), Some("ab"));
+        assert_eq!((at, limit), (PageAt::First, DEFAULT_PAGE));
+
+        let bad = |q: TaskQuery| q.parse(0.0).unwrap_err();
+        assert!(bad(TaskQuery {
+            state: Some("done".into()),
+            ..Default::default()
+        })
+        .contains("unknown state"));
+        assert!(bad(TaskQuery {
+            range: Some("2w".into()),
+            ..Default::default()
+        })
+        .contains("unknown range"));
+        assert!(bad(TaskQuery {
+            range: Some("1h".into()),
+            from: Some(1.0),
+            ..Default::default()
+        })
+        .contains("not both"));
+        assert!(bad(TaskQuery {
+            from: Some(5.0),
+            to: Some(5.0),
+            ..Default::default()
+        })
+        .contains("before"));
+        assert!(bad(TaskQuery {
+            limit: Some(0),
+            ..Default::default()
+        })
+        .contains("limit"));
+        assert!(bad(TaskQuery {
+            older: Some("x".into()),
+            ..Default::default()
+        })
+        .contains("cursor"));
+        assert!(bad(TaskQuery {
+            older: Some("1~a".into()),
+            newer: Some("1~a".into()),
+            ..Default::default()
+        })
+        .contains("not both"));
+    }
+
+    #[test]
+    fn counts_stop_at_the_cap() {
+        assert_eq!(
+            TaskTotal::capped(3),
+            TaskTotal {
+                count: 3,
+                more: false
+            }
+        );
+        assert_eq!(
+            TaskTotal::capped(COUNT_CAP),
+            TaskTotal {
+                count: COUNT_CAP,
+                more: false
+            }
+        );
+        assert_eq!(
+            TaskTotal::capped(COUNT_CAP + 1),
+            TaskTotal {
+                count: COUNT_CAP,
+                more: true
+            }
+        );
+    }
 
     #[test]
     fn cursors_round_trip_any_task_id() {

@@ -130,6 +130,19 @@ async fn query_scenario(td: &Taskdeck) {
         expected(|i| i == 14 || (140..150).contains(&i) && failed(i))
     );
 
+    // First pages count what matches (up to 10,000); later pages do not count again.
+    let (_, page) = tasks(&td.url, "queue=alpha&state=failed&limit=2").await;
+    let want = (0..300).filter(|i| i % 3 == 0 && failed(*i)).count() as u64;
+    assert_eq!(page["total"]["count"].as_u64(), Some(want), "{page}");
+    assert_eq!(page["total"]["more"].as_bool(), Some(false));
+    let older = urlencode(page["older"].as_str().unwrap());
+    let (_, next) = tasks(
+        &td.url,
+        &format!("queue=alpha&state=failed&limit=2&older={older}"),
+    )
+    .await;
+    assert!(next["total"].is_null(), "{next}");
+
     // Back and forth: the page before page 3 is page 2.
     let (_, p1) = tasks(&td.url, "limit=20").await;
     assert!(p1["newer"].is_null());
@@ -216,6 +229,8 @@ async fn query_scenario(td: &Taskdeck) {
         ("from=5&to=1", "before"),
         ("colour=red", "colour"),
         ("from=yesterday", "from"),
+        ("range=2w", "range"),
+        ("range=1h&from=5", "not both"),
     ] {
         let (status, err) = tasks(&td.url, query).await;
         assert_eq!(status, 400, "{query}: {err}");

@@ -6,7 +6,6 @@ pub use postgres::copy_rows;
 mod query;
 pub mod retention;
 
-pub use query::MAX_PAGE;
 mod sqlite;
 
 use crate::config::StoreUrl;

@@ -15,7 +15,10 @@ use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
 use protocol::event::TaskState;
 use protocol::series::Grain;
-use protocol::task::{Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary};
+use protocol::task::{
+    Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary, TaskTotal,
+    COUNT_CAP,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -735,11 +738,34 @@ pub async fn list_tasks(
         PageAt::Older(_) => rows.first().map(cursor),
         PageAt::Newer(_) => more.then(|| rows.first().map(cursor)).flatten(),
     };
+    let total = match at {
+        PageAt::First => Some(count_tasks(m, f).await?),
+        _ => None,
+    };
     Ok(TaskPage {
         tasks: rows,
         older,
         newer: newer_cursor,
+        total,
     })
+}
+
+/// Matching records over the queue collections, each count stopped past [`COUNT_CAP`].
+pub async fn count_tasks(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<TaskTotal> {
+    let filter = list_filter(f, &PageAt::First);
+    let mut n = 0u64;
+    for name in record_collections(m, f).await? {
+        n += m
+            .records()
+            .collection::<Document>(&name)
+            .count_documents(filter.clone())
+            .limit(COUNT_CAP + 1 - n.min(COUNT_CAP))
+            .await?;
+        if n > COUNT_CAP {
+            break;
+        }
+    }
+    Ok(TaskTotal::capped(n))
 }
 
 pub async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {

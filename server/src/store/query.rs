@@ -5,12 +5,14 @@
 use super::Store;
 use protocol::event::TaskState;
 use protocol::series::Grain;
-use protocol::task::{Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary};
+use protocol::task::{
+    Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary, TaskTotal,
+    COUNT_CAP, MAX_PAGE,
+};
 use sqlx::{FromRow, QueryBuilder};
 
 /// Longest params text a list row carries.
 pub(super) const PARAMS_PREVIEW: usize = 512;
-pub const MAX_PAGE: u32 = 500;
 
 const SUMMARY_COLUMNS: &str =
     "task_id, queue, function, state, run_times, params, exception_type, \
@@ -96,9 +98,9 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Adds `WHERE …` for the filter and the cursor, then the order and limit.
-macro_rules! build_list {
-    ($qb:expr, $filter:expr, $at:expr, $limit:expr) => {{
+/// Adds `WHERE …` for the filter.
+macro_rules! push_filter {
+    ($qb:expr, $filter:expr) => {{
         let qb = $qb;
         let f: &TaskFilter = $filter;
         qb.push(" WHERE 1 = 1");
@@ -149,6 +151,14 @@ macro_rules! build_list {
                 .push_bind(pattern)
                 .push(" ESCAPE '\\')");
         }
+    }};
+}
+
+/// Adds `WHERE …` for the filter and the cursor, then the order and limit.
+macro_rules! build_list {
+    ($qb:expr, $filter:expr, $at:expr, $limit:expr) => {{
+        let qb = $qb;
+        push_filter!(&mut *qb, $filter);
         match $at {
             PageAt::First => {
                 qb.push(" ORDER BY sort_time DESC, task_id DESC");
@@ -225,11 +235,41 @@ impl Store {
             PageAt::Older(_) => tasks.first().map(cursor),
             PageAt::Newer(_) => more.then(|| tasks.first().map(cursor)).flatten(),
         };
+        let total = match at {
+            PageAt::First => Some(self.count_tasks(filter).await?),
+            _ => None,
+        };
         Ok(TaskPage {
             tasks,
             older,
             newer,
+            total,
         })
+    }
+
+    /// How many tasks match, up to [`COUNT_CAP`]: the read stops there.
+    pub async fn count_tasks(&self, filter: &TaskFilter) -> anyhow::Result<TaskTotal> {
+        let select = "SELECT COUNT(*) FROM (SELECT 1 FROM tasks";
+        let n: i64 = match self {
+            Store::Sqlite(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
+                push_filter!(&mut qb, filter);
+                qb.push(" LIMIT ")
+                    .push_bind(COUNT_CAP as i64 + 1)
+                    .push(") AS matching");
+                qb.build_query_scalar().fetch_one(pool).await?
+            }
+            Store::Postgres(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
+                push_filter!(&mut qb, filter);
+                qb.push(" LIMIT ")
+                    .push_bind(COUNT_CAP as i64 + 1)
+                    .push(") AS matching");
+                qb.build_query_scalar().fetch_one(pool).await?
+            }
+            Store::Mongodb(m) => return super::mongo::count_tasks(m, filter).await,
+        };
+        Ok(TaskTotal::capped(n.max(0) as u64))
     }
 
     pub async fn get_task(&self, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {

@@ -1,0 +1,454 @@
+//! Every task, newest first, filtered by what the address says (`/tasks?state=failed&q=…`, the
+//! keys of `GET /api/v1/tasks`), so a search can be bookmarked and shared. Pages go by keyset
+//! cursors; the count stops at 10,000 and says so.
+
+use crate::api::search_tasks;
+use crate::components::empty_state::EmptyState;
+use crate::components::links::{encode, QueueLink, TaskLink};
+use crate::format;
+use crate::prefs::{use_prefs, use_strings, Prefs};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
+use protocol::event::TaskState;
+use protocol::task::{TaskPage, TaskQuery, TaskSummary, TaskTotal, RANGES};
+
+/// The query a tasks address asks for. Repeated keys (`state=a&state=b`) and comma lists
+/// (`state=a,b`) mean the same.
+pub(crate) fn query_of(map: &ParamsMap) -> TaskQuery {
+    let text = |k: &str| map.get(k).filter(|v| !v.trim().is_empty());
+    let joined = |k: &str| {
+        let all: Vec<String> = map
+            .get_all(k)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| !v.trim().is_empty())
+            .collect();
+        (!all.is_empty()).then(|| all.join(","))
+    };
+    let number = |k: &str| map.get(k).and_then(|v| v.parse::<f64>().ok());
+    TaskQuery {
+        queue: joined("queue"),
+        state: joined("state"),
+        range: text("range"),
+        from: number("from"),
+        to: number("to"),
+        exception_type: text("exception_type"),
+        host: text("host"),
+        function: text("function"),
+        q: text("q"),
+        task_id: text("task_id"),
+        task_id_prefix: text("task_id_prefix"),
+        older: text("older"),
+        newer: text("newer"),
+        limit: map.get("limit").and_then(|v| v.parse().ok()),
+    }
+}
+
+/// The address of the tasks page for `q`.
+pub(crate) fn tasks_href(q: &TaskQuery) -> String {
+    let mut parts = Vec::new();
+    let mut add = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            parts.push(format!("{k}={}", encode(&v)));
+        }
+    };
+    add("queue", q.queue.clone());
+    add("state", q.state.clone());
+    add("range", q.range.clone());
+    add("from", q.from.map(|v| v.to_string()));
+    add("to", q.to.map(|v| v.to_string()));
+    add("exception_type", q.exception_type.clone());
+    add("host", q.host.clone());
+    add("function", q.function.clone());
+    add("q", q.q.clone());
+    add("task_id", q.task_id.clone());
+    add("task_id_prefix", q.task_id_prefix.clone());
+    add("older", q.older.clone());
+    add("newer", q.newer.clone());
+    add("limit", q.limit.map(|v| v.to_string()));
+    if parts.is_empty() {
+        "/tasks".to_owned()
+    } else {
+        format!("/tasks?{}", parts.join("&"))
+    }
+}
+
+#[component]
+pub fn Tasks() -> impl IntoView {
+    let t = use_strings();
+    let map = use_query_map();
+    let query = Memo::new(move |_| query_of(&map.read()));
+    let page = Resource::new(move || query.get(), search_tasks);
+    view! {
+        <Title text=move || t().tasks_title/>
+        <div class="page-head">
+            <h1>{move || t().tasks_title}</h1>
+            <p class="lead">{move || t().tasks_lead}</p>
+        </div>
+        {move || view! { <FilterBar query=query.get()/> }}
+        <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
+            {move || page.get().map(|result| match result {
+                Ok(p) if p.tasks.is_empty() && query.with(|q| *q == TaskQuery::default()) => view! {
+                    <EmptyState title=move || t().tasks_empty_title body=move || t().tasks_empty_body/>
+                }.into_any(),
+                Ok(p) if p.tasks.is_empty() => view! {
+                    <EmptyState title=move || t().tasks_no_match_title body=move || t().tasks_no_match_body/>
+                }.into_any(),
+                Ok(p) => view! { <Results page=p query=query.get()/> }.into_any(),
+                Err(e) => view! {
+                    <p class="banner warn" data-testid="tasks-error">{move || t().tasks_bad_filter} " " {e.to_string().trim_start_matches("error running server function: ").to_owned()}</p>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// The filters as a form, filled from the address; searching navigates to the new address.
+#[component]
+fn FilterBar(query: TaskQuery) -> impl IntoView {
+    let t = use_strings();
+    let Prefs { zone, locale, .. } = use_prefs();
+    let navigate = use_navigate();
+    let field = |v: &Option<String>| RwSignal::new(v.clone().unwrap_or_default());
+    let text = field(&query.q);
+    let queue = field(&query.queue);
+    let exception = field(&query.exception_type);
+    let host = field(&query.host);
+    let function = field(&query.function);
+    let task_id = field(&query.task_id_prefix);
+    let states = RwSignal::new(
+        query
+            .state
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(TaskState::parse)
+            .collect::<Vec<_>>(),
+    );
+    let custom = query.from.is_some() || query.to.is_some();
+    let range = RwSignal::new(if custom {
+        "custom".to_owned()
+    } else {
+        query.range.clone().unwrap_or_default()
+    });
+    let input_of = move |v: Option<f64>| {
+        v.map(|e| zone.get_untracked().input_value(e))
+            .unwrap_or_default()
+    };
+    let from = RwSignal::new(input_of(query.from));
+    let to = RwSignal::new(input_of(query.to));
+    let bad_range = RwSignal::new(false);
+    let limit = query.limit;
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let opt = |s: RwSignal<String>| {
+            Some(s.get_untracked().trim().to_owned()).filter(|v| !v.is_empty())
+        };
+        let zone = zone.get_untracked();
+        let (mut r, mut f, mut to_) = (opt(range), None, None);
+        if r.as_deref() == Some("custom") {
+            r = None;
+            f = zone.parse_input(&from.get_untracked()).map(|v| v as f64);
+            to_ = zone.parse_input(&to.get_untracked()).map(|v| v as f64);
+            if let (Some(a), Some(b)) = (f, to_) {
+                if a >= b {
+                    bad_range.set(true);
+                    return;
+                }
+            }
+        }
+        let picked = states.get_untracked();
+        let q = TaskQuery {
+            q: opt(text),
+            queue: opt(queue),
+            state: (!picked.is_empty()).then(|| {
+                picked
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            range: r,
+            from: f,
+            to: to_,
+            exception_type: opt(exception),
+            host: opt(host),
+            function: opt(function),
+            task_id_prefix: opt(task_id),
+            limit,
+            ..TaskQuery::default()
+        };
+        navigate(&tasks_href(&q), Default::default());
+    };
+    let input = move |label: fn(&crate::i18n::Strings) -> &'static str,
+                      value: RwSignal<String>,
+                      name: &'static str| {
+        view! {
+            <label class="field">
+                <span>{move || label(t())}</span>
+                <input type="text" name=name prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e))/>
+            </label>
+        }
+    };
+    view! {
+        <form class="card filter-bar" data-testid="task-filters" on:submit=submit>
+            <div class="filter-search">
+                <input
+                    type="search"
+                    name="q"
+                    class="search"
+                    placeholder=move || t().tasks_search_placeholder
+                    aria-label=move || t().tasks_search_placeholder
+                    prop:value=move || text.get()
+                    on:input=move |e| text.set(event_target_value(&e))
+                />
+                <button type="submit" class="button primary">{move || t().tasks_search}</button>
+                <A href="/tasks" attr:class="button">{move || t().tasks_clear}</A>
+            </div>
+            <div class="state-chips" role="group" aria-label=move || t().col_state>
+                {TaskState::ALL.into_iter().map(|s| view! {
+                    <button
+                        type="button"
+                        class=format!("chip state-{}", s.as_str())
+                        data-state=s.as_str()
+                        aria-pressed=move || states.with(|v| v.contains(&s)).to_string()
+                        on:click=move |_| states.update(|v| if let Some(i) = v.iter().position(|x| *x == s) { v.remove(i); } else { v.push(s); })
+                    >
+                        {move || locale.get().state(s)}
+                    </button>
+                }).collect_view()}
+            </div>
+            <div class="filter-fields">
+                <label class="field">
+                    <span>{move || t().tasks_time}</span>
+                    <select name="range" on:change=move |e| range.set(event_target_value(&e)) prop:value=move || range.get()>
+                        <option value="">{move || t().tasks_any_time}</option>
+                        {RANGES.into_iter().map(|(r, _)| view! {
+                            <option value=r selected=move || range.get() == r>{move || range_label(t(), r)}</option>
+                        }).collect_view()}
+                        <option value="custom" selected=move || range.get() == "custom">{move || t().q_custom}</option>
+                    </select>
+                </label>
+                <Show when=move || range.get() == "custom">
+                    <label class="field">
+                        <span>{move || t().q_from} " (" {move || zone.get().name} ")"</span>
+                        <input type="datetime-local" name="from" prop:value=move || from.get() on:input=move |e| from.set(event_target_value(&e))/>
+                    </label>
+                    <label class="field">
+                        <span>{move || t().q_to}</span>
+                        <input type="datetime-local" name="to" prop:value=move || to.get() on:input=move |e| to.set(event_target_value(&e))/>
+                    </label>
+                </Show>
+                {input(|s| s.col_queue, queue, "queue")}
+                {input(|s| s.tasks_exception_type, exception, "exception_type")}
+                {input(|s| s.col_function, function, "function")}
+                {input(|s| s.col_host, host, "host")}
+                {input(|s| s.tasks_task_id, task_id, "task_id_prefix")}
+            </div>
+            <Show when=move || bad_range.get()>
+                <p class="error small" data-testid="bad-range">{move || t().q_bad_range}</p>
+            </Show>
+        </form>
+    }
+}
+
+fn range_label(s: &crate::i18n::Strings, r: &str) -> &'static str {
+    match r {
+        "15m" => s.tasks_last_15m,
+        "1h" => s.tasks_last_1h,
+        "6h" => s.tasks_last_6h,
+        "24h" => s.tasks_last_24h,
+        _ => s.tasks_last_7d,
+    }
+}
+
+#[component]
+fn Results(page: TaskPage, query: TaskQuery) -> impl IntoView {
+    let t = use_strings();
+    let locale = use_prefs().locale;
+    let at = |older: Option<String>, newer: Option<String>| {
+        tasks_href(&TaskQuery {
+            older,
+            newer,
+            ..query.clone()
+        })
+    };
+    let newer = page.newer.clone().map(|c| at(None, Some(c)));
+    let older = page.older.clone().map(|c| at(Some(c), None));
+    let first = (query.older.is_some() || query.newer.is_some()).then(|| at(None, None));
+    let total = page.total;
+    view! {
+        <div class="results-bar">
+            <span data-testid="task-count">{move || total.map(|n| count_text(locale.get(), n))}</span>
+            <Pager newer=newer.clone() older=older.clone() first=first.clone()/>
+        </div>
+        <TaskTable tasks=page.tasks/>
+        <div class="results-bar end">
+            <span class="muted small">{move || t().tasks_newest}</span>
+            <Pager newer older first/>
+        </div>
+    }
+}
+
+/// `1,234 tasks` or `more than 10,000 tasks`, in the page's language.
+fn count_text(locale: crate::i18n::Locale, n: TaskTotal) -> String {
+    let count = format::count(n.count as i64);
+    match (locale, n.more) {
+        (crate::i18n::Locale::Zh, true) => format!("超过 {count} 个任务"),
+        (crate::i18n::Locale::Zh, false) => format!("{count} 个任务"),
+        (_, true) => format!("more than {count} tasks"),
+        (_, false) if n.count == 1 => "1 task".to_owned(),
+        (_, false) => format!("{count} tasks"),
+    }
+}
+
+#[component]
+fn Pager(newer: Option<String>, older: Option<String>, first: Option<String>) -> impl IntoView {
+    let t = use_strings();
+    let link = move |href: Option<String>,
+                     label: fn(&crate::i18n::Strings) -> &'static str,
+                     test: &'static str| match href {
+        Some(h) => {
+            view! { <A href=h attr:class="button" attr:data-testid=test>{move || label(t())}</A> }
+                .into_any()
+        }
+        None => {
+            view! { <span class="button disabled" aria-disabled="true">{move || label(t())}</span> }
+                .into_any()
+        }
+    };
+    view! {
+        <nav class="pager">
+            {first.map(|h| view! { <A href=h attr:class="button" attr:data-testid="page-first">{move || t().tasks_newest_page}</A> })}
+            {link(newer, |s| s.tasks_newer, "page-newer")}
+            {link(older, |s| s.tasks_older, "page-older")}
+        </nav>
+    }
+}
+
+#[component]
+fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
+    let t = use_strings();
+    let Prefs { locale, zone, .. } = use_prefs();
+    view! {
+        <div class="card table-card">
+            <table class="table task-table" data-testid="task-table">
+                <thead>
+                    <tr>
+                        <th>{move || t().col_state}</th>
+                        <th>{move || t().col_task}</th>
+                        <th>{move || t().col_queue} " · " {move || t().col_function}</th>
+                        <th>{move || t().col_params}</th>
+                        <th>{move || t().col_exception}</th>
+                        <th>{move || t().col_started} <span class="sub">{move || zone.get().name}</span></th>
+                        <th class="num">{move || t().col_wait}</th>
+                        <th class="num">{move || t().col_run_time}</th>
+                        <th class="num" title=move || t().task_attempts>"#"</th>
+                        <th>{move || t().col_host}</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {tasks.into_iter().map(|task| {
+                        let state = task.state;
+                        let exception_href = task.exception_type.clone().map(|ty| tasks_href(&TaskQuery {
+                            exception_type: Some(ty),
+                            queue: Some(task.queue.clone()),
+                            ..TaskQuery::default()
+                        }));
+                        let host_href = task.host_name.clone().map(|h| tasks_href(&TaskQuery { host: Some(h), ..TaskQuery::default() }));
+                        let started = task.start_time.or(task.publish_time);
+                        view! {
+                            <tr data-task-id=task.task_id.clone() data-state=state.as_str()>
+                                <td><span class=format!("state state-{}", state.as_str())>{move || locale.get().state(state)}</span></td>
+                                <td class="clip-id" title=task.task_id.clone()><TaskLink task_id=task.task_id.clone()/></td>
+                                <td class="mono queue-cell" title=task.queue.clone()>
+                                    <QueueLink queue=task.queue.clone()/>
+                                    <div class="muted small">{task.function.clone()}</div>
+                                </td>
+                                <td class="params-cell">
+                                    {task.params.clone().map(|p| view! {
+                                        <details class="more"><summary class="mono">{p}</summary></details>
+                                    })}
+                                </td>
+                                <td class="exception-cell">
+                                    {exception_href.map(|href| view! {
+                                        <A href=href attr:class="mono bad strong" attr:title=move || t().tasks_same_exception>{task.exception_type.clone()}</A>
+                                    })}
+                                    {task.exception_msg.clone().map(|m| { let title = m.clone(); view! { <div class="clip small" title=title>{m}</div> } })}
+                                </td>
+                                <td class="muted nowrap">{move || started.map(|t| zone.get().datetime(t))}</td>
+                                <td class="num nowrap">{task.wait.map(format::seconds)}</td>
+                                <td class="num nowrap">{task.cost.map(format::seconds)}</td>
+                                <td class="num" class:bad={task.run_times > 1}>{task.run_times}</td>
+                                <td class="mono">{host_href.map(|href| view! { <A href=href attr:class="plain-link">{task.host_name.clone()}</A> })}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip_queries() {
+        let q = TaskQuery {
+            queue: Some("orders,emails".into()),
+            state: Some("failed".into()),
+            range: Some("1h".into()),
+            q: Some("a&b=c 中".into()),
+            task_id_prefix: Some("ab".into()),
+            older: Some("1795000000.5~t-1".into()),
+            ..TaskQuery::default()
+        };
+        let href = tasks_href(&q);
+        assert_eq!(
+            href,
+            "/tasks?queue=orders%2Cemails&state=failed&range=1h&q=a%26b%3Dc%20%E4%B8%AD&task_id_prefix=ab&older=1795000000.5~t-1"
+        );
+        let map = ParamsMap::from_iter(
+            href.split_once('?')
+                .unwrap()
+                .1
+                .split('&')
+                .map(|kv| kv.split_once('=').unwrap())
+                .map(|(k, v)| (k.to_owned(), percent_decode(v))),
+        );
+        assert_eq!(query_of(&map), q);
+        assert_eq!(tasks_href(&TaskQuery::default()), "/tasks");
+    }
+
+    #[test]
+    fn repeated_keys_and_lists_mean_the_same() {
+        let mut map = ParamsMap::new();
+        map.insert("state", "failed".into());
+        map.insert("state", "killed".into());
+        map.insert("q", "  ".into());
+        let q = query_of(&map);
+        assert_eq!(q.state.as_deref(), Some("failed,killed"));
+        assert_eq!(q.q, None);
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+}

@@ -1,0 +1,127 @@
+import { test, expect, openHydrated } from './fixtures';
+import type { Page } from '@playwright/test';
+
+type Seed = { task_id: string; queue_name: string; state: string; [k: string]: unknown };
+
+/** Posts events and waits for their commit (the API answers 202 after it). */
+async function post(page: Page, events: Seed[]) {
+  const response = await page.request.post('/api/v1/events', { data: events });
+  expect(response.status()).toBe(202);
+}
+
+/** The task ids the table shows, top to bottom. */
+async function shown(page: Page): Promise<string[]> {
+  await expect(page.getByTestId('task-table')).toBeVisible();
+  return page.getByTestId('task-table').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')!));
+}
+
+/** Two queues' worth of tasks: states, hosts, exceptions and params that filters tell apart. */
+function seed(tag: string) {
+  const now = Date.now() / 1000;
+  const [a, b] = [`${tag}_a`, `${tag}_b`];
+  const events: Seed[] = [];
+  for (let i = 0; i < 30; i++) {
+    const queue = i % 2 ? b : a;
+    const failed = i % 5 === 0;
+    events.push({
+      task_id: `${tag}-${String(i).padStart(2, '0')}`, queue_name: queue, function: i % 3 ? 'resize' : 'crop',
+      state: failed ? 'failed' : 'success', params: { n: i, note: i === 7 ? `needle-${tag}` : 'hay' },
+      time_start: now - 600 + i, time_end: now - 599 + i, time_cost: 1,
+      host_name: i % 4 ? `${tag}-h1` : `${tag}-h2`,
+      ...(failed ? { exception_type: i % 10 ? 'KeyError' : 'TimeoutError', exception_msg: i === 20 ? `needle-${tag} in message` : 'boom' } : {}),
+    });
+  }
+  // Two hours old: outside "last hour".
+  events.push({ task_id: `${tag}-old`, queue_name: a, state: 'failed', exception_type: 'KeyError', time_start: now - 7200, time_end: now - 7199 });
+  return { a, b, events };
+}
+
+const ids = (tag: string, ns: number[]) => ns.map((n) => `${tag}-${String(n).padStart(2, '0')}`);
+
+test('filters combine and return exactly the matching tasks, newest first', async ({ page }) => {
+  const tag = `e2e_f${Date.now()}`;
+  const { a, b, events } = seed(tag);
+  await post(page, events);
+
+  const cases: [string, string[]][] = [
+    [`queue=${a}&state=failed`, [...ids(tag, [20, 10, 0]), `${tag}-old`]],
+    [`queue=${a}&state=failed&range=1h`, ids(tag, [20, 10, 0])],
+    [`queue=${a},${b}&state=failed&exception_type=KeyError`, [...ids(tag, [25, 15, 5]), `${tag}-old`]],
+    [`queue=${b}&host=${tag}-h2`, []],
+    [`queue=${a}&host=${tag}-h2&function=crop`, ids(tag, [24, 12, 0])],
+    [`q=needle-${tag}`, ids(tag, [20, 7])],
+    [`task_id_prefix=${tag}-2`, ids(tag, [29, 28, 27, 26, 25, 24, 23, 22, 21, 20])],
+    [`task_id=${tag}-07`, ids(tag, [7])],
+  ];
+  for (const [query, want] of cases) {
+    await openHydrated(page, `/tasks?${query}`);
+    if (want.length === 0) {
+      await expect(page.getByText('No task matches these filters')).toBeVisible();
+      continue;
+    }
+    expect(await shown(page), query).toEqual(want);
+    await expect(page.getByTestId('task-count')).toHaveText(want.length === 1 ? '1 task' : `${want.length} tasks`);
+  }
+});
+
+test('the form writes the filters into the address, and the address fills the form', async ({ page }) => {
+  const tag = `e2e_u${Date.now()}`;
+  const { a, events } = seed(tag);
+  await post(page, events);
+
+  await openHydrated(page, '/tasks');
+  const form = page.getByTestId('task-filters');
+  await form.getByLabel('Queue').fill(a);
+  await form.locator('.chip[data-state="failed"]').click();
+  await form.getByLabel('Time').selectOption('1h');
+  await form.getByRole('searchbox').fill('boom');
+  await form.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(new RegExp(`/tasks\\?queue=${a}&state=failed&range=1h&q=boom$`));
+  expect(await shown(page)).toEqual(ids(tag, [10, 0]));
+
+  await page.reload();
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  expect(await shown(page)).toEqual(ids(tag, [10, 0]));
+  await expect(form.getByLabel('Queue')).toHaveValue(a);
+  await expect(form.getByRole('searchbox')).toHaveValue('boom');
+  await expect(form.locator('.chip[data-state="failed"]')).toHaveAttribute('aria-pressed', 'true');
+  await expect(form.getByLabel('Time')).toHaveValue('1h');
+
+  await page.getByRole('link', { name: 'Clear' }).click();
+  await expect(page).toHaveURL(/\/tasks$/);
+  await expect(form.getByLabel('Queue')).toHaveValue('');
+});
+
+test('pages have no gaps or duplicates while new tasks arrive', async ({ page }) => {
+  const tag = `e2e_p${Date.now()}`;
+  const { a, events } = seed(tag);
+  await post(page, events);
+  const queueA = ids(tag, [28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0]).concat(`${tag}-old`);
+
+  await openHydrated(page, `/tasks?queue=${a}&limit=4`);
+  const seen: string[] = [];
+  seen.push(...(await shown(page)));
+  for (let round = 0; round < 10 && seen.length < queueA.length; round++) {
+    // Newer tasks keep arriving; the cursor keeps its place.
+    await post(page, [{ task_id: `${tag}-new-${round}`, queue_name: a, state: 'running', time_start: Date.now() / 1000 }]);
+    await page.getByTestId('page-older').first().click();
+    await expect(page).toHaveURL(/older=/);
+    seen.push(...(await shown(page)));
+  }
+  expect(seen).toEqual(queueA);
+  await expect(page.getByTestId('page-older').first()).toHaveCount(0);
+
+  // Back towards the newest: the page before the last one is the one seen before it.
+  await page.getByTestId('page-newer').first().click();
+  expect(await shown(page)).toEqual(queueA.slice(8, 12));
+  // The newest page now starts with the tasks that arrived meanwhile.
+  await page.getByTestId('page-first').first().click();
+  expect((await shown(page))[0]).toBe(`${tag}-new-2`);
+});
+
+test('filters that cannot be used say why', async ({ page }) => {
+  await openHydrated(page, '/tasks?state=done');
+  await expect(page.getByTestId('tasks-error')).toContainText('unknown state "done"');
+  await openHydrated(page, '/tasks?from=200&to=100');
+  await expect(page.getByTestId('tasks-error')).toContainText('`from` must be before `to`');
+});
