@@ -26,10 +26,9 @@ pub async fn search_tasks(
     #[server(default)] query: protocol::task::TaskQuery,
 ) -> Result<protocol::task::TaskPage, ServerFnError> {
     let backend = crate::backend::use_backend()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let (filter, at, limit) = query.parse(now).map_err(ServerFnError::new)?;
+    let (filter, at, limit) = query
+        .parse(crate::format::now())
+        .map_err(ServerFnError::new)?;
     backend
         .list_tasks(&filter, &at, limit)
         .await

@@ -4,6 +4,21 @@
 
 use protocol::series::Grain;
 
+/// Now in epoch seconds, by the browser's clock (the server's while rendering and in server
+/// functions).
+pub fn now() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() / 1000.0
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+}
+
 /// The time zone pages show times in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {

@@ -95,6 +95,18 @@ impl Locale {
         }
     }
 
+    /// `1,234 tasks` / `more than 10,000 tasks` / `1,234 个任务`.
+    pub fn task_count(self, n: protocol::task::TaskTotal) -> String {
+        let count = crate::format::count(n.count as i64);
+        match (self, n.more) {
+            (Locale::Zh, true) => format!("超过 {count} 个任务"),
+            (Locale::Zh, false) => format!("{count} 个任务"),
+            (Locale::En, true) => format!("more than {count} tasks"),
+            (Locale::En, false) if n.count == 1 => "1 task".to_owned(),
+            (Locale::En, false) => format!("{count} tasks"),
+        }
+    }
+
     /// The name of a task state in this language.
     pub fn state(self, state: protocol::event::TaskState) -> &'static str {
         use protocol::event::TaskState::*;
@@ -696,6 +708,22 @@ mod tests {
         );
         assert_eq!(Locale::from_accept_language("de-DE"), Locale::En);
         assert_eq!(Locale::from_accept_language(""), Locale::En);
+    }
+
+    #[test]
+    fn task_counts_say_when_counting_stopped() {
+        use protocol::task::TaskTotal;
+        let total = |count, more| TaskTotal { count, more };
+        assert_eq!(Locale::En.task_count(total(1, false)), "1 task");
+        assert_eq!(Locale::En.task_count(total(1234, false)), "1,234 tasks");
+        assert_eq!(
+            Locale::En.task_count(total(10_000, true)),
+            "more than 10,000 tasks"
+        );
+        assert_eq!(
+            Locale::Zh.task_count(total(10_000, true)),
+            "超过 10,000 个任务"
+        );
     }
 
     #[test]

@@ -234,7 +234,7 @@ fn RangeBar(queue: String, range: Range) -> impl IntoView {
     let (from0, to0) = match range {
         Range::Fixed { from, to, .. } => (from, to),
         Range::Live(g) => {
-            let now = (js_now() / 60.0).ceil() as i64 * 60;
+            let now = (format::now() / 60.0).ceil() as i64 * 60;
             (now - g.default_span(), now)
         }
     };
@@ -322,20 +322,6 @@ fn RangeBar(queue: String, range: Range) -> impl IntoView {
                 {move || problem.get().map(|p| view! { <span class="error small">{p}</span> })}
             </form>
         </Show>
-    }
-}
-
-/// Now in epoch seconds, by the browser's clock (the server's while rendering).
-fn js_now() -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now() / 1000.0
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64())
     }
 }
 

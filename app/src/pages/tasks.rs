@@ -13,7 +13,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 use protocol::event::TaskState;
-use protocol::task::{TaskPage, TaskQuery, TaskSummary, TaskTotal, RANGES};
+use protocol::task::{TaskPage, TaskQuery, TaskSummary, RANGES};
 
 /// The query a tasks address asks for. Repeated keys (`state=a&state=b`) and comma lists
 /// (`state=a,b`) mean the same.
@@ -282,7 +282,7 @@ fn Results(page: TaskPage, query: TaskQuery) -> impl IntoView {
     let total = page.total;
     view! {
         <div class="results-bar">
-            <span data-testid="task-count">{move || total.map(|n| count_text(locale.get(), n))}</span>
+            <span data-testid="task-count">{move || total.map(|n| locale.get().task_count(n))}</span>
             <Pager newer=newer.clone() older=older.clone() first=first.clone()/>
         </div>
         <TaskTable tasks=page.tasks/>
@@ -290,18 +290,6 @@ fn Results(page: TaskPage, query: TaskQuery) -> impl IntoView {
             <span class="muted small">{move || t().tasks_newest}</span>
             <Pager newer older first/>
         </div>
-    }
-}
-
-/// `1,234 tasks` or `more than 10,000 tasks`, in the page's language.
-fn count_text(locale: crate::i18n::Locale, n: TaskTotal) -> String {
-    let count = format::count(n.count as i64);
-    match (locale, n.more) {
-        (crate::i18n::Locale::Zh, true) => format!("超过 {count} 个任务"),
-        (crate::i18n::Locale::Zh, false) => format!("{count} 个任务"),
-        (_, true) => format!("more than {count} tasks"),
-        (_, false) if n.count == 1 => "1 task".to_owned(),
-        (_, false) => format!("{count} tasks"),
     }
 }
 

@@ -693,20 +693,30 @@ pub async fn list_tasks(
     let filter = list_filter(f, at);
     let newer = matches!(at, PageAt::Newer(_));
     let dir = if newer { 1 } else { -1 };
-    let mut rows: Vec<TaskSummary> = Vec::new();
-    // One bounded query per queue collection, merged.
-    for name in record_collections(m, f).await? {
-        let mut cursor = m
-            .records()
-            .collection::<Document>(&name)
-            .find(filter.clone())
-            .sort(doc! { "time_start": dir, "_id": dir })
-            .limit(i64::from(limit) + 1)
-            .await?;
-        while cursor.advance().await? {
-            rows.push(summary(&cursor.deserialize_current()?, true));
+    // One bounded query per queue collection, merged; the count runs beside it.
+    let page = async {
+        let mut rows: Vec<TaskSummary> = Vec::new();
+        for name in record_collections(m, f).await? {
+            let mut cursor = m
+                .records()
+                .collection::<Document>(&name)
+                .find(filter.clone())
+                .sort(doc! { "time_start": dir, "_id": dir })
+                .limit(i64::from(limit) + 1)
+                .await?;
+            while cursor.advance().await? {
+                rows.push(summary(&cursor.deserialize_current()?, true));
+            }
         }
-    }
+        anyhow::Ok(rows)
+    };
+    let total = async {
+        match at {
+            PageAt::First => count_tasks(m, f).await.map(Some),
+            _ => Ok(None),
+        }
+    };
+    let (mut rows, total) = tokio::try_join!(page, total)?;
     let key = |t: &TaskSummary| (t.start_time.unwrap_or(f64::NEG_INFINITY), t.task_id.clone());
     rows.sort_by(|a, b| {
         key(b)
@@ -737,10 +747,6 @@ pub async fn list_tasks(
         PageAt::First => None,
         PageAt::Older(_) => rows.first().map(cursor),
         PageAt::Newer(_) => more.then(|| rows.first().map(cursor)).flatten(),
-    };
-    let total = match at {
-        PageAt::First => Some(count_tasks(m, f).await?),
-        _ => None,
     };
     Ok(TaskPage {
         tasks: rows,

@@ -194,21 +194,18 @@ impl Store {
         at: &PageAt,
         limit: u32,
     ) -> anyhow::Result<TaskPage> {
+        if let Store::Mongodb(m) = self {
+            return super::mongo::list_tasks(m, filter, at, limit).await;
+        }
         let limit = limit.clamp(1, MAX_PAGE);
-        let select = format!("SELECT {SUMMARY_COLUMNS} FROM tasks");
-        let mut rows: Vec<SummaryRow> = match self {
-            Store::Sqlite(pool) => {
-                let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
-                build_list!(&mut qb, filter, at, limit);
-                qb.build_query_as().fetch_all(pool).await?
+        // The count reads at most COUNT_CAP + 1 rows; it runs beside the page, not after it.
+        let total = async {
+            match at {
+                PageAt::First => self.count_tasks(filter).await.map(Some),
+                _ => Ok(None),
             }
-            Store::Postgres(pool) => {
-                let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
-                build_list!(&mut qb, filter, at, limit);
-                qb.build_query_as().fetch_all(pool).await?
-            }
-            Store::Mongodb(m) => return super::mongo::list_tasks(m, filter, at, limit).await,
         };
+        let (mut rows, total) = tokio::try_join!(self.page_rows(filter, at, limit), total)?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let newer_direction = matches!(at, PageAt::Newer(_));
@@ -235,15 +232,34 @@ impl Store {
             PageAt::Older(_) => tasks.first().map(cursor),
             PageAt::Newer(_) => more.then(|| tasks.first().map(cursor)).flatten(),
         };
-        let total = match at {
-            PageAt::First => Some(self.count_tasks(filter).await?),
-            _ => None,
-        };
         Ok(TaskPage {
             tasks,
             older,
             newer,
             total,
+        })
+    }
+
+    /// One page's rows plus one (to tell whether more follow), SQLite or Postgres.
+    async fn page_rows(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> anyhow::Result<Vec<SummaryRow>> {
+        let select = format!("SELECT {SUMMARY_COLUMNS} FROM tasks");
+        Ok(match self {
+            Store::Sqlite(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
+                build_list!(&mut qb, filter, at, limit);
+                qb.build_query_as().fetch_all(pool).await?
+            }
+            Store::Postgres(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
+                build_list!(&mut qb, filter, at, limit);
+                qb.build_query_as().fetch_all(pool).await?
+            }
+            Store::Mongodb(_) => unreachable!("MongoDB lists tasks in mongo.rs"),
         })
     }
 
