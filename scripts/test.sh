@@ -42,7 +42,7 @@ if [ "$build_status" = 0 ]; then
   redis-cli -u "$e2e_redis" FLUSHDB >/dev/null
   (cd "$state/e2e" && exec "${CARGO_TARGET_DIR:-$root/target}/debug/taskdeck" serve --bind "127.0.0.1:$port" \
      --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db" --redis "$e2e_redis" \
-     --no-demo) >"$state/taskdeck.log" 2>&1 &
+     --no-demo --search-scan 100) >"$state/taskdeck.log" 2>&1 &
   taskdeck_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   TASKDECK_E2E_URL="http://127.0.0.1:$port" TASKDECK_E2E_REDIS="$e2e_redis" npx --no-install playwright test \

@@ -94,3 +94,18 @@ pub async fn task_detail(
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// Failure groups over the failures page's range.
+#[server(prefix = "/api/ui", endpoint = "failures")]
+pub async fn failure_groups(
+    #[server(default)] query: protocol::failures::FailureQuery,
+) -> Result<protocol::failures::FailureGroups, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    let filter = query
+        .parse(crate::format::now())
+        .map_err(ServerFnError::new)?;
+    backend
+        .failures(&filter)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -4,6 +4,7 @@
 //! call it exactly as the REST handlers do, so the UI and the API cannot drift apart.
 
 use async_trait::async_trait;
+use protocol::failures::{FailureFilter, FailureGroups};
 use protocol::heartbeat::Fleet;
 use protocol::overview::Overview;
 use protocol::queue::QueuePage;
@@ -26,6 +27,8 @@ pub trait Backend: Send + Sync + 'static {
         limit: u32,
     ) -> Result<TaskPage, BackendError>;
     async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, BackendError>;
+    /// Tasks that finished without success, grouped, over a range.
+    async fn failures(&self, filter: &FailureFilter) -> Result<FailureGroups, BackendError>;
     async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError>;
     /// The chart series of `queue` over `[from, to)`, by default the grain's usual window.
     async fn series(

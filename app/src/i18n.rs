@@ -107,6 +107,36 @@ impl Locale {
         }
     }
 
+    /// `1,234 failures in 5 groups`.
+    pub fn failure_summary(self, failures: i64, groups: usize) -> String {
+        let n = crate::format::count(failures);
+        match self {
+            Locale::Zh => format!("{groups} 组共 {n} 次失败"),
+            Locale::En => format!(
+                "{n} {} in {groups} {}",
+                if failures == 1 { "failure" } else { "failures" },
+                if groups == 1 { "group" } else { "groups" }
+            ),
+        }
+    }
+
+    /// Where a text search outside the index stopped, and what to do about it.
+    pub fn search_stopped(self, read: u32, at: &str) -> String {
+        let read = crate::format::count(i64::from(read));
+        match self {
+            Locale::En => format!(
+                "Text search read the newest {read} tasks of these filters, back to {at}, and stopped there. \
+                 “Older” searches on. Failed, killed, revoked and expired tasks are searched through an index: \
+                 choose those states, or a shorter time range, to search everything at once."
+            ),
+            Locale::Zh => format!(
+                "文字搜索已读取符合条件的最新 {read} 个任务（直到 {at}）并在此停止。\
+                 点击“较旧”继续搜索。失败、已终止、已撤销和已过期的任务通过索引搜索：\
+                 选择这些状态或缩短时间范围即可一次搜索全部。"
+            ),
+        }
+    }
+
     /// The name of a task state in this language.
     pub fn state(self, state: protocol::event::TaskState) -> &'static str {
         use protocol::event::TaskState::*;
@@ -136,6 +166,18 @@ pub struct Strings {
     pub nav_queues: &'static str,
     pub nav_tasks: &'static str,
     pub nav_workers: &'static str,
+    pub nav_failures: &'static str,
+    pub failures_title: &'static str,
+    pub failures_lead: &'static str,
+    pub failures_empty_title: &'static str,
+    pub failures_empty_body: &'static str,
+    pub col_count: &'static str,
+    pub col_trend: &'static str,
+    pub col_first_seen: &'static str,
+    pub col_latest: &'static str,
+    pub col_sample: &'static str,
+    pub failures_all_queues: &'static str,
+    pub failures_filter: &'static str,
     pub theme_to_dark: &'static str,
     pub theme_to_light: &'static str,
     pub language: &'static str,
@@ -323,6 +365,18 @@ static EN: Strings = Strings {
     nav_queues: "Queues",
     nav_tasks: "Tasks",
     nav_workers: "Workers",
+    nav_failures: "Failures",
+    failures_title: "Failures",
+    failures_lead: "Tasks that finished without success, grouped by queue and exception, most frequent first. Open a group to see its tasks.",
+    failures_empty_title: "No failures in this range",
+    failures_empty_body: "No task finished as failed, killed, revoked or expired. Try a longer range.",
+    col_count: "Count",
+    col_trend: "Trend",
+    col_first_seen: "First",
+    col_latest: "Latest",
+    col_sample: "Latest message",
+    failures_all_queues: "All queues",
+    failures_filter: "Show",
     theme_to_dark: "Switch to dark theme",
     theme_to_light: "Switch to light theme",
     language: "Language",
@@ -510,6 +564,18 @@ static ZH: Strings = Strings {
     nav_queues: "队列",
     nav_tasks: "任务",
     nav_workers: "消费者",
+    nav_failures: "失败",
+    failures_title: "失败分组",
+    failures_lead: "未成功结束的任务，按队列和异常分组，最常见的在前。点开一组即可查看其中的任务。",
+    failures_empty_title: "此时间范围内没有失败",
+    failures_empty_body: "没有任务以失败、已终止、已撤销或已过期结束。可以试试更长的时间范围。",
+    col_count: "次数",
+    col_trend: "趋势",
+    col_first_seen: "首次",
+    col_latest: "最近",
+    col_sample: "最近一条信息",
+    failures_all_queues: "全部队列",
+    failures_filter: "显示",
     theme_to_dark: "切换到深色主题",
     theme_to_light: "切换到浅色主题",
     language: "语言",
@@ -715,6 +781,9 @@ mod tests {
         use protocol::task::TaskTotal;
         let total = |count, more| TaskTotal { count, more };
         assert_eq!(Locale::En.task_count(total(1, false)), "1 task");
+        assert!(Locale::En
+            .search_stopped(50_000, "2026-11-23 10:00:00")
+            .contains("newest 50,000 tasks of these filters, back to 2026-11-23 10:00:00"));
         assert_eq!(Locale::En.task_count(total(1234, false)), "1,234 tasks");
         assert_eq!(
             Locale::En.task_count(total(10_000, true)),

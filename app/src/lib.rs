@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/queues/:queue") view=pages::Queue/>
                     <Route path=path!("/tasks") view=pages::Tasks/>
                     <Route path=path!("/tasks/:task_id") view=pages::Task/>
+                    <Route path=path!("/failures") view=pages::Failures/>
                     <Route path=path!("/workers") view=pages::Workers/>
                 </Routes>
             </Layout>

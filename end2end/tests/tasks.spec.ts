@@ -57,7 +57,8 @@ test('filters combine and return exactly the matching tasks, newest first', asyn
     [`queue=${a},${b}&state=failed&exception_type=KeyError`, [...ids(tag, [25, 15, 5]), `${tag}-old`]],
     [`queue=${b}&host=${tag}-h2`, []],
     [`queue=${a}&host=${tag}-h2&function=crop`, ids(tag, [24, 12, 0])],
-    [`q=needle-${tag}`, ids(tag, [20, 7])],
+    [`queue=${a},${b}&q=NEEDLE-${tag}`, ids(tag, [20, 7])],
+    [`state=failed,killed&q=needle-${tag}`, ids(tag, [20])],
     [`task_id_prefix=${tag}-2`, ids(tag, [29, 28, 27, 26, 25, 24, 23, 22, 21, 20])],
     [`task_id=${tag}-07`, ids(tag, [7])],
   ];
@@ -125,6 +126,39 @@ test('pages have no gaps or duplicates while new tasks arrive', async ({ page })
   // The newest page now starts with the tasks that arrived meanwhile.
   await turn(page, 'page-first');
   expect((await shown(page))[0]).toBe(`${tag}-new-2`);
+});
+
+test('a text search outside the index says how far it read, and searches on', async ({ page }) => {
+  // The end-to-end server reads at most 100 tasks per page where no index serves the text
+  // (scripts/test.sh: --search-scan 100).
+  const tag = `e2e_s${Date.now()}`;
+  const now = Date.now() / 1000;
+  const events: Seed[] = [];
+  for (let i = 0; i < 150; i++) {
+    const needle = i === 3 || i === 140;
+    events.push({ task_id: `${tag}-${String(i).padStart(3, '0')}`, queue_name: tag, state: needle && i === 3 ? 'failed' : 'success',
+      params: { n: i, note: needle ? `needle-${tag}` : 'hay' }, time_start: now - 900 + i, time_end: now - 899 + i });
+  }
+  await post(page, events);
+
+  await openHydrated(page, `/tasks?queue=${tag}&q=needle-${tag}`);
+  expect(await shown(page)).toEqual([`${tag}-140`]);
+  const stopped = page.getByTestId('search-stopped');
+  await expect(stopped).toContainText('read the newest 100 tasks of these filters, back to');
+  await expect(page.getByTestId('task-count')).toHaveText('');
+  await turn(page, 'page-older');
+  expect(await shown(page)).toEqual([`${tag}-003`]);
+  await expect(stopped).toHaveCount(0);
+  await expect(page.getByTestId('page-older')).toHaveCount(0);
+
+  // Failed tasks are searched through the index, all at once and counted.
+  await openHydrated(page, `/tasks?queue=${tag}&state=failed&q=needle-${tag}`);
+  expect(await shown(page)).toEqual([`${tag}-003`]);
+  await expect(page.getByTestId('task-count')).toHaveText('1 task');
+  await expect(stopped).toHaveCount(0);
+  // Too short a text is refused with the reason.
+  await openHydrated(page, `/tasks?q=ab`);
+  await expect(page.getByTestId('tasks-error')).toContainText('at least 3 characters');
 });
 
 test('filters that cannot be used say why', async ({ page }) => {

@@ -86,6 +86,12 @@ impl TaskState {
         self as i16
     }
 
+    /// Finished without success: the states the text index holds (codes 3 and up; the
+    /// migrations' partial indexes and triggers say `state >= 3`).
+    pub fn text_indexed(self) -> bool {
+        self.code() >= TaskState::Failed.code()
+    }
+
     pub fn from_code(code: i16) -> Option<TaskState> {
         TaskState::ALL.get(usize::try_from(code).ok()?).copied()
     }

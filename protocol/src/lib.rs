@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod event;
+pub mod failures;
 pub mod health;
 pub mod heartbeat;
 pub mod overview;

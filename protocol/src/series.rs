@@ -30,6 +30,10 @@ impl Grain {
         self as i16
     }
 
+    pub fn from_code(code: i16) -> Option<Grain> {
+        Grain::ALL.into_iter().find(|g| g.code() == code)
+    }
+
     /// `s` as a grain, or a message naming the grains there are.
     pub fn parse(s: &str) -> Result<Grain, String> {
         Grain::ALL

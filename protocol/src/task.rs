@@ -58,10 +58,34 @@ pub struct TaskPage {
     pub older: Option<String>,
     /// Cursor for the page before this one (newer tasks); absent at the start.
     pub newer: Option<String>,
-    /// How many tasks match, counted up to [`COUNT_CAP`]; on first pages only.
+    /// How many tasks match, counted up to [`COUNT_CAP`]; on first pages only, and not when
+    /// a text search stopped at its bound (`stopped`).
     #[serde(default)]
     pub total: Option<TaskTotal>,
+    /// A text search outside the text index stopped at its bound with less than a page of
+    /// matches: tasks past it were not searched yet, and `older` (or `newer`) continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<SearchStop>,
 }
+
+/// Where a bounded text search stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchStop {
+    /// Tasks read (those matching the rest of the filter).
+    pub read: u32,
+    /// Sort time of the last task read, epoch seconds.
+    pub at: f64,
+}
+
+/// Tasks a text search reads per page where no text index serves it (successful, running or
+/// pending tasks; every search on MongoDB) unless configured otherwise: enough for a page of
+/// anything but rare text, bounded so that a page answers in a fraction of a second whatever
+/// the store holds.
+pub const DEFAULT_SCAN_BUDGET: u32 = 50_000;
+
+/// Shortest search text: the text indexes work on three-character pieces.
+pub const TEXT_MIN: usize = 3;
 
 /// Counting stops here: past it a list says "more than", which costs a bounded read.
 pub const COUNT_CAP: u64 = 10_000;
@@ -116,6 +140,15 @@ pub struct TaskFilter {
     pub text: Option<String>,
     pub task_id: Option<String>,
     pub task_id_prefix: Option<String>,
+}
+
+impl TaskFilter {
+    /// The text index (Postgres, SQLite) holds tasks that finished without success — failed,
+    /// killed, revoked, expired — which is what people search; indexing every success would
+    /// cost ingest several times over. Other searches read a bounded window.
+    pub fn text_indexed(&self) -> bool {
+        !self.states.is_empty() && self.states.iter().all(|s| s.text_indexed())
+    }
 }
 
 /// Most tasks one page holds.
@@ -246,6 +279,10 @@ impl TaskQuery {
                 return Err("`from` must be before `to`".into());
             }
         }
+        let text = non_empty(&self.q);
+        if text.as_ref().is_some_and(|t| t.chars().count() < TEXT_MIN) {
+            return Err(format!("search text needs at least {TEXT_MIN} characters"));
+        }
         let filter = TaskFilter {
             queues: list(&self.queue),
             states,
@@ -254,7 +291,7 @@ impl TaskQuery {
             exception_type: non_empty(&self.exception_type),
             host: non_empty(&self.host),
             function: non_empty(&self.function),
-            text: non_empty(&self.q),
+            text,
             task_id: non_empty(&self.task_id),
             task_id_prefix: non_empty(&self.task_id_prefix),
         };
@@ -313,6 +350,22 @@ mod tests {
         assert_eq!(f.text, None, "blank text filters nothing");
         assert_eq!(f.task_id_prefix.as_deref(), Some("ab"));
         assert_eq!((at, limit), (PageAt::First, DEFAULT_PAGE));
+        assert!(f.text_indexed() || f.text.is_none());
+
+        // The text index holds unsuccessful final states only; short text is refused.
+        let text = |state: &str, q: &str| TaskQuery {
+            state: Some(state.into()),
+            q: Some(q.into()),
+            ..TaskQuery::default()
+        };
+        let indexed = |state: &str| text(state, "boom").parse(0.0).unwrap().0.text_indexed();
+        assert!(indexed("failed,killed,revoked,expired"));
+        assert!(!indexed("failed,success"));
+        assert!(!indexed("running"));
+        assert!(!indexed(""));
+        assert!(text("", "中文字").parse(0.0).is_ok());
+        let short = text("", " 中文 ").parse(0.0).unwrap_err();
+        assert!(short.contains("at least 3 characters"), "{short}");
 
         let bad = |q: TaskQuery| q.parse(0.0).unwrap_err();
         assert!(bad(TaskQuery {

@@ -128,12 +128,41 @@ const VERIFY: &str = "SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM
 /// The queues of the benchmark's tasks, task `i` in queue `i % 4`.
 pub const BENCH_QUEUES: [&str; 4] = ["orders", "emails", "thumbnails", "reports"];
 
+/// Exception types of the benchmark's failures, task `i`'s being `(i / 80) % 5`.
+pub const BENCH_EXCEPTIONS: [&str; 5] = [
+    "ValueError",
+    "TimeoutError",
+    "KeyError",
+    "ConnectionError",
+    "PermissionError",
+];
+
+/// Task `i` fails: one in 20, spread over every queue and through time.
+pub fn bench_failed(i: usize) -> bool {
+    (i / 4) % 20 == 1
+}
+
 /// One realistic event of about 1 KB: a funboost status dict with taskdeck's fields, for task
-/// `i` started at `start`.
+/// `i` started at `start`. Params mix ids, an e-mail, an address, a hash and a note, so that
+/// text indexes see realistic variety; `coupon` is `CPN-<i mod 1000>` (a text found in 0.1 %
+/// of params).
 pub fn sample_event(i: usize, finished: bool, start: f64) -> Value {
+    const STREETS: [&str; 5] = ["Elm", "Oak", "Pine", "Maple", "Cedar"];
+    const CITIES: [&str; 7] = [
+        "Berlin", "Paris", "Shanghai", "Austin", "Lagos", "Lima", "Osaka",
+    ];
+    const NOTES: [&str; 4] = [
+        "leave the parcel with the neighbour if nobody answers",
+        "gift wrap, no invoice in the box",
+        "deliver after 6 pm on weekdays",
+        "fragile: glassware, keep upright",
+    ];
     let queue = BENCH_QUEUES[i % 4];
-    let params = json!({"order_id": i, "customer": format!("customer-{:06}", i % 50_000), "items": [i % 7, i % 11, i % 13],
-        "note": "x".repeat(180), "priority": i % 3});
+    let params = json!({"order_id": i, "customer": format!("customer-{:06}", i % 50_000),
+        "email": format!("user{}@example.com", (i * 7_919) % 1_000_003), "coupon": format!("CPN-{:04}", i % 1_000),
+        "sku": format!("{:016x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        "address": format!("{} {} Street, {}", i % 9_999, STREETS[i % 5], CITIES[i % 7]),
+        "items": [i % 7, i % 11, i % 13], "note": NOTES[i % 4], "priority": i % 3});
     let mut e = json!({
         "task_id": format!("bench-{i:09}"), "queue_name": queue, "function": format!("handle_{queue}"),
         "params": params, "params_str": params.to_string(), "publish_time": start - 0.02,
@@ -145,14 +174,21 @@ pub fn sample_event(i: usize, finished: bool, start: f64) -> Value {
     });
     let fields = e.as_object_mut().unwrap();
     if finished {
-        let failed = i.is_multiple_of(20);
+        let failed = bench_failed(i);
         fields.insert("run_status".into(), json!("finish"));
         fields.insert("success".into(), json!(!failed));
         fields.insert("time_end".into(), json!(start + 0.05));
         fields.insert("time_cost".into(), json!(0.05 + (i % 100) as f64 * 0.001));
         if failed {
-            fields.insert("exception_type".into(), json!("ValueError"));
-            fields.insert("exception_msg".into(), json!(format!("invalid order {i}")));
+            let exception = BENCH_EXCEPTIONS[(i / 80) % 5];
+            fields.insert("exception_type".into(), json!(exception));
+            fields.insert(
+                "exception_msg".into(),
+                json!(format!(
+                    "{exception} while handling order {i} for customer-{:06}",
+                    i % 50_000
+                )),
+            );
             fields.insert("result".into(), json!("FUNC_RUN_ERROR"));
         } else {
             fields.insert("result".into(), json!({"status": "ok", "order_id": i}));

@@ -18,7 +18,7 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format, retention,
-    /// site_root, demo) [env: TASKDECK_CONFIG]
+    /// site_root, demo, worker_drop_after, search_scan) [env: TASKDECK_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free one [env: TASKDECK_BIND] [default: 127.0.0.1:3000]
@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// window]
     #[arg(long, value_name = "DURATION")]
     pub worker_drop_after: Option<String>,
+    /// Tasks a text search reads per page where the text index does not serve it (successful,
+    /// running and pending tasks; every search on MongoDB) before it stops and says so
+    /// [env: TASKDECK_SEARCH_SCAN] [default: 50000; at least 100]
+    #[arg(long, value_name = "TASKS")]
+    pub search_scan: Option<String>,
 }
 
 /// The optional TOML file; unknown keys are errors, not silently ignored typos.
@@ -74,11 +79,13 @@ struct FileSettings {
     retention: Option<String>,
     demo: Option<bool>,
     worker_drop_after: Option<String>,
+    search_scan: Option<u32>,
 }
 
 /// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 10] = [
+const ENV_VARS: [&str; 11] = [
     "TASKDECK_RETENTION",
+    "TASKDECK_SEARCH_SCAN",
     "TASKDECK_WORKER_DROP_AFTER",
     "TASKDECK_DEMO",
     "TASKDECK_CONFIG",
@@ -185,6 +192,8 @@ pub struct Settings {
     pub demo: bool,
     /// Consumers silent for longer leave the workers view.
     pub worker_drop_after: std::time::Duration,
+    /// Tasks a text search outside the text index reads per page.
+    pub search_scan: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -390,6 +399,28 @@ impl Settings {
             None => std::time::Duration::from_secs(300),
         };
 
+        let search_scan = match pick(
+            "search_scan",
+            args.search_scan.as_ref(),
+            "TASKDECK_SEARCH_SCAN",
+            file.search_scan.map(|n| n.to_string()).as_ref(),
+        ) {
+            Some(found) => found
+                .value
+                .replace('_', "")
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 100)
+                .ok_or_else(|| {
+                    invalid(
+                        "search_scan",
+                        found,
+                        "expected a number of tasks of at least 100, e.g. 50000".into(),
+                    )
+                })?,
+            None => protocol::task::DEFAULT_SCAN_BUDGET,
+        };
+
         let flag = match (args.demo, args.no_demo) {
             (true, _) => Some("true".to_owned()),
             (_, true) => Some("false".to_owned()),
@@ -420,6 +451,7 @@ impl Settings {
             retention,
             demo,
             worker_drop_after,
+            search_scan,
         })
     }
 }
@@ -529,6 +561,14 @@ mod tests {
                 .as_secs(),
             36 * 3_600
         );
+        assert_eq!(s.search_scan, 50_000);
+        let e = env(&[("TASKDECK_SEARCH_SCAN", "250_000")]);
+        assert_eq!(
+            Settings::resolve(&ServeArgs::default(), &e)
+                .unwrap()
+                .search_scan,
+            250_000
+        );
     }
 
     #[test]
@@ -592,6 +632,8 @@ mod tests {
             ("TASKDECK_STORE", "mongodb:///", "`store`"),
             ("TASKDECK_RETENTION", "7 weeks", "`retention`"),
             ("TASKDECK_RETENTION", "10m", "`retention`"),
+            ("TASKDECK_SEARCH_SCAN", "lots", "`search_scan`"),
+            ("TASKDECK_SEARCH_SCAN", "10", "`search_scan`"),
         ] {
             let msg = Settings::resolve(&ServeArgs::default(), &env(&[(var, value)]))
                 .unwrap_err()

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_live;
 mod bench_proc;
+mod bench_search;
 mod bench_series;
 mod bench_worker;
 mod bus;
@@ -54,6 +55,8 @@ enum BenchCommand {
     Verify(bench::VerifyArgs),
     /// Write the benchmark's events as NDJSON (for baselines outside taskdeck).
     Export(bench::ExportArgs),
+    /// First-page latency of task searches on a seeded store; on MongoDB also funboost's way.
+    Search(bench_search::SearchBenchArgs),
     /// Chart series from the write-time counters vs counting records per bucket.
     Series(bench_series::SeriesBenchArgs),
     /// Tasks/s of a Rust worker vs a funboost worker on the same Redis; RSS at 10,000 in flight.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
                     BenchCommand::Export(args) => bench::export(args),
                     BenchCommand::Worker(args) => bench_worker::run(args).await,
                     BenchCommand::Series(args) => bench_series::run(args).await,
+                    BenchCommand::Search(args) => bench_search::run(args).await,
                     BenchCommand::Live(args) => bench_live::run(args).await,
                 }
             });

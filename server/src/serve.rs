@@ -154,6 +154,7 @@ fn consumer_name() -> String {
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    crate::store::set_scan_budget(settings.search_scan);
     let deadline = tokio::time::Instant::now() + STORE_START_DEADLINE;
     loop {
         match Store::open(&settings.store, settings.retention).await {

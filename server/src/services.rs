@@ -5,6 +5,7 @@ use crate::ingest::{stats, Ingest};
 use crate::store::Store;
 use app::backend::{Backend, BackendError};
 use async_trait::async_trait;
+use protocol::failures::{FailureFilter, FailureGroups};
 use protocol::heartbeat::Fleet;
 use protocol::overview::{
     BrokerQueues, Overview, QueueRow, Sources, SPARK_MINUTES, THROUGHPUT_WINDOW_S,
@@ -103,6 +104,10 @@ impl Backend for Services {
 
     async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, BackendError> {
         self.store.get_task(task_id).await.map_err(unavailable)
+    }
+
+    async fn failures(&self, filter: &FailureFilter) -> Result<FailureGroups, BackendError> {
+        self.store.failure_groups(filter).await.map_err(unavailable)
     }
 
     async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError> {

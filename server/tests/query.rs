@@ -7,7 +7,14 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-const T0: f64 = 1_795_000_000.0;
+/// Two days ago on a whole hour: recent enough for the failures view's ranges.
+static T0: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    ((now - 2.0 * 86_400.0) / 3_600.0).floor() * 3_600.0
+});
 
 /// 300 tasks over 3 queues: every 7th failed with one of two exceptions, every 11th still
 /// running; pairs share a start time so ties are broken by task id.
@@ -15,7 +22,7 @@ fn seed_events() -> Vec<Value> {
     (0..300)
         .map(|i| {
             let queue = ["alpha", "beta", "gamma"][i % 3];
-            let start = T0 + (i / 2) as f64;
+            let start = *T0 + (i / 2) as f64;
             let mut e = json!({
                 "task_id": format!("task-{i:04}"), "queue_name": queue, "function": "f",
                 "params": {"n": i, "tag": if i % 50 == 0 { "50%_off" } else { "plain" }},
@@ -110,7 +117,7 @@ async fn query_scenario(td: &Taskdeck) {
         walk(&td.url, "host=host2&state=success,failed").await,
         expected(|i| i % 4 == 2 && i % 11 != 0)
     );
-    let (from, to) = (T0 + 10.0, T0 + 20.0);
+    let (from, to) = (*T0 + 10.0, *T0 + 20.0);
     assert_eq!(
         walk(&td.url, &format!("from={from}&to={to}")).await,
         expected(|i| (20..40).contains(&i))
@@ -130,6 +137,39 @@ async fn query_scenario(td: &Taskdeck) {
         expected(|i| i == 14 || (140..150).contains(&i) && failed(i))
     );
 
+    // Text search ignores case. Failed, killed, revoked and expired tasks are searched
+    // through the text index, and counted.
+    let boom1 = |i: usize| failed(i) && format!("boom {i}").contains("boom 1");
+    assert_eq!(
+        walk(&td.url, "q=BOOM%201&state=failed").await,
+        expected(boom1)
+    );
+    let (_, page) = tasks(&td.url, "q=BOOM%201&state=failed").await;
+    assert_eq!(
+        page["total"]["count"].as_u64(),
+        Some(expected(boom1).len() as u64),
+        "{page}"
+    );
+    assert!(page["stopped"].is_null(), "{page}");
+    assert_eq!(
+        walk(&td.url, "q=%22n%22%3A98%2C&state=failed,killed").await,
+        ["task-0098"]
+    );
+    assert_eq!(
+        walk(&td.url, "q=PLAIN&queue=beta").await,
+        expected(|i| i % 3 == 1 && i % 50 != 0)
+    );
+    // Other searches read at most `search_scan` tasks per page (100 here) and say where they
+    // stopped, uncounted; the walks above continue past each stop without gaps.
+    let (_, page) = tasks(&td.url, "q=50%25_off").await;
+    assert!(page["total"].is_null(), "{page}");
+    assert_eq!(page["stopped"]["read"], 100, "{page}");
+    let at = page["stopped"]["at"].as_f64().unwrap();
+    assert_eq!(
+        ids(&page),
+        expected(|i| i % 50 == 0 && *T0 + (i / 2) as f64 >= at)
+    );
+    assert!(page["older"].is_string(), "{page}");
     // First pages count what matches (up to 10,000); later pages do not count again.
     let (_, page) = tasks(&td.url, "queue=alpha&state=failed&limit=2").await;
     let want = (0..300).filter(|i| i % 3 == 0 && failed(*i)).count() as u64;
@@ -188,7 +228,7 @@ async fn query_scenario(td: &Taskdeck) {
     // New tasks arriving mid-walk shift nothing: the older pages continue exactly.
     let (_, first) = tasks(&td.url, "limit=100").await;
     let newer: Vec<Value> = (0..30)
-        .map(|i| json!({"task_id": format!("late-{i}"), "queue_name": "alpha", "state": "success", "time_start": T0 + 1_000.0 + i as f64}))
+        .map(|i| json!({"task_id": format!("late-{i}"), "queue_name": "alpha", "state": "success", "time_start": *T0 + 1_000.0 + i as f64}))
         .collect();
     post(&td.url, Value::Array(newer).to_string()).await;
     let mut seen = ids(&first);
@@ -231,6 +271,7 @@ async fn query_scenario(td: &Taskdeck) {
         ("from=yesterday", "from"),
         ("range=2w", "range"),
         ("range=1h&from=5", "not both"),
+        ("q=ab", "3 characters"),
     ] {
         let (status, err) = tasks(&td.url, query).await;
         assert_eq!(status, 400, "{query}: {err}");
@@ -239,6 +280,56 @@ async fn query_scenario(td: &Taskdeck) {
             "{query}: {err}"
         );
     }
+
+    // Failure groups, from the counters kept at write time.
+    let (status, f) = get_json(&format!("{}/api/v1/failures?range=7d", td.url)).await;
+    assert_eq!(status, 200, "{f}");
+    assert_eq!(f["grain"], "hour");
+    let groups = f["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 6, "3 queues × 2 exception types: {f}");
+    for g in groups {
+        let (queue, exc) = (
+            g["queue"].as_str().unwrap(),
+            g["exception_type"].as_str().unwrap(),
+        );
+        let q = ["alpha", "beta", "gamma"]
+            .iter()
+            .position(|n| *n == queue)
+            .unwrap();
+        let members: Vec<usize> = (0..300)
+            .filter(|i| i % 3 == q && failed(*i) && (i % 2 == 0) == (exc == "ValueError"))
+            .collect();
+        assert_eq!(g["count"].as_u64(), Some(members.len() as u64), "{g}");
+        let series: i64 = g["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .sum();
+        assert_eq!(series, members.len() as i64, "{g}");
+        let latest = members.iter().max_by_key(|i| (*i / 2, **i)).unwrap();
+        assert_eq!(g["sample_task_id"], format!("task-{latest:04}"), "{g}");
+        assert_eq!(g["sample_msg"], format!("boom {latest}"), "{g}");
+    }
+    let counts: Vec<u64> = groups
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most frequent first: {counts:?}"
+    );
+    let (_, one) = get_json(&format!("{}/api/v1/failures?range=7d&queue=beta", td.url)).await;
+    assert!(
+        one["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["queue"] == "beta"),
+        "{one}"
+    );
+    let (status, bad) = get_json(&format!("{}/api/v1/failures?range=2w", td.url)).await;
+    assert_eq!(status, 400, "{bad}");
 
     // Queues, with running counts.
     let (status, queues) = get_json(&format!("{}/api/v1/queues", td.url)).await;
@@ -255,12 +346,25 @@ async fn query_scenario(td: &Taskdeck) {
         alpha["running"].as_i64(),
         Some((0..300).filter(|i| i % 3 == 0 && i % 11 == 0).count() as i64)
     );
+
+    // A task indexed when it fails after running.
+    let needle = |state: &str| {
+        json!({"task_id": "late-fail", "queue_name": "alpha", "state": state, "run_times": 1,
+        "params": {"needle": "Zebra-17"}, "time_start": *T0 - 50.0, "exception_type": "KeyError", "exception_msg": "gone"})
+    };
+    post(&td.url, json!([needle("running")]).to_string()).await;
+    assert_eq!(
+        walk(&td.url, "q=zebra-1&state=failed").await,
+        Vec::<String>::new()
+    );
+    post(&td.url, json!([needle("failed")]).to_string()).await;
+    assert_eq!(walk(&td.url, "q=zebra-1&state=failed").await, ["late-fail"]);
 }
 
 #[tokio::test]
 async fn sqlite_lists_filters_and_pages_tasks() {
     let dir = tempfile::tempdir().unwrap();
-    let td = Taskdeck::start(dir.path(), &[]);
+    let td = Taskdeck::start(dir.path(), &["--search-scan", "100"]);
     query_scenario(&td).await;
 }
 
@@ -268,7 +372,7 @@ async fn sqlite_lists_filters_and_pages_tasks() {
 async fn postgres_lists_filters_and_pages_tasks() {
     let pg = PgDb::new("query").await;
     let dir = tempfile::tempdir().unwrap();
-    let td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    let td = Taskdeck::start(dir.path(), &["--store", &pg.url, "--search-scan", "100"]);
     query_scenario(&td).await;
     drop(td);
     pg.drop().await;
@@ -279,7 +383,7 @@ async fn mongodb_lists_filters_and_pages_tasks() {
     let db = format!("td_query_{}", std::process::id());
     let url = format!("{}/{db}", service_url("TEST_MONGODB_URL"));
     let dir = tempfile::tempdir().unwrap();
-    let td = Taskdeck::start(dir.path(), &["--store", &url]);
+    let td = Taskdeck::start(dir.path(), &["--store", &url, "--search-scan", "100"]);
     query_scenario(&td).await;
     let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
         .await

@@ -17,6 +17,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <A href="/" exact=true>{move || t().nav_overview}</A>
                 <A href="/queues">{move || t().nav_queues}</A>
                 <A href="/tasks">{move || t().nav_tasks}</A>
+                <A href="/failures">{move || t().nav_failures}</A>
                 <A href="/workers">{move || t().nav_workers}</A>
             </nav>
             <div class="toolbar">

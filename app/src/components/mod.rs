@@ -3,3 +3,4 @@ pub mod empty_state;
 pub mod json_view;
 pub mod layout;
 pub mod links;
+pub mod sparkline;

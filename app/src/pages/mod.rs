@@ -1,3 +1,4 @@
+mod failures;
 mod lists;
 mod not_found;
 mod overview;
@@ -7,6 +8,7 @@ mod task;
 mod tasks;
 mod workers;
 
+pub use failures::Failures;
 pub use lists::Queues;
 pub use not_found::NotFound;
 pub use overview::Overview;

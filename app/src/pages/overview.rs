@@ -1,6 +1,7 @@
 use crate::api::{overview, system_status};
 use crate::components::empty_state::EmptyState;
 use crate::components::links::QueueLink;
+use crate::components::sparkline::Sparkline;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
@@ -167,7 +168,7 @@ fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView
                 }}
                 {(r.consumers_stale > 0).then(|| view! { " " <span class="badge down">{r.consumers_stale} " " {move || t().workers_stale}</span> })}
             </td>
-            <td><Sparkline values=r.spark/></td>
+            <td>{spark_per_minute(r.spark)}</td>
         </tr>
     }
 }
@@ -197,35 +198,10 @@ fn Done(ok: i64, failed: i64, window: &'static str) -> impl IntoView {
     }
 }
 
-/// Finished tasks per minute as a small line, newest on the right; the title gives the peak.
-#[component]
-fn Sparkline(values: Vec<i64>) -> impl IntoView {
-    const W: f64 = 120.0;
-    const H: f64 = 28.0;
-    let peak = values.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let step = W / (values.len().max(2) - 1) as f64;
-    let points: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * step,
-                H - 2.0 - (*v as f64 / peak) * (H - 4.0)
-            )
-        })
-        .collect();
-    let line = points.join(" ");
-    let area = format!("0,{H} {line} {W},{H}");
-    let title = format!("max {}/min", peak as i64);
-    let label = title.clone();
-    view! {
-        <svg class="spark" viewBox=format!("0 0 {W} {H}") width=W height=H role="img" aria-label=label>
-            <title>{title}</title>
-            <polygon class="spark-area" points=area/>
-            <polyline class="spark-line" points=line/>
-        </svg>
-    }
+/// Finished tasks per minute; the title gives the peak.
+fn spark_per_minute(values: Vec<i64>) -> impl IntoView {
+    let peak = values.iter().copied().max().unwrap_or(0);
+    view! { <Sparkline values title=format!("max {peak}/min")/> }
 }
 
 /// Reachability of this instance's dependencies, checked by a real round trip on demand.

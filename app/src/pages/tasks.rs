@@ -91,10 +91,10 @@ pub fn Tasks() -> impl IntoView {
         {move || view! { <FilterBar query=query.get()/> }}
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
             {move || page.get().map(|result| match result {
-                Ok(p) if p.tasks.is_empty() && query.with(|q| *q == TaskQuery::default()) => view! {
+                Ok(p) if p.tasks.is_empty() && p.stopped.is_none() && query.with(|q| *q == TaskQuery::default()) => view! {
                     <EmptyState title=move || t().tasks_empty_title body=move || t().tasks_empty_body/>
                 }.into_any(),
-                Ok(p) if p.tasks.is_empty() => view! {
+                Ok(p) if p.tasks.is_empty() && p.stopped.is_none() => view! {
                     <EmptyState title=move || t().tasks_no_match_title body=move || t().tasks_no_match_body/>
                 }.into_any(),
                 Ok(p) => view! { <Results page=p query=query.get()/> }.into_any(),
@@ -255,7 +255,7 @@ fn FilterBar(query: TaskQuery) -> impl IntoView {
     }
 }
 
-fn range_label(s: &crate::i18n::Strings, r: &str) -> &'static str {
+pub(crate) fn range_label(s: &crate::i18n::Strings, r: &str) -> &'static str {
     match r {
         "15m" => s.tasks_last_15m,
         "1h" => s.tasks_last_1h,
@@ -280,12 +280,23 @@ fn Results(page: TaskPage, query: TaskQuery) -> impl IntoView {
     let older = page.older.clone().map(|c| at(Some(c), None));
     let first = (query.older.is_some() || query.newer.is_some()).then(|| at(None, None));
     let total = page.total;
+    let zone = use_prefs().zone;
+    // A bounded text search says how far it read; "Older" continues from there.
+    let stopped = page.stopped.map(|stop| {
+        view! {
+            <p class="banner info" data-testid="search-stopped">
+                {move || locale.get().search_stopped(stop.read, &zone.get().datetime(stop.at))}
+            </p>
+        }
+    });
+    let table = (!page.tasks.is_empty()).then(|| view! { <TaskTable tasks=page.tasks/> });
     view! {
         <div class="results-bar">
             <span data-testid="task-count">{move || total.map(|n| locale.get().task_count(n))}</span>
             <Pager newer=newer.clone() older=older.clone() first=first.clone()/>
         </div>
-        <TaskTable tasks=page.tasks/>
+        {stopped}
+        {table}
         <div class="results-bar end">
             <span class="muted small">{move || t().tasks_newest}</span>
             <Pager newer older first/>

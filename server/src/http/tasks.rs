@@ -6,6 +6,7 @@ use app::backend::Backend;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use protocol::failures::{FailureGroups, FailureQuery};
 use protocol::task::{TaskDetail, TaskPage, TaskQuery};
 
 /// Tasks matching every given filter, newest first, with keyset pagination.
@@ -48,4 +49,28 @@ pub async fn get_task(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no task {task_id:?}")))
+}
+
+/// Tasks that finished without success (failed, killed, revoked, expired) over a range,
+/// grouped by queue, state and exception type, most frequent first, each with a count per
+/// bucket (minutes up to 6 h, hours beyond), first and last time and the latest as a sample.
+#[utoipa::path(
+    get,
+    path = "/failures",
+    tag = "tasks",
+    params(FailureQuery),
+    responses(
+        (status = 200, body = FailureGroups),
+        (status = 400, description = "The range or a key is malformed", body = super::error::ErrorBody),
+    )
+)]
+pub async fn failures(
+    State(state): State<AppState>,
+    q: Result<Query<FailureQuery>, QueryRejection>,
+) -> Result<Json<FailureGroups>, ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    let filter = q
+        .parse(crate::ingest::now_epoch())
+        .map_err(ApiError::bad_request)?;
+    Ok(Json(state.services.failures(&filter).await?))
 }

@@ -2,6 +2,7 @@
 //! which writes them to the store in batches and tells each source when its events are
 //! committed — only then does a source acknowledge them (HTTP 202, XACK).
 
+pub mod failures;
 pub mod memory;
 pub mod metrics;
 pub mod record;

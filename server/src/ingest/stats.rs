@@ -52,17 +52,29 @@ pub struct StatValue {
 /// What the counters need of a task that just reached a final state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finished {
+    pub task_id: String,
     pub queue: String,
     pub state: TaskState,
     /// When it finished (or, lacking that, its sort time), epoch seconds.
     pub at: f64,
     pub cost: Option<f64>,
     pub wait: Option<f64>,
+    /// For the failure counters; only kept when the state is not a success.
+    pub exception_type: Option<String>,
+    pub exception_msg: Option<String>,
 }
 
 impl Finished {
     pub fn of(r: &super::record::TaskRecord) -> Finished {
+        let failed = r.state.text_indexed();
         Finished {
+            task_id: r.task_id.clone(),
+            exception_type: r.exception_type.clone().filter(|_| failed),
+            exception_msg: r
+                .exception_msg
+                .clone()
+                .filter(|_| failed)
+                .map(|m| crate::store::cut(m, super::failures::SAMPLE_MSG)),
             queue: r.queue.clone(),
             state: r.state,
             at: r.end_time.unwrap_or_else(|| r.sort_time()),
@@ -229,6 +241,9 @@ mod tests {
     fn increments_assemble_into_a_continuous_series() {
         let finished = [
             Finished {
+                task_id: "t".into(),
+                exception_type: None,
+                exception_msg: None,
                 queue: "q".into(),
                 state: TaskState::Success,
                 at: 125.2,
@@ -236,6 +251,9 @@ mod tests {
                 wait: Some(0.1),
             },
             Finished {
+                task_id: "t".into(),
+                exception_type: None,
+                exception_msg: None,
                 queue: "q".into(),
                 state: TaskState::Success,
                 at: 126.9,
@@ -243,6 +261,9 @@ mod tests {
                 wait: None,
             },
             Finished {
+                task_id: "t".into(),
+                exception_type: None,
+                exception_msg: None,
                 queue: "q".into(),
                 state: TaskState::Failed,
                 at: 185.0,

@@ -3,7 +3,11 @@
 mod mongo;
 mod postgres;
 pub use postgres::copy_rows;
+mod failures;
+mod mongo_query;
 mod query;
+pub(crate) use query::cut;
+pub use query::set_scan_budget;
 pub mod retention;
 
 mod sqlite;
@@ -252,7 +256,9 @@ fn task_upsert_tail(greatest: &str, least: &str) -> String {
             OR (excluded.state = 1 AND tasks.state = 1 AND excluded.run_times > tasks.run_times) \
             OR (excluded.state = 0 AND tasks.state = 1 AND excluded.run_times >= 1 \
                 AND excluded.run_times >= tasks.run_times) \
-         RETURNING queue, state, publish_time, start_time, end_time, cost, sort_time"
+         RETURNING task_id, queue, state, publish_time, start_time, end_time, cost, sort_time, exception_type, \
+         CASE WHEN state >= 3 THEN substr(exception_msg, 1, {sample}) END AS sample_msg",
+        sample = crate::ingest::failures::SAMPLE_MSG
     )
 }
 

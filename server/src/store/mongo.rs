@@ -15,10 +15,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
 use protocol::event::TaskState;
 use protocol::series::Grain;
-use protocol::task::{
-    Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary, TaskTotal,
-    COUNT_CAP,
-};
+use protocol::task::{QueueSummary, TaskDetail, TaskFilter, TaskSummary};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -53,11 +50,11 @@ impl MongoStore {
         }
     }
 
-    fn records(&self) -> mongodb::Database {
+    pub(crate) fn records(&self) -> mongodb::Database {
         self.client.database(&self.records_db)
     }
 
-    fn own(&self) -> mongodb::Database {
+    pub(crate) fn own(&self) -> mongodb::Database {
         self.client.database(&self.own_db)
     }
 }
@@ -237,7 +234,7 @@ async fn ensure_indexes(m: &MongoStore, queue: &str) -> mongodb::error::Result<(
 
 /// Inserts `docs` unordered; returns the positions refused because the `_id` exists already
 /// (written meanwhile by another instance). Any other refusal is an error.
-async fn insert_new(
+pub(super) async fn insert_new(
     coll: &mongodb::Collection<Document>,
     docs: Vec<Document>,
     what: &str,
@@ -376,6 +373,7 @@ pub async fn write_batch(
         .collect();
     let own = m.own();
     add_stats(&own, &stats::increments(&finished)).await?;
+    super::failures::add_mongo(&own, &crate::ingest::failures::increments(&finished)).await?;
     let seen: Vec<Document> = super::queues_seen(records)
         .into_iter()
         .map(|(q, t)| doc! { "q": { "_id": q }, "u": { "$max": { "last_seen": t }, "$min": { "first_seen": t } }, "upsert": true })
@@ -451,6 +449,7 @@ async fn add_stats(
 
 pub async fn ensure_own_indexes(m: &MongoStore) -> mongodb::error::Result<()> {
     let own = m.own();
+    super::failures::ensure_mongo_indexes(&own).await?;
     own.collection::<Document>("task_stats")
         .create_index(
             IndexModel::builder()
@@ -528,7 +527,7 @@ pub async fn finished_counts(
     Ok(sums.into_iter().map(|((q, b), n)| (q, b, n)).collect())
 }
 
-fn num(d: &Document, key: &str) -> Option<f64> {
+pub(super) fn num(d: &Document, key: &str) -> Option<f64> {
     match d.get(key)? {
         Bson::Double(v) => Some(*v),
         Bson::Int32(v) => Some(f64::from(*v)),
@@ -537,14 +536,14 @@ fn num(d: &Document, key: &str) -> Option<f64> {
     }
 }
 
-fn text(d: &Document, key: &str) -> Option<String> {
+pub(super) fn text(d: &Document, key: &str) -> Option<String> {
     d.get_str(key)
         .ok()
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
 }
 
-fn json_text(d: &Document, key: &str) -> Option<String> {
+pub(super) fn json_text(d: &Document, key: &str) -> Option<String> {
     match d.get(key)? {
         Bson::Null => None,
         b => serde_json::to_string(&b.clone().into_relaxed_extjson()).ok(),
@@ -552,7 +551,7 @@ fn json_text(d: &Document, key: &str) -> Option<String> {
 }
 
 /// A record funboost wrote carries no `state`: it comes from `run_status` and `success`.
-fn state_of(d: &Document) -> TaskState {
+pub(super) fn state_of(d: &Document) -> TaskState {
     if let Some(s) = d.get_str("state").ok().and_then(TaskState::parse) {
         return s;
     }
@@ -566,7 +565,7 @@ fn state_of(d: &Document) -> TaskState {
     }
 }
 
-fn summary(d: &Document, preview: bool) -> TaskSummary {
+pub(super) fn summary(d: &Document, preview: bool) -> TaskSummary {
     let mut params = text(d, "params_str").or_else(|| json_text(d, "params"));
     if preview {
         params = params.map(|p| super::query::cut(p, super::query::PARAMS_PREVIEW));
@@ -600,178 +599,16 @@ fn summary(d: &Document, preview: bool) -> TaskSummary {
     }
 }
 
-fn state_filter(s: TaskState) -> Document {
-    let legacy = match s {
-        TaskState::Running => Some(doc! { "run_status": "running" }),
-        TaskState::Success => Some(doc! { "run_status": "finish", "success": true }),
-        TaskState::Failed => Some(
-            doc! { "run_status": "finish", "success": false, "exception_type": { "$nin": [Bson::Null, ""] } },
-        ),
-        TaskState::Killed => Some(
-            doc! { "run_status": "finish", "success": false, "exception_type": { "$in": [Bson::Null, ""] } },
-        ),
-        _ => None,
-    };
-    match legacy {
-        Some(mut l) => {
-            l.insert("state", doc! { "$exists": false });
-            doc! { "$or": [ { "state": s.as_str() }, l ] }
-        }
-        None => doc! { "state": s.as_str() },
-    }
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars().fold(String::new(), |mut out, c| {
-        if "\\^$.|?*+()[]{}".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
-}
-
-fn list_filter(f: &TaskFilter, at: &PageAt) -> Document {
-    let mut and: Vec<Document> = Vec::new();
-    if !f.states.is_empty() {
-        and.push(doc! { "$or": f.states.iter().map(|s| state_filter(*s)).collect::<Vec<_>>() });
-    }
-    let mut range = Document::new();
-    if let Some(from) = f.from {
-        range.insert("$gte", from);
-    }
-    if let Some(to) = f.to {
-        range.insert("$lt", to);
-    }
-    if !range.is_empty() {
-        and.push(doc! { "time_start": range });
-    }
-    for (field, v) in [
-        ("exception_type", &f.exception_type),
-        ("host_name", &f.host),
-        ("function", &f.function),
-        ("_id", &f.task_id),
-    ] {
-        if let Some(v) = v {
-            and.push(doc! { field: v });
-        }
-    }
-    if let Some(p) = &f.task_id_prefix {
-        and.push(doc! { "_id": { "$regex": format!("^{}", regex_escape(p)) } });
-    }
-    if let Some(t) = &f.text {
-        let re = regex_escape(t);
-        and.push(doc! { "$or": [ { "params_str": { "$regex": &re } }, { "exception_msg": { "$regex": &re } }, { "result": { "$regex": &re } } ] });
-    }
-    match at {
-        PageAt::First => {}
-        PageAt::Older(c) => and.push(doc! { "$or": [ { "time_start": { "$lt": c.sort_time } }, { "time_start": c.sort_time, "_id": { "$lt": &c.task_id } } ] }),
-        PageAt::Newer(c) => and.push(doc! { "$or": [ { "time_start": { "$gt": c.sort_time } }, { "time_start": c.sort_time, "_id": { "$gt": &c.task_id } } ] }),
-    }
-    if and.is_empty() {
-        Document::new()
-    } else {
-        doc! { "$and": and }
-    }
-}
-
-async fn record_collections(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<Vec<String>> {
+pub(super) async fn record_collections(
+    m: &MongoStore,
+    f: &TaskFilter,
+) -> anyhow::Result<Vec<String>> {
     if !f.queues.is_empty() {
         return Ok(f.queues.clone());
     }
     let mut names = m.records().list_collection_names().await?;
     names.sort();
     Ok(names)
-}
-
-pub async fn list_tasks(
-    m: &MongoStore,
-    f: &TaskFilter,
-    at: &PageAt,
-    limit: u32,
-) -> anyhow::Result<TaskPage> {
-    let filter = list_filter(f, at);
-    let newer = matches!(at, PageAt::Newer(_));
-    let dir = if newer { 1 } else { -1 };
-    // One bounded query per queue collection, merged; the count runs beside it.
-    let page = async {
-        let mut rows: Vec<TaskSummary> = Vec::new();
-        for name in record_collections(m, f).await? {
-            let mut cursor = m
-                .records()
-                .collection::<Document>(&name)
-                .find(filter.clone())
-                .sort(doc! { "time_start": dir, "_id": dir })
-                .limit(i64::from(limit) + 1)
-                .await?;
-            while cursor.advance().await? {
-                rows.push(summary(&cursor.deserialize_current()?, true));
-            }
-        }
-        anyhow::Ok(rows)
-    };
-    let total = async {
-        match at {
-            PageAt::First => count_tasks(m, f).await.map(Some),
-            _ => Ok(None),
-        }
-    };
-    let (mut rows, total) = tokio::try_join!(page, total)?;
-    let key = |t: &TaskSummary| (t.start_time.unwrap_or(f64::NEG_INFINITY), t.task_id.clone());
-    rows.sort_by(|a, b| {
-        key(b)
-            .partial_cmp(&key(a))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    if newer {
-        rows.reverse();
-    }
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    if newer {
-        rows.reverse();
-    }
-    let cursor = |t: &TaskSummary| {
-        Cursor {
-            sort_time: t.start_time.unwrap_or(t.sort_time),
-            task_id: t.task_id.clone(),
-        }
-        .encode()
-    };
-    let older = if newer || more {
-        rows.last().map(cursor)
-    } else {
-        None
-    };
-    let newer_cursor = match at {
-        PageAt::First => None,
-        PageAt::Older(_) => rows.first().map(cursor),
-        PageAt::Newer(_) => more.then(|| rows.first().map(cursor)).flatten(),
-    };
-    Ok(TaskPage {
-        tasks: rows,
-        older,
-        newer: newer_cursor,
-        total,
-    })
-}
-
-/// Matching records over the queue collections, each count stopped past [`COUNT_CAP`].
-pub async fn count_tasks(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<TaskTotal> {
-    let filter = list_filter(f, &PageAt::First);
-    let mut n = 0u64;
-    for name in record_collections(m, f).await? {
-        n += m
-            .records()
-            .collection::<Document>(&name)
-            .count_documents(filter.clone())
-            .limit(COUNT_CAP + 1 - n.min(COUNT_CAP))
-            .await?;
-        if n > COUNT_CAP {
-            break;
-        }
-    }
-    Ok(TaskTotal::capped(n))
 }
 
 pub async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {
@@ -841,7 +678,7 @@ pub async fn queue_summaries(m: &MongoStore, now: f64) -> anyhow::Result<Vec<Que
         let running = m
             .records()
             .collection::<Document>(&queue)
-            .count_documents(state_filter(TaskState::Running))
+            .count_documents(super::mongo_query::legacy_state_filter(TaskState::Running))
             .await? as i64;
         out.push(QueueSummary {
             success_last_minute: count_finished(

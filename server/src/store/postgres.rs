@@ -50,6 +50,7 @@ pub async fn write_batch(
         .into_iter()
         .filter_map(super::sqlite::finished_from_row)
         .collect();
+    super::failures::add_postgres(&mut tx, &crate::ingest::failures::increments(&finished)).await?;
     let increments = stats::increments(&finished);
     if !increments.is_empty() {
         sqlx::query(ADD_STATS)

@@ -6,10 +6,22 @@ use super::Store;
 use protocol::event::TaskState;
 use protocol::series::Grain;
 use protocol::task::{
-    Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary, TaskTotal,
-    COUNT_CAP, MAX_PAGE,
+    Cursor, PageAt, QueueSummary, SearchStop, TaskDetail, TaskFilter, TaskPage, TaskSummary,
+    TaskTotal, COUNT_CAP, MAX_PAGE,
 };
 use sqlx::{FromRow, QueryBuilder};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static SCAN_BUDGET: AtomicU32 = AtomicU32::new(protocol::task::DEFAULT_SCAN_BUDGET);
+
+/// Tasks a text search outside the text index reads per page (`search_scan` setting).
+pub fn scan_budget() -> u32 {
+    SCAN_BUDGET.load(Ordering::Relaxed)
+}
+
+pub fn set_scan_budget(n: u32) {
+    SCAN_BUDGET.store(n.max(1), Ordering::Relaxed);
+}
 
 /// Longest params text a list row carries.
 pub(super) const PARAMS_PREVIEW: usize = 512;
@@ -79,7 +91,7 @@ impl SummaryRow {
     }
 }
 
-pub(super) fn cut(mut s: String, max: usize) -> String {
+pub(crate) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut at = max;
         while !s.is_char_boundary(at) {
@@ -98,9 +110,21 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Adds `WHERE …` for the filter.
+/// What text search reads: the expression Postgres's trigram index is built on
+/// (migrations/postgres/0004_text_search.sql) and SQLite's FTS table holds
+/// (migrations/sqlite/0003_text_search.sql). The three must stay the same.
+const TEXT_DOC: &str =
+    "(COALESCE(params, '') || ' ' || COALESCE(exception_msg, '') || ' ' || COALESCE(result, ''))";
+
+/// An FTS5 phrase: with the trigram tokenizer it matches the text as a substring, ignoring
+/// case.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Adds `WHERE …` for the filter; `$sqlite` picks the dialect of the text search.
 macro_rules! push_filter {
-    ($qb:expr, $filter:expr) => {{
+    ($qb:expr, $filter:expr, $sqlite:expr) => {{
         let qb = $qb;
         let f: &TaskFilter = $filter;
         qb.push(" WHERE 1 = 1");
@@ -135,53 +159,81 @@ macro_rules! push_filter {
             }
         }
         if let Some(prefix) = &f.task_id_prefix {
-            qb.push(" AND task_id LIKE ")
-                .push_bind(format!("{}%", like_escape(prefix)))
-                .push(" ESCAPE '\\'");
+            // A range, not LIKE 'p%': SQLite's LIKE ignores ASCII case and so cannot walk
+            // the (binary) primary key; both stores compare task ids byte by byte.
+            qb.push(" AND task_id >= ")
+                .push_bind(prefix.clone())
+                .push(" AND task_id < ")
+                .push_bind(format!("{prefix}{}", char::MAX));
         }
         if let Some(text) = &f.text {
-            let pattern = format!("%{}%", like_escape(text));
-            qb.push(" AND (params LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR result LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR exception_msg LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
+            if $sqlite && f.text_indexed() {
+                qb.push(" AND rowid IN (SELECT rowid FROM task_text WHERE task_text MATCH ")
+                    .push_bind(fts_phrase(text))
+                    .push(")");
+            } else if f.text_indexed() {
+                // Postgres's trigram index is built on this expression.
+                qb.push(format!(" AND {TEXT_DOC} ILIKE "))
+                    .push_bind(format!("%{}%", like_escape(text)))
+                    .push(" ESCAPE '\\'");
+            } else {
+                // A bounded scan: three LIKEs cost less than concatenating every row.
+                // Postgres: ILIKE under the "C" collation folds ASCII case only, as SQLite's
+                // LIKE does, at half the cost of folding by the database's locale.
+                let like = if $sqlite {
+                    "LIKE"
+                } else {
+                    "COLLATE \"C\" ILIKE"
+                };
+                let pattern = format!("%{}%", like_escape(text));
+                let mut sep = " AND (";
+                for column in ["params", "exception_msg", "result"] {
+                    qb.push(format!("{sep}{column} {like} "))
+                        .push_bind(pattern.clone())
+                        .push(" ESCAPE '\\'");
+                    sep = " OR ";
+                }
+                qb.push(")");
+            }
         }
     }};
 }
 
 /// Adds `WHERE …` for the filter and the cursor, then the order and limit.
+/// `$bound` is the last task a bounded text search may read (inclusive).
 macro_rules! build_list {
-    ($qb:expr, $filter:expr, $at:expr, $limit:expr) => {{
+    ($qb:expr, $filter:expr, $at:expr, $limit:expr, $bound:expr, $sqlite:expr) => {{
         let qb = $qb;
-        push_filter!(&mut *qb, $filter);
-        match $at {
-            PageAt::First => {
-                qb.push(" ORDER BY sort_time DESC, task_id DESC");
-            }
-            PageAt::Older(c) => {
-                qb.push(" AND (sort_time < ").push_bind(c.sort_time);
-                qb.push(" OR (sort_time = ")
-                    .push_bind(c.sort_time)
-                    .push(" AND task_id < ")
-                    .push_bind(c.task_id.clone())
-                    .push("))");
-                qb.push(" ORDER BY sort_time DESC, task_id DESC");
-            }
-            PageAt::Newer(c) => {
-                qb.push(" AND (sort_time > ").push_bind(c.sort_time);
-                qb.push(" OR (sort_time = ")
-                    .push_bind(c.sort_time)
-                    .push(" AND task_id > ")
-                    .push_bind(c.task_id.clone())
-                    .push("))");
-                qb.push(" ORDER BY sort_time ASC, task_id ASC");
-            }
+        push_filter!(&mut *qb, $filter, $sqlite);
+        let bound: Option<&Cursor> = $bound;
+        // Keyset conditions repeat their first column as a plain range, which the planner
+        // can turn into index bounds (it cannot from the OR alone).
+        let mut keyset = |c: &Cursor, range: &str, past: &str, tie: &str| {
+            qb.push(format!(" AND sort_time {range} "))
+                .push_bind(c.sort_time);
+            qb.push(format!(" AND (sort_time {past} "))
+                .push_bind(c.sort_time);
+            qb.push(" OR (sort_time = ")
+                .push_bind(c.sort_time)
+                .push(format!(" AND task_id {tie} "))
+                .push_bind(c.task_id.clone())
+                .push("))");
+        };
+        match ($at, bound) {
+            (PageAt::Newer(_), Some(b)) => keyset(b, "<=", "<", "<="),
+            (_, Some(b)) => keyset(b, ">=", ">", ">="),
+            _ => {}
         }
+        match $at {
+            PageAt::First => {}
+            PageAt::Older(c) => keyset(c, "<=", "<", "<"),
+            PageAt::Newer(c) => keyset(c, ">=", ">", ">"),
+        }
+        let order = match $at {
+            PageAt::Newer(_) => "ASC",
+            _ => "DESC",
+        };
+        qb.push(format!(" ORDER BY sort_time {order}, task_id {order}"));
         qb.push(" LIMIT ").push_bind(i64::from($limit) + 1);
     }};
 }
@@ -195,17 +247,24 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<TaskPage> {
         if let Store::Mongodb(m) = self {
-            return super::mongo::list_tasks(m, filter, at, limit).await;
+            return super::mongo_query::list_tasks(m, filter, at, limit).await;
         }
         let limit = limit.clamp(1, MAX_PAGE);
+        // A text search outside the index reads at most scan_budget() rows: find where that
+        // stops first. Past the bound the count would read too much, so it is left out.
+        let bound = match filter.text.is_some() && !filter.text_indexed() {
+            true => self.scan_bound(filter, at).await?,
+            false => None,
+        };
         // The count reads at most COUNT_CAP + 1 rows; it runs beside the page, not after it.
         let total = async {
             match at {
-                PageAt::First => self.count_tasks(filter).await.map(Some),
+                PageAt::First if bound.is_none() => self.count_tasks(filter).await.map(Some),
                 _ => Ok(None),
             }
         };
-        let (mut rows, total) = tokio::try_join!(self.page_rows(filter, at, limit), total)?;
+        let (mut rows, total) =
+            tokio::try_join!(self.page_rows(filter, at, limit, bound.as_ref()), total)?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let newer_direction = matches!(at, PageAt::Newer(_));
@@ -220,24 +279,62 @@ impl Store {
             }
             .encode()
         };
+        // A bounded search that found less than a page stopped at its bound: the next page
+        // in the same direction starts past it.
+        let stopped = bound.filter(|_| !more);
+        let stop_at = stopped.as_ref().map(|b| SearchStop {
+            read: scan_budget(),
+            at: b.sort_time,
+        });
+        let stop = stopped.map(|b| b.encode());
         // Older pages exist past the last row when the query hit its limit going older, or
         // always when we came from older pages; symmetrically for newer.
-        let older = if newer_direction || more {
-            tasks.last().map(cursor)
-        } else {
-            None
+        let older = match at {
+            PageAt::Newer(_) => tasks.last().map(cursor),
+            _ if more => tasks.last().map(cursor),
+            _ => stop.clone(),
         };
         let newer = match at {
             PageAt::First => None,
             PageAt::Older(_) => tasks.first().map(cursor),
-            PageAt::Newer(_) => more.then(|| tasks.first().map(cursor)).flatten(),
+            PageAt::Newer(_) if more => tasks.first().map(cursor),
+            PageAt::Newer(_) => stop,
         };
         Ok(TaskPage {
             tasks,
             older,
             newer,
             total,
+            stopped: stop_at,
         })
+    }
+
+    /// The last task a text search outside the index may read on this page: the
+    /// [`scan_budget`]-th of those matching the rest of the filter past the cursor, or `None`
+    /// when fewer match (the search reads them all).
+    async fn scan_bound(&self, filter: &TaskFilter, at: &PageAt) -> anyhow::Result<Option<Cursor>> {
+        let rest = TaskFilter {
+            text: None,
+            ..filter.clone()
+        };
+        let select = "SELECT sort_time, task_id FROM tasks";
+        let offset = i64::from(scan_budget() - 1);
+        let row: Option<(f64, String)> = match self {
+            Store::Sqlite(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
+                build_list!(&mut qb, &rest, at, 0, None, true);
+                qb.push(" OFFSET ").push_bind(offset);
+                qb.build_query_as().fetch_optional(pool).await?
+            }
+            Store::Postgres(pool) => {
+                let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
+                build_list!(&mut qb, &rest, at, 0, None, false);
+                qb.push(" OFFSET ").push_bind(offset);
+                qb.build_query_as().fetch_optional(pool).await?
+            }
+            Store::Mongodb(_) => unreachable!("MongoDB bounds its searches in mongo.rs"),
+        };
+        Ok(row.map(|(sort_time, task_id)| Cursor { sort_time, task_id }))
     }
 
     /// One page's rows plus one (to tell whether more follow), SQLite or Postgres.
@@ -246,17 +343,18 @@ impl Store {
         filter: &TaskFilter,
         at: &PageAt,
         limit: u32,
+        bound: Option<&Cursor>,
     ) -> anyhow::Result<Vec<SummaryRow>> {
         let select = format!("SELECT {SUMMARY_COLUMNS} FROM tasks");
         Ok(match self {
             Store::Sqlite(pool) => {
                 let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
-                build_list!(&mut qb, filter, at, limit);
+                build_list!(&mut qb, filter, at, limit, bound, true);
                 qb.build_query_as().fetch_all(pool).await?
             }
             Store::Postgres(pool) => {
                 let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
-                build_list!(&mut qb, filter, at, limit);
+                build_list!(&mut qb, filter, at, limit, bound, false);
                 qb.build_query_as().fetch_all(pool).await?
             }
             Store::Mongodb(_) => unreachable!("MongoDB lists tasks in mongo.rs"),
@@ -269,7 +367,7 @@ impl Store {
         let n: i64 = match self {
             Store::Sqlite(pool) => {
                 let mut qb = QueryBuilder::<sqlx::Sqlite>::new(select);
-                push_filter!(&mut qb, filter);
+                push_filter!(&mut qb, filter, true);
                 qb.push(" LIMIT ")
                     .push_bind(COUNT_CAP as i64 + 1)
                     .push(") AS matching");
@@ -277,13 +375,13 @@ impl Store {
             }
             Store::Postgres(pool) => {
                 let mut qb = QueryBuilder::<sqlx::Postgres>::new(select);
-                push_filter!(&mut qb, filter);
+                push_filter!(&mut qb, filter, false);
                 qb.push(" LIMIT ")
                     .push_bind(COUNT_CAP as i64 + 1)
                     .push(") AS matching");
                 qb.build_query_scalar().fetch_one(pool).await?
             }
-            Store::Mongodb(m) => return super::mongo::count_tasks(m, filter).await,
+            Store::Mongodb(m) => return super::mongo_query::count_tasks(m, filter).await,
         };
         Ok(TaskTotal::capped(n.max(0) as u64))
     }

@@ -58,6 +58,25 @@ impl Store {
             };
             pruned.buckets += self.delete_chunks(&sql, bucket_cutoff).await?;
         }
+        for grain in crate::ingest::failures::FAILURE_GRAINS {
+            let keep = STATS_KEEP
+                .iter()
+                .find(|(g, _)| *g == grain)
+                .map(|(_, k)| *k);
+            let bucket_cutoff = (now - keep.unwrap_or(retention).as_secs_f64()).floor();
+            let sql = match self {
+                Store::Sqlite(_) => format!(
+                    "DELETE FROM failure_stats WHERE rowid IN \
+                     (SELECT rowid FROM failure_stats WHERE grain = {} AND bucket < ?1 LIMIT ?2)",
+                    grain.code()
+                ),
+                _ => format!(
+                    "DELETE FROM failure_stats WHERE ctid IN (SELECT ctid FROM failure_stats WHERE grain = {} AND bucket < $1 LIMIT $2)",
+                    grain.code()
+                ),
+            };
+            pruned.buckets += self.delete_chunks(&sql, bucket_cutoff).await?;
+        }
         Ok(pruned)
     }
 

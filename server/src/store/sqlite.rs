@@ -25,15 +25,20 @@ ON CONFLICT (queue) DO UPDATE SET last_seen = MAX(queues.last_seen, excluded.las
 const ADD_DEAD: &str =
     "INSERT INTO dead_letters (received_at, source, error, payload) VALUES (?1, ?2, ?3, ?4)";
 
-pub(super) type Returned = (
-    String,
-    i16,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    f64,
-);
+#[derive(sqlx::FromRow)]
+pub(super) struct Returned {
+    task_id: String,
+    queue: String,
+    state: i16,
+    publish_time: Option<f64>,
+    start_time: Option<f64>,
+    end_time: Option<f64>,
+    cost: Option<f64>,
+    sort_time: f64,
+    exception_type: Option<String>,
+    /// Cut to the sample length, and only for unsuccessful final states.
+    sample_msg: Option<String>,
+}
 
 pub async fn write_batch(
     pool: &SqlitePool,
@@ -75,6 +80,7 @@ pub async fn write_batch(
         changed += rows.len();
         finished.extend(rows.into_iter().filter_map(finished_from_row));
     }
+    super::failures::add_sqlite(&mut tx, &crate::ingest::failures::increments(&finished)).await?;
     let increments = stats::increments(&finished);
     for chunk in increments.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(ADD_STAT_HEAD);
@@ -115,13 +121,20 @@ pub async fn write_batch(
 
 /// The counters' view of a row the upsert changed, if that row is now final.
 pub(super) fn finished_from_row(row: Returned) -> Option<Finished> {
-    let (queue, state, publish, start, end, cost, sort_time) = row;
-    let state = TaskState::from_code(state).filter(|s| s.is_final())?;
+    let state = TaskState::from_code(row.state).filter(|s| s.is_final())?;
+    let failed = state.text_indexed();
     Some(Finished {
-        queue,
+        task_id: row.task_id,
+        queue: row.queue,
         state,
-        at: end.unwrap_or(sort_time),
-        cost,
-        wait: start.zip(publish).map(|(s, p)| s - p).filter(|w| *w >= 0.0),
+        at: row.end_time.unwrap_or(row.sort_time),
+        cost: row.cost,
+        wait: row
+            .start_time
+            .zip(row.publish_time)
+            .map(|(s, p)| s - p)
+            .filter(|w| *w >= 0.0),
+        exception_type: row.exception_type.filter(|_| failed),
+        exception_msg: row.sample_msg,
     })
 }

@@ -1,0 +1,375 @@
+//! Task lists on MongoDB: one query per queue collection, merged newest first.
+//!
+//! Each query keeps to what the simplest MongoDB-protocol planners turn into an index scan —
+//! one top-level `time_start` range and plain equalities — and whatever that cannot say (ties
+//! at a cursor, the text of a search) is checked here while reading, newest first. States are
+//! top-level too unless the collection holds records funboost wrote itself, which carry no
+//! `state` and are matched by their `run_status`/`success` fields instead.
+
+use super::mongo::{num, record_collections, summary, text, MongoStore};
+use super::query::scan_budget;
+use mongodb::bson::{doc, Bson, Document};
+use protocol::event::TaskState;
+use protocol::task::{
+    Cursor, PageAt, SearchStop, TaskFilter, TaskPage, TaskSummary, TaskTotal, COUNT_CAP,
+};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a collection is taken to hold (or not) records without `state`.
+const LEGACY_RECHECK: Duration = Duration::from_secs(60);
+
+/// Per `db.collection`: holds records funboost wrote itself, as of when.
+static LEGACY: Mutex<Option<HashMap<String, (bool, Instant)>>> = Mutex::new(None);
+
+async fn has_legacy(coll: &mongodb::Collection<Document>) -> anyhow::Result<bool> {
+    let key = coll.namespace().to_string();
+    if let Some((legacy, at)) = LEGACY
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+    {
+        if at.elapsed() < LEGACY_RECHECK {
+            return Ok(*legacy);
+        }
+    }
+    let legacy = coll
+        .find_one(doc! { "state": { "$exists": false } })
+        .projection(doc! { "_id": 1 })
+        .await?
+        .is_some();
+    LEGACY
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(key, (legacy, Instant::now()));
+    Ok(legacy)
+}
+
+pub(super) fn legacy_state_filter(s: TaskState) -> Document {
+    let legacy = match s {
+        TaskState::Running => Some(doc! { "run_status": "running" }),
+        TaskState::Success => Some(doc! { "run_status": "finish", "success": true }),
+        TaskState::Failed => Some(
+            doc! { "run_status": "finish", "success": false, "exception_type": { "$nin": [Bson::Null, ""] } },
+        ),
+        TaskState::Killed => Some(
+            doc! { "run_status": "finish", "success": false, "exception_type": { "$in": [Bson::Null, ""] } },
+        ),
+        _ => None,
+    };
+    match legacy {
+        Some(mut l) => {
+            l.insert("state", doc! { "$exists": false });
+            doc! { "$or": [ { "state": s.as_str() }, l ] }
+        }
+        None => doc! { "state": s.as_str() },
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if "\\^$.|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+/// A page's reading plan: the query of one collection and what is checked while reading.
+struct Plan<'a> {
+    filter: &'a TaskFilter,
+    at: &'a PageAt,
+    /// The last task a bounded text search may read (inclusive).
+    bound: Option<&'a Cursor>,
+    /// Lower-cased search text.
+    text: Option<String>,
+}
+
+fn key(d: &Document) -> (f64, &str) {
+    (
+        num(d, "time_start").unwrap_or(f64::NEG_INFINITY),
+        d.get_str("_id").unwrap_or_default(),
+    )
+}
+
+impl<'a> Plan<'a> {
+    fn new(filter: &'a TaskFilter, at: &'a PageAt, bound: Option<&'a Cursor>) -> Plan<'a> {
+        Plan {
+            filter,
+            at,
+            bound,
+            text: filter.text.as_deref().map(str::to_ascii_lowercase),
+        }
+    }
+
+    fn newer(&self) -> bool {
+        matches!(self.at, PageAt::Newer(_))
+    }
+
+    /// The collection's query: a `time_start` range (filter, cursor and bound merged) and
+    /// plain conditions.
+    async fn query(&self, coll: &mongodb::Collection<Document>) -> anyhow::Result<Document> {
+        let f = self.filter;
+        let (mut low, mut high): (Option<f64>, Option<(f64, bool)>) =
+            (f.from, f.to.map(|t| (t, false)));
+        let mut raise = |v: f64| low = Some(low.map_or(v, |l| l.max(v)));
+        if let PageAt::Newer(c) = self.at {
+            raise(c.sort_time);
+        }
+        if let (Some(b), false) = (self.bound, self.newer()) {
+            raise(b.sort_time);
+        }
+        let mut lower = |v: f64| {
+            if high.is_none_or(|(h, _)| v < h) {
+                high = Some((v, true));
+            }
+        };
+        if let PageAt::Older(c) = self.at {
+            lower(c.sort_time);
+        }
+        if let (Some(b), true) = (self.bound, self.newer()) {
+            lower(b.sort_time);
+        }
+        // Always a range, so that even "everything" walks the time index.
+        let mut range = doc! { "$gte": low.unwrap_or(f64::MIN) };
+        if let Some((h, inclusive)) = high {
+            range.insert(if inclusive { "$lte" } else { "$lt" }, h);
+        }
+        let mut q = doc! { "time_start": range };
+        for (field, v) in [
+            ("exception_type", &f.exception_type),
+            ("host_name", &f.host),
+            ("function", &f.function),
+        ] {
+            if let Some(v) = v {
+                q.insert(field, v);
+            }
+        }
+        match (&f.task_id, &f.task_id_prefix) {
+            (Some(id), _) => {
+                q.insert("_id", id);
+            }
+            (None, Some(p)) => {
+                q.insert("_id", doc! { "$regex": format!("^{}", regex_escape(p)) });
+            }
+            _ => {}
+        }
+        if !f.states.is_empty() {
+            if has_legacy(coll).await? {
+                let any: Vec<Document> = f.states.iter().map(|s| legacy_state_filter(*s)).collect();
+                q.insert("$or", any);
+            } else {
+                let names: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
+                q.insert("state", doc! { "$in": names });
+            }
+        }
+        Ok(q)
+    }
+
+    /// What the query could not say: past the cursor (ties included), within the bound, the
+    /// text in params, exception message or result (ASCII case ignored).
+    fn keeps(&self, d: &Document) -> bool {
+        let k = key(d);
+        let past = |c: &Cursor, newer: bool| {
+            let c = (c.sort_time, c.task_id.as_str());
+            if newer {
+                k > c
+            } else {
+                k < c
+            }
+        };
+        let keyset = match self.at {
+            PageAt::First => true,
+            PageAt::Older(c) => past(c, false),
+            PageAt::Newer(c) => past(c, true),
+        };
+        let within = self.bound.is_none_or(|b| !past(b, self.newer()));
+        keyset && within && self.text.as_ref().is_none_or(|t| contains_text(d, t))
+    }
+}
+
+fn contains_text(d: &Document, needle: &str) -> bool {
+    let field = |k: &str| match d.get(k) {
+        Some(Bson::String(s)) => Some(s.clone()),
+        Some(Bson::Null) | None => None,
+        Some(other) => Some(other.clone().into_relaxed_extjson().to_string()),
+    };
+    let params = text(d, "params_str").or_else(|| field("params"));
+    [params, field("exception_msg"), field("result")]
+        .into_iter()
+        .flatten()
+        .any(|s| s.to_ascii_lowercase().contains(needle))
+}
+
+/// Reads a collection newest first (oldest first going newer) and keeps up to `want`
+/// documents that pass the plan's checks.
+async fn read(
+    coll: &mongodb::Collection<Document>,
+    plan: &Plan<'_>,
+    want: usize,
+) -> anyhow::Result<Vec<Document>> {
+    let dir = if plan.newer() { 1 } else { -1 };
+    let residual = plan.text.is_some() || !matches!(plan.at, PageAt::First) || plan.bound.is_some();
+    let mut find = coll
+        .find(plan.query(coll).await?)
+        .sort(doc! { "time_start": dir, "_id": dir });
+    if !residual {
+        find = find.limit(want as i64);
+    }
+    let mut cursor = find.batch_size((want as u32).clamp(2, 1_000)).await?;
+    let mut out = Vec::new();
+    while out.len() < want && cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        if plan.keeps(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn list_tasks(
+    m: &MongoStore,
+    f: &TaskFilter,
+    at: &PageAt,
+    limit: u32,
+) -> anyhow::Result<TaskPage> {
+    let newer = matches!(at, PageAt::Newer(_));
+    // No text index here (funboost's layout has none, and not every server speaks text
+    // indexes): every text search reads a bounded window, counted only when it reads all.
+    let bound = match f.text.is_some() {
+        true => scan_bound(m, f, at).await?,
+        false => None,
+    };
+    let plan = Plan::new(f, at, bound.as_ref());
+    let page = async {
+        let mut rows: Vec<TaskSummary> = Vec::new();
+        for name in record_collections(m, f).await? {
+            let coll = m.records().collection::<Document>(&name);
+            for d in read(&coll, &plan, limit as usize + 1).await? {
+                rows.push(summary(&d, true));
+            }
+        }
+        anyhow::Ok(rows)
+    };
+    let total = async {
+        match at {
+            PageAt::First if bound.is_none() => count_tasks(m, f).await.map(Some),
+            _ => Ok(None),
+        }
+    };
+    let (mut rows, total) = tokio::try_join!(page, total)?;
+    let key = |t: &TaskSummary| (t.start_time.unwrap_or(f64::NEG_INFINITY), t.task_id.clone());
+    rows.sort_by(|a, b| {
+        key(b)
+            .partial_cmp(&key(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if newer {
+        rows.reverse();
+    }
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    if newer {
+        rows.reverse();
+    }
+    let cursor = |t: &TaskSummary| {
+        Cursor {
+            sort_time: t.start_time.unwrap_or(t.sort_time),
+            task_id: t.task_id.clone(),
+        }
+        .encode()
+    };
+    let stopped = bound.filter(|_| !more);
+    let stop_at = stopped.as_ref().map(|b| SearchStop {
+        read: scan_budget(),
+        at: b.sort_time,
+    });
+    let stop = stopped.map(|b| b.encode());
+    let older = match at {
+        PageAt::Newer(_) => rows.last().map(cursor),
+        _ if more => rows.last().map(cursor),
+        _ => stop.clone(),
+    };
+    let newer_cursor = match at {
+        PageAt::First => None,
+        PageAt::Older(_) => rows.first().map(cursor),
+        PageAt::Newer(_) if more => rows.first().map(cursor),
+        PageAt::Newer(_) => stop,
+    };
+    Ok(TaskPage {
+        tasks: rows,
+        older,
+        newer: newer_cursor,
+        total,
+        stopped: stop_at,
+    })
+}
+
+/// The last task a text search may read on this page: every collection's
+/// [`scan_budget`]-th task matching the rest of the filter past the cursor, the nearest of
+/// them (so that each collection is read at most that far), or `None` when no collection has
+/// that many.
+async fn scan_bound(m: &MongoStore, f: &TaskFilter, at: &PageAt) -> anyhow::Result<Option<Cursor>> {
+    let rest = TaskFilter {
+        text: None,
+        ..f.clone()
+    };
+    let plan = Plan::new(&rest, at, None);
+    let newer = plan.newer();
+    let dir = if newer { 1 } else { -1 };
+    let mut bound: Option<Cursor> = None;
+    for name in record_collections(m, f).await? {
+        let coll = m.records().collection::<Document>(&name);
+        // Ties at the cursor may be counted in: the bound is a budget, not an exact place.
+        let last = coll
+            .find_one(plan.query(&coll).await?)
+            .sort(doc! { "time_start": dir, "_id": dir })
+            .skip(u64::from(scan_budget() - 1))
+            .projection(doc! { "time_start": 1 })
+            .await?;
+        let Some(d) = last else { continue };
+        let (sort_time, task_id) = key(&d);
+        let c = Cursor {
+            sort_time,
+            task_id: task_id.to_owned(),
+        };
+        let k = |c: &Cursor| (c.sort_time, c.task_id.clone());
+        let nearer = match &bound {
+            None => true,
+            Some(b) if newer => k(&c) < k(b),
+            Some(b) => k(&c) > k(b),
+        };
+        if nearer {
+            bound = Some(c);
+        }
+    }
+    Ok(bound)
+}
+
+/// Matching records over the queue collections, each count stopped past [`COUNT_CAP`]. A
+/// text search (only counted when it reads everything anyway) is counted by reading.
+pub async fn count_tasks(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<TaskTotal> {
+    let first = PageAt::First;
+    let plan = Plan::new(f, &first, None);
+    let cap = COUNT_CAP as usize + 1;
+    let mut n = 0usize;
+    for name in record_collections(m, f).await? {
+        let coll = m.records().collection::<Document>(&name);
+        n += match plan.text {
+            Some(_) => read(&coll, &plan, cap - n.min(cap)).await?.len(),
+            None => {
+                coll.count_documents(plan.query(&coll).await?)
+                    .limit((cap - n.min(cap)) as u64)
+                    .await? as usize
+            }
+        };
+        if n >= cap {
+            break;
+        }
+    }
+    Ok(TaskTotal::capped(n as u64))
+}
