@@ -82,3 +82,10 @@ echo; echo "== 6. live dashboards: event -> browser latency at 5,000 events/s; s
 "$bin" bench live --store "sqlite:$state/live.db" --redis "${TEST_REDIS_URL%/0}/4"
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE live"
 "$bin" bench live --store "${TEST_POSTGRES_URL%/postgres}/live" --redis "${TEST_REDIS_URL%/0}/4"
+
+echo; echo "== 7. search: first-page latency of task searches; on MongoDB also funboost's way"
+"$bin" bench search --store "sqlite:$state/search.db" --tasks 1000000
+psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE search"
+"$bin" bench search --store "${TEST_POSTGRES_URL%/postgres}/search" --tasks "${SEARCH_PG_TASKS:-10000000}"
+# The MongoDB-protocol test server takes records at a few hundred per second: a smaller store.
+"$bin" bench search --store "$TEST_MONGODB_URL/search" --tasks "${SEARCH_MONGO_TASKS:-50000}"

@@ -10,6 +10,7 @@ use crate::ingest::now_epoch;
 use crate::store::{MongoStore, Store};
 use clap::Args;
 use mongodb::bson::{doc, Document};
+use protocol::failures::FailureQuery;
 use protocol::task::{Cursor, PageAt, TaskQuery};
 use std::time::{Duration, Instant};
 
@@ -167,8 +168,60 @@ pub async fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
             theirs.map_or("-".into(), |t| format!("{:.0}×", t.1 / ours.1.max(0.001))),
         );
     }
+    // (d): from the failure counters; funboost has no such view, its nearest is grouping the
+    // records themselves.
+    let filter = FailureQuery {
+        range: Some("24h".into()),
+        queue: None,
+    }
+    .parse(now_epoch())
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let sample = store.failure_groups(&filter).await?;
+    let ours = time(args.reads, || async {
+        Ok(store.failure_groups(&filter).await?.groups.len())
+    })
+    .await?;
+    let theirs = match &store {
+        Store::Mongodb(m) => Some(
+            time(args.reads.min(10), || async {
+                group_records(m, now_epoch() - 86_400.0).await
+            })
+            .await?,
+        ),
+        _ => None,
+    };
+    println!(
+        "{:<44} {:>8} {:>7} | {:>9.1} / {:>8.1} | {:>24} | {:>6}",
+        "(d) failures grouped by exception, 24 h",
+        sample.groups.len(),
+        sample.groups.iter().map(|g| g.count).sum::<i64>(),
+        ours.0,
+        ours.1,
+        theirs.map_or("-".into(), |t| format!("{:>10.1} / {:>10.1}", t.0, t.1)),
+        theirs.map_or("-".into(), |t| format!("{:.0}×", t.1 / ours.1.max(0.001))),
+    );
     store.close().await;
     Ok(())
+}
+
+/// Failed records of the last day grouped by exception type in every queue collection.
+async fn group_records(m: &MongoStore, from: f64) -> anyhow::Result<usize> {
+    let mut groups = 0;
+    for queue in BENCH_QUEUES {
+        let pipeline = [
+            doc! { "$match": { "time_start": { "$gt": from }, "success": false } },
+            doc! { "$group": { "_id": "$exception_type", "count": { "$sum": 1 }, "last": { "$max": "$time_start" } } },
+        ];
+        let mut cursor = m
+            .records()
+            .collection::<Document>(queue)
+            .aggregate(pipeline)
+            .await?;
+        while cursor.advance().await? {
+            groups += 1;
+        }
+    }
+    Ok(groups)
 }
 
 /// Fresh planner statistics, as autovacuum (Postgres) or `PRAGMA optimize` would leave them.

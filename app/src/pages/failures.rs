@@ -168,7 +168,8 @@ fn GroupTable(groups: FailureGroups, range: String) -> impl IntoView {
                                             false => label.clone(),
                                         }}
                                     </A>
-                                    {(state != TaskState::Failed).then(|| view! {
+                                    // The state beside an exception type, when it is not a plain failure.
+                                    {(state != TaskState::Failed && !g.exception_type.is_empty()).then(|| view! {
                                         " " <span class=format!("chip small state-{}", state.as_str())>{move || locale.get().state(state)}</span>
                                     })}
                                 </td>
