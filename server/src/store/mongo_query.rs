@@ -69,16 +69,6 @@ pub(super) fn legacy_state_filter(s: TaskState) -> Document {
     }
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars().fold(String::new(), |mut out, c| {
-        if "\\^$.|?*+()[]{}".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
-}
-
 /// A page's reading plan: the query of one collection and what is checked while reading.
 struct Plan<'a> {
     filter: &'a TaskFilter,
@@ -153,8 +143,12 @@ impl<'a> Plan<'a> {
             (Some(id), _) => {
                 q.insert("_id", id);
             }
+            // A key range, which every planner walks on `_id` (an anchored regex may scan).
             (None, Some(p)) => {
-                q.insert("_id", doc! { "$regex": format!("^{}", regex_escape(p)) });
+                q.insert(
+                    "_id",
+                    doc! { "$gte": p, "$lt": format!("{p}{}", char::MAX) },
+                );
             }
             _ => {}
         }
@@ -245,11 +239,18 @@ pub async fn list_tasks(
         false => None,
     };
     let plan = Plan::new(f, at, bound.as_ref());
+    // A text search that reads everything anyway (no bound) counts what it reads, in the
+    // same pass; other first pages count beside the page.
+    let counted_here = f.text.is_some() && bound.is_none() && matches!(at, PageAt::First);
+    let want = match counted_here {
+        true => COUNT_CAP as usize + 1,
+        false => limit as usize + 1,
+    };
     let page = async {
         let mut rows: Vec<TaskSummary> = Vec::new();
         for name in record_collections(m, f).await? {
             let coll = m.records().collection::<Document>(&name);
-            for d in read(&coll, &plan, limit as usize + 1).await? {
+            for d in read(&coll, &plan, want).await? {
                 rows.push(summary(&d, true));
             }
         }
@@ -257,11 +258,14 @@ pub async fn list_tasks(
     };
     let total = async {
         match at {
-            PageAt::First if bound.is_none() => count_tasks(m, f).await.map(Some),
+            PageAt::First if bound.is_none() && !counted_here => count_tasks(m, f).await.map(Some),
             _ => Ok(None),
         }
     };
-    let (mut rows, total) = tokio::try_join!(page, total)?;
+    let (mut rows, mut total) = tokio::try_join!(page, total)?;
+    if counted_here {
+        total = Some(TaskTotal::capped(rows.len() as u64));
+    }
     let key = |t: &TaskSummary| (t.start_time.unwrap_or(f64::NEG_INFINITY), t.task_id.clone());
     rows.sort_by(|a, b| {
         key(b)
