@@ -7,7 +7,9 @@ test.use({ timezoneId: 'Asia/Shanghai' });
 /** Per series of a chart: the sum of its data (nulls as 0). */
 async function chartSums(page: Page, id: string): Promise<number[]> {
   return page.evaluate((id) => {
-    const chart = (window as any).echarts.getInstanceByDom(document.getElementById(id));
+    // Between two renders the chart's element may be gone for a moment: report "nothing yet".
+    const el = document.getElementById(id);
+    const chart = el && (window as any).echarts.getInstanceByDom(el);
     if (!chart) return [];
     return chart.getOption().series.map((s: any) => s.data.reduce((a: number, v: any) => a + (v ?? 0), 0));
   }, id);
@@ -15,8 +17,9 @@ async function chartSums(page: Page, id: string): Promise<number[]> {
 
 async function axisLabels(page: Page, id: string): Promise<string[]> {
   return page.evaluate((id) => {
-    const chart = (window as any).echarts.getInstanceByDom(document.getElementById(id));
-    return chart.getOption().xAxis[0].data;
+    const el = document.getElementById(id);
+    const chart = el && (window as any).echarts.getInstanceByDom(el);
+    return chart ? chart.getOption().xAxis[0].data : [];
   }, id);
 }
 
