@@ -7,12 +7,10 @@
 //! `state` and are matched by their `run_status`/`success` fields instead.
 
 use super::mongo::{num, record_collections, summary, text, MongoStore};
-use super::query::scan_budget;
+use super::query::{finish_page, scan_budget};
 use mongodb::bson::{doc, Bson, Document};
 use protocol::event::TaskState;
-use protocol::task::{
-    Cursor, PageAt, SearchStop, TaskFilter, TaskPage, TaskSummary, TaskTotal, COUNT_CAP,
-};
+use protocol::task::{Cursor, PageAt, TaskFilter, TaskPage, TaskSummary, TaskTotal, COUNT_CAP};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -280,37 +278,10 @@ pub async fn list_tasks(
     if newer {
         rows.reverse();
     }
-    let cursor = |t: &TaskSummary| {
-        Cursor {
-            sort_time: t.start_time.unwrap_or(t.sort_time),
-            task_id: t.task_id.clone(),
-        }
-        .encode()
-    };
-    let stopped = bound.filter(|_| !more);
-    let stop_at = stopped.as_ref().map(|b| SearchStop {
-        read: scan_budget(),
-        at: b.sort_time,
-    });
-    let stop = stopped.map(|b| b.encode());
-    let older = match at {
-        PageAt::Newer(_) => rows.last().map(cursor),
-        _ if more => rows.last().map(cursor),
-        _ => stop.clone(),
-    };
-    let newer_cursor = match at {
-        PageAt::First => None,
-        PageAt::Older(_) => rows.first().map(cursor),
-        PageAt::Newer(_) if more => rows.first().map(cursor),
-        PageAt::Newer(_) => stop,
-    };
-    Ok(TaskPage {
-        tasks: rows,
-        older,
-        newer: newer_cursor,
-        total,
-        stopped: stop_at,
-    })
+    Ok(finish_page(rows, at, more, bound, total, |t| Cursor {
+        sort_time: t.start_time.unwrap_or(t.sort_time),
+        task_id: t.task_id.clone(),
+    }))
 }
 
 /// The last task a text search may read on this page: every collection's
@@ -354,26 +325,22 @@ async fn scan_bound(m: &MongoStore, f: &TaskFilter, at: &PageAt) -> anyhow::Resu
     Ok(bound)
 }
 
-/// Matching records over the queue collections, each count stopped past [`COUNT_CAP`]. A
-/// text search (only counted when it reads everything anyway) is counted by reading.
-pub async fn count_tasks(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<TaskTotal> {
+/// Matching records over the queue collections, each count stopped past [`COUNT_CAP`]. Text
+/// searches are counted by `list_tasks` as it reads them, never here.
+async fn count_tasks(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<TaskTotal> {
+    debug_assert!(f.text.is_none());
     let first = PageAt::First;
     let plan = Plan::new(f, &first, None);
-    let cap = COUNT_CAP as usize + 1;
-    let mut n = 0usize;
+    let mut n = 0u64;
     for name in record_collections(m, f).await? {
         let coll = m.records().collection::<Document>(&name);
-        n += match plan.text {
-            Some(_) => read(&coll, &plan, cap - n.min(cap)).await?.len(),
-            None => {
-                coll.count_documents(plan.query(&coll).await?)
-                    .limit((cap - n.min(cap)) as u64)
-                    .await? as usize
-            }
-        };
-        if n >= cap {
+        n += coll
+            .count_documents(plan.query(&coll).await?)
+            .limit(COUNT_CAP + 1 - n.min(COUNT_CAP))
+            .await?;
+        if n > COUNT_CAP {
             break;
         }
     }
-    Ok(TaskTotal::capped(n as u64))
+    Ok(TaskTotal::capped(n))
 }

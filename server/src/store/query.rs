@@ -199,6 +199,48 @@ macro_rules! push_filter {
     }};
 }
 
+/// The page of `tasks` (newest first, at most a page; `more` when another followed in the
+/// reading direction): its cursors, and where a bounded search that found less than a page
+/// stopped. `key` is a task's place in the store's order.
+pub(super) fn finish_page(
+    tasks: Vec<TaskSummary>,
+    at: &PageAt,
+    more: bool,
+    bound: Option<Cursor>,
+    total: Option<TaskTotal>,
+    key: impl Fn(&TaskSummary) -> Cursor,
+) -> TaskPage {
+    let cursor = |t: &TaskSummary| key(t).encode();
+    // A bounded search that found less than a page stopped at its bound: the next page in the
+    // same direction starts past it.
+    let stopped = bound.filter(|_| !more);
+    let stop_at = stopped.as_ref().map(|b| SearchStop {
+        read: scan_budget(),
+        at: b.sort_time,
+    });
+    let stop = stopped.map(|b| b.encode());
+    // Older pages exist past the last row when the query hit its limit going older, or always
+    // when we came from older pages; symmetrically for newer.
+    let older = match at {
+        PageAt::Newer(_) => tasks.last().map(cursor),
+        _ if more => tasks.last().map(cursor),
+        _ => stop.clone(),
+    };
+    let newer = match at {
+        PageAt::First => None,
+        PageAt::Older(_) => tasks.first().map(cursor),
+        PageAt::Newer(_) if more => tasks.first().map(cursor),
+        PageAt::Newer(_) => stop,
+    };
+    TaskPage {
+        tasks,
+        older,
+        newer,
+        total,
+        stopped: stop_at,
+    }
+}
+
 /// Adds `WHERE …` for the filter and the cursor, then the order and limit.
 /// `$bound` is the last task a bounded text search may read (inclusive).
 macro_rules! build_list {
@@ -272,41 +314,10 @@ impl Store {
             rows.reverse();
         }
         let tasks: Vec<TaskSummary> = rows.into_iter().map(|r| r.into_summary(true)).collect();
-        let cursor = |t: &TaskSummary| {
-            Cursor {
-                sort_time: t.sort_time,
-                task_id: t.task_id.clone(),
-            }
-            .encode()
-        };
-        // A bounded search that found less than a page stopped at its bound: the next page
-        // in the same direction starts past it.
-        let stopped = bound.filter(|_| !more);
-        let stop_at = stopped.as_ref().map(|b| SearchStop {
-            read: scan_budget(),
-            at: b.sort_time,
-        });
-        let stop = stopped.map(|b| b.encode());
-        // Older pages exist past the last row when the query hit its limit going older, or
-        // always when we came from older pages; symmetrically for newer.
-        let older = match at {
-            PageAt::Newer(_) => tasks.last().map(cursor),
-            _ if more => tasks.last().map(cursor),
-            _ => stop.clone(),
-        };
-        let newer = match at {
-            PageAt::First => None,
-            PageAt::Older(_) => tasks.first().map(cursor),
-            PageAt::Newer(_) if more => tasks.first().map(cursor),
-            PageAt::Newer(_) => stop,
-        };
-        Ok(TaskPage {
-            tasks,
-            older,
-            newer,
-            total,
-            stopped: stop_at,
-        })
+        Ok(finish_page(tasks, at, more, bound, total, |t| Cursor {
+            sort_time: t.sort_time,
+            task_id: t.task_id.clone(),
+        }))
     }
 
     /// The last task a text search outside the index may read on this page: the
@@ -362,7 +373,7 @@ impl Store {
     }
 
     /// How many tasks match, up to [`COUNT_CAP`]: the read stops there.
-    pub async fn count_tasks(&self, filter: &TaskFilter) -> anyhow::Result<TaskTotal> {
+    async fn count_tasks(&self, filter: &TaskFilter) -> anyhow::Result<TaskTotal> {
         let select = "SELECT COUNT(*) FROM (SELECT 1 FROM tasks";
         let n: i64 = match self {
             Store::Sqlite(pool) => {
@@ -381,7 +392,7 @@ impl Store {
                     .push(") AS matching");
                 qb.build_query_scalar().fetch_one(pool).await?
             }
-            Store::Mongodb(m) => return super::mongo_query::count_tasks(m, filter).await,
+            Store::Mongodb(_) => unreachable!("MongoDB counts in mongo_query.rs"),
         };
         Ok(TaskTotal::capped(n.max(0) as u64))
     }
