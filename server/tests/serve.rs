@@ -58,6 +58,27 @@ async fn embedded_default_creates_its_sqlite_store_and_serves_everything() {
     assert_eq!(err["error"]["code"], "not_found");
 }
 
+/// Rendering a page on the server must never race itself: a signal written while a page
+/// rendered once disposed the page mid-stream and dropped the connection on 2-5 % of loads.
+/// The race needed an idle worker thread, hence one load at a time with a pause between.
+#[tokio::test]
+async fn every_page_renders_whole_load_after_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let http = client();
+    for round in 0..100 {
+        for path in ["/", "/queues", "/tasks", "/failures", "/workers"] {
+            let res = http.get(format!("{}{path}", td.url)).send().await;
+            let res = res.unwrap_or_else(|e| panic!("{path}, load {round}: {e:?}"));
+            assert_eq!(res.status(), 200, "{path}");
+            let html = res.text().await.unwrap();
+            assert!(html.contains("</html>"), "{path}, load {round}: {html}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    assert!(!td.log().contains("panicked"), "{}", td.log());
+}
+
 #[tokio::test]
 async fn pages_render_on_the_server_in_the_viewers_language_and_theme() {
     let dir = tempfile::tempdir().unwrap();

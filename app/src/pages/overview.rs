@@ -211,6 +211,12 @@ fn SystemCard() -> impl IntoView {
     let checks = RwSignal::new(0u32);
     let checking = RwSignal::new(false);
     let status = Resource::new(move || checks.get(), |_| system_status());
+    // Cleared when an answer arrives. Not the Transition's `set_pending`: a signal written by an
+    // effect while the server renders the page raced the render and disposed it mid-stream.
+    Effect::new(move |_| {
+        status.track();
+        checking.set(false);
+    });
     view! {
         <section class="card system-card" data-testid="system-card">
             <header class="card-head">
@@ -220,14 +226,16 @@ fn SystemCard() -> impl IntoView {
                     type="button"
                     data-testid="recheck"
                     disabled=move || checking.get()
-                    on:click=move |_| checks.update(|n| *n += 1)
+                    on:click=move |_| {
+                        checking.set(true);
+                        checks.update(|n| *n += 1);
+                    }
                 >
                     {move || if checking.get() { t().status_loading } else { t().refresh }}
                 </button>
             </header>
             <Transition
                 fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }
-                set_pending=checking.write_only()
             >
                 {move || {
                     status

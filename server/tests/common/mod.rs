@@ -104,6 +104,10 @@ impl Drop for Taskdeck {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failed test shows what the server said: a dropped connection alone explains nothing.
+        if std::thread::panicking() {
+            eprintln!("taskdeck log:\n{}", self.log());
+        }
     }
 }
 
