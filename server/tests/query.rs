@@ -74,6 +74,39 @@ async fn walk(url: &str, query: &str) -> Vec<String> {
     out
 }
 
+/// `GET /api/v1/export/tasks?{query}`: the status, the content type and disposition, the body.
+async fn export(url: &str, query: &str) -> (u16, String, String, String) {
+    let resp = client()
+        .get(format!("{url}/api/v1/export/tasks?{query}"))
+        .send()
+        .await
+        .unwrap();
+    let header = |h: &str| {
+        resp.headers()
+            .get(h)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (ty, disposition) = (header("content-type"), header("content-disposition"));
+    (
+        resp.status().as_u16(),
+        ty,
+        disposition,
+        resp.text().await.unwrap(),
+    )
+}
+
+fn ndjson_ids(body: &str) -> Vec<String> {
+    body.lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["task_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -346,6 +379,86 @@ async fn query_scenario(td: &Taskdeck) {
         alpha["running"].as_i64(),
         Some((0..300).filter(|i| i % 3 == 0 && i % 11 == 0).count() as i64)
     );
+
+    // Exports: what the list walks, in both formats, bounded by `max`, whole params.
+    let failed_alpha = expected(|i| i % 3 == 0 && failed(i));
+    let (status, ty, disposition, csv) =
+        export(&td.url, "format=csv&queue=alpha&state=failed").await;
+    assert_eq!(
+        (status, ty.as_str()),
+        (200, "text/csv; charset=utf-8"),
+        "{csv}"
+    );
+    assert!(
+        disposition.starts_with("attachment; filename=\"taskdeck-tasks-")
+            && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
+    let rows: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(
+        rows[0],
+        "task_id,queue,function,state,attempts,published_at,started_at,finished_at,wait_s,run_s,host,exception_type,exception_msg,params"
+    );
+    let csv_ids: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    assert_eq!(csv_ids, failed_alpha);
+    let first: usize = failed_alpha[0][5..].parse().unwrap();
+    let iso = |t: f64| {
+        let ms = (t * 1000.0).round() as i64;
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    };
+    let start = *T0 + (first / 2) as f64;
+    let exc = if first % 2 == 0 {
+        "ValueError"
+    } else {
+        "TimeoutError"
+    };
+    assert_eq!(
+        rows[1],
+        format!(
+            "task-{first:04},alpha,f,failed,1,{},{},{},0.250,1.000,host{},{exc},boom {first},\"{{\"\"n\"\":{first},\"\"tag\"\":\"\"plain\"\"}}\"",
+            iso(start - 0.25), iso(start), iso(start + 1.0), first % 4
+        )
+    );
+    let (status, ty, _, nd) = export(&td.url, "format=ndjson&task_id_prefix=task-&max=250").await;
+    assert_eq!((status, ty.as_str()), (200, "application/x-ndjson"));
+    assert_eq!(ndjson_ids(&nd), expected(|_| true)[..250]);
+    // A text search outside the index reads on past every bound (the server reads 100 at a time).
+    let (_, _, _, nd) = export(&td.url, "format=ndjson&q=50%25_off").await;
+    assert_eq!(ndjson_ids(&nd), expected(|i| i % 50 == 0));
+    let long = "x".repeat(3_000);
+    post(
+        &td.url,
+        json!([{"task_id": "long-params", "queue_name": "gamma", "state": "success",
+        "params": {"blob": long}, "time_start": *T0 - 100.0}])
+        .to_string(),
+    )
+    .await;
+    let (_, _, _, nd) = export(&td.url, "format=ndjson&task_id=long-params").await;
+    let row: Value = serde_json::from_str(nd.trim_end()).unwrap();
+    assert_eq!(
+        row["params"].as_str().unwrap().len(),
+        long.len() + 11,
+        "{row}"
+    );
+    for bad in [
+        "format=xml",
+        "",
+        "format=csv&max=0",
+        "format=csv&max=2000000",
+        "format=csv&older=1~a",
+        "format=csv&state=done",
+        "format=csv&colour=red",
+    ] {
+        let (status, _, _, body) = export(&td.url, bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("\"bad_request\""), "{bad}: {body}");
+    }
 
     // A task indexed when it fails after running.
     let needle = |state: &str| {

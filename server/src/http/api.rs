@@ -40,6 +40,7 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::tasks::list_tasks))
                 .routes(routes!(super::tasks::get_task))
                 .routes(routes!(super::tasks::failures))
+                .routes(routes!(super::export::export_tasks))
                 .routes(routes!(super::workers::list_workers)),
         )
 }

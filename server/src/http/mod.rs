@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod events;
+mod export;
 mod live;
 mod queues;
 mod tasks;

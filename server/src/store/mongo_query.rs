@@ -7,7 +7,7 @@
 //! `state` and are matched by their `run_status`/`success` fields instead.
 
 use super::mongo::{num, record_collections, summary, text, MongoStore};
-use super::query::{finish_page, scan_budget};
+use super::query::{finish_page, scan_budget, Listing};
 use mongodb::bson::{doc, Bson, Document};
 use protocol::event::TaskState;
 use protocol::task::{Cursor, PageAt, TaskFilter, TaskPage, TaskSummary, TaskTotal, COUNT_CAP};
@@ -228,8 +228,10 @@ pub async fn list_tasks(
     f: &TaskFilter,
     at: &PageAt,
     limit: u32,
+    how: Listing,
 ) -> anyhow::Result<TaskPage> {
     let newer = matches!(at, PageAt::Newer(_));
+    let for_page = how == Listing::Page;
     // No text index here (funboost's layout has none, and not every server speaks text
     // indexes): every text search reads a bounded window, counted only when it reads all.
     let bound = match f.text.is_some() {
@@ -239,7 +241,8 @@ pub async fn list_tasks(
     let plan = Plan::new(f, at, bound.as_ref());
     // A text search that reads everything anyway (no bound) counts what it reads, in the
     // same pass; other first pages count beside the page.
-    let counted_here = f.text.is_some() && bound.is_none() && matches!(at, PageAt::First);
+    let counted_here =
+        for_page && f.text.is_some() && bound.is_none() && matches!(at, PageAt::First);
     let want = match counted_here {
         true => COUNT_CAP as usize + 1,
         false => limit as usize + 1,
@@ -249,14 +252,16 @@ pub async fn list_tasks(
         for name in record_collections(m, f).await? {
             let coll = m.records().collection::<Document>(&name);
             for d in read(&coll, &plan, want).await? {
-                rows.push(summary(&d, true));
+                rows.push(summary(&d, for_page));
             }
         }
         anyhow::Ok(rows)
     };
     let total = async {
         match at {
-            PageAt::First if bound.is_none() && !counted_here => count_tasks(m, f).await.map(Some),
+            PageAt::First if for_page && bound.is_none() && !counted_here => {
+                count_tasks(m, f).await.map(Some)
+            }
             _ => Ok(None),
         }
     };

@@ -280,6 +280,15 @@ macro_rules! build_list {
     }};
 }
 
+/// What a page of tasks is read for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// A page to look at: params cut to [`PARAMS_PREVIEW`], the first page counted.
+    Page,
+    /// A page of an export: whole params, never counted.
+    Export,
+}
+
 impl Store {
     /// One page of tasks matching `filter`, newest first.
     pub async fn list_tasks(
@@ -288,8 +297,28 @@ impl Store {
         at: &PageAt,
         limit: u32,
     ) -> anyhow::Result<TaskPage> {
+        self.list(filter, at, limit, Listing::Page).await
+    }
+
+    /// One page of an export of the tasks matching `filter`, newest first.
+    pub async fn export_page(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> anyhow::Result<TaskPage> {
+        self.list(filter, at, limit, Listing::Export).await
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+        how: Listing,
+    ) -> anyhow::Result<TaskPage> {
         if let Store::Mongodb(m) = self {
-            return super::mongo_query::list_tasks(m, filter, at, limit).await;
+            return super::mongo_query::list_tasks(m, filter, at, limit, how).await;
         }
         let limit = limit.clamp(1, MAX_PAGE);
         // A text search outside the index reads at most scan_budget() rows: find where that
@@ -301,7 +330,9 @@ impl Store {
         // The count reads at most COUNT_CAP + 1 rows; it runs beside the page, not after it.
         let total = async {
             match at {
-                PageAt::First if bound.is_none() => self.count_tasks(filter).await.map(Some),
+                PageAt::First if bound.is_none() && how == Listing::Page => {
+                    self.count_tasks(filter).await.map(Some)
+                }
                 _ => Ok(None),
             }
         };
@@ -313,7 +344,10 @@ impl Store {
         if newer_direction {
             rows.reverse();
         }
-        let tasks: Vec<TaskSummary> = rows.into_iter().map(|r| r.into_summary(true)).collect();
+        let tasks: Vec<TaskSummary> = rows
+            .into_iter()
+            .map(|r| r.into_summary(how == Listing::Page))
+            .collect();
         Ok(finish_page(tasks, at, more, bound, total, |t| Cursor {
             sort_time: t.sort_time,
             task_id: t.task_id.clone(),
