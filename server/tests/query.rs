@@ -413,7 +413,7 @@ async fn query_scenario(td: &Taskdeck) {
             .to_string()
     };
     let start = *T0 + (first / 2) as f64;
-    let exc = if first % 2 == 0 {
+    let exc = if first.is_multiple_of(2) {
         "ValueError"
     } else {
         "TimeoutError"
