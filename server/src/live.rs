@@ -1,5 +1,5 @@
-//! Live push over SSE. Each view (the overview, the workers, one queue's page) is computed by one task per
-//! instance, shared by every browser watching it, and only while somebody watches: it wakes
+//! Live push over SSE. Each view (the overview, the workers, one queue's page, the newest page
+//! of one task filter) is computed by one task per instance, shared by every browser watching it, and only while somebody watches: it wakes
 //! on committed batches (here, or on another instance through Redis pub/sub) and every
 //! [`TICK`] for broker-side facts that arrive without events (backlog, heartbeats), and sends
 //! a frame at most every [`MIN_GAP`] and only when its content changed. A frame is a whole
@@ -11,6 +11,7 @@ use crate::services::Services;
 use app::backend::Backend;
 use futures_util::StreamExt;
 use protocol::series::Grain;
+use protocol::task::TaskQuery;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 /// At most four frames a second per view.
 pub const MIN_GAP: Duration = Duration::from_millis(250);
+/// At most one frame a second per task filter: a filter's page may cost a search.
+pub const TASKS_GAP: Duration = Duration::from_secs(1);
+/// Most task filters one instance keeps live at once.
+pub const MAX_TASK_VIEWS: usize = 32;
 /// Recomputed at least this often while watched.
 pub const TICK: Duration = Duration::from_secs(2);
 /// Where instances tell each other that they committed something.
@@ -34,11 +39,16 @@ pub enum View {
         queue: String,
         grain: Grain,
     },
+    /// The newest page of the tasks matching a filter: the filter's query string with the
+    /// keys of `GET /api/v1/tasks`, in one canonical form.
+    Tasks {
+        query: String,
+    },
 }
 
 impl View {
     /// The view names a client may ask for.
-    pub const NAMES: [&'static str; 3] = ["overview", "workers", "queue"];
+    pub const NAMES: [&'static str; 4] = ["overview", "workers", "queue", "tasks"];
 
     /// The view called `name`; `queue` needs the queue's name and takes a grain (default
     /// `second`).
@@ -56,6 +66,7 @@ impl View {
                     grain,
                 })
             }
+            "tasks" => Err("view `tasks` takes the filters of GET /api/v1/tasks".into()),
             other => Err(format!(
                 "unknown view `{other}`; expected one of: {}",
                 View::NAMES.join(", ")
@@ -69,7 +80,27 @@ impl View {
             View::Overview => "overview",
             View::Workers => "workers",
             View::Queue { .. } => "queue",
+            View::Tasks { .. } => "tasks",
         }
+    }
+
+    /// The shortest time between two frames.
+    pub fn min_gap(&self) -> Duration {
+        match self {
+            View::Tasks { .. } => TASKS_GAP,
+            _ => MIN_GAP,
+        }
+    }
+
+    /// The live view of the newest page of `query`, whose cursors are refused: a live page
+    /// is always the newest. The filter is checked here so that a bad one is a 400.
+    pub fn tasks(query: &TaskQuery) -> Result<View, String> {
+        if query.older.is_some() || query.newer.is_some() {
+            return Err("a live task list is the newest page: drop `older`/`newer`".into());
+        }
+        query.parse(crate::ingest::now_epoch())?;
+        let query = serde_urlencoded::to_string(query).map_err(|e| e.to_string())?;
+        Ok(View::Tasks { query })
     }
 }
 
@@ -131,16 +162,31 @@ impl Live {
         self.views.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The frames of `view`, starting its producer if nobody watched it yet.
-    pub fn subscribe(self: &Arc<Self>, view: View) -> watch::Receiver<Option<Frame>> {
+    /// The frames of `view`, starting its producer if nobody watched it yet, or why not.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        view: View,
+    ) -> Result<watch::Receiver<Option<Frame>>, String> {
         let mut views = self.views();
         if let Some(tx) = views.get(&view) {
-            return tx.subscribe();
+            return Ok(tx.subscribe());
+        }
+        if matches!(view, View::Tasks { .. })
+            && views
+                .iter()
+                // A view nobody watches any more ends at its next wake-up; it does not count.
+                .filter(|(v, tx)| matches!(v, View::Tasks { .. }) && tx.receiver_count() > 0)
+                .count()
+                >= MAX_TASK_VIEWS
+        {
+            return Err(format!(
+                "{MAX_TASK_VIEWS} different task filters are live on this instance already; try again when one closes"
+            ));
         }
         let (tx, rx) = watch::channel(None);
         views.insert(view.clone(), tx.clone());
         tokio::spawn(produce(self.clone(), view, tx));
-        rx
+        Ok(rx)
     }
 
     /// Counts a connected browser until the returned guard is dropped.
@@ -166,6 +212,19 @@ impl Live {
                 .queue_page(queue, *grain)
                 .await
                 .map(|p| serde_json::to_string(&p)),
+            View::Tasks { query } => {
+                let parsed = serde_urlencoded::from_str::<TaskQuery>(query)
+                    .map_err(|e| e.to_string())
+                    .and_then(|q| q.parse(crate::ingest::now_epoch()));
+                match parsed {
+                    Ok((filter, at, limit)) => self
+                        .services
+                        .list_tasks(&filter, &at, limit)
+                        .await
+                        .map(|p| serde_json::to_string(&p)),
+                    Err(e) => return unavailable(e),
+                }
+            }
         };
         match json {
             Ok(Ok(json)) => (view.event(), json),
@@ -211,7 +270,7 @@ async fn produce(live: Arc<Live>, view: View, tx: watch::Sender<Option<Frame>>) 
             }));
         }
         tokio::select! {
-            _ = tokio::time::sleep(MIN_GAP) => {},
+            _ = tokio::time::sleep(view.min_gap()) => {},
             _ = live.shutdown.cancelled() => {},
         }
         tokio::select! {

@@ -313,3 +313,92 @@ async fn a_queue_view_pushes_its_row_and_chart_series() {
         assert!(message.contains(says), "{path}: {message}");
     }
 }
+
+fn task_ids(frame: &Frame) -> Vec<String> {
+    frame.data["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_task_filter_pushes_its_newest_page_as_matching_tasks_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    post(&td.url, finished("mail", "old", 3, 1)).await;
+    let url = format!(
+        "{}/api/v1/live?view=tasks&queue=mail&state=failed&state=killed&limit=2",
+        td.url
+    );
+    let mut sse = Sse::open(&url, None).await;
+    let first = sse
+        .until(Duration::from_secs(5), |f| task_ids(f) == ["old-0"])
+        .await
+        .expect("the newest page of the filter");
+    assert_eq!(first.event, "tasks");
+    assert_eq!(first.data["total"]["count"], 1);
+
+    // Only matching tasks change the page; it stays the newest `limit`, and its cursor walks on.
+    post(&td.url, finished("other", "x", 4, 4)).await;
+    post(&td.url, finished("mail", "ok", 3, 0)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    post(&td.url, finished("mail", "new", 3, 3)).await;
+    let f = sse
+        .until(Duration::from_secs(5), |f| f.data["total"]["count"] == 4)
+        .await
+        .expect("the new failures reach the page");
+    assert!(f.id > first.id);
+    let ids = task_ids(&f);
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| id.starts_with("new-")), "{ids:?}");
+    let older = f.data["older"].as_str().unwrap();
+    let (_, rest) = get_json(&format!(
+        "{}/api/v1/tasks?queue=mail&state=failed,killed&limit=10&older={}",
+        td.url,
+        older.replace('~', "%7E")
+    ))
+    .await;
+    let rest: Vec<_> = rest["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"].clone())
+        .collect();
+    assert_eq!(rest.len(), 2, "{rest:?}");
+
+    // Bad filters are refused before any stream opens.
+    for (query, says) in [
+        ("view=tasks&state=done", "unknown state"),
+        ("view=tasks&older=1%7Ea", "newest page"),
+        ("view=tasks&colour=red", "unknown field"),
+        ("view=tasks&last_event_id=x", "last_event_id"),
+    ] {
+        let (status, body) = get_json(&format!("{}/api/v1/live?{query}", td.url)).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+    }
+
+    // One instance keeps at most 32 task filters live; the 33rd is told to come back later.
+    drop(sse);
+    let mut open = Vec::new();
+    for limit in 1..=32 {
+        open.push(
+            Sse::open(
+                &format!("{}/api/v1/live?view=tasks&limit={limit}", td.url),
+                None,
+            )
+            .await,
+        );
+    }
+    let (status, body) = get_json(&format!("{}/api/v1/live?view=tasks&limit=33", td.url)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("32 different task filters"));
+    // A filter already live is shared, not refused.
+    Sse::open(&format!("{}/api/v1/live?view=tasks&limit=7", td.url), None).await;
+}

@@ -1,10 +1,10 @@
 //! The live stream route.
 
 use super::error::ApiError;
+use super::export::split_query;
 use super::AppState;
 use crate::live::View;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -14,8 +14,9 @@ use std::convert::Infallible;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LiveQuery {
-    /// `overview` (what `GET /api/v1/overview` returns), `workers` (`GET /api/v1/workers`) or
-    /// `queue` (`GET /api/v1/queues/{queue}`; needs `queue`).
+    /// `overview` (what `GET /api/v1/overview` returns), `workers` (`GET /api/v1/workers`),
+    /// `queue` (`GET /api/v1/queues/{queue}`; needs `queue`) or `tasks` (the newest page of
+    /// `GET /api/v1/tasks`, with that route's filters and `limit` as further keys).
     view: String,
     /// The queue of view `queue`.
     queue: Option<String>,
@@ -27,7 +28,7 @@ pub struct LiveQuery {
 }
 
 /// Server-sent events: whole snapshots of one view, pushed when they change, at most four a
-/// second, at least every 2 s while anything changes. Each frame's `event` is the view's name
+/// second (one for `tasks`), at least every 2 s while anything changes. Each frame's `event` is the view's name
 /// (or `unavailable`, with `{"error": …}`), its `id` the time it was computed in epoch
 /// milliseconds. After a reconnect the newest frame is sent at once unless the client already
 /// has it. Changes committed by other taskdeck instances arrive too (through Redis).
@@ -38,23 +39,41 @@ pub struct LiveQuery {
     params(LiveQuery),
     responses(
         (status = 200, description = "An event stream (text/event-stream)", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Unknown view or grain, or a queue view without a queue", body = super::error::ErrorBody),
+        (status = 400, description = "Unknown view, grain or task filter, or a queue view without a queue", body = super::error::ErrorBody),
+        (status = 503, description = "Too many different task filters are live on this instance", body = super::error::ErrorBody),
     )
 )]
 pub async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
-    q: Result<Query<LiveQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
-    let view = View::parse(&q.view, q.queue.as_deref(), q.grain.as_deref())
-        .map_err(ApiError::bad_request)?;
+    let tasks = form_urlencoded_pairs(raw.as_deref()).any(|(k, v)| k == "view" && v == "tasks");
+    let (view, last_event_id) = if tasks {
+        let (own, query) = split_query(raw.as_deref(), &["view", "last_event_id"])?;
+        let last = own.get("last_event_id").map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::bad_request("`last_event_id` must be a whole number"))
+        });
+        (
+            View::tasks(&query).map_err(ApiError::bad_request)?,
+            last.transpose()?,
+        )
+    } else {
+        let q: LiveQuery =
+            serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).map_err(|e| {
+                ApiError::bad_request(format!("Failed to deserialize query string: {e}"))
+            })?;
+        let view = View::parse(&q.view, q.queue.as_deref(), q.grain.as_deref())
+            .map_err(ApiError::bad_request)?;
+        (view, q.last_event_id)
+    };
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .or(q.last_event_id);
-    let frames = state.live.subscribe(view);
+        .or(last_event_id);
+    let frames = state.live.subscribe(view).map_err(ApiError::unavailable)?;
     let guard = state.live.client();
     let stream = futures_util::stream::unfold(
         (frames, last, guard, true),
@@ -81,4 +100,10 @@ pub async fn live(
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn form_urlencoded_pairs(raw: Option<&str>) -> impl Iterator<Item = (String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
+        .unwrap_or_default()
+        .into_iter()
 }
