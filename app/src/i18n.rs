@@ -107,6 +107,14 @@ impl Locale {
         }
     }
 
+    /// `3 new` / `3 个新任务`: tasks that arrived while a list was held.
+    pub fn new_tasks(self, n: usize) -> String {
+        match self {
+            Locale::Zh => format!("{n} 个新任务"),
+            Locale::En => format!("{n} new"),
+        }
+    }
+
     /// `1,234 failures in 5 groups`.
     pub fn failure_summary(self, failures: i64, groups: usize) -> String {
         let n = crate::format::count(failures);
@@ -329,6 +337,12 @@ pub struct Strings {
     pub tasks_newer: &'static str,
     pub tasks_older: &'static str,
     pub tasks_newest_page: &'static str,
+    pub tasks_live: &'static str,
+    pub tasks_resume: &'static str,
+    pub tasks_pause_hint: &'static str,
+    pub tasks_resume_hint: &'static str,
+    pub tasks_export_csv: &'static str,
+    pub tasks_export_hint: &'static str,
     pub tasks_same_exception: &'static str,
     pub col_wait: &'static str,
     pub task_missing_title: &'static str,
@@ -554,6 +568,12 @@ static EN: Strings = Strings {
     tasks_newer: "← Newer",
     tasks_older: "Older →",
     tasks_newest_page: "Newest",
+    tasks_live: "Live",
+    tasks_resume: "Paused · resume",
+    tasks_pause_hint: "New tasks appear here as they run. Click to hold the list still while you read it.",
+    tasks_resume_hint: "The list is held. Click to show the newest tasks again.",
+    tasks_export_csv: "Export CSV",
+    tasks_export_hint: "Every task these filters match, newest first, up to 100,000, with whole params",
     tasks_same_exception: "Tasks of this queue with this exception",
     col_wait: "Wait",
 };
@@ -754,6 +774,12 @@ static ZH: Strings = Strings {
     tasks_newer: "← 较新",
     tasks_older: "较旧 →",
     tasks_newest_page: "最新",
+    tasks_live: "实时",
+    tasks_resume: "已暂停 · 继续",
+    tasks_pause_hint: "新任务运行时会出现在这里。点击可暂停列表，方便阅读。",
+    tasks_resume_hint: "列表已暂停。点击再次显示最新任务。",
+    tasks_export_csv: "导出 CSV",
+    tasks_export_hint: "导出符合这些条件的所有任务（从新到旧，最多 100,000 个，参数完整）",
     tasks_same_exception: "该队列中有此异常的任务",
     col_wait: "等待",
 };

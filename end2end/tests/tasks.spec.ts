@@ -109,6 +109,8 @@ test('pages have no gaps or duplicates while new tasks arrive', async ({ page })
   const queueA = ids(tag, [28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0]).concat(`${tag}-old`);
 
   await openHydrated(page, `/tasks?queue=${a}&limit=4`);
+  // Held still, so that the newest page does not change under the walk.
+  await page.getByTestId('live-toggle').click();
   const seen: string[] = [];
   seen.push(...(await shown(page)));
   for (let round = 0; round < 10 && seen.length < queueA.length; round++) {
@@ -126,6 +128,61 @@ test('pages have no gaps or duplicates while new tasks arrive', async ({ page })
   // The newest page now starts with the tasks that arrived meanwhile.
   await turn(page, 'page-first');
   expect((await shown(page))[0]).toBe(`${tag}-new-2`);
+});
+
+test('the newest page follows new tasks live, holds still while paused, and exports the filter', async ({ page }) => {
+  const tag = `e2e_l${Date.now()}`;
+  const now = Date.now() / 1000;
+  const task = (n: number, state: string, extra: Record<string, unknown> = {}): Seed =>
+    ({ task_id: `${tag}-${n}`, queue_name: tag, state, function: 'live', params: { n }, time_start: now + n, ...extra });
+  await post(page, [task(0, 'success'), task(1, 'failed', { exception_type: 'KeyError' }), task(2, 'success')]);
+  await openHydrated(page, `/tasks?queue=${tag}`);
+  expect(await shown(page)).toEqual([`${tag}-2`, `${tag}-1`, `${tag}-0`]);
+  const toggle = page.getByTestId('live-toggle');
+  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+  const count = page.getByTestId('task-count');
+  await expect(count).toHaveText('3 tasks');
+  // The rows already there are kept as they are (an opened params cell stays open).
+  const rows = page.getByTestId('task-table').locator('tbody tr');
+  await rows.nth(1).locator('summary').click();
+  await expect(rows.nth(1).locator('details')).toHaveAttribute('open', '');
+
+  await post(page, [task(3, 'running')]);
+  await expect(rows.first()).toHaveAttribute('data-task-id', `${tag}-3`);
+  await expect(rows.first()).toHaveClass(/fresh/);
+  await expect(count).toHaveText('4 tasks');
+  await expect(page.locator(`tr[data-task-id="${tag}-1"] details`)).toHaveAttribute('open', '');
+  // A task that finishes changes its row in place.
+  await post(page, [task(3, 'success', { time_end: now + 4 })]);
+  await expect(rows.first()).toHaveAttribute('data-state', 'success');
+
+  // Paused: the list holds still and says what is waiting.
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  await expect(toggle).toContainText('Paused');
+  await post(page, [task(4, 'running')]);
+  await expect(page.getByTestId('live-waiting')).toHaveText('1 new');
+  expect(await shown(page)).toEqual([`${tag}-3`, `${tag}-2`, `${tag}-1`, `${tag}-0`]);
+  await toggle.click();
+  await expect(rows.first()).toHaveAttribute('data-task-id', `${tag}-4`);
+  await expect(page.getByTestId('live-waiting')).toHaveCount(0);
+
+  // The exports carry the filters, not the page.
+  const csvLink = page.getByTestId('export-csv');
+  await expect(csvLink).toHaveAttribute('href', `/api/v1/export/tasks?format=csv&queue=${tag}`);
+  const csv = await (await page.request.get((await csvLink.getAttribute('href'))!)).text();
+  const lines = csv.trimEnd().split('\r\n');
+  expect(lines[0]).toMatch(/^task_id,queue,function,state,/);
+  expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual([4, 3, 2, 1, 0].map((n) => `${tag}-${n}`));
+  expect(lines[4]).toContain(',failed,');
+  const ndjson = page.getByTestId('export-ndjson');
+  await expect(ndjson).toHaveAttribute('href', `/api/v1/export/tasks?format=ndjson&queue=${tag}`);
+
+  // Older pages are not live.
+  await openHydrated(page, `/tasks?queue=${tag}&limit=2`);
+  await turn(page, 'page-older');
+  await expect(toggle).toHaveCount(0);
+  await expect(page.getByTestId('export-csv')).toHaveAttribute('href', `/api/v1/export/tasks?format=csv&queue=${tag}`);
 });
 
 test('a text search outside the index says how far it read, and searches on', async ({ page }) => {

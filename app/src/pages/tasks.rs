@@ -6,6 +6,7 @@ use crate::api::search_tasks;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, QueueLink, TaskLink};
 use crate::format;
+use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -47,8 +48,8 @@ pub(crate) fn query_of(map: &ParamsMap) -> TaskQuery {
     }
 }
 
-/// The address of the tasks page for `q`.
-pub(crate) fn tasks_href(q: &TaskQuery) -> String {
+/// The query string (without `?`) of `q`, in the keys of `GET /api/v1/tasks`.
+pub(crate) fn query_string(q: &TaskQuery) -> String {
     let mut parts = Vec::new();
     let mut add = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -69,10 +70,28 @@ pub(crate) fn tasks_href(q: &TaskQuery) -> String {
     add("older", q.older.clone());
     add("newer", q.newer.clone());
     add("limit", q.limit.map(|v| v.to_string()));
-    if parts.is_empty() {
-        "/tasks".to_owned()
-    } else {
-        format!("/tasks?{}", parts.join("&"))
+    parts.join("&")
+}
+
+/// The address of the tasks page for `q`.
+pub(crate) fn tasks_href(q: &TaskQuery) -> String {
+    match query_string(q) {
+        s if s.is_empty() => "/tasks".to_owned(),
+        s => format!("/tasks?{s}"),
+    }
+}
+
+/// The address of an export of every task `q` filters (its page and size aside).
+fn export_href(q: &TaskQuery, format: &str) -> String {
+    let filters = query_string(&TaskQuery {
+        older: None,
+        newer: None,
+        limit: None,
+        ..q.clone()
+    });
+    match filters.is_empty() {
+        true => format!("/api/v1/export/tasks?format={format}"),
+        false => format!("/api/v1/export/tasks?format={format}&{filters}"),
     }
 }
 
@@ -82,6 +101,8 @@ pub fn Tasks() -> impl IntoView {
     let map = use_query_map();
     let query = Memo::new(move |_| query_of(&map.read()));
     let page = Resource::new(move || query.get(), search_tasks);
+    // Kept across searches: a list held still stays held until resumed.
+    let paused = RwSignal::new(false);
     view! {
         <Title text=move || t().tasks_title/>
         <div class="page-head">
@@ -91,13 +112,7 @@ pub fn Tasks() -> impl IntoView {
         {move || view! { <FilterBar query=query.get()/> }}
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
             {move || page.get().map(|result| match result {
-                Ok(p) if p.tasks.is_empty() && p.stopped.is_none() && query.with(|q| *q == TaskQuery::default()) => view! {
-                    <EmptyState title=move || t().tasks_empty_title body=move || t().tasks_empty_body/>
-                }.into_any(),
-                Ok(p) if p.tasks.is_empty() && p.stopped.is_none() => view! {
-                    <EmptyState title=move || t().tasks_no_match_title body=move || t().tasks_no_match_body/>
-                }.into_any(),
-                Ok(p) => view! { <Results page=p query=query.get()/> }.into_any(),
+                Ok(first) => view! { <Results first query=query.get_untracked() paused/> }.into_any(),
                 Err(e) => view! {
                     <p class="banner warn" data-testid="tasks-error">{move || t().tasks_bad_filter} " " {e.to_string().trim_start_matches("error running server function: ").to_owned()}</p>
                 }.into_any(),
@@ -265,41 +280,115 @@ pub(crate) fn range_label(s: &crate::i18n::Strings, r: &str) -> &'static str {
     }
 }
 
+/// The page the address asked for, replaced by the live frames of the same filter while on
+/// the newest page (one a second at most) and not paused. Rows keep their place (and any
+/// params opened) across frames; rows new since the last frame slide in.
 #[component]
-fn Results(page: TaskPage, query: TaskQuery) -> impl IntoView {
+fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl IntoView {
     let t = use_strings();
-    let locale = use_prefs().locale;
-    let at = |older: Option<String>, newer: Option<String>| {
+    let Prefs { locale, zone, .. } = use_prefs();
+    let newest = query.older.is_none() && query.newer.is_none();
+    // Only a filter the store accepted is followed; the stream closes with this list.
+    let live = newest.then(|| use_live::<TaskPage>("tasks", format!("&{}", query_string(&query))));
+    let frame = Memo::new(move |_| live.and_then(|l| l.get()));
+    // What was on screen when the pause began.
+    let held = RwSignal::new(None::<TaskPage>);
+    let shown = Memo::new(move |_| match (paused.get(), held.get(), frame.get()) {
+        (true, Some(h), _) => h,
+        (false, _, Some(f)) => f,
+        _ => first.clone(),
+    });
+    let toggle = move |_| {
+        if paused.get_untracked() {
+            held.set(None);
+            paused.set(false);
+        } else {
+            held.set(Some(shown.get_untracked()));
+            paused.set(true);
+        }
+    };
+    // Tasks the live page has that the held one lacks.
+    let waiting = Memo::new(move |_| match (paused.get(), held.get(), frame.get()) {
+        (true, Some(h), Some(f)) => f
+            .tasks
+            .iter()
+            .filter(|t| !h.tasks.iter().any(|o| o.task_id == t.task_id))
+            .count(),
+        _ => 0,
+    });
+    let everything = query == TaskQuery::default();
+    let (csv, ndjson) = (export_href(&query, "csv"), export_href(&query, "ndjson"));
+    let at = move |older: Option<String>, newer: Option<String>| {
         tasks_href(&TaskQuery {
             older,
             newer,
             ..query.clone()
         })
     };
-    let newer = page.newer.clone().map(|c| at(None, Some(c)));
-    let older = page.older.clone().map(|c| at(Some(c), None));
-    let first = (query.older.is_some() || query.newer.is_some()).then(|| at(None, None));
-    let total = page.total;
-    let zone = use_prefs().zone;
-    // A bounded text search says how far it read; "Older" continues from there.
-    let stopped = page.stopped.map(|stop| {
-        view! {
-            <p class="banner info" data-testid="search-stopped">
-                {move || locale.get().search_stopped(stop.read, &zone.get().datetime(stop.at))}
-            </p>
+    let pager = {
+        let at = at.clone();
+        move || {
+            let p = shown.get();
+            let newer = p.newer.clone().map(|c| at(None, Some(c)));
+            let older = p.older.clone().map(|c| at(Some(c), None));
+            let first = (!newest).then(|| at(None, None));
+            view! { <Pager newer older first/> }
         }
-    });
-    let table = (!page.tasks.is_empty()).then(|| view! { <TaskTable tasks=page.tasks/> });
+    };
+    let pager_end = pager.clone();
+    let empty = Memo::new(move |_| shown.with(|p| p.tasks.is_empty() && p.stopped.is_none()));
+    let stopped = move || {
+        shown.with(|p| p.stopped).map(|stop| {
+            view! {
+                <p class="banner info" data-testid="search-stopped">
+                    {move || locale.get().search_stopped(stop.read, &zone.get().datetime(stop.at))}
+                </p>
+            }
+        })
+    };
     view! {
         <div class="results-bar">
-            <span data-testid="task-count">{move || total.map(|n| locale.get().task_count(n))}</span>
-            <Pager newer=newer.clone() older=older.clone() first=first.clone()/>
+            <span data-testid="task-count">{move || shown.with(|p| p.total).map(|n| locale.get().task_count(n))}</span>
+            {newest.then(|| view! {
+                <button
+                    type="button"
+                    class="button live-toggle"
+                    data-testid="live-toggle"
+                    aria-pressed=move || paused.get().to_string()
+                    title=move || if paused.get() { t().tasks_resume_hint } else { t().tasks_pause_hint }
+                    on:click=toggle
+                >
+                    {move || match paused.get() {
+                        true => view! { <span class="live-off">{move || t().tasks_resume}</span> }.into_any(),
+                        false => view! {
+                            <span class="live-dot">{move || t().tasks_live}</span>
+                            <span class="pause-glyph" aria-hidden="true">"❚❚"</span>
+                        }.into_any(),
+                    }}
+                </button>
+                <Show when=move || { waiting.get() > 0 }>
+                    <span class="badge" data-testid="live-waiting">{move || locale.get().new_tasks(waiting.get())}</span>
+                </Show>
+            })}
+            <span class="exports">
+                <a class="button" href=csv download data-testid="export-csv" title=move || t().tasks_export_hint>{move || t().tasks_export_csv}</a>
+                <a class="button" href=ndjson download data-testid="export-ndjson" title=move || t().tasks_export_hint>"NDJSON"</a>
+            </span>
+            {pager}
         </div>
         {stopped}
-        {table}
+        {move || match empty.get() {
+            true if everything => view! {
+                <EmptyState title=move || t().tasks_empty_title body=move || t().tasks_empty_body/>
+            }.into_any(),
+            true => view! {
+                <EmptyState title=move || t().tasks_no_match_title body=move || t().tasks_no_match_body/>
+            }.into_any(),
+            false => view! { <TaskTable shown/> }.into_any(),
+        }}
         <div class="results-bar end">
             <span class="muted small">{move || t().tasks_newest}</span>
-            <Pager newer older first/>
+            {pager_end}
         </div>
     }
 }
@@ -328,10 +417,42 @@ fn Pager(newer: Option<String>, older: Option<String>, first: Option<String>) ->
     }
 }
 
+/// Most rows marked as just arrived in one frame.
+const FRESH_MARKED: usize = 10;
+
+/// What makes a row differ from its last rendering: the same key keeps the row as it is.
+fn row_key(t: &TaskSummary) -> (String, TaskState, u32, u64, u64) {
+    let bits = |v: Option<f64>| v.map_or(0, f64::to_bits);
+    (
+        t.task_id.clone(),
+        t.state,
+        t.run_times,
+        bits(t.start_time),
+        bits(t.end_time),
+    )
+}
+
 #[component]
-fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
+fn TaskTable(shown: Memo<TaskPage>) -> impl IntoView {
     let t = use_strings();
     let Prefs { locale, zone, .. } = use_prefs();
+    // The ids on screen and, of those, the ones the previous page lacked.
+    let fresh = Memo::new(move |prev: Option<&(Vec<String>, Vec<String>)>| {
+        let ids: Vec<String> = shown.with(|p| p.tasks.iter().map(|t| t.task_id.clone()).collect());
+        let mut new: Vec<String> = match prev {
+            Some((before, _)) => ids
+                .iter()
+                .filter(|id| !before.contains(id))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        // When most of the page is new every second, marking it all would only make it flicker.
+        if new.len() > FRESH_MARKED {
+            new.clear();
+        }
+        (ids, new)
+    });
     view! {
         <div class="card table-card">
             <table class="table task-table" data-testid="task-table">
@@ -350,8 +471,9 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {tasks.into_iter().map(|task| {
+                    <For each=move || shown.get().tasks key=row_key let:task>{{
                         let state = task.state;
+                        let is_fresh = fresh.with_untracked(|(_, new)| new.contains(&task.task_id));
                         let exception_href = task.exception_type.clone().map(|ty| tasks_href(&TaskQuery {
                             exception_type: Some(ty),
                             queue: Some(task.queue.clone()),
@@ -360,7 +482,7 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                         let host_href = task.host_name.clone().map(|h| tasks_href(&TaskQuery { host: Some(h), ..TaskQuery::default() }));
                         let started = task.start_time.or(task.publish_time);
                         view! {
-                            <tr data-task-id=task.task_id.clone() data-state=state.as_str()>
+                            <tr data-task-id=task.task_id.clone() data-state=state.as_str() class:fresh=is_fresh>
                                 <td><span class=format!("state state-{}", state.as_str())>{move || locale.get().state(state)}</span></td>
                                 <td class="clip-id" title=task.task_id.clone()><TaskLink task_id=task.task_id.clone()/></td>
                                 <td class="mono queue-cell" title=task.queue.clone()>
@@ -385,7 +507,7 @@ fn TaskTable(tasks: Vec<TaskSummary>) -> impl IntoView {
                                 <td class="mono">{host_href.map(|href| view! { <A href=href attr:class="plain-link">{task.host_name.clone()}</A> })}</td>
                             </tr>
                         }
-                    }).collect_view()}
+                    }}</For>
                 </tbody>
             </table>
         </div>
