@@ -122,12 +122,18 @@ impl<'a> Plan<'a> {
         if let (Some(b), true) = (self.bound, self.newer()) {
             lower(b.sort_time);
         }
-        // Always a range, so that even "everything" walks the time index.
-        let mut range = doc! { "$gte": low.unwrap_or(f64::MIN) };
-        if let Some((h, inclusive)) = high {
-            range.insert(if inclusive { "$lte" } else { "$lt" }, h);
+        // A range even for "everything", so that it walks the time index; but a task id (or
+        // prefix) is found through `_id`, which a time range would make the planner ignore
+        // (4.7 s instead of milliseconds for one id among 50,000 on the test server).
+        let by_id = f.task_id.is_some() || f.task_id_prefix.is_some();
+        let mut q = Document::new();
+        if !by_id || low.is_some() || high.is_some() {
+            let mut range = doc! { "$gte": low.unwrap_or(f64::MIN) };
+            if let Some((h, inclusive)) = high {
+                range.insert(if inclusive { "$lte" } else { "$lt" }, h);
+            }
+            q.insert("time_start", range);
         }
-        let mut q = doc! { "time_start": range };
         for (field, v) in [
             ("exception_type", &f.exception_type),
             ("host_name", &f.host),
