@@ -203,13 +203,9 @@ fn stream(
             }
         }
     });
-    tokio_stream_of(rx)
-}
-
-fn tokio_stream_of<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures_util::Stream<Item = T> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })
 }
 
 /// One CSV record (RFC 4180, CRLF). Text that a spreadsheet would run as a formula gets a
