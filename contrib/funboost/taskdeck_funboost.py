@@ -1,4 +1,5 @@
-"""Stream funboost task records to taskdeck: every attempt's "running" record and the final one.
+"""Stream funboost task records to taskdeck: every attempt's "running" record and the final one,
+with the start, end and exception of each attempt once a task is retried.
 
 Add one argument to your boosters::
 
@@ -121,7 +122,33 @@ def _record(status):
     d = status.get_status_dict(without_datetime_obj=True, is_return_unstrict_dict=True)
     if d.get("run_status") == "finish" and getattr(status, "_has_kill_task", False):
         d["state"] = "killed"
+    # funboost saves "running" right before each attempt: that instant is the attempt's start.
+    attempts = status.__dict__.setdefault("_taskdeck_attempts", [])
+    if d.get("run_status") == "running":
+        attempts.append({"n": d.get("run_times") or len(attempts) + 1, "start": time.time()})
+    if len(attempts) > 1:  # a task that ran once is described by its record alone
+        d["attempts"] = [dict(a) for a in attempts]
     return d
+
+
+def _end_attempt(status):
+    """Closes the attempt funboost just ran, with how it ended."""
+    attempts = status.__dict__.get("_taskdeck_attempts")
+    if not attempts or "end" in attempts[-1]:
+        return
+    last = attempts[-1]
+    last["end"] = max(time.time(), last["start"])
+    if status.success:
+        last["state"] = "success"
+    elif getattr(status, "_has_kill_task", False):
+        last["state"] = "killed"
+    elif getattr(status, "_has_requeue", False):
+        last["state"] = "pending"  # given back to the queue
+    else:
+        last["state"] = "failed"
+        if status.exception_type:
+            last["exception_type"] = status.exception_type
+            last["exception_msg"] = status.exception_msg
 
 
 class _Forwarding:
@@ -143,7 +170,21 @@ class _Forwarding:
 
 
 class TaskdeckConsumerMixin:
-    """funboost ``consumer_override_cls``: streams records to taskdeck."""
+    """funboost ``consumer_override_cls``: streams records to taskdeck, with each attempt of a
+    retried task."""
+
+    def _run_consuming_function_with_confirm_and_retry(self, kw, current_retry_times, function_result_status):
+        status = super()._run_consuming_function_with_confirm_and_retry(
+            kw, current_retry_times=current_retry_times, function_result_status=function_result_status)
+        _end_attempt(status)
+        return status
+
+    async def _async_run_consuming_function_with_confirm_and_retry(self, kw, current_retry_times,
+                                                                   function_result_status):
+        status = await super()._async_run_consuming_function_with_confirm_and_retry(
+            kw, current_retry_times=current_retry_times, function_result_status=function_result_status)
+        _end_attempt(status)
+        return status
 
     @property
     def _result_persistence_helper(self):

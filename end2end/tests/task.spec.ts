@@ -36,6 +36,9 @@ test('task detail shows every field, the traceback and the timeline; untrusted t
   ]);
   await expect(page.getByText('Times in Asia/Shanghai')).toBeVisible();
   await expect(page.getByTestId('task-attempts')).toHaveText('3');
+  // Ran three times without reporting each attempt: the page says what its times span.
+  await expect(page.getByText('started is when the first attempt began')).toBeVisible();
+  await expect(page.getByTestId('task-attempt-table')).toHaveCount(0);
 
   const exception = page.getByTestId('task-exception');
   await expect(exception).toContainText(`CardDeclined: declined ${xss}`);
@@ -60,6 +63,48 @@ test('task detail shows every field, the traceback and the timeline; untrusted t
   await page.getByTestId('host-workers').click();
   await expect(page).toHaveURL(/\/workers\?host=e2e-task-host$/);
   await expect(page.getByTestId('host-filter')).toContainText('e2e-task-host');
+});
+
+/** A task that failed twice, then succeeded: each attempt in order, to scale, inert. */
+test('a retried task shows each attempt with its outcome, exception and the pause before it', async ({ page }) => {
+  const queue = `e2e_attempts_${Date.now()}`;
+  const id = `${queue}-1`;
+  const xss = '<img src=x onerror="window.__xss=4">';
+  const t = Math.floor(Date.now() / 1000) - 60 + 0.5;
+  const shanghai = (epoch: number) => new Date((epoch + 8 * 3600) * 1000).toISOString().replace('T', ' ').slice(0, 23);
+  const attempts = [
+    { n: 1, start: t, end: t + 1.5, state: 'failed', exception_type: 'ConnectionError', exception_msg: `refused ${xss}` },
+    { n: 2, start: t + 2, end: t + 4, state: 'failed', exception_type: 'TimeoutError', exception_msg: 'no answer in 2 s' },
+    { n: 3, start: t + 8, end: t + 8.25, state: 'success' },
+  ];
+  const event = {
+    task_id: id, queue_name: queue, function: 'send', state: 'success', run_times: 3, result: { sent: true },
+    publish_time: t - 0.25, time_start: t, time_end: t + 8.25, time_cost: 8.25,
+    // funboost keeps the last failure's exception on a task a retry saved
+    exception_type: 'TimeoutError', exception_msg: 'no answer in 2 s', attempts,
+  };
+  expect((await page.request.post('/api/v1/events', { data: [event] })).status()).toBe(202);
+  await openHydrated(page, `/tasks/${encodeURIComponent(id)}`);
+  await expect(page.getByTestId('task-state')).toHaveText('success');
+  await expect(page.getByTestId('task-timeline').locator('li').last()).toHaveText(`success${shanghai(t + 8.25)}ran 8.25 s`);
+
+  const rows = page.getByTestId('task-attempt-table').locator('tbody tr');
+  await expect(rows).toHaveCount(3);
+  await expect(rows.nth(0).locator('td')).toHaveText(['1', shanghai(t), '', '1.50 s', 'failed', `ConnectionError: refused ${xss}`]);
+  await expect(rows.nth(1).locator('td')).toHaveText(['2', shanghai(t + 2), '500 ms', '2.00 s', 'failed', 'TimeoutError: no answer in 2 s']);
+  await expect(rows.nth(2).locator('td')).toHaveText(['3', shanghai(t + 8), '4.00 s', '250 ms', 'success', '']);
+  // The strip draws the runs to scale over the whole 8.25 s: the third starts at 8/8.25.
+  const bars = page.getByTestId('attempt-strip').locator('.attempt-bar');
+  await expect(bars).toHaveCount(3);
+  await expect(bars.nth(0)).toHaveClass(/state-failed/);
+  await expect(bars.nth(2)).toHaveClass(/state-success/);
+  const left = await bars.nth(2).evaluate((el) => (el as HTMLElement).style.left);
+  expect(parseFloat(left)).toBeCloseTo((8 / 8.25) * 100, 1);
+  // A success keeps an earlier attempt's exception: it is labelled as such.
+  await expect(page.getByTestId('task-exception').locator('h2')).toHaveText('Exception of an earlier attempt');
+  await expect(page.getByText('started is when the first attempt began')).toHaveCount(0);
+  expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
+  expect(await page.locator('main img').count()).toBe(0);
 });
 
 test('the workers link keeps only that host', async ({ page }) => {

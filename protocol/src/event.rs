@@ -5,6 +5,7 @@
 //! does not know are kept in [`TaskEvent::other`], never dropped. `docs/events.md` documents
 //! the format with examples.
 
+use crate::task::{Attempt, MAX_ATTEMPTS, MAX_ATTEMPT_MSG};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -159,6 +160,10 @@ pub struct TaskEvent {
     pub script_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_id: Option<String>,
+    /// The task's attempts so far, oldest first (taskdeck workers and the funboost mixin send
+    /// them once a task is retried).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<Attempt>>,
     /// Everything else (`msg_dict`, `user_context`, `insert_time_str`, fields of newer
     /// formats, …), kept as the JSON text it came as.
     #[serde(flatten)]
@@ -286,6 +291,12 @@ impl<'de> Deserialize<'de> for TaskEvent {
                         "thread_id" => e.thread_id = field!(key, "an integer"),
                         "script_name" => e.script_name = field!(key, "a string"),
                         "consumer_id" => e.consumer_id = field!(key, "a string"),
+                        "attempts" => {
+                            e.attempts = field!(
+                                key,
+                                "an array of {n, start, end, state, exception_type, exception_msg}"
+                            )
+                        }
                         _ => {
                             let value: Box<RawValue> = map.next_value()?;
                             e.other.0.push((key.into_owned(), value));
@@ -358,6 +369,27 @@ impl TaskEvent {
         if id.as_deref() == Some(self.task_id.as_str()) {
             self.other.remove("_id");
         }
+        if let Some(attempts) = &mut self.attempts {
+            let over = attempts.len().saturating_sub(MAX_ATTEMPTS);
+            attempts.drain(..over);
+            for a in attempts.iter_mut() {
+                for field in [&mut a.exception_type, &mut a.exception_msg] {
+                    if field.as_deref().is_some_and(|s| s.is_empty()) {
+                        *field = None;
+                    }
+                }
+                if let Some(msg) = &mut a.exception_msg {
+                    if msg.len() > MAX_ATTEMPT_MSG {
+                        let mut cut = MAX_ATTEMPT_MSG;
+                        while !msg.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        msg.truncate(cut);
+                        msg.push('…');
+                    }
+                }
+            }
+        }
         // `null` payloads are absent payloads.
         for payload in [&mut self.params, &mut self.result] {
             if payload.as_ref().is_some_and(|p| p.get() == "null") {
@@ -406,6 +438,28 @@ impl TaskEvent {
                 return Err(EventError(format!(
                     "`{name}` must be a non-negative number of seconds"
                 )));
+            }
+        }
+        self.validate_attempts()
+    }
+
+    fn validate_attempts(&self) -> Result<(), EventError> {
+        let mut last = 0;
+        for (i, a) in self.attempts.iter().flatten().enumerate() {
+            let bad = |why: &str| Err(EventError(format!("`attempts[{i}]`: {why}")));
+            if a.n <= last {
+                return bad("attempt numbers must start at 1 and rise");
+            }
+            last = a.n;
+            if [Some(a.start), a.end]
+                .into_iter()
+                .flatten()
+                .any(|t| !t.is_finite() || t < 0.0)
+            {
+                return bad("`start` and `end` must be non-negative numbers of seconds");
+            }
+            if a.end.is_some_and(|end| end < a.start) {
+                return bad("`end` is before `start`");
             }
         }
         Ok(())
@@ -616,5 +670,46 @@ mod tests {
         assert!(TaskState::advances(1, 1, 0, 1), "requeued");
         assert!(!TaskState::advances(1, 1, 0, 0), "a late publish event");
         assert!(!TaskState::advances(1, 3, 0, 2), "an older requeue");
+    }
+
+    #[test]
+    fn attempts_are_read_cut_to_size_and_checked() {
+        let event = |attempts: Value| {
+            TaskEvent::from_json(
+                json!({"task_id": "t", "queue_name": "q", "state": "running",
+                "run_times": 2, "attempts": attempts}),
+            )
+        };
+        let e = event(json!([
+            {"n": 1, "start": 10.0, "end": 10.5, "state": "failed", "exception_type": "IOError",
+             "exception_msg": "x".repeat(3000)},
+            {"n": 2, "start": 11.0, "exception_type": ""}
+        ]))
+        .unwrap();
+        let a = e.attempts.as_deref().unwrap();
+        assert_eq!(a[0].state, Some(TaskState::Failed));
+        assert_eq!(a[0].run(), Some(0.5));
+        assert_eq!(
+            a[0].exception_msg.as_deref().unwrap().len(),
+            MAX_ATTEMPT_MSG + '…'.len_utf8()
+        );
+        assert_eq!((a[1].end, a[1].exception_type.as_deref()), (None, None));
+        let many: Vec<Value> = (1..=150).map(|n| json!({"n": n, "start": n})).collect();
+        let kept = event(Value::Array(many)).unwrap().attempts.unwrap();
+        assert_eq!((kept.len(), kept[0].n), (MAX_ATTEMPTS, 51));
+        for (bad, why) in [
+            (json!([{"n": 0, "start": 1}]), "attempt numbers"),
+            (
+                json!([{"n": 2, "start": 1}, {"n": 1, "start": 2}]),
+                "attempt numbers",
+            ),
+            (json!([{"n": 1, "start": 5, "end": 4}]), "`end` is before"),
+            (json!([{"n": 1, "start": -1}]), "non-negative"),
+            (json!([{"n": 1}]), "`attempts` must be"),
+            (json!({"n": 1}), "`attempts` must be"),
+        ] {
+            let err = event(bad.clone()).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }

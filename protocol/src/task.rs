@@ -46,6 +46,43 @@ pub struct TaskDetail {
     pub extra: String,
     /// When taskdeck last changed this record, epoch seconds.
     pub updated_at: f64,
+    /// Every attempt, oldest first, when the worker reported them (it does once a task is
+    /// retried); empty otherwise — the record's own times then describe its one run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One run of a task, as its worker reported it: when it started, and for an attempt that
+/// ended, when and how (the exception that made the worker try again).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attempt {
+    /// 1-based attempt number (funboost's `run_times` during that attempt).
+    pub n: u32,
+    /// Epoch seconds (UTC).
+    pub start: f64,
+    /// Absent while the attempt runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
+    /// How it ended (absent while it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_msg: Option<String>,
+}
+
+/// Most attempts an event may report; a task retried more often keeps its latest ones.
+pub const MAX_ATTEMPTS: usize = 100;
+/// Longest per-attempt exception message kept, in bytes (the record keeps the last one whole).
+pub const MAX_ATTEMPT_MSG: usize = 1_000;
+
+impl Attempt {
+    /// Seconds the attempt ran, once it ended.
+    pub fn run(&self) -> Option<f64> {
+        Some(self.end? - self.start).filter(|r| *r >= 0.0)
+    }
 }
 
 /// One page of a task list, newest first. Cursors are opaque: pass `older` to get the next

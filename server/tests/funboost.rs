@@ -61,11 +61,12 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
     for i in 0..6 {
         let fail = i == 5;
         let msg = format!(
-            r#"{{"x":{i},"y":1,"fail":{fail},"extra":{{"task_id":"{queue}-{i}","publish_time":{:.4}}}}}"#,
+            r#"{{"x":{i},"y":1,"fail":{fail},"extra":{{"task_id":"{queue}-{i}","publish_time":{:.4},"max_retry_times":{}}}}}"#,
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
-                .as_secs_f64()
+                .as_secs_f64(),
+            if fail { 2 } else { 1 }
         );
         let _: () = broker.rpush(&queue, msg).await.unwrap();
     }
@@ -103,8 +104,21 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
             assert_eq!(t["state"], "failed", "{t}");
             assert_eq!(t["exception_type"], "ValueError");
             assert_eq!(t["exception_msg"], "cannot add 5");
+            assert_eq!(t["run_times"], 3, "1 run + 2 retries: {t}");
+            // The mixin reports each attempt: started, ended, how, with its exception.
+            let (_, detail) = get_json(&format!("{}/api/v1/tasks/{queue}-5", td.url)).await;
+            let attempts = detail["attempts"].as_array().unwrap();
+            assert_eq!(attempts.len(), 3, "{detail}");
+            for (n, a) in attempts.iter().enumerate() {
+                assert_eq!(a["n"], n + 1, "{a}");
+                assert_eq!(a["state"], "failed", "{a}");
+                assert_eq!(a["exception_type"], "ValueError", "{a}");
+                assert!(a["end"].as_f64() >= a["start"].as_f64(), "{a}");
+            }
+            assert!(attempts[1]["start"].as_f64() >= attempts[0]["end"].as_f64());
         } else {
             assert_eq!(t["state"], "success", "{t}");
+            assert_eq!(t["run_times"], 1, "{t}");
             assert_eq!(t["function"], "add");
             let (_, detail) = get_json(&format!(
                 "{}/api/v1/tasks/{}",
@@ -115,10 +129,11 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
             assert_eq!(detail["result"], (i + 1).to_string(), "{detail}");
         }
     }
-    // Each task sent its "running" record too: two events per task arrived over Redis.
+    // Each attempt sent its "running" record too: two events per task, two more for the
+    // retries, arrived over Redis.
     let metrics = metrics(&td.url).await;
     assert!(
-        metrics.contains("taskdeck_ingest_events_received_total{source=\"redis\"} 12"),
+        metrics.contains("taskdeck_ingest_events_received_total{source=\"redis\"} 14"),
         "{metrics}"
     );
 }

@@ -472,6 +472,65 @@ async fn query_scenario(td: &Taskdeck) {
     );
     post(&td.url, json!([needle("failed")]).to_string()).await;
     assert_eq!(walk(&td.url, "q=zebra-1&state=failed").await, ["late-fail"]);
+
+    attempts_scenario(td).await;
+}
+
+/// A retried task's attempts arrive with its events and come back whole from the task's
+/// page; a late event with fewer attempts loses none; a task that ran once has none.
+async fn attempts_scenario(td: &Taskdeck) {
+    let t = *T0 - 30.0;
+    let failed = |n: u32, start: f64| {
+        json!({"n": n, "start": start, "end": start + 0.5, "state": "failed",
+        "exception_type": "IOError", "exception_msg": format!("try {n}")})
+    };
+    let event = |state: &str, run_times: u32, attempts: Value| {
+        json!({"task_id": "retried", "queue_name": "gamma", "state": state, "run_times": run_times,
+        "time_start": t, "attempts": attempts})
+    };
+    let (status, report) = post(
+        &td.url,
+        json!([
+            {"task_id": "retried", "queue_name": "gamma", "state": "running", "run_times": 1, "time_start": t},
+            event("running", 2, json!([failed(1, t), {"n": 2, "start": t + 1.0}])),
+        ])
+        .to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (202, Some(2)),
+        "{report}"
+    );
+    let last = json!({"n": 3, "start": t + 2.0, "end": t + 2.25, "state": "success"});
+    let all = json!([failed(1, t), failed(2, t + 1.0), last]);
+    post(
+        &td.url,
+        json!([event("success", 3, all.clone())]).to_string(),
+    )
+    .await;
+    let (status, report) = post(
+        &td.url,
+        json!([
+            event("running", 2, json!([failed(1, t)])),
+            event(
+                "running",
+                2,
+                json!([{"n": 2, "start": t}, {"n": 1, "start": t}])
+            ),
+        ])
+        .to_string(),
+    )
+    .await;
+    assert_eq!(report["accepted"], 1, "{report}");
+    let why = report["errors"][0]["error"].as_str().unwrap();
+    assert!(why.contains("`attempts[1]`"), "{why}");
+    let (status2, detail) = get_json(&format!("{}/api/v1/tasks/retried", td.url)).await;
+    assert_eq!((status, status2), (202, 200));
+    assert_eq!(detail["state"], "success", "{detail}");
+    assert_eq!(detail["attempts"], all, "{detail}");
+    let (_, once) = get_json(&format!("{}/api/v1/tasks/long-params", td.url)).await;
+    assert!(once.get("attempts").is_none(), "{once}");
 }
 
 #[tokio::test]

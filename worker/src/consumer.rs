@@ -8,6 +8,7 @@ use crate::host::{self, now};
 use crate::message::Message;
 use crate::task::{TaskContext, TaskError};
 use protocol::event::{TaskEvent, TaskState};
+use protocol::task::Attempt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -726,6 +727,7 @@ async fn execute(shared: &Shared, message: Message) {
         .option("msg_expire_seconds")
         .or(s.expire_after.map(|d| d.as_secs_f64()));
     let mut attempt = 1;
+    let mut attempts: Vec<Attempt> = Vec::new();
     let ending = if revoked {
         Ending::Done(TaskState::Revoked, None, None)
     } else if expire.is_some_and(|e| start - message.publish_time > e) {
@@ -740,11 +742,20 @@ async fn execute(shared: &Shared, message: Message) {
             .or(s.timeout);
         let message = Arc::new(message.clone());
         loop {
+            attempts.push(Attempt {
+                n: attempt,
+                start: now(),
+                end: None,
+                state: None,
+                exception_type: None,
+                exception_msg: None,
+            });
             let mut running = base_event(shared, &task_id, Some(&message), start);
             running.state = Some(TaskState::Running);
             running.run_status = Some("running".into());
             running.success = Some(false);
             running.run_times = Some(attempt);
+            running.attempts = retried(&attempts);
             shared.emitter.emit(&running).await;
             let ctx = TaskContext {
                 task_id: task_id.clone(),
@@ -764,6 +775,7 @@ async fn execute(shared: &Shared, message: Message) {
                 None => break Ending::Done(TaskState::Killed, None, None),
                 Some(Ok(value)) => break Ending::Done(TaskState::Success, Some(value), None),
                 Some(Err(e)) if e.retryable && attempt <= max_retries => {
+                    close(&mut attempts, TaskState::Failed, Some(&e));
                     let wait = s
                         .retry_backoff
                         .saturating_mul(1 << (attempt - 1).min(16))
@@ -798,6 +810,8 @@ async fn execute(shared: &Shared, message: Message) {
                     let mut event = base_event(shared, &task_id, Some(&message), start);
                     event.state = Some(TaskState::Pending);
                     event.run_times = Some(attempt.max(1));
+                    close(&mut attempts, TaskState::Pending, None);
+                    event.attempts = retried(&attempts);
                     shared.emitter.emit(&event).await;
                 }
                 Err(e) => {
@@ -815,6 +829,8 @@ async fn execute(shared: &Shared, message: Message) {
             event.result = result;
             event.time_end = Some(end);
             event.time_cost = Some(((end - start) * 10_000.0).round() / 10_000.0);
+            close(&mut attempts, state, error.as_ref());
+            event.attempts = retried(&attempts);
             if let Some(e) = error {
                 event.exception = Some(format!("{}    {}", e.kind, e.message));
                 event.exception_type = Some(e.kind);
@@ -832,6 +848,22 @@ async fn execute(shared: &Shared, message: Message) {
             shared.emitter.emit(&event).await;
         }
     }
+}
+
+/// Ends the running attempt, if one runs (a kill during the wait before a retry finds the
+/// last attempt already ended).
+fn close(attempts: &mut [Attempt], state: TaskState, error: Option<&TaskError>) {
+    if let Some(a) = attempts.last_mut().filter(|a| a.end.is_none()) {
+        a.end = Some(now().max(a.start));
+        a.state = Some(state);
+        a.exception_type = error.map(|e| e.kind.clone());
+        a.exception_msg = error.map(|e| e.message.clone());
+    }
+}
+
+/// The attempts an event carries: none for a task that ran once (its record says it all).
+fn retried(attempts: &[Attempt]) -> Option<Vec<Attempt>> {
+    (attempts.len() > 1).then(|| attempts.to_vec())
 }
 
 async fn with_timeout(run: BoxFuture<Outcome>, timeout: Option<Duration>) -> Outcome {

@@ -139,10 +139,37 @@ async fn retries_with_backoff_then_succeeds_or_fails_for_good() {
     assert_eq!(f.len(), 4, "three attempts recorded as running, one finish");
     assert_eq!(f[3].run_times, Some(3));
     assert_eq!(f[3].effective_state(), TaskState::Success);
+    // Attempts travel once the task is retried: each event carries every one so far.
+    assert!(f[0].attempts.is_none(), "a first run carries none");
+    let open = f[1].attempts.as_deref().unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(open[0].state, Some(TaskState::Failed));
+    assert_eq!(open[0].exception_msg.as_deref(), Some("attempt 1"));
+    assert!(open[1].end.is_none(), "the running attempt has no end");
+    let all = f[3].attempts.as_deref().unwrap();
+    let states: Vec<_> = all.iter().map(|a| (a.n, a.state)).collect();
+    assert_eq!(
+        states,
+        [
+            (1, Some(TaskState::Failed)),
+            (2, Some(TaskState::Failed)),
+            (3, Some(TaskState::Success))
+        ]
+    );
+    assert!(
+        all[1].start >= all[0].end.unwrap(),
+        "the backoff lies between"
+    );
+    assert!(all[2].exception_type.is_none());
     let h = sink.of(&hopeless);
     let last = h.last().unwrap();
     assert_eq!(last.effective_state(), TaskState::Failed);
     assert_eq!(last.run_times, Some(4), "1 run + 3 retries");
+    let tries = last.attempts.as_deref().unwrap();
+    assert_eq!(tries.len(), 4);
+    assert!(tries
+        .iter()
+        .all(|a| a.state == Some(TaskState::Failed) && a.end.is_some()));
     assert_eq!(last.exception_type.as_deref(), Some("ConnectionError"));
     assert_eq!(
         last.exception.as_deref(),

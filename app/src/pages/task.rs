@@ -13,7 +13,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use protocol::event::TaskState;
-use protocol::task::TaskDetail;
+use protocol::task::{Attempt, TaskDetail};
 
 #[component]
 pub fn Task() -> impl IntoView {
@@ -76,11 +76,13 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
             <div class="task-main">
                 <section class="card">
                     <h2>{move || t().task_timeline} <span class="sub">{move || t().q_times_in} " " {move || zone.get().name}</span></h2>
-                    <Timeline s=s.clone()/>
+                    <Timeline s=s.clone() retried=!task.attempts.is_empty()/>
+                    {(!task.attempts.is_empty()).then(|| view! { <Attempts attempts=task.attempts.clone()/> })}
                 </section>
                 {s.exception_type.clone().or(s.exception_msg.clone()).or(task.traceback.clone()).map(|_| view! {
                     <section class="card exception-card" data-testid="task-exception">
-                        <h2>{move || t().task_exception}</h2>
+                        // funboost keeps a failed attempt's exception on a task a retry saved.
+                        <h2>{move || if state == TaskState::Success { t().task_earlier_exception } else { t().task_exception }}</h2>
                         <p class="exception-line">
                             <span class="mono strong bad">{s.exception_type.clone()}</span>
                             {s.exception_msg.clone().map(|m| view! { ": " <span class="exception-msg">{m}</span> })}
@@ -136,9 +138,10 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
     }
 }
 
-/// Published → started (after its wait) → finished (after its run), for the last attempt.
+/// Published → started (after its wait) → finished (after its run). The start is the first
+/// attempt's and the run spans every attempt: funboost's `time_start` and `time_cost`.
 #[component]
-fn Timeline(s: protocol::task::TaskSummary) -> impl IntoView {
+fn Timeline(s: protocol::task::TaskSummary, retried: bool) -> impl IntoView {
     let t = use_strings();
     let Prefs { locale, zone, .. } = use_prefs();
     let state = s.state;
@@ -164,6 +167,92 @@ fn Timeline(s: protocol::task::TaskSummary) -> impl IntoView {
                 {s.cost.map(|c| view! { <span class="gap">{move || t().task_ran} " " {format::seconds(c)}</span> })}
             </li>
         </ol>
-        {(s.run_times > 1).then(|| view! { <p class="muted small">{move || t().task_last_attempt}</p> })}
+        {(s.run_times > 1 && !retried).then(|| view! { <p class="muted small">{move || t().task_times_span}</p> })}
+    }
+}
+
+/// Each attempt of a retried task: a strip that draws the runs and the pauses between them to
+/// scale, and a row per attempt with its times, outcome and exception.
+#[component]
+fn Attempts(attempts: Vec<Attempt>) -> impl IntoView {
+    let t = use_strings();
+    let Prefs { locale, zone, .. } = use_prefs();
+    let first = attempts.first().map_or(0.0, |a| a.start);
+    let last = attempts
+        .iter()
+        .map(|a| a.end.unwrap_or(a.start))
+        .fold(first, f64::max);
+    let span = (last - first).max(1e-3);
+    let outcome = move |a: &Attempt| match a.state {
+        None => TaskState::Running,
+        Some(state) => state,
+    };
+    let label = move |state: TaskState| match state {
+        TaskState::Pending => t().task_requeued.to_owned(),
+        other => locale.get().state(other).to_owned(),
+    };
+    let bars = attempts
+        .iter()
+        .map(|a| {
+            let state = outcome(a);
+            let left = (a.start - first) / span * 100.0;
+            let width = a.run().map_or(100.0 - left, |r| r / span * 100.0);
+            let title = format!(
+                "#{} · {}",
+                a.n,
+                a.run().map(format::seconds).unwrap_or_default()
+            );
+            view! {
+                <span class=format!("attempt-bar state-{}", state.as_str())
+                    style=format!("left:{left:.3}%;width:max({width:.3}%, 3px)") title=title>
+                </span>
+            }
+        })
+        .collect_view();
+    let mut previous_end: Option<f64> = None;
+    let rows = attempts
+        .iter()
+        .map(|a| {
+            let state = outcome(a);
+            let gap = previous_end
+                .map(|end| (a.start - end).max(0.0))
+                .map(format::seconds);
+            previous_end = a.end;
+            let start = a.start;
+            let exception = a.exception_type.clone().map(|ty| {
+                let msg = a.exception_msg.clone();
+                view! {
+                    <span class="mono strong bad">{ty}</span>
+                    {msg.map(|m| view! { ": " <span class="exception-msg">{m}</span> })}
+                }
+            });
+            view! {
+                <tr data-testid="attempt-row">
+                    <td class="num">{a.n}</td>
+                    <td class="mono">{move || zone.get().datetime_ms(start)}</td>
+                    <td class="num">{gap}</td>
+                    <td class="num">{a.run().map(format::seconds)}</td>
+                    <td><span class=format!("state state-{}", state.as_str())>{move || label(state)}</span></td>
+                    <td class="attempt-exception">{exception}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3 class="attempts-title">{move || t().task_attempts} " " <span class="sub">{attempts.len()}</span></h3>
+        <div class="attempt-strip" data-testid="attempt-strip" aria-hidden="true">{bars}</div>
+        <div class="attempts-scroll">
+            <table class="table attempts" data-testid="task-attempt-table">
+                <thead><tr>
+                    <th class="num">"#"</th>
+                    <th>{move || t().task_started}</th>
+                    <th class="num">{move || t().task_retry_after}</th>
+                    <th class="num">{move || t().col_run_time}</th>
+                    <th>{move || t().task_outcome}</th>
+                    <th>{move || t().col_exception}</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }

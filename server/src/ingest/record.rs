@@ -28,6 +28,8 @@ pub struct TaskRecord {
     pub thread_id: Option<i64>,
     pub script_name: Option<String>,
     pub consumer_id: Option<String>,
+    /// JSON array text of the attempts the worker reported (`protocol::task::Attempt`).
+    pub attempts: Option<String>,
     /// JSON object text with every other field of the event, kept as received.
     pub extra: String,
     /// When taskdeck took the event in, epoch seconds.
@@ -86,6 +88,7 @@ impl TaskRecord {
             thread_id: event.thread_id,
             script_name: event.script_name,
             consumer_id: event.consumer_id,
+            attempts: event.attempts.and_then(|a| serde_json::to_string(&a).ok()),
             extra: extra.to_json(),
             updated_at: received_at,
         }
@@ -128,7 +131,8 @@ impl TaskRecord {
             process_id,
             thread_id,
             script_name,
-            consumer_id
+            consumer_id,
+            attempts
         );
         self.run_times = self.run_times.max(old.run_times);
     }

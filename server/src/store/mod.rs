@@ -220,7 +220,7 @@ impl Store {
 const TASK_INSERT: &str =
     "INSERT INTO tasks (task_id, queue, function, state, run_times, params, result, \
     exception_type, exception_msg, traceback, publish_time, start_time, end_time, cost, host_name, \
-    process_id, thread_id, script_name, consumer_id, extra, updated_at, sort_time) ";
+    process_id, thread_id, script_name, consumer_id, extra, updated_at, sort_time, attempts) ";
 
 /// The conflict half of the task upsert: the state machine of `TaskRecord::accepts` in SQL.
 /// The rank (`least(state, 2)`) must rise, or a running task must report a later attempt or
@@ -244,6 +244,7 @@ fn task_upsert_tail(greatest: &str, least: &str) -> String {
         "thread_id",
         "script_name",
         "consumer_id",
+        "attempts",
     ]
     .map(|c| format!("{c} = COALESCE(excluded.{c}, tasks.{c})"))
     .join(", ");

@@ -130,6 +130,7 @@ fn set_fields(r: &TaskRecord, now: DateTime) -> Document {
     opt(&mut d, "thread_id", r.thread_id);
     opt(&mut d, "script_name", r.script_name.clone());
     opt(&mut d, "consumer_id", r.consumer_id.clone());
+    opt(&mut d, "attempts", r.attempts.as_deref().map(json_to_bson));
     d.insert("td_sort_time", r.sort_time());
     d.insert("td_updated_at", r.updated_at);
     d.insert("insert_time", now);
@@ -630,6 +631,7 @@ pub async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<Ta
                 "thread_id",
                 "script_name",
                 "consumer_id",
+                "attempts",
             ] {
                 extra.remove(k);
             }
@@ -644,6 +646,10 @@ pub async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<Ta
                 extra: serde_json::to_string(&Bson::Document(extra).into_relaxed_extjson())
                     .unwrap_or_default(),
                 updated_at: num(&d, "td_updated_at").unwrap_or_default(),
+                attempts: d
+                    .get("attempts")
+                    .and_then(|a| serde_json::from_value(a.clone().into_relaxed_extjson()).ok())
+                    .unwrap_or_default(),
             }));
         }
     }

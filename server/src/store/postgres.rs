@@ -145,7 +145,7 @@ fn encode_row(buf: &mut Vec<u8>, r: &TaskRecord) {
         }
     }
     let f8 = |v: Option<f64>| v.map(f64::to_be_bytes);
-    buf.extend_from_slice(&22i16.to_be_bytes());
+    buf.extend_from_slice(&23i16.to_be_bytes());
     text(buf, Some(&r.task_id));
     text(buf, Some(&r.queue));
     text(buf, r.function.as_deref());
@@ -168,4 +168,5 @@ fn encode_row(buf: &mut Vec<u8>, r: &TaskRecord) {
     text(buf, Some(&r.extra));
     num(buf, f8(Some(r.updated_at)));
     num(buf, f8(Some(r.sort_time())));
+    text(buf, r.attempts.as_deref());
 }

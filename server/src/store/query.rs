@@ -30,7 +30,7 @@ const SUMMARY_COLUMNS: &str =
     "task_id, queue, function, state, run_times, params, exception_type, \
     exception_msg, publish_time, start_time, end_time, cost, host_name, sort_time";
 const DETAIL_COLUMNS: &str =
-    "result, traceback, process_id, thread_id, script_name, consumer_id, extra, updated_at";
+    "result, traceback, process_id, thread_id, script_name, consumer_id, extra, updated_at, attempts";
 
 #[derive(FromRow)]
 struct SummaryRow {
@@ -62,6 +62,7 @@ struct DetailRow {
     consumer_id: Option<String>,
     extra: String,
     updated_at: f64,
+    attempts: Option<String>,
 }
 
 impl SummaryRow {
@@ -458,6 +459,10 @@ impl Store {
             consumer_id: r.consumer_id,
             extra: r.extra,
             updated_at: r.updated_at,
+            attempts: r
+                .attempts
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
         }))
     }
 

@@ -7,7 +7,7 @@ use protocol::event::TaskState;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::sync::LazyLock;
 
-/// Rows per multi-row statement: 22 parameters each stays under SQLite's 32,766 limit.
+/// Rows per multi-row statement: 23 parameters each stays under SQLite's 32,766 limit.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 static UPSERT_TAIL: LazyLock<String> = LazyLock::new(|| super::task_upsert_tail("MAX", "MIN"));
@@ -73,7 +73,8 @@ pub async fn write_batch(
                 .push_bind(&r.consumer_id)
                 .push_bind(&r.extra)
                 .push_bind(r.updated_at)
-                .push_bind(r.sort_time());
+                .push_bind(r.sort_time())
+                .push_bind(&r.attempts);
         });
         qb.push(UPSERT_TAIL.as_str());
         let rows: Vec<Returned> = qb.build_query_as().fetch_all(&mut *tx).await?;
