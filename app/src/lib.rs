@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 use prefs::Prefs;
 
@@ -70,7 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/queues") view=pages::Queues/>
                     <Route path=path!("/queues/:queue") view=pages::Queue/>
                     <Route path=path!("/tasks") view=pages::Tasks/>
-                    <Route path=path!("/tasks/:task_id") view=pages::Task/>
+                    <Route path=path!("/tasks/:task_id") view=pages::Task ssr=SsrMode::Async/>
                     <Route path=path!("/failures") view=pages::Failures/>
                     <Route path=path!("/workers") view=pages::Workers/>
                 </Routes>

@@ -109,6 +109,10 @@ async fn pages_render_on_the_server_in_the_viewers_language_and_theme() {
     let missing = page("/no/such/page").send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Page not found"));
+    // A task nobody recorded: the page explains it, and says 404 to whoever asks by link.
+    let task = page("/tasks/no-such-task").send().await.unwrap();
+    assert_eq!(task.status(), 404);
+    assert!(task.text().await.unwrap().contains("No such task"));
 
     let zh = page("/")
         .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")

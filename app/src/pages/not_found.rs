@@ -3,12 +3,18 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-#[component]
-pub fn NotFound() -> impl IntoView {
+/// Makes the server answer 404 for the page being rendered (on routes that render whole
+/// before answering, `SsrMode::Async`, or before the first byte).
+pub fn answer_not_found() {
     #[cfg(feature = "ssr")]
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
         resp.set_status(http::StatusCode::NOT_FOUND);
     }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    answer_not_found();
     let t = use_strings();
     view! {
         <Title text=move || t().not_found_title/>

@@ -29,10 +29,13 @@ pub fn Task() -> impl IntoView {
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
             {move || detail.get().map(|result| match result {
                 Ok(Some(task)) => view! { <TaskView task/> }.into_any(),
-                Ok(None) => view! {
+                Ok(None) => {
+                    super::not_found::answer_not_found();
+                    view! {
                     <h1 class="task-id" data-testid="task-id">{id.get()}</h1>
                     <EmptyState title=move || t().task_missing_title body=move || t().task_missing_body/>
-                }.into_any(),
+                    }.into_any()
+                }
                 Err(e) => view! { <p class="error">{move || t().load_failed} " " {e.to_string()}</p> }.into_any(),
             })}
         </Transition>
