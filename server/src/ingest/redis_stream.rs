@@ -5,7 +5,7 @@
 
 use super::{Ingest, Prepared, RawEvent};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId};
 use redis::Value;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -140,7 +140,7 @@ impl StreamSource {
         }
     }
 
-    async fn read(&mut self, from: &str) -> redis::RedisResult<Vec<StreamId>> {
+    async fn read(&mut self, from: &str) -> redis::RedisResult<Vec<Entry>> {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(GROUP)
@@ -151,12 +151,12 @@ impl StreamSource {
             cmd.arg("BLOCK").arg(BLOCK.as_millis() as u64);
         }
         cmd.arg("STREAMS").arg(STREAM).arg(from);
-        let reply: Option<StreamReadReply> = cmd.query_async(&mut self.conn).await?;
-        Ok(reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .collect())
+        // Walked by hand: redis' `StreamReadReply` clones the whole reply and builds a map per
+        // entry, which cost more CPU than reading it.
+        let reply: Value = cmd.query_async(&mut self.conn).await?;
+        read_reply(reply).map_err(|what| {
+            redis::RedisError::from((redis::ErrorKind::Parse, "unexpected XREADGROUP reply", what))
+        })
     }
 
     /// Takes over entries another consumer has held for longer than [`CLAIM_IDLE`], and
@@ -179,7 +179,8 @@ impl StreamSource {
                     entries = reply.claimed.len(),
                     "claimed events left pending by a stopped taskdeck instance"
                 );
-                self.process(reply.claimed).await?;
+                self.process(reply.claimed.into_iter().map(Entry::of).collect())
+                    .await?;
             }
             if reply.next_stream_id == "0-0" {
                 return Ok(());
@@ -190,7 +191,7 @@ impl StreamSource {
 
     /// Hands the entries' events to the batcher and, once they are committed, acknowledges
     /// and deletes the entries — in the background, so the next chunk is read meanwhile.
-    async fn process(&mut self, entries: Vec<StreamId>) -> redis::RedisResult<()> {
+    async fn process(&mut self, entries: Vec<Entry>) -> redis::RedisResult<()> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -206,7 +207,7 @@ impl StreamSource {
         tokio::spawn(async move {
             let _permit = permit;
             // Parsing here, not in the reading loop, spreads it over the runtime's threads.
-            let prepared = Prepared::from_raw(entries.into_iter().map(parse_entry), "redis");
+            let prepared = Prepared::from_raw(entries.into_iter().map(|e| e.event), "redis");
             ingest.metrics.received("redis", prepared.len());
             ingest.metrics.rejected("redis", prepared.dead.len());
             if let Err(e) = ingest.submit(prepared, COMMIT_TIMEOUT).await {
@@ -227,33 +228,167 @@ impl StreamSource {
     }
 }
 
-fn parse_entry(mut entry: StreamId) -> RawEvent {
-    let invalid = |error: String, entry: &StreamId| RawEvent::Invalid {
-        error,
-        payload: format!("{:?}", entry.map),
-    };
-    let bytes = match entry.map.remove(FIELD) {
-        Some(Value::BulkString(b)) => b,
-        Some(Value::SimpleString(s)) => s.into_bytes(),
-        Some(other) => {
-            entry.map.insert(FIELD.to_owned(), other);
-            return invalid(
-                format!("stream entry {}: `{FIELD}` is not a string", entry.id),
-                &entry,
-            );
+/// One stream entry: its id and its event, or why it has none.
+struct Entry {
+    id: String,
+    event: RawEvent,
+}
+
+impl Entry {
+    /// An entry as redis' own stream types hold it (claimed entries).
+    fn of(mut entry: StreamId) -> Entry {
+        let event = match entry.map.remove(FIELD) {
+            Some(value) => event_of(&entry.id, value, || format!("{:?}", entry.map)),
+            None => RawEvent::Invalid {
+                error: format!("stream entry {} has no `{FIELD}` field", entry.id),
+                payload: format!("{:?}", entry.map),
+            },
+        };
+        Entry {
+            id: entry.id,
+            event,
         }
-        None => {
-            return invalid(
-                format!("stream entry {} has no `{FIELD}` field", entry.id),
-                &entry,
-            )
+    }
+}
+
+/// The `event` field's value as JSON text.
+fn event_of(id: &str, value: Value, rest: impl FnOnce() -> String) -> RawEvent {
+    let bytes = match value {
+        Value::BulkString(b) => b,
+        Value::SimpleString(s) => s.into_bytes(),
+        other => {
+            return RawEvent::Invalid {
+                error: format!("stream entry {id}: `{FIELD}` is not a string"),
+                payload: format!("{other:?} {}", rest()),
+            }
         }
     };
     match String::from_utf8(bytes) {
         Ok(text) => RawEvent::Text(text),
         Err(e) => RawEvent::Invalid {
-            error: format!("stream entry {}: `{FIELD}` is not UTF-8", entry.id),
+            error: format!("stream entry {id}: `{FIELD}` is not UTF-8"),
             payload: String::from_utf8_lossy(e.as_bytes()).into_owned(),
         },
+    }
+}
+
+/// The entries of an XREADGROUP reply: nil (nothing new), or per stream `[name, entries]`
+/// (RESP2 arrays, RESP3 a map), each entry `[id, [field, value, …]]` — fields nil for an entry
+/// deleted while pending.
+fn read_reply(reply: Value) -> Result<Vec<Entry>, String> {
+    let streams: Vec<Value> = match reply {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(streams) => streams
+            .into_iter()
+            .map(|s| match s {
+                Value::Array(mut pair) if pair.len() == 2 => Ok(pair.swap_remove(1)),
+                other => Err(format!("stream {other:?}")),
+            })
+            .collect::<Result<_, _>>()?,
+        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
+        other => return Err(format!("{other:?}")),
+    };
+    let mut out = Vec::new();
+    for entries in streams {
+        let Value::Array(entries) = entries else {
+            return Err(format!("entries {entries:?}"));
+        };
+        out.reserve(entries.len());
+        for entry in entries {
+            let Value::Array(mut parts) = entry else {
+                return Err(format!("entry {entry:?}"));
+            };
+            let (fields, id) = match (parts.pop(), parts.pop()) {
+                (Some(fields), Some(Value::BulkString(id))) if parts.is_empty() => {
+                    (fields, String::from_utf8(id).map_err(|e| e.to_string())?)
+                }
+                _ => return Err("an entry is not [id, fields]".into()),
+            };
+            let mut fields = match fields {
+                Value::Array(f) => f,
+                Value::Nil => Vec::new(),
+                other => return Err(format!("fields {other:?}")),
+            };
+            let at = fields
+                .iter()
+                .step_by(2)
+                .position(|k| matches!(k, Value::BulkString(k) if k == FIELD.as_bytes()));
+            let event = match at.filter(|i| 2 * i + 1 < fields.len()) {
+                Some(i) => {
+                    let value = fields.swap_remove(2 * i + 1);
+                    event_of(&id, value, || format!("{fields:?}"))
+                }
+                None => RawEvent::Invalid {
+                    error: format!("stream entry {id} has no `{FIELD}` field"),
+                    payload: format!("{fields:?}"),
+                },
+            };
+            out.push(Entry { id, event });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn entry(id: &str, fields: Value) -> Value {
+        Value::Array(vec![bulk(id), fields])
+    }
+
+    fn texts(entries: &[Entry]) -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|e| {
+                let what = match &e.event {
+                    RawEvent::Text(t) => t.clone(),
+                    RawEvent::Invalid { error, .. } => format!("invalid: {error}"),
+                };
+                (e.id.clone(), what)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn replies_are_read_in_both_protocols_and_odd_entries_are_explained() {
+        let entries = Value::Array(vec![
+            entry("1-0", Value::Array(vec![bulk("event"), bulk("{\"a\":1}")])),
+            entry(
+                "1-1",
+                Value::Array(vec![bulk("other"), bulk("x"), bulk("event"), bulk("{}")]),
+            ),
+            entry("1-2", Value::Nil),
+            entry("1-3", Value::Array(vec![bulk("other"), bulk("x")])),
+            entry(
+                "1-4",
+                Value::Array(vec![bulk("event"), Value::BulkString(vec![0xff, 0xfe])]),
+            ),
+            entry("1-5", Value::Array(vec![bulk("event"), Value::Int(3)])),
+        ]);
+        let want = [
+            ("1-0", "{\"a\":1}"),
+            ("1-1", "{}"),
+            ("1-2", "invalid: stream entry 1-2 has no `event` field"),
+            ("1-3", "invalid: stream entry 1-3 has no `event` field"),
+            ("1-4", "invalid: stream entry 1-4: `event` is not UTF-8"),
+            ("1-5", "invalid: stream entry 1-5: `event` is not a string"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()));
+        let resp2 = Value::Array(vec![Value::Array(vec![bulk(STREAM), entries.clone()])]);
+        assert_eq!(texts(&read_reply(resp2).unwrap()), want);
+        let resp3 = Value::Map(vec![(bulk(STREAM), entries)]);
+        assert_eq!(texts(&read_reply(resp3).unwrap()), want);
+        assert!(read_reply(Value::Nil).unwrap().is_empty());
+        assert!(read_reply(Value::Int(1)).is_err());
+        let no_id = Value::Array(vec![Value::Array(vec![
+            bulk(STREAM),
+            Value::Array(vec![Value::Array(vec![Value::Nil])]),
+        ])]);
+        assert!(read_reply(no_id).is_err());
     }
 }
