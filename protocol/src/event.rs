@@ -314,6 +314,15 @@ impl<'de> Deserialize<'de> for TaskEvent {
     }
 }
 
+/// funboost writes `""` for "none" (Mongo stores no nulls): empty text counts as absent.
+fn absent_if_empty<const N: usize>(fields: [&mut Option<String>; N]) {
+    for field in fields {
+        if field.as_deref().is_some_and(str::is_empty) {
+            *field = None;
+        }
+    }
+}
+
 /// Why an event was refused. The message is meant for the person who sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventError(pub String);
@@ -351,16 +360,12 @@ impl TaskEvent {
     }
 
     fn normalise(&mut self) {
-        for field in [
+        absent_if_empty([
             &mut self.exception,
             &mut self.exception_type,
             &mut self.exception_msg,
             &mut self.traceback,
-        ] {
-            if field.as_deref().is_some_and(|s| s.is_empty()) {
-                *field = None;
-            }
-        }
+        ]);
         // Mongo documents carry `_id` = task_id; the record has its own key.
         let id = self
             .other
@@ -373,21 +378,11 @@ impl TaskEvent {
             let over = attempts.len().saturating_sub(MAX_ATTEMPTS);
             attempts.drain(..over);
             for a in attempts.iter_mut() {
-                for field in [&mut a.exception_type, &mut a.exception_msg] {
-                    if field.as_deref().is_some_and(|s| s.is_empty()) {
-                        *field = None;
-                    }
-                }
-                if let Some(msg) = &mut a.exception_msg {
-                    if msg.len() > MAX_ATTEMPT_MSG {
-                        let mut cut = MAX_ATTEMPT_MSG;
-                        while !msg.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        msg.truncate(cut);
-                        msg.push('…');
-                    }
-                }
+                absent_if_empty([&mut a.exception_type, &mut a.exception_msg]);
+                a.exception_msg = a
+                    .exception_msg
+                    .take()
+                    .map(|m| crate::cut(m, MAX_ATTEMPT_MSG));
             }
         }
         // `null` payloads are absent payloads.

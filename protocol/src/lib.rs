@@ -14,3 +14,16 @@ pub mod series;
 pub mod task;
 
 pub use health::{BusKind, Check, Health, HealthChecks, HealthStatus, StoreKind, VersionInfo};
+
+/// `s` cut to at most `max` bytes on a character boundary, with "…" when something was cut.
+pub fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+        s.push('…');
+    }
+    s
+}

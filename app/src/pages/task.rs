@@ -186,10 +186,8 @@ fn Attempts(attempts: Vec<Attempt>) -> impl IntoView {
         .map(|a| a.end.unwrap_or(a.start))
         .fold(first, f64::max);
     let span = (last - first).max(1e-3);
-    let outcome = move |a: &Attempt| match a.state {
-        None => TaskState::Running,
-        Some(state) => state,
-    };
+    // An attempt without an outcome is still running.
+    let outcome = |a: &Attempt| a.state.unwrap_or(TaskState::Running);
     let label = move |state: TaskState| match state {
         TaskState::Pending => t().task_requeued.to_owned(),
         other => locale.get().state(other).to_owned(),
