@@ -7,6 +7,7 @@ if (!baseURL) {
 
 export default defineConfig({
   testDir: './tests',
+  globalSetup: './global-setup.ts',
   timeout: 30_000,
   expect: { timeout: 10_000 },
   fullyParallel: true,
@@ -17,6 +18,8 @@ export default defineConfig({
   outputDir: './test-results',
   use: {
     baseURL,
+    // The admin's session, signed in once by global-setup.ts.
+    storageState: 'end2end/.auth/admin.json',
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {

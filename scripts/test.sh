@@ -40,12 +40,18 @@ if [ "$build_status" = 0 ]; then
   # Redis database 3 is the end-to-end tests' own: they write heartbeats into it.
   e2e_redis="${TEST_REDIS_URL%/*}/3"
   redis-cli -u "$e2e_redis" FLUSHDB >/dev/null
-  (cd "$state/e2e" && exec "${CARGO_TARGET_DIR:-$root/target}/debug/taskdeck" serve --bind "127.0.0.1:$port" \
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug/taskdeck"
+  # The admin signs in with this password (global-setup.ts); events are posted with a token.
+  export TASKDECK_ADMIN_PASSWORD="e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  e2e_token=$(cd "$state/e2e" && "$bin" token create --scope ingest,read,control --name e2e \
+    --store "sqlite:$state/e2e/taskdeck.db")
+  (cd "$state/e2e" && exec "$bin" serve --bind "127.0.0.1:$port" \
      --site-root "$root/target/site" --store "sqlite:$state/e2e/taskdeck.db" --redis "$e2e_redis" \
      --no-demo --search-scan 100) >"$state/taskdeck.log" 2>&1 &
   taskdeck_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-  TASKDECK_E2E_URL="http://127.0.0.1:$port" TASKDECK_E2E_REDIS="$e2e_redis" npx --no-install playwright test \
+  TASKDECK_E2E_URL="http://127.0.0.1:$port" TASKDECK_E2E_REDIS="$e2e_redis" TASKDECK_E2E_TOKEN="$e2e_token" \
+  TASKDECK_E2E_PASSWORD="$TASKDECK_ADMIN_PASSWORD" npx --no-install playwright test \
     --config end2end/playwright.config.ts 2>&1 | tee "$state/e2e.log"
   e2e_status=${PIPESTATUS[0]}
   [ "$e2e_status" = 0 ] || { echo "--- taskdeck log"; tail -n 50 "$state/taskdeck.log"; }

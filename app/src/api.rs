@@ -1,16 +1,18 @@
 //! Server functions: thin calls into the [`crate::backend::Backend`] service layer.
 
 use leptos::prelude::*;
+// Reads are GETs: a change (POST) from a session must carry its CSRF token, reads need none.
+use leptos::server_fn::codec::GetUrl;
 use protocol::Health;
 
-#[server(prefix = "/api/ui", endpoint = "system_status")]
+#[server(prefix = "/api/ui", endpoint = "system_status", input = GetUrl)]
 pub async fn system_status() -> Result<Health, ServerFnError> {
     let backend = crate::backend::use_backend()?;
     Ok(backend.health().await)
 }
 
 /// Every queue with its recent counts.
-#[server(prefix = "/api/ui", endpoint = "queues")]
+#[server(prefix = "/api/ui", endpoint = "queues", input = GetUrl)]
 pub async fn queue_list() -> Result<Vec<protocol::task::QueueSummary>, ServerFnError> {
     let backend = crate::backend::use_backend()?;
     backend
@@ -20,7 +22,7 @@ pub async fn queue_list() -> Result<Vec<protocol::task::QueueSummary>, ServerFnE
 }
 
 /// Tasks matching a query (the tasks page's address), newest first.
-#[server(prefix = "/api/ui", endpoint = "tasks")]
+#[server(prefix = "/api/ui", endpoint = "tasks", input = GetUrl)]
 pub async fn search_tasks(
     // An empty query (the plain tasks page) encodes to nothing at all.
     #[server(default)] query: protocol::task::TaskQuery,
@@ -36,7 +38,7 @@ pub async fn search_tasks(
 }
 
 /// Every consumer heard from recently.
-#[server(prefix = "/api/ui", endpoint = "workers")]
+#[server(prefix = "/api/ui", endpoint = "workers", input = GetUrl)]
 pub async fn workers() -> Result<protocol::heartbeat::Fleet, ServerFnError> {
     let backend = crate::backend::use_backend()?;
     backend
@@ -46,7 +48,7 @@ pub async fn workers() -> Result<protocol::heartbeat::Fleet, ServerFnError> {
 }
 
 /// One row per queue with its live facts.
-#[server(prefix = "/api/ui", endpoint = "overview")]
+#[server(prefix = "/api/ui", endpoint = "overview", input = GetUrl)]
 pub async fn overview() -> Result<protocol::overview::Overview, ServerFnError> {
     let backend = crate::backend::use_backend()?;
     backend
@@ -56,7 +58,7 @@ pub async fn overview() -> Result<protocol::overview::Overview, ServerFnError> {
 }
 
 /// One queue's page with the series of `grain` over its usual window.
-#[server(prefix = "/api/ui", endpoint = "queue_page")]
+#[server(prefix = "/api/ui", endpoint = "queue_page", input = GetUrl)]
 pub async fn queue_page(
     queue: String,
     grain: protocol::series::Grain,
@@ -69,7 +71,7 @@ pub async fn queue_page(
 }
 
 /// One queue's series over a fixed range.
-#[server(prefix = "/api/ui", endpoint = "queue_series")]
+#[server(prefix = "/api/ui", endpoint = "queue_series", input = GetUrl)]
 pub async fn queue_series(
     queue: String,
     grain: protocol::series::Grain,
@@ -84,7 +86,7 @@ pub async fn queue_series(
 }
 
 /// Everything recorded about one task, or `None` when the store has no such task.
-#[server(prefix = "/api/ui", endpoint = "task")]
+#[server(prefix = "/api/ui", endpoint = "task", input = GetUrl)]
 pub async fn task_detail(
     task_id: String,
 ) -> Result<Option<protocol::task::TaskDetail>, ServerFnError> {
@@ -96,7 +98,7 @@ pub async fn task_detail(
 }
 
 /// Failure groups over the failures page's range.
-#[server(prefix = "/api/ui", endpoint = "failures")]
+#[server(prefix = "/api/ui", endpoint = "failures", input = GetUrl)]
 pub async fn failure_groups(
     #[server(default)] query: protocol::failures::FailureQuery,
 ) -> Result<protocol::failures::FailureGroups, ServerFnError> {

@@ -146,6 +146,28 @@ impl Locale {
     }
 
     /// The name of a task state in this language.
+    /// Sign-in refused for a while after too many failures.
+    pub fn login_limited(self, wait_s: u64) -> String {
+        let minutes = wait_s.div_ceil(60).max(1);
+        match self {
+            Locale::En => format!("Too many failed sign-ins. Try again in {minutes} min."),
+            Locale::Zh => format!("登录失败次数过多，请在 {minutes} 分钟后重试。"),
+        }
+    }
+
+    /// A role's name.
+    pub fn role(self, role: protocol::auth::Role) -> &'static str {
+        use protocol::auth::Role;
+        match (self, role) {
+            (Locale::En, Role::Viewer) => "viewer",
+            (Locale::En, Role::Operator) => "operator",
+            (Locale::En, Role::Admin) => "admin",
+            (Locale::Zh, Role::Viewer) => "只读",
+            (Locale::Zh, Role::Operator) => "操作员",
+            (Locale::Zh, Role::Admin) => "管理员",
+        }
+    }
+
     pub fn state(self, state: protocol::event::TaskState) -> &'static str {
         use protocol::event::TaskState::*;
         let s = self.strings();
@@ -238,6 +260,16 @@ pub struct Strings {
     pub not_found_body: &'static str,
     pub back_to_overview: &'static str,
     pub api_docs: &'static str,
+    pub login_title: &'static str,
+    pub login_lead: &'static str,
+    pub login_name: &'static str,
+    pub login_password: &'static str,
+    pub login_submit: &'static str,
+    pub login_failed: &'static str,
+    pub login_expired_form: &'static str,
+    pub login_signed_out: &'static str,
+    pub sign_out: &'static str,
+    pub signed_in_as: &'static str,
     pub col_queue: &'static str,
     pub col_running: &'static str,
     pub col_succeeded: &'static str,
@@ -447,6 +479,16 @@ static EN: Strings = Strings {
     not_found_body: "There is nothing at this address.",
     back_to_overview: "Back to the overview",
     api_docs: "REST API (OpenAPI)",
+    login_title: "Sign in to taskdeck",
+    login_lead: "Your session lasts until you sign out or leave it unused for 12 hours.",
+    login_name: "User name",
+    login_password: "Password",
+    login_submit: "Sign in",
+    login_failed: "Wrong user name or password.",
+    login_expired_form: "This form had expired; it has been renewed. Please sign in again.",
+    login_signed_out: "You have signed out.",
+    sign_out: "Sign out",
+    signed_in_as: "Signed in as",
     col_queue: "Queue",
     col_running: "Running",
     col_succeeded: "Succeeded",
@@ -657,6 +699,16 @@ static ZH: Strings = Strings {
     not_found_body: "这个地址没有内容。",
     back_to_overview: "返回总览",
     api_docs: "REST API（OpenAPI）",
+    login_title: "登录 taskdeck",
+    login_lead: "会话在您退出或 12 小时未使用后结束。",
+    login_name: "用户名",
+    login_password: "密码",
+    login_submit: "登录",
+    login_failed: "用户名或密码错误。",
+    login_expired_form: "表单已过期并已刷新，请重新登录。",
+    login_signed_out: "您已退出登录。",
+    sign_out: "退出",
+    signed_in_as: "当前用户",
     col_queue: "队列",
     col_running: "运行中",
     col_succeeded: "成功",

@@ -7,6 +7,7 @@ mod components;
 mod format;
 pub mod i18n;
 mod live;
+pub mod me;
 mod pages;
 pub mod prefs;
 
@@ -21,6 +22,7 @@ use prefs::Prefs;
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let me = me::current().and_then(|m| serde_json::to_string(&m).ok());
     view! {
         <!DOCTYPE html>
         <html>
@@ -28,6 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                {me.map(|m| view! { <meta name=me::META content=m/> })}
                 // The queue page's charts; before the app's scripts, which draw with it.
                 <script src="/vendor/echarts.min.js" defer></script>
                 <AutoReload options=options.clone()/>
@@ -45,6 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let prefs = Prefs::provide();
+    provide_context(me::SignedIn(me::current()));
     // Effects run only in the browser, so this marks the moment the page became interactive.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| {

@@ -26,7 +26,7 @@ impl Theme {
         }
     }
 
-    fn parse(v: &str) -> Theme {
+    pub fn parse(v: &str) -> Theme {
         match v {
             "light" => Theme::Light,
             "dark" => Theme::Dark,
@@ -83,7 +83,7 @@ pub fn use_strings() -> impl Fn() -> &'static crate::i18n::Strings + Copy {
     move || locale.get().strings()
 }
 
-fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     cookies.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
         (k == name).then_some(v)

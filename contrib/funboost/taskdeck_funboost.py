@@ -13,7 +13,9 @@ Records are the status dicts funboost saves to MongoDB (``FunctionResultStatus``
 taskdeck's Redis stream ``taskdeck:events`` (``XADD taskdeck:events * event <json>``) on the Redis
 named by ``TASKDECK_REDIS_URL`` (e.g. ``redis://10.0.0.5:6379/0``; the same Redis and database
 taskdeck's ``--redis`` names), or, when ``TASKDECK_INGEST_URL`` is set instead
-(``http://taskdeck:3000``), POSTed to taskdeck's ``/api/v1/events`` as NDJSON.
+(``http://taskdeck:3000``), POSTed to taskdeck's ``/api/v1/events`` as NDJSON with the API token
+in ``TASKDECK_INGEST_TOKEN`` (scope ``ingest``: ``taskdeck token create --scope ingest --name
+workers``).
 
 The task thread only queues the record; a background thread sends batches (up to 500 records
 or every 50 ms), retries while taskdeck or Redis is unreachable, and flushes at exit. A full
@@ -44,8 +46,12 @@ class _Sender:
         self.queue = queue.Queue(maxsize=100_000)
         self.redis_url = os.environ.get("TASKDECK_REDIS_URL")
         self.http_url = os.environ.get("TASKDECK_INGEST_URL")
+        self.http_token = os.environ.get("TASKDECK_INGEST_TOKEN", "")
         if not self.redis_url and not self.http_url:
             raise RuntimeError("taskdeck_funboost: set TASKDECK_REDIS_URL or TASKDECK_INGEST_URL")
+        if self.http_url and not self.redis_url and not self.http_token:
+            raise RuntimeError("taskdeck_funboost: TASKDECK_INGEST_URL needs TASKDECK_INGEST_TOKEN "
+                               "(taskdeck token create --scope ingest --name workers)")
         self.client = None
         if self.redis_url:
             try:
@@ -69,7 +75,8 @@ class _Sender:
         else:
             body = ("\n".join(batch) + "\n").encode()
             req = urllib.request.Request(self.http_url.rstrip("/") + "/api/v1/events", data=body,
-                                         headers={"Content-Type": "application/x-ndjson"})
+                                         headers={"Content-Type": "application/x-ndjson",
+                                                  "Authorization": "Bearer " + self.http_token})
             with urllib.request.urlopen(req, timeout=30) as resp:
                 if resp.status != 202:
                     raise RuntimeError(f"taskdeck answered {resp.status}")

@@ -12,6 +12,11 @@ const browser = await chromium.launch({
 });
 const page = await browser.newPage();
 await page.exposeFunction('taskdeckBenchReport', (count, at) => console.log(`${count} ${at}`));
+// Signs in as the admin with the password `taskdeck bench live` gave the server.
+await page.goto(new URL('/login', url).href);
+await page.fill('input[name=name]', 'admin');
+await page.fill('input[name=password]', process.env.TASKDECK_BENCH_PASSWORD ?? '');
+await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type=submit]')]);
 await page.goto(url);
 await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
 await page.waitForSelector(`tr[data-queue="${queue}"] [data-col="success-hour"]`, { timeout: 30_000 });

@@ -1,4 +1,4 @@
-import { test, expect, openHydrated } from './fixtures';
+import { test, expect, openHydrated, postEvents } from './fixtures';
 
 /** Failures of one fresh queue: two exception types, a killed task, a success, hostile text. */
 async function seed(page: import('@playwright/test').Page, queue: string) {
@@ -18,7 +18,7 @@ async function seed(page: import('@playwright/test').Page, queue: string) {
     // Two days old: outside the last 24 hours.
     failed(7, 'KeyError', 'old', 2 * 86400),
   ];
-  expect((await page.request.post('/api/v1/events', { data: events })).status()).toBe(202);
+  expect((await postEvents(page, events)).status()).toBe(202);
   return xss;
 }
 

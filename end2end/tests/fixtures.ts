@@ -36,6 +36,17 @@ export async function documentMarked(page: Page): Promise<boolean> {
   return page.evaluate(() => (window as any).__taskdeckMark === 'kept');
 }
 
+/** The API token (ingest, read, control) scripts/test.sh created for the test taskdeck. */
+export const token = process.env.TASKDECK_E2E_TOKEN;
+
+/** Posts task events as a worker does: with an API token (the `ingest` scope). */
+export async function postEvents(page: Page, events: unknown[]) {
+  return page.request.post('/api/v1/events', {
+    data: events,
+    headers: { Authorization: `Bearer ${token}` },
+  });
+}
+
 /** The Redis database the test taskdeck reads (set by scripts/test.sh); unset outside `make test`. */
 export const redisUrl = process.env.TASKDECK_E2E_REDIS;
 
@@ -72,6 +83,6 @@ export async function finish(page: Page, queue: string, tag: string, ok: number,
       ...(failed ? { exception_type: 'ValueError', exception_msg: 'card declined' } : {}),
     });
   }
-  const response = await page.request.post('/api/v1/events', { data: events });
+  const response = await postEvents(page, events);
   expect(response.status()).toBe(202);
 }

@@ -1,4 +1,4 @@
-import { test, expect, openHydrated } from './fixtures';
+import { test, expect, openHydrated, postEvents } from './fixtures';
 
 /** Events sent through the REST API show up in the queue and task tables. */
 test('recorded tasks and queues are listed, untrusted text stays inert', async ({ page }) => {
@@ -12,7 +12,7 @@ test('recorded tasks and queues are listed, untrusted text stays inert', async (
       exception_type: 'ValueError', exception_msg: xss, time_start: now - 1, time_end: now - 0.5, time_cost: 0.5 },
     { task_id: `${queue}-run`, queue_name: queue, function: 'resize', state: 'running', time_start: now },
   ];
-  const response = await page.request.post('/api/v1/events', { data: events });
+  const response = await postEvents(page, events);
   expect(response.status()).toBe(202);
   expect((await response.json()).accepted).toBe(3);
 

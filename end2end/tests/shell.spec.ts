@@ -19,7 +19,7 @@ test('home page renders the shell and this instance\'s health', async ({ page })
 test('a click changes state without a full reload (hydrated)', async ({ page }) => {
   await openHydrated(page, '/');
   await markDocument(page);
-  const recheck = page.waitForResponse((r) => r.url().endsWith('/api/ui/system_status') && r.status() === 200);
+  const recheck = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/ui/system_status' && r.status() === 200);
   await page.getByTestId('recheck').click();
   const body = await (await recheck).json();
   expect(body.status).toBe('ok');

@@ -1,4 +1,4 @@
-import { test, expect, openHydrated, beat, redisNow, redisUrl } from './fixtures';
+import { test, expect, openHydrated, postEvents, beat, redisNow, redisUrl } from './fixtures';
 
 test.use({ timezoneId: 'Asia/Shanghai' });
 
@@ -19,7 +19,7 @@ test('task detail shows every field, the traceback and the timeline; untrusted t
     host_name: 'e2e-task-host', process_id: 4242, thread_id: 77, script_name: 'pay.py', consumer_id: 'c-1',
     custom_field: xss,
   };
-  expect((await page.request.post('/api/v1/events', { data: [event] })).status()).toBe(202);
+  expect((await postEvents(page, [event])).status()).toBe(202);
 
   // Reached from the tasks list by its link (the id is percent-encoded into the path).
   await openHydrated(page, '/tasks');
@@ -83,7 +83,7 @@ test('a retried task shows each attempt with its outcome, exception and the paus
     // funboost keeps the last failure's exception on a task a retry saved
     exception_type: 'TimeoutError', exception_msg: 'no answer in 2 s', attempts,
   };
-  expect((await page.request.post('/api/v1/events', { data: [event] })).status()).toBe(202);
+  expect((await postEvents(page, [event])).status()).toBe(202);
   await openHydrated(page, `/tasks/${encodeURIComponent(id)}`);
   await expect(page.getByTestId('task-state')).toHaveText('success');
   await expect(page.getByTestId('task-timeline').locator('li').last()).toHaveText(`success${shanghai(t + 8.25)}ran 8.25 s`);

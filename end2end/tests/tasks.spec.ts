@@ -1,11 +1,11 @@
-import { test, expect, openHydrated } from './fixtures';
+import { test, expect, openHydrated, postEvents } from './fixtures';
 import type { Page } from '@playwright/test';
 
 type Seed = { task_id: string; queue_name: string; state: string; [k: string]: unknown };
 
 /** Posts events and waits for their commit (the API answers 202 after it). */
 async function post(page: Page, events: Seed[]) {
-  const response = await page.request.post('/api/v1/events', { data: events });
+  const response = await postEvents(page, events);
   expect(response.status()).toBe(202);
 }
 

@@ -3,6 +3,7 @@
 //! Serde only (plus optional OpenAPI derives), so it compiles to wasm for the browser as well
 //! as for the server and the workers.
 
+pub mod auth;
 pub mod control;
 pub mod event;
 pub mod failures;

@@ -112,8 +112,24 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
             .local_addr()?
             .port()
     );
+    // The SSE clients and /metrics use a token; Chromium signs in as the admin.
+    let token = {
+        let url = crate::config::StoreUrl::parse_bench(&args.store)?;
+        let store = crate::store::Store::open(&url, Duration::from_secs(7 * 86_400)).await?;
+        let (_, value) = crate::auth::tokens::create(
+            &store,
+            "bench live",
+            vec![protocol::auth::Scope::Read],
+            "bench",
+        )
+        .await?;
+        store.close().await;
+        value
+    };
+    let password = crate::auth::password::generate();
     let log = std::env::temp_dir().join(format!("taskdeck-bench-live-{}.log", std::process::id()));
     let mut server = Command::new(std::env::current_exe()?)
+        .env("TASKDECK_ADMIN_PASSWORD", &password)
         .args(["serve", "--bind", &addr, "--store", &args.store])
         .args(["--redis", &args.redis, "--no-demo", "--log", "warn"])
         .arg("--site-root")
@@ -150,6 +166,7 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
 
     let ctx = Measure {
         addr: &addr,
+        token: &token,
         pid,
         conn: conn.clone(),
         sent: &sent,
@@ -158,13 +175,14 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut phases = vec![ctx.phase(0).await?];
 
-    let mut browser = Browser::open(&args.browser_script, &addr, seen.clone()).await?;
+    let mut browser = Browser::open(&args.browser_script, &addr, &password, seen.clone()).await?;
     let mut sse = Vec::new();
     for &n in &args.dashboards {
         while 1 + sse.len() < n {
             let path = format!("/api/v1/live?{}", VIEWS[sse.len() % VIEWS.len()]);
             sse.push(tokio::spawn(sse_client(
                 addr.clone(),
+                token.clone(),
                 path,
                 sse.is_empty(),
                 seen.clone(),
@@ -189,6 +207,7 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
 
 struct Measure<'a> {
     addr: &'a str,
+    token: &'a str,
     pid: Proc,
     conn: redis::aio::MultiplexedConnection,
     sent: &'a AtomicU64,
@@ -198,7 +217,7 @@ struct Measure<'a> {
 impl Measure<'_> {
     async fn phase(&self, dashboards: usize) -> anyhow::Result<Phase> {
         let stored = || async {
-            let text = http_get(self.addr, "/metrics").await?;
+            let text = http_get(self.addr, self.token, "/metrics").await?;
             Ok::<_, anyhow::Error>(metric(&text, "taskdeck_ingest_records_stored_total"))
         };
         let (cpu, sent, stored0, from) = (
@@ -209,7 +228,7 @@ impl Measure<'_> {
         );
         tokio::time::sleep(Duration::from_secs(self.seconds)).await;
         let to = now_ms();
-        let metrics = http_get(self.addr, "/metrics").await?;
+        let metrics = http_get(self.addr, self.token, "/metrics").await?;
         let elapsed = (to - from) / 1000.0;
         let backlog: u64 = redis::cmd("XLEN")
             .arg(STREAM)
@@ -406,8 +425,14 @@ struct Browser {
 }
 
 impl Browser {
-    async fn open(script: &PathBuf, addr: &str, seen: Shared) -> anyhow::Result<Browser> {
+    async fn open(
+        script: &PathBuf,
+        addr: &str,
+        password: &str,
+        seen: Shared,
+    ) -> anyhow::Result<Browser> {
         let mut child = Command::new("node")
+            .env("TASKDECK_BENCH_PASSWORD", password)
             .arg(script)
             .arg(format!("http://{addr}/"))
             .arg(MARKER_QUEUE)
@@ -462,13 +487,16 @@ impl Browser {
 /// `watch_marker`, also the marker count of each overview frame.
 async fn sse_client(
     addr: String,
+    token: String,
     path: String,
     watch_marker: bool,
     seen: Shared,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut stream = TcpStream::connect(&addr).await?;
-    let request = format!("GET {path} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nAccept: text/event-stream\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -527,10 +555,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The body of a GET, or an error unless it answered 200.
-async fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+async fn http_get(addr: &str, token: &str, path: &str) -> anyhow::Result<String> {
     let mut stream = TcpStream::connect(addr).await?;
     stream
-        .write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n").as_bytes(),
+        )
         .await?;
     let mut text = String::new();
     stream.read_to_string(&mut text).await?;
@@ -541,7 +571,7 @@ async fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
 
 async fn wait_healthy(addr: &str) -> anyhow::Result<()> {
     for _ in 0..300 {
-        if http_get(addr, "/healthz").await.is_ok() {
+        if http_get(addr, "", "/healthz").await.is_ok() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -18,7 +18,7 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format, retention,
-    /// site_root, demo, worker_drop_after, search_scan) [env: TASKDECK_CONFIG]
+    /// site_root, demo, worker_drop_after, search_scan, secure_cookies) [env: TASKDECK_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free one [env: TASKDECK_BIND] [default: 127.0.0.1:3000]
@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// [env: TASKDECK_SEARCH_SCAN] [default: 50000; at least 100]
     #[arg(long, value_name = "TASKS")]
     pub search_scan: Option<String>,
+    /// Mark the session cookie Secure (sent over HTTPS only): set it when users reach taskdeck
+    /// through TLS, e.g. behind a reverse proxy [env: TASKDECK_SECURE_COOKIES=true|false]
+    /// [default: false]. The admin password is never a flag: see TASKDECK_ADMIN_PASSWORD
+    #[arg(long)]
+    pub secure_cookies: bool,
 }
 
 /// The optional TOML file; unknown keys are errors, not silently ignored typos.
@@ -80,10 +85,13 @@ struct FileSettings {
     demo: Option<bool>,
     worker_drop_after: Option<String>,
     search_scan: Option<u32>,
+    secure_cookies: Option<bool>,
 }
 
 /// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 11] = [
+const ENV_VARS: [&str; 13] = [
+    "TASKDECK_ADMIN_PASSWORD",
+    "TASKDECK_SECURE_COOKIES",
     "TASKDECK_RETENTION",
     "TASKDECK_SEARCH_SCAN",
     "TASKDECK_WORKER_DROP_AFTER",
@@ -194,6 +202,10 @@ pub struct Settings {
     pub worker_drop_after: std::time::Duration,
     /// Tasks a text search outside the text index reads per page.
     pub search_scan: u32,
+    /// The session cookie is sent over HTTPS only.
+    pub secure_cookies: bool,
+    /// `TASKDECK_ADMIN_PASSWORD`: the admin password taskdeck sets at start.
+    pub admin_password: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -421,6 +433,32 @@ impl Settings {
             None => protocol::task::DEFAULT_SCAN_BUDGET,
         };
 
+        let secure_cookies = match pick(
+            "secure_cookies",
+            args.secure_cookies.then(|| "true".to_owned()).as_ref(),
+            "TASKDECK_SECURE_COOKIES",
+            file.secure_cookies.map(|d| d.to_string()).as_ref(),
+        ) {
+            Some(found) => parse_bool(&found.value)
+                .ok_or_else(|| invalid("secure_cookies", found, "expected true or false".into()))?,
+            None => false,
+        };
+
+        let admin_password = match env.get("TASKDECK_ADMIN_PASSWORD") {
+            Some(p) if p.chars().count() < crate::auth::MIN_PASSWORD => {
+                return Err(ConfigError::Invalid {
+                    name: "admin_password",
+                    origin: "TASKDECK_ADMIN_PASSWORD".into(),
+                    value: "(hidden)".into(),
+                    expected: format!(
+                        "a password of at least {} characters",
+                        crate::auth::MIN_PASSWORD
+                    ),
+                })
+            }
+            p => p.cloned(),
+        };
+
         let flag = match (args.demo, args.no_demo) {
             (true, _) => Some("true".to_owned()),
             (_, true) => Some("false".to_owned()),
@@ -432,11 +470,8 @@ impl Settings {
             "TASKDECK_DEMO",
             file.demo.map(|d| d.to_string()).as_ref(),
         ) {
-            Some(found) => match found.value.as_str() {
-                "true" | "1" | "on" | "yes" => true,
-                "false" | "0" | "off" | "no" => false,
-                _ => return Err(invalid("demo", found, "expected true or false".into())),
-            },
+            Some(found) => parse_bool(&found.value)
+                .ok_or_else(|| invalid("demo", found, "expected true or false".into()))?,
             // The embedded mode (no Redis) shows a working system on the first run.
             None => redis.is_none(),
         };
@@ -452,7 +487,17 @@ impl Settings {
             demo,
             worker_drop_after,
             search_scan,
+            secure_cookies,
+            admin_password,
         })
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "1" | "on" | "yes" => Some(true),
+        "false" | "0" | "off" | "no" => Some(false),
+        _ => None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `taskdeck` binary.
 
+mod auth;
 mod bench;
 mod bench_live;
 mod bench_proc;
@@ -40,9 +41,19 @@ struct Cli {
 enum Command {
     /// Serve the dashboard, the REST API and ingest.
     Serve(config::ServeArgs),
+    /// API tokens for workers and scripts.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Measure taskdeck (figures, not pass/fail).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (the only time it is shown). Also applies
+    /// TASKDECK_ADMIN_PASSWORD, so automation can set up a store without starting the server.
+    Create(auth::tokens::CreateArgs),
 }
 
 #[derive(Subcommand)]
@@ -90,6 +101,30 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("taskdeck bench: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Token(TokenCommand::Create(args)) => {
+            let settings = match args.settings() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("taskdeck: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            telemetry::init("warn", config::LogFormat::Human);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match runtime.block_on(auth::tokens::create_command(&args, &settings)) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taskdeck token create: {e:#}");
                     ExitCode::FAILURE
                 }
             }

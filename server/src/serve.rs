@@ -28,10 +28,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     check_site_assets(&settings.site_root);
 
     let store = open_store(&settings).await?;
+    crate::auth::ensure_admin(&store, settings.admin_password.as_deref())
+        .await
+        .context("cannot set up the admin account")?;
+    let auth = Arc::new(crate::auth::Auth::new(
+        store.clone(),
+        settings.secure_cookies,
+    ));
     let bus = Bus::open(settings.redis.as_deref()).context("cannot set up the Redis bus")?;
     let (ingest, batcher) =
         Ingest::start(store.clone(), BatchConfig::default(), Default::default());
     let shutdown = CancellationToken::new();
+    tokio::spawn(auth.clone().run(shutdown.clone()));
     let stream_source = match &settings.redis {
         Some(url) => {
             let source = StreamSource::new(
@@ -104,6 +112,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         leptos_options,
         services,
         live,
+        auth,
     });
 
     tokio::spawn(wait_for_signal(shutdown.clone()));
@@ -116,6 +125,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let server = tokio::spawn(async move { server.await });

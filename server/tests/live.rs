@@ -22,7 +22,7 @@ struct Sse {
 
 impl Sse {
     async fn open(url: &str, last_event_id: Option<u64>) -> Sse {
-        let mut req = client().get(url);
+        let mut req = get(url);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());
         }

@@ -76,8 +76,7 @@ async fn walk(url: &str, query: &str) -> Vec<String> {
 
 /// `GET /api/v1/export/tasks?{query}`: the status, the content type and disposition, the body.
 async fn export(url: &str, query: &str) -> (u16, String, String, String) {
-    let resp = client()
-        .get(format!("{url}/api/v1/export/tasks?{query}"))
+    let resp = get(&format!("{url}/api/v1/export/tasks?{query}"))
         .send()
         .await
         .unwrap();

@@ -65,10 +65,9 @@ async fn embedded_default_creates_its_sqlite_store_and_serves_everything() {
 async fn every_page_renders_whole_load_after_load() {
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &[]);
-    let http = client();
     for round in 0..100 {
         for path in ["/", "/queues", "/tasks", "/failures", "/workers"] {
-            let res = http.get(format!("{}{path}", td.url)).send().await;
+            let res = get(&format!("{}{path}", td.url)).send().await;
             let res = res.unwrap_or_else(|e| panic!("{path}, load {round}: {e:?}"));
             assert_eq!(res.status(), 200, "{path}");
             let html = res.text().await.unwrap();
@@ -83,8 +82,7 @@ async fn every_page_renders_whole_load_after_load() {
 async fn pages_render_on_the_server_in_the_viewers_language_and_theme() {
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &[]);
-    let http = client();
-    let page = |path: &'static str| http.get(format!("{}{path}", td.url));
+    let page = |path: &'static str| get(&format!("{}{path}", td.url));
 
     let home = page("/").send().await.unwrap();
     assert_eq!(home.status(), 200);
@@ -142,11 +140,8 @@ async fn pages_render_on_the_server_in_the_viewers_language_and_theme() {
 async fn server_function_and_rest_api_share_the_service_layer() {
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &[]);
-    let resp = client()
-        .post(format!("{}/api/ui/system_status", td.url))
-        .header("content-type", "application/x-www-form-urlencoded")
+    let resp = get(&format!("{}/api/ui/system_status", td.url))
         .header("accept", "application/json")
-        .body("")
         .send()
         .await
         .unwrap();
@@ -309,7 +304,7 @@ async fn a_redis_that_goes_away_is_reported_down_and_picked_up_again() {
     );
     assert_eq!(down["checks"]["store"]["status"], "ok");
     // The dashboard keeps working while Redis is away.
-    let page = client().get(&td.url).send().await;
+    let page = get(&td.url).send().await;
     let page =
         page.unwrap_or_else(|e| panic!("GET / while Redis is away: {e}; log:\n{}", td.log()));
     assert_eq!(page.status(), 200);

@@ -23,6 +23,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <div class="toolbar">
                 <LanguageSwitch/>
                 <ThemeToggle/>
+                <UserMenu/>
             </div>
         </header>
         <main class="content">{children()}</main>
@@ -104,4 +105,27 @@ fn LanguageSwitch() -> impl IntoView {
             </select>
         </label>
     }
+}
+
+/// Who is signed in, with their role, and the way out. Signing out is a plain form post (with
+/// the session's CSRF token), so it works before the page is interactive.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let t = use_strings();
+    let prefs = use_prefs();
+    crate::me::use_me().map(|me| {
+        let role = me.role;
+        view! {
+            <div class="user-menu" data-testid="user-menu">
+                <span class="user-name" title=move || format!("{} {}", t().signed_in_as, me.name)>
+                    {me.name.clone()}
+                </span>
+                <span class="role-badge" data-role=role.code()>{move || prefs.locale.get().role(role)}</span>
+                <form method="post" action="/logout" class="sign-out">
+                    <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                    <button type="submit" class="link-button" data-testid="sign-out">{move || t().sign_out}</button>
+                </form>
+            </div>
+        }
+    })
 }

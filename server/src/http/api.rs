@@ -41,7 +41,15 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::tasks::get_task))
                 .routes(routes!(super::tasks::failures))
                 .routes(routes!(super::export::export_tasks))
-                .routes(routes!(super::workers::list_workers)),
+                .routes(routes!(super::workers::list_workers))
+                .routes(routes!(super::admin::list_users))
+                .routes(routes!(super::admin::put_user, super::admin::delete_user))
+                .routes(routes!(
+                    super::admin::list_tokens,
+                    super::admin::create_token
+                ))
+                .routes(routes!(super::admin::delete_token))
+                .routes(routes!(super::admin::audit_log)),
         )
 }
 

@@ -1,5 +1,6 @@
 //! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
 
+pub mod auth;
 mod mongo;
 mod postgres;
 pub use postgres::copy_rows;
@@ -89,6 +90,7 @@ impl Store {
                 let store = Store::Mongodb(mongo.clone());
                 store.ping().await.map_err(anyhow::Error::msg)?;
                 mongo::ensure_own_indexes(&mongo).await?;
+                store.ensure_auth_indexes().await?;
                 Ok(store)
             }
         }

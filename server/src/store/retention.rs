@@ -129,6 +129,12 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
                 tracing::warn!(error = %format!("{e:#}"), "retention pass failed; retrying in a minute")
             }
         }
+        if let Err(e) = store
+            .purge_sessions(crate::ingest::now_epoch() as i64)
+            .await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "cannot remove expired sessions");
+        }
     }
 }
 

@@ -11,12 +11,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_taskdeck");
+/// The admin password of every test server (`TASKDECK_ADMIN_PASSWORD`).
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// The API token (scopes ingest, read, control) of each running test server, by its URL: the
+/// request helpers below send it to whichever server a URL names.
+static TOKENS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// The token of the test server `url` belongs to.
+pub fn token_for(url: &str) -> Option<String> {
+    TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(base, _)| url.starts_with(base.as_str()))
+        .map(|(_, token)| token.clone())
+}
 
 /// A running `taskdeck serve`; killed when dropped.
 pub struct Taskdeck {
     child: Child,
     pub url: String,
     pub dir: PathBuf,
+    /// An API token with every scope, created before the server started.
+    pub token: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -44,7 +62,46 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
             cmd.env_remove(k);
         }
     }
+    cmd.env("TASKDECK_ADMIN_PASSWORD", ADMIN_PASSWORD);
     cmd
+}
+
+/// `taskdeck token create` against the store `serve` will use (its `--store`, `--config`,
+/// working directory and environment): a token with every scope.
+pub fn create_token(serve: &Command) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "token",
+        "create",
+        "--scope",
+        "ingest,read,control",
+        "--name",
+        "tests",
+    ]);
+    let args: Vec<String> = serve
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for flag in ["--store", "--config"] {
+        if let Some(i) = args.iter().position(|a| a == flag) {
+            cmd.args([flag, &args[i + 1]]);
+        }
+    }
+    if let Some(dir) = serve.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in serve.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run taskdeck token create");
+    assert!(out.status.success(), "taskdeck token create failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 impl Taskdeck {
@@ -53,6 +110,7 @@ impl Taskdeck {
     }
 
     pub fn start_command(mut cmd: Command, dir: &Path) -> Taskdeck {
+        let token = create_token(&cmd);
         let mut child = cmd.spawn().expect("spawn taskdeck");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -78,10 +136,16 @@ impl Taskdeck {
                 );
             }
         };
+        let url = format!("http://{addr}");
+        let mut tokens = TOKENS.lock().unwrap();
+        tokens.retain(|(base, _)| base != &url);
+        tokens.push((url.clone(), token.clone()));
+        drop(tokens);
         Taskdeck {
             child,
-            url: format!("http://{addr}"),
+            url,
             dir: dir.to_owned(),
+            token,
             log,
         }
     }
@@ -140,6 +204,7 @@ pub fn service_url(var: &str) -> String {
     })
 }
 
+/// A client that sends nobody's credentials.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -147,10 +212,22 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A request to a test server, with that server's token.
+pub fn request(method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    let req = client().request(method, url);
+    match token_for(url) {
+        Some(token) => req.bearer_auth(token),
+        None => req,
+    }
+}
+
+pub fn get(url: &str) -> reqwest::RequestBuilder {
+    request(reqwest::Method::GET, url)
+}
+
 /// The Prometheus text of `GET /metrics`.
 pub async fn metrics(base: &str) -> String {
-    client()
-        .get(format!("{base}/metrics"))
+    get(&format!("{base}/metrics"))
         .send()
         .await
         .unwrap()
@@ -160,7 +237,7 @@ pub async fn metrics(base: &str) -> String {
 }
 
 pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let resp = client().get(url).send().await.unwrap();
+    let resp = get(url).send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap())
 }
@@ -273,8 +350,7 @@ pub fn event(task: &str, queue: &str, extra: Value) -> Value {
 }
 
 pub async fn post(url: &str, body: String) -> (u16, Value) {
-    let resp = client()
-        .post(format!("{url}/api/v1/events"))
+    let resp = request(reqwest::Method::POST, &format!("{url}/api/v1/events"))
         .body(body)
         .send()
         .await

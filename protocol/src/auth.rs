@@ -1,0 +1,217 @@
+//! Who is asking: users' roles, API tokens' scopes, and what the UI knows of the signed-in user.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A user's role. Each includes what the ones before it may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Also sends commands to queues and tasks.
+    Operator,
+    /// Also manages users and API tokens and reads the audit log.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == s)
+            .ok_or_else(|| format!("unknown role `{s}`: expected viewer, operator or admin"))
+    }
+}
+
+/// What an API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Send task events (`POST /api/v1/events`): for workers.
+    Ingest,
+    /// Read every API route and live stream.
+    Read,
+    /// Send commands (pause, kill, …); includes `read`.
+    Control,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Control];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Control => "control",
+        }
+    }
+
+    /// `ingest,read` → the scopes, each known and named once.
+    pub fn parse_list(s: &str) -> Result<Vec<Scope>, String> {
+        let mut scopes = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let scope = Scope::ALL
+                .into_iter()
+                .find(|x| x.code() == part)
+                .ok_or_else(|| {
+                    format!("unknown scope `{part}`: expected ingest, read or control")
+                })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err("a token needs at least one scope: ingest, read or control".into());
+        }
+        scopes.sort();
+        Ok(scopes)
+    }
+
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes
+            .iter()
+            .map(|s| s.code())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The signed-in user as the pages see them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub role: Role,
+    /// Sent back with every change the page asks for (`x-csrf-token` or the form field
+    /// `csrf`).
+    pub csrf: String,
+}
+
+/// A user as the API shows it (never its password hash).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    /// Epoch seconds.
+    pub created_at: f64,
+    pub updated_at: f64,
+}
+
+/// Creates a user or changes one: a new user needs both fields; an existing one changes what
+/// is given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// At least 8 characters.
+    pub password: Option<String>,
+}
+
+/// An API token as the API shows it (never its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_by: String,
+    pub created_at: f64,
+    pub last_used_at: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Says who uses it, e.g. `orders workers`.
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// A token just created, with the only copy of its value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedToken {
+    pub token: TokenInfo,
+    /// Send as `Authorization: Bearer <value>`. Shown once; only a hash is kept.
+    pub value: String,
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// Epoch seconds.
+    pub at: f64,
+    /// `user:<name>`, `token:<id> (<name>)`, `anonymous` or `system`.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// `ok`, `failed`, `denied`, `limited`.
+    pub outcome: String,
+    pub detail: String,
+    /// The client's address, empty for the system.
+    pub ip: String,
+}
+
+/// Newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_scopes_read_back() {
+        for r in Role::ALL {
+            assert_eq!(r.code().parse::<Role>(), Ok(r));
+        }
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+        assert!("root"
+            .parse::<Role>()
+            .unwrap_err()
+            .contains("unknown role `root`"));
+        assert_eq!(
+            Scope::parse_list(" read, ingest,read"),
+            Ok(vec![Scope::Ingest, Scope::Read])
+        );
+        assert!(Scope::parse_list("read,write")
+            .unwrap_err()
+            .contains("unknown scope `write`"));
+        assert!(Scope::parse_list(" , ").is_err());
+        assert_eq!(
+            Scope::join(&[Scope::Ingest, Scope::Control]),
+            "ingest,control"
+        );
+    }
+}
