@@ -17,3 +17,90 @@ pub struct Desired {
     /// Tasks at once per consumer; `None`: each consumer's own setting.
     pub concurrency: Option<u32>,
 }
+
+/// What a command asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Stop starting tasks of the queue (running ones finish).
+    Pause,
+    Resume,
+    /// Stop a running task.
+    Kill,
+    /// A waiting task never runs.
+    Revoke,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::Pause, Action::Resume, Action::Kill, Action::Revoke];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Kill => "kill",
+            Action::Revoke => "revoke",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.code() == s)
+    }
+
+    /// The worker capability it needs.
+    pub fn capability(self) -> &'static str {
+        match self {
+            Action::Pause | Action::Resume => "pause",
+            Action::Kill => "kill",
+            Action::Revoke => "revoke",
+        }
+    }
+}
+
+/// Where a command stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CommandState {
+    /// Written to the control channel; not yet seen applied by every consumer.
+    Sent,
+    /// Every live consumer that reports it applied it (taskdeck workers), or the task reached
+    /// the state asked for.
+    Applied,
+    /// The task ended otherwise (it finished before the kill arrived), or a newer command
+    /// replaced this one before it was applied.
+    Failed,
+    /// No consumer of the queue can do it (e.g. funboost without remote kill).
+    Unsupported,
+}
+
+/// A command with what is known of its effect now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Command {
+    pub id: String,
+    pub action: Action,
+    pub queue: String,
+    pub task_id: Option<String>,
+    /// `user:<name>` or `token:<id> (<name>)`.
+    pub actor: String,
+    /// Epoch seconds: recorded, then written to the control channel.
+    pub requested_at: f64,
+    pub sent_at: Option<f64>,
+    /// The desired-state version it set (pause, resume).
+    pub version: Option<u64>,
+    pub state: CommandState,
+    /// Live consumers of the queue that confirmed it (taskdeck workers report the version they
+    /// applied in their heartbeats) …
+    pub applied: u32,
+    /// … of the live consumers that can confirm it.
+    pub confirmable: u32,
+    /// Live funboost consumers: they read funboost's flag within their 10 s heartbeat and one
+    /// more task may start; they do not confirm.
+    pub funboost: u32,
+    /// When the state was reached, when known.
+    pub done_at: Option<f64>,
+    /// Why it failed or is unsupported, or what the task did.
+    pub detail: String,
+}

@@ -9,6 +9,7 @@ mod bench_series;
 mod bench_worker;
 mod bus;
 mod config;
+mod control;
 mod http;
 mod ingest;
 mod live;

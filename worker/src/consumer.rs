@@ -560,6 +560,7 @@ async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Mes
                 Ok(raws) if !raws.is_empty() => {
                     idle = Duration::from_millis(10);
                     let t = now();
+                    let mut ids = Vec::with_capacity(raws.len());
                     for raw in raws {
                         match Message::parse(raw.clone(), t) {
                             Ok(m) => {
@@ -568,9 +569,22 @@ async fn consume(shared: &Arc<Shared>, stop: &CancellationToken) -> VecDeque<Mes
                                     .lock()
                                     .unwrap_or_else(|e| e.into_inner())
                                     .insert(m.task_id.clone());
+                                ids.push(m.task_id.clone());
                                 buffer.push_back(m);
                             }
                             Err(e) => reject(shared, raw, e).await,
+                        }
+                    }
+                    // Revoked while waiting in the broker: skipped before they can start (the
+                    // control loop catches requests that arrive while they wait here).
+                    match shared.broker.take_kills(&s.queue, &ids).await {
+                        Ok(kills) => shared
+                            .revoked
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend(kills),
+                        Err(e) => {
+                            tracing::warn!(queue = %s.queue, error = %e, "cannot read kill requests")
                         }
                     }
                 }

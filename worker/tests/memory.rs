@@ -217,10 +217,10 @@ async fn kill_stops_a_running_task_and_revoke_skips_a_waiting_one() {
         started.load(Ordering::SeqCst) == 1
     })
     .await;
-    broker.request_kill("q", &next);
+    broker.request_kill("q", &next).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t = std::time::Instant::now();
-    broker.request_kill("q", &long);
+    broker.request_kill("q", &long).await.unwrap();
     until("both finished", 5, async || sink.finals().len() == 2).await;
     assert!(
         t.elapsed() < Duration::from_secs(1),
@@ -246,7 +246,7 @@ async fn kill_stops_a_running_task_and_revoke_skips_a_waiting_one() {
 async fn pause_stops_new_starts_and_resume_continues() {
     let broker = MemoryBroker::new();
     let sink = Arc::new(Collect::default());
-    broker.set_paused("q", true);
+    broker.set_paused("q", true).await.unwrap();
     let w = start(&broker, &sink, |b, e, br| {
         b.handler(|_ctx, _p: Value| async move { Ok(()) })
             .build(br, e)
@@ -258,7 +258,7 @@ async fn pause_stops_new_starts_and_resume_continues() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(sink.finals().is_empty(), "nothing runs while paused");
-    broker.set_paused("q", false);
+    broker.set_paused("q", false).await.unwrap();
     let t = std::time::Instant::now();
     until("5 finished after resume", 5, async || {
         sink.finals().len() == 5

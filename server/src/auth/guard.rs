@@ -22,6 +22,33 @@ const TOUCH_EVERY: i64 = 300;
 /// The header pages send their CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// Who is asking, as the gate found them; every route here runs behind it.
+pub struct Caller {
+    pub principal: Principal,
+    pub actor: String,
+    pub ip: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Caller, ApiError> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("sign in first"))?;
+        Ok(Caller {
+            actor: principal.actor(),
+            ip: client_ip(&parts.extensions),
+            principal,
+        })
+    }
+}
+
 pub fn client_ip(req_ext: &http::Extensions) -> String {
     req_ext
         .get::<ConnectInfo<SocketAddr>>()

@@ -246,8 +246,6 @@ impl Auth {
         }
     }
 
-    /// Writes an audit entry; a store that fails to take it is logged, never a reason to fail
-    /// the request that caused it.
     pub async fn audit(
         &self,
         actor: &str,
@@ -257,19 +255,33 @@ impl Auth {
         detail: &str,
         ip: &str,
     ) {
-        let entry = AuditEntry {
-            at: crate::ingest::now_epoch(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            outcome: outcome.to_owned(),
-            detail: detail.to_owned(),
-            ip: ip.to_owned(),
-        };
-        tracing::info!(actor, action, target, outcome, detail, ip, "audit");
-        if let Err(e) = self.store.audit(&entry).await {
-            tracing::error!(error = %format!("{e:#}"), action, "cannot write the audit log");
-        }
+        audit(&self.store, actor, action, target, outcome, detail, ip).await
+    }
+}
+
+/// Writes an audit entry; a store that fails to take it is logged, never a reason to fail the
+/// request that caused it.
+pub async fn audit(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    detail: &str,
+    ip: &str,
+) {
+    let entry = AuditEntry {
+        at: crate::ingest::now_epoch(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        outcome: outcome.to_owned(),
+        detail: detail.to_owned(),
+        ip: ip.to_owned(),
+    };
+    tracing::info!(actor, action, target, outcome, detail, ip, "audit");
+    if let Err(e) = store.audit(&entry).await {
+        tracing::error!(error = %format!("{e:#}"), action, "cannot write the audit log");
     }
 }
 

@@ -3,7 +3,8 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{guard::client_ip, password, tokens, Principal, MIN_PASSWORD};
+use crate::auth::guard::Caller;
+use crate::auth::{password, tokens, Principal, MIN_PASSWORD};
 use crate::store::auth::{Token, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -34,33 +35,6 @@ fn token_info(t: Token) -> TokenInfo {
         created_by: t.created_by,
         created_at: t.created_at,
         last_used_at: t.last_used_at,
-    }
-}
-
-/// Who is asking, as the gate found them; every route here runs behind it.
-pub struct Caller {
-    principal: Principal,
-    actor: String,
-    ip: String,
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _: &S,
-    ) -> Result<Caller, ApiError> {
-        let principal = parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("sign in first"))?;
-        Ok(Caller {
-            actor: principal.actor(),
-            ip: client_ip(&parts.extensions),
-            principal,
-        })
     }
 }
 

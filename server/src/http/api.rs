@@ -49,7 +49,12 @@ fn documented() -> OpenApiRouter<AppState> {
                     super::admin::create_token
                 ))
                 .routes(routes!(super::admin::delete_token))
-                .routes(routes!(super::admin::audit_log)),
+                .routes(routes!(super::admin::audit_log))
+                .routes(routes!(super::control::pause))
+                .routes(routes!(super::control::resume))
+                .routes(routes!(super::control::kill))
+                .routes(routes!(super::control::revoke))
+                .routes(routes!(super::control::commands)),
         )
 }
 

@@ -48,6 +48,11 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// The target is not in a state the request applies to, or cannot do it.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
@@ -82,5 +87,17 @@ impl From<app::backend::BackendError> for ApiError {
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> ApiError {
         ApiError::bad_request(e.body_text())
+    }
+}
+
+impl From<crate::control::ControlError> for ApiError {
+    fn from(e: crate::control::ControlError) -> ApiError {
+        use crate::control::ControlError as E;
+        match e {
+            E::NotFound(m) => ApiError::not_found(m),
+            E::Conflict(m) => ApiError::conflict("conflict", m),
+            E::Unsupported(m) => ApiError::conflict("unsupported", m),
+            E::Unavailable(m) => ApiError::unavailable(m),
+        }
     }
 }

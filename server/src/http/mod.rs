@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod control;
 pub(crate) mod error;
 mod events;
 mod export;

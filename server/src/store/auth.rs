@@ -9,12 +9,13 @@ use mongodb::IndexModel;
 use protocol::auth::{AuditEntry, Role, Scope};
 
 /// Runs `$sql` (an expression using the pool `$pool`) on either SQL store, `$mongo` otherwise.
+#[macro_export]
 macro_rules! by_store {
     ($store:expr, $pool:ident => $sql:expr, $m:ident => $mongo:expr) => {
         match $store {
-            Store::Sqlite($pool) => $sql,
-            Store::Postgres($pool) => $sql,
-            Store::Mongodb($m) => $mongo,
+            $crate::store::Store::Sqlite($pool) => $sql,
+            $crate::store::Store::Postgres($pool) => $sql,
+            $crate::store::Store::Mongodb($m) => $mongo,
         }
     };
 }

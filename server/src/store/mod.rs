@@ -1,6 +1,7 @@
 //! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
 
 pub mod auth;
+pub mod commands;
 mod mongo;
 mod postgres;
 pub use postgres::copy_rows;

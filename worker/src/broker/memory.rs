@@ -42,27 +42,6 @@ impl MemoryBroker {
         f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Sets or clears the queue's pause flag.
-    pub fn set_paused(&self, queue: &str, paused: bool) {
-        self.with(|i| {
-            if paused {
-                i.paused.insert(queue.to_owned());
-            } else {
-                i.paused.remove(queue);
-            }
-        });
-    }
-
-    /// Asks whichever consumer runs (or is about to run) `task_id` to stop it.
-    pub fn request_kill(&self, queue: &str, task_id: &str) {
-        self.with(|i| {
-            i.kills
-                .entry(queue.to_owned())
-                .or_default()
-                .insert(task_id.to_owned());
-        });
-    }
-
     /// Empties the queue's waiting messages and returns them: what an in-process queue loses
     /// when its process ends.
     pub fn discard_waiting(&self, queue: &Queue) -> Vec<String> {
@@ -217,6 +196,27 @@ impl Broker for MemoryBroker {
 
     async fn paused(&self, queue: &str) -> Result<bool, BrokerError> {
         Ok(self.with(|i| i.paused.contains(queue)))
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError> {
+        self.with(|i| {
+            if paused {
+                i.paused.insert(queue.to_owned());
+            } else {
+                i.paused.remove(queue);
+            }
+        });
+        Ok(())
+    }
+
+    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError> {
+        self.with(|i| {
+            i.kills
+                .entry(queue.to_owned())
+                .or_default()
+                .insert(task_id.to_owned());
+        });
+        Ok(())
     }
 
     async fn take_kills(

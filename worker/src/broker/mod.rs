@@ -57,6 +57,12 @@ pub trait Broker: Send + Sync + 'static {
     async fn unregister(&self, hb: &Heartbeat) -> Result<(), BrokerError>;
     /// funboost's pause flag for the queue.
     async fn paused(&self, queue: &str) -> Result<bool, BrokerError>;
+    /// Sets funboost's pause flag (`HSET funboost_pause_flag <queue> 1|0`).
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError>;
+    /// Asks whichever consumer runs (or is about to run) `task_id` to stop it, the way
+    /// funboost's `RemoteTaskKiller` does (`HSET funboost_kill_task_hash:<queue> <task_id> <now>`):
+    /// a task not started yet never runs.
+    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError>;
     /// Of `task_ids`, those with a kill request; the requests found are consumed.
     async fn take_kills(
         &self,

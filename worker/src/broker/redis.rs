@@ -387,6 +387,26 @@ impl Broker for RedisBroker {
         Ok(flag.is_some_and(|f| f.trim() == "1"))
     }
 
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError> {
+        // funboost's workers `int()` the value: exactly "1" or "0".
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(PAUSE_FLAG, queue, if paused { "1" } else { "0" })
+            .await?;
+        Ok(())
+    }
+
+    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(kill_hash(queue), task_id, now.to_string())
+            .await?;
+        Ok(())
+    }
+
     async fn take_kills(
         &self,
         queue: &str,

@@ -1,0 +1,530 @@
+//! Commands to workers: recorded (who, what, when) before they are sent, written to the control
+//! channel in funboost's own keys plus taskdeck's desired state, and judged by what the workers
+//! report back — taskdeck workers' heartbeats carry the desired-state version they applied, and
+//! a killed or revoked task's record says it ended that way. funboost workers cannot confirm a
+//! pause: they read the flag within their 10 s heartbeat, and the answer says so.
+
+use crate::services::Services;
+use crate::store::commands::CommandRow;
+use protocol::control::{Action, Command, CommandState, Desired};
+use protocol::event::TaskState;
+use protocol::heartbeat::{kind_of, Consumer, Liveness};
+use std::collections::HashMap;
+
+/// funboost consumers read the pause flag within their 10 s heartbeat; after this long a
+/// funboost-only pause counts as taken (they never confirm).
+pub const FUNBOOST_PICKUP_S: f64 = 15.0;
+
+/// Why a command cannot be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    NotFound(String),
+    /// The target is not in a state the command applies to.
+    #[error("{0}")]
+    Conflict(String),
+    /// No consumer of the queue can do it.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ControlError {
+    ControlError::Unavailable(e.to_string())
+}
+
+/// Who asks, for the record and the audit log.
+pub struct Requester<'a> {
+    pub actor: &'a str,
+    pub ip: &'a str,
+}
+
+/// Whether the queue's live consumers can do `action`: `None` when they can (or when none is
+/// alive: the command waits for one), otherwise why not.
+pub fn unsupported_by(
+    action: Action,
+    consumers: &[Consumer],
+    params: Option<&serde_json::Value>,
+) -> Option<String> {
+    let alive: Vec<&Consumer> = consumers
+        .iter()
+        .filter(|c| c.liveness == Liveness::Alive)
+        .collect();
+    if alive.is_empty() || matches!(action, Action::Pause | Action::Resume) {
+        // Every worker kind honours pause: funboost by its flag, taskdeck's by both.
+        return None;
+    }
+    let can = |c: &&Consumer| {
+        if kind_of(&c.heartbeat) == "funboost" {
+            funboost_can_kill(params)
+        } else {
+            c.heartbeat
+                .capabilities
+                .iter()
+                .any(|k| k == action.capability())
+        }
+    };
+    if alive.iter().any(can) {
+        return None;
+    }
+    Some(
+        if alive.iter().all(|c| kind_of(&c.heartbeat) == "funboost") {
+            "its funboost consumers cannot: remote kill needs `is_support_remote_kill_task=True` \
+         and `concurrent_mode=threading` in the booster"
+                .to_owned()
+        } else {
+            format!(
+                "no live consumer of the queue advertises `{}`",
+                action.capability()
+            )
+        },
+    )
+}
+
+/// funboost kills (and revokes) only with `is_support_remote_kill_task` on threading workers.
+fn funboost_can_kill(params: Option<&serde_json::Value>) -> bool {
+    params.is_some_and(|p| {
+        p.get("is_support_remote_kill_task")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+            && p.get("concurrent_mode")
+                .and_then(|v| v.as_str())
+                .is_none_or(|m| m == "threading")
+    })
+}
+
+/// The command's state now, from the queue's live consumers, its desired state and (for kill
+/// and revoke) the task's state and end.
+pub fn judge(
+    row: &CommandRow,
+    now: f64,
+    consumers: &[Consumer],
+    task: Option<(TaskState, Option<f64>)>,
+) -> Command {
+    let action = Action::from_code(&row.action).unwrap_or(Action::Pause);
+    let alive: Vec<&Consumer> = consumers
+        .iter()
+        .filter(|c| c.liveness == Liveness::Alive)
+        .collect();
+    let funboost = alive
+        .iter()
+        .filter(|c| kind_of(&c.heartbeat) == "funboost")
+        .count() as u32;
+    let confirming: Vec<&&Consumer> = alive
+        .iter()
+        .filter(|c| kind_of(&c.heartbeat) != "funboost")
+        .collect();
+    let version = row.version.map(|v| v as u64);
+    let applied = version.map_or(0, |v| {
+        confirming
+            .iter()
+            .filter(|c| c.heartbeat.control_version >= v)
+            .count() as u32
+    });
+    let mut out = Command {
+        id: row.id.clone(),
+        action,
+        queue: row.queue.clone(),
+        task_id: row.task_id.clone(),
+        actor: row.actor.clone(),
+        requested_at: row.requested_at,
+        sent_at: row.sent_at,
+        version,
+        state: CommandState::Sent,
+        applied,
+        confirmable: confirming.len() as u32,
+        funboost,
+        done_at: None,
+        detail: row.detail.clone(),
+    };
+    let Some(sent_at) = row.sent_at else {
+        out.state = CommandState::Failed;
+        return out;
+    };
+    match action {
+        Action::Pause | Action::Resume => {
+            let confirmed = out.confirmable > 0 && applied == out.confirmable;
+            let funboost_had_time = funboost > 0 && now - sent_at >= FUNBOOST_PICKUP_S;
+            let someone = out.confirmable + funboost > 0;
+            if someone
+                && (confirmed || out.confirmable == 0)
+                && (funboost == 0 || funboost_had_time)
+            {
+                out.state = CommandState::Applied;
+            }
+            if out.state == CommandState::Sent && out.confirmable + funboost == 0 {
+                out.detail = "no live consumer: it applies when one starts".into();
+            }
+        }
+        Action::Kill | Action::Revoke => match task {
+            Some((TaskState::Killed | TaskState::Revoked, end)) => {
+                out.state = CommandState::Applied;
+                out.done_at = end;
+            }
+            Some((state, end)) if state.is_final() => {
+                out.state = CommandState::Failed;
+                out.done_at = end;
+                out.detail = format!(
+                    "the task ended {} before the command took effect",
+                    state.as_str()
+                );
+            }
+            _ => {}
+        },
+    }
+    out
+}
+
+impl Services {
+    /// The queue's consumers heard from recently and its registered parameters.
+    async fn queue_facts(
+        &self,
+        queue: &str,
+    ) -> Result<(Vec<Consumer>, Option<serde_json::Value>, bool), ControlError> {
+        let broker = self.bus.broker();
+        let (fleet, queues) = tokio::join!(app::backend::Backend::workers(self), broker.queues());
+        let consumers = fleet
+            .map_err(unavailable)?
+            .consumers
+            .into_iter()
+            .filter(|c| c.heartbeat.queue_name == queue)
+            .collect();
+        let queues = queues.map_err(|e| unavailable(format!("the broker failed: {e}")))?;
+        let found = queues.queues.iter().find(|q| q.queue == queue);
+        let params = found
+            .and_then(|q| q.params.as_deref())
+            .and_then(|p| serde_json::from_str(p).ok());
+        Ok((consumers, params, found.is_some()))
+    }
+
+    /// Records, sends and audits one command; answers its state right after sending.
+    pub async fn command(
+        &self,
+        who: &Requester<'_>,
+        action: Action,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+    ) -> Result<Command, ControlError> {
+        // The target and whether the command applies to it.
+        let (queue, task) = match task_id {
+            Some(id) => {
+                let found = self.store.get_task(id).await.map_err(unavailable)?;
+                let state = found.as_ref().map(|t| t.summary.state);
+                let fits = match (action, state) {
+                    (Action::Kill, Some(TaskState::Running)) => true,
+                    // A message still waiting in the broker may have no record yet (funboost
+                    // records a task when it starts): its queue must be named.
+                    (Action::Revoke, Some(TaskState::Pending)) => true,
+                    (Action::Revoke, None) => queue.is_some(),
+                    _ => false,
+                };
+                if !fits {
+                    return Err(match (action, state) {
+                        (_, None) if action == Action::Revoke => ControlError::NotFound(format!(
+                            "no task `{id}` recorded; to revoke a message still waiting in the broker, name its queue (`?queue=`)"
+                        )),
+                        (_, None) => ControlError::NotFound(format!("no task `{id}`")),
+                        (Action::Kill, Some(TaskState::Pending)) => ControlError::Conflict(
+                            "the task has not started: revoke it instead".to_owned(),
+                        ),
+                        (Action::Revoke, Some(TaskState::Running)) => ControlError::Conflict(
+                            "the task is running: kill it instead".to_owned(),
+                        ),
+                        (_, Some(s)) => ControlError::Conflict(format!(
+                            "the task is {}: nothing to {}",
+                            s.as_str(),
+                            action.code()
+                        )),
+                    });
+                }
+                let queue = match found {
+                    Some(t) => t.summary.queue,
+                    None => queue.unwrap_or_default().to_owned(),
+                };
+                (queue, Some(id.to_owned()))
+            }
+            None => (queue.unwrap_or_default().to_owned(), None),
+        };
+        let (consumers, params, known_to_broker) = self.queue_facts(&queue).await?;
+        if !known_to_broker {
+            let known = self
+                .store
+                .queue_summaries(crate::ingest::now_epoch())
+                .await
+                .map_err(unavailable)?
+                .iter()
+                .any(|q| q.queue == queue);
+            if !known {
+                return Err(ControlError::NotFound(format!("no queue `{queue}`")));
+            }
+        }
+        if let Some(why) = unsupported_by(action, &consumers, params.as_ref()) {
+            crate::auth::audit(
+                &self.store,
+                who.actor,
+                action.code(),
+                &target(&queue, task.as_deref()),
+                "unsupported",
+                &why,
+                who.ip,
+            )
+            .await;
+            return Err(ControlError::Unsupported(format!(
+                "cannot {} here: {why}",
+                action.code()
+            )));
+        }
+
+        let mut row = CommandRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            requested_at: crate::ingest::now_epoch(),
+            sent_at: None,
+            actor: who.actor.to_owned(),
+            action: action.code().to_owned(),
+            queue: queue.clone(),
+            task_id: task.clone(),
+            version: None,
+            detail: String::new(),
+        };
+        // Recorded before it is sent: a crash in between leaves a command marked unsent.
+        self.store.put_command(&row).await.map_err(unavailable)?;
+        let sent = self.send(action, &queue, task.as_deref()).await;
+        let now = crate::ingest::now_epoch();
+        match sent {
+            Ok(version) => {
+                row.sent_at = Some(now);
+                row.version = version.map(|v| v as i64);
+            }
+            Err(e) => row.detail = format!("not sent: {e}"),
+        }
+        self.store
+            .command_sent(&row.id, row.sent_at, row.version, &row.detail)
+            .await
+            .map_err(unavailable)?;
+        let outcome = if row.sent_at.is_some() {
+            "ok"
+        } else {
+            "failed"
+        };
+        crate::auth::audit(
+            &self.store,
+            who.actor,
+            action.code(),
+            &target(&queue, task.as_deref()),
+            outcome,
+            &row.detail,
+            who.ip,
+        )
+        .await;
+        if row.sent_at.is_none() {
+            return Err(ControlError::Unavailable(row.detail));
+        }
+        Ok(judge(&row, now, &consumers, None))
+    }
+
+    /// Writes the command to the control channel; the desired-state version it set, if any.
+    async fn send(
+        &self,
+        action: Action,
+        queue: &str,
+        task_id: Option<&str>,
+    ) -> anyhow::Result<Option<u64>> {
+        let broker = self.bus.broker();
+        match action {
+            Action::Pause | Action::Resume => {
+                let paused = action == Action::Pause;
+                // funboost's flag for funboost workers, the desired state (keeping the limits set
+                // before) for taskdeck's, which also read the flag.
+                broker.set_paused(queue, paused).await?;
+                let current = broker.desired(queue).await?;
+                let version = broker
+                    .set_desired(queue, &Desired { paused, ..current })
+                    .await?;
+                Ok(Some(version))
+            }
+            Action::Kill | Action::Revoke => {
+                broker
+                    .request_kill(queue, task_id.unwrap_or_default())
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The newest commands (of a queue, of a task), each judged now.
+    pub async fn command_list(
+        &self,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Command>, ControlError> {
+        let rows = self
+            .store
+            .commands(queue, task_id, limit)
+            .await
+            .map_err(unavailable)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fleet = app::backend::Backend::workers(self)
+            .await
+            .map_err(unavailable)?;
+        let mut tasks: HashMap<String, Option<(TaskState, Option<f64>)>> = HashMap::new();
+        for id in rows.iter().filter_map(|r| r.task_id.as_deref()) {
+            if !tasks.contains_key(id) {
+                let t = self.store.get_task(id).await.map_err(unavailable)?;
+                tasks.insert(
+                    id.to_owned(),
+                    t.map(|t| (t.summary.state, t.summary.end_time)),
+                );
+            }
+        }
+        let now = crate::ingest::now_epoch();
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let consumers: Vec<Consumer> = fleet
+                    .consumers
+                    .iter()
+                    .filter(|c| c.heartbeat.queue_name == r.queue)
+                    .cloned()
+                    .collect();
+                let task = r
+                    .task_id
+                    .as_deref()
+                    .and_then(|id| tasks.get(id).copied().flatten());
+                judge(r, now, &consumers, task)
+            })
+            .collect())
+    }
+}
+
+fn target(queue: &str, task_id: Option<&str>) -> String {
+    match task_id {
+        Some(id) => format!("{queue}/{id}"),
+        None => queue.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::heartbeat::Heartbeat;
+
+    fn consumer(kind: &str, version: u64, alive: bool, capabilities: &[&str]) -> Consumer {
+        Consumer {
+            age_s: if alive { 1.0 } else { 30.0 },
+            liveness: if alive {
+                Liveness::Alive
+            } else {
+                Liveness::Stale
+            },
+            kind: kind.to_owned(),
+            heartbeat: Heartbeat {
+                queue_name: "q".into(),
+                worker_kind: if kind == "funboost" {
+                    String::new()
+                } else {
+                    kind.to_owned()
+                },
+                control_version: version,
+                capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn row(action: Action, sent_at: Option<f64>, version: Option<i64>) -> CommandRow {
+        CommandRow {
+            id: "c".into(),
+            requested_at: 100.0,
+            sent_at,
+            actor: "user:a".into(),
+            action: action.code().into(),
+            queue: "q".into(),
+            task_id: None,
+            version,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_pause_is_applied_when_every_taskdeck_consumer_confirms_it() {
+        let pause = row(Action::Pause, Some(100.0), Some(7));
+        let rust = |v| consumer("taskdeck-rust", v, true, &["pause"]);
+        let c = judge(
+            &pause,
+            101.0,
+            &[rust(7), rust(6), consumer("taskdeck-rust", 1, false, &[])],
+            None,
+        );
+        assert_eq!(
+            (c.state, c.applied, c.confirmable, c.funboost),
+            (CommandState::Sent, 1, 2, 0)
+        );
+        let c = judge(&pause, 101.0, &[rust(7), rust(8)], None);
+        assert_eq!((c.state, c.applied), (CommandState::Applied, 2));
+        // funboost consumers never confirm: applied once their 10 s pickup has surely passed.
+        let fb = consumer("funboost", 0, true, &[]);
+        let c = judge(&pause, 105.0, &[rust(7), fb.clone()], None);
+        assert_eq!((c.state, c.funboost), (CommandState::Sent, 1));
+        let c = judge(&pause, 100.0 + FUNBOOST_PICKUP_S, &[rust(7), fb], None);
+        assert_eq!(c.state, CommandState::Applied);
+        // Nobody to apply it yet; never sent at all.
+        let c = judge(&pause, 500.0, &[], None);
+        assert_eq!(c.state, CommandState::Sent);
+        assert!(c.detail.contains("no live consumer"));
+        assert_eq!(
+            judge(&row(Action::Pause, None, None), 500.0, &[], None).state,
+            CommandState::Failed
+        );
+    }
+
+    #[test]
+    fn a_kill_is_judged_by_how_the_task_ended() {
+        let kill = CommandRow {
+            task_id: Some("t".into()),
+            ..row(Action::Kill, Some(100.0), None)
+        };
+        assert_eq!(
+            judge(&kill, 101.0, &[], Some((TaskState::Running, None))).state,
+            CommandState::Sent
+        );
+        let c = judge(&kill, 101.0, &[], Some((TaskState::Killed, Some(100.5))));
+        assert_eq!((c.state, c.done_at), (CommandState::Applied, Some(100.5)));
+        let c = judge(&kill, 101.0, &[], Some((TaskState::Success, Some(100.2))));
+        assert_eq!(c.state, CommandState::Failed);
+        assert_eq!(
+            c.detail,
+            "the task ended success before the command took effect"
+        );
+    }
+
+    #[test]
+    fn only_consumers_that_can_kill_are_asked_to() {
+        let threading = serde_json::json!({"is_support_remote_kill_task": true, "concurrent_mode": "threading"});
+        let plain = serde_json::json!({"is_support_remote_kill_task": false});
+        let fb = [consumer("funboost", 0, true, &[])];
+        assert_eq!(unsupported_by(Action::Kill, &fb, Some(&threading)), None);
+        assert!(unsupported_by(Action::Kill, &fb, Some(&plain))
+            .unwrap()
+            .contains("is_support_remote_kill_task=True"));
+        assert!(unsupported_by(Action::Revoke, &fb, None).is_some());
+        assert_eq!(unsupported_by(Action::Pause, &fb, None), None);
+        let rust = [consumer("taskdeck-rust", 0, true, &["pause", "kill"])];
+        assert_eq!(unsupported_by(Action::Kill, &rust, None), None);
+        assert!(unsupported_by(Action::Revoke, &rust, None)
+            .unwrap()
+            .contains("advertises `revoke`"));
+        // Without a live consumer the request waits for one.
+        assert_eq!(
+            unsupported_by(
+                Action::Kill,
+                &[consumer("funboost", 0, false, &[])],
+                Some(&plain)
+            ),
+            None
+        );
+    }
+}

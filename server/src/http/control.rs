@@ -1,0 +1,136 @@
+//! Commands: pause and resume a queue, kill or revoke a task, and what became of them. The gate
+//! lets only operators, admins and tokens with the `control` scope send them.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::guard::Caller;
+use crate::control::Requester;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use protocol::control::{Action, Command};
+use serde::Deserialize;
+
+async fn send(
+    state: &AppState,
+    who: &Caller,
+    action: Action,
+    queue: Option<&str>,
+    task_id: Option<&str>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    let requester = Requester {
+        actor: &who.actor,
+        ip: &who.ip,
+    };
+    let command = state
+        .services
+        .command(&requester, action, queue, task_id)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(command)))
+}
+
+/// Pauses a queue: no task of it starts any more; running ones finish. Sets funboost's pause
+/// flag (its workers read it within their 10 s heartbeat, and one more task may start) and
+/// taskdeck's desired state (its workers apply it at once and confirm in their heartbeat).
+#[utoipa::path(post, path = "/queues/{queue}/pause", tag = "control", params(("queue" = String, Path)),
+    responses(
+        (status = 202, description = "Sent; `state`, `applied` of `confirmable` say how far it got", body = Command),
+        (status = 404, body = super::error::ErrorBody),
+    ))]
+pub async fn pause(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    send(&state, &who, Action::Pause, Some(&queue), None).await
+}
+
+/// Resumes a paused queue.
+#[utoipa::path(post, path = "/queues/{queue}/resume", tag = "control", params(("queue" = String, Path)),
+    responses((status = 202, body = Command), (status = 404, body = super::error::ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    send(&state, &who, Action::Resume, Some(&queue), None).await
+}
+
+/// Kills a running task (funboost's `funboost_kill_task_hash:<queue>`): it is recorded as
+/// killed when its worker stops it — within 5 s for funboost's threading workers with remote
+/// kill on, at once for taskdeck's.
+#[utoipa::path(post, path = "/tasks/{task_id}/kill", tag = "control", params(("task_id" = String, Path)),
+    responses(
+        (status = 202, body = Command),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Not running (`conflict`), or no consumer can kill (`unsupported`)", body = super::error::ErrorBody),
+    ))]
+pub async fn kill(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(task_id): Path<String>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    send(&state, &who, Action::Kill, None, Some(&task_id)).await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevokeQuery {
+    /// The task's queue, needed when taskdeck has no record of the task yet (a message still
+    /// waiting in the broker: funboost records a task only when it starts).
+    queue: Option<String>,
+}
+
+/// Revokes a waiting task: whichever worker takes it skips it and records it as revoked.
+#[utoipa::path(post, path = "/tasks/{task_id}/revoke", tag = "control", params(("task_id" = String, Path), RevokeQuery),
+    responses(
+        (status = 202, body = Command),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Not waiting (`conflict`), or no consumer can revoke (`unsupported`)", body = super::error::ErrorBody),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(task_id): Path<String>,
+    q: Result<Query<RevokeQuery>, QueryRejection>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    send(
+        &state,
+        &who,
+        Action::Revoke,
+        q.queue.as_deref(),
+        Some(&task_id),
+    )
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommandsQuery {
+    queue: Option<String>,
+    task_id: Option<String>,
+    /// 1–500, default 50.
+    limit: Option<u32>,
+}
+
+/// Commands, newest first, each with what is known of its effect now.
+#[utoipa::path(get, path = "/commands", tag = "control", params(CommandsQuery),
+    responses((status = 200, body = Vec<Command>), (status = 400, body = super::error::ErrorBody)))]
+pub async fn commands(
+    State(state): State<AppState>,
+    q: Result<Query<CommandsQuery>, QueryRejection>,
+) -> Result<Json<Vec<Command>>, ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("`limit` is 1–500"));
+    }
+    Ok(Json(
+        state
+            .services
+            .command_list(q.queue.as_deref(), q.task_id.as_deref(), limit)
+            .await?,
+    ))
+}

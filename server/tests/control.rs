@@ -1,0 +1,218 @@
+//! Commands reach real workers on a real Redis and taskdeck says when they took effect:
+//! taskdeck's Rust workers pause within a second and confirm it, kill a running task, skip a
+//! revoked one.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use taskdeck_worker::{Emitter, PublishOptions, RedisBroker, RedisStreamSink, Worker};
+
+async fn post_command(url: &str) -> (u16, Value) {
+    let resp = request(reqwest::Method::POST, url).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+async fn task_state(td: &Taskdeck, id: &str) -> Option<String> {
+    let (status, task) = get_json(&format!("{}/api/v1/tasks/{id}", td.url)).await;
+    (status == 200).then(|| task["state"].as_str().unwrap().to_owned())
+}
+
+async fn wait_state(td: &Taskdeck, id: &str, want: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if task_state(td, id).await.as_deref() == Some(want) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{id} not {want} within {limit:?}: {:?}\n{}",
+            task_state(td, id).await,
+            td.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn publish(broker: &RedisBroker, queue: &str, id: &str, spin: bool) {
+    let kwargs = json!({"spin": spin}).as_object().unwrap().clone();
+    let options = PublishOptions {
+        task_id: Some(id.to_owned()),
+        ..Default::default()
+    };
+    taskdeck_worker::publish(broker, queue, kwargs, &options)
+        .await
+        .unwrap();
+}
+
+#[derive(serde::Deserialize)]
+struct Job {
+    spin: bool,
+}
+
+#[tokio::test]
+async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
+    let base = service_url("TEST_REDIS_URL");
+    let db = format!("{}/12", base.rsplit_once('/').unwrap().0);
+    let mut r = redis::Client::open(db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--redis", &db]);
+
+    let queue = "ctl";
+    let broker = Arc::new(RedisBroker::new(&db).unwrap());
+    let (emitter, _flushed) = Emitter::start(Arc::new(RedisStreamSink::new(&db).unwrap()));
+    let worker = Worker::builder(queue)
+        .function("step")
+        .concurrency(2)
+        .handler(|ctx, job: Job| async move {
+            if job.spin {
+                // Runs until killed (a minute at most).
+                for _ in 0..600 {
+                    if ctx.is_cancelled() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Ok(0)
+        })
+        .build(broker.clone(), emitter)
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    publish(&broker, queue, "t1", false).await;
+    wait_state(&td, "t1", "success", Duration::from_secs(10)).await;
+
+    // Pause: applied and confirmed by the one consumer within a second.
+    let sent = Instant::now();
+    let (status, command) = post_command(&format!("{}/api/v1/queues/{queue}/pause", td.url)).await;
+    assert_eq!(status, 202, "{command}");
+    assert_eq!(command["action"], "pause");
+    let token_id = td.token.split('_').nth(1).unwrap();
+    assert_eq!(command["actor"], format!("token:{token_id} (tests)"));
+    let id = command["id"].as_str().unwrap().to_owned();
+    let applied = loop {
+        let (_, list) = get_json(&format!("{}/api/v1/commands?queue={queue}", td.url)).await;
+        let c = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        if c["state"] == "applied" {
+            break c;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "not applied: {c}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "pause confirmed after {took:?}"
+    );
+    assert_eq!(
+        (
+            applied["applied"].as_u64(),
+            applied["confirmable"].as_u64(),
+            applied["funboost"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{applied}"
+    );
+    assert!(applied["version"].as_u64().unwrap() >= 1);
+    // funboost's flag is set as well, for funboost workers of the queue.
+    let flag: Option<String> = redis::cmd("HGET")
+        .arg("funboost_pause_flag")
+        .arg(queue)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(flag.as_deref(), Some("1"));
+
+    // Paused: a new task waits; revoked (taskdeck has no record of it yet: its queue is named).
+    publish(&broker, queue, "t2", false).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(task_state(&td, "t2").await, None, "t2 started while paused");
+    let (status, err) = post_command(&format!("{}/api/v1/tasks/t2/revoke", td.url)).await;
+    assert_eq!(status, 404, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("name its queue"),
+        "{err}"
+    );
+    let (status, revoke) =
+        post_command(&format!("{}/api/v1/tasks/t2/revoke?queue={queue}", td.url)).await;
+    assert_eq!(status, 202, "{revoke}");
+    assert_eq!(revoke["state"], "sent");
+
+    // Resume: the revoked task is skipped and recorded so, the next one runs.
+    let (status, _) = post_command(&format!("{}/api/v1/queues/{queue}/resume", td.url)).await;
+    assert_eq!(status, 202);
+    publish(&broker, queue, "t3", false).await;
+    wait_state(&td, "t3", "success", Duration::from_secs(10)).await;
+    wait_state(&td, "t2", "revoked", Duration::from_secs(10)).await;
+    let flag: Option<String> = redis::cmd("HGET")
+        .arg("funboost_pause_flag")
+        .arg(queue)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(flag.as_deref(), Some("0"));
+
+    // Kill a task that would run for a minute: recorded killed within seconds.
+    publish(&broker, queue, "t4", true).await;
+    wait_state(&td, "t4", "running", Duration::from_secs(10)).await;
+    let (status, err) = post_command(&format!("{}/api/v1/tasks/t4/revoke", td.url)).await;
+    assert_eq!(
+        (status, err["error"]["message"].as_str()),
+        (409, Some("the task is running: kill it instead"))
+    );
+    let (status, kill) = post_command(&format!("{}/api/v1/tasks/t4/kill", td.url)).await;
+    assert_eq!(status, 202, "{kill}");
+    let took = wait_state(&td, "t4", "killed", Duration::from_secs(5)).await;
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let (status, err) = post_command(&format!("{}/api/v1/tasks/t1/kill", td.url)).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (status, _) = post_command(&format!("{}/api/v1/queues/nowhere/pause", td.url)).await;
+    assert_eq!(status, 404);
+
+    // Every command with its outcome, newest first.
+    let (_, list) = get_json(&format!("{}/api/v1/commands", td.url)).await;
+    let seen: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("kill", "applied"),
+            ("resume", "applied"),
+            ("revoke", "applied"),
+            ("pause", "applied")
+        ],
+        "{list}"
+    );
+    assert!(list[0]["done_at"].as_f64().is_some());
+    let (_, for_task) = get_json(&format!("{}/api/v1/commands?task_id=t2", td.url)).await;
+    assert_eq!(for_task.as_array().unwrap().len(), 1);
+
+    stop.cancel();
+    running.await.unwrap();
+}
