@@ -216,3 +216,77 @@ async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
     stop.cancel();
     running.await.unwrap();
 }
+
+/// Commands are recorded and listed the same way in every store (in-process bus, no worker).
+async fn commands_are_recorded(td: &Taskdeck) {
+    let events = json!([
+        event("w1", "mail", json!({"state": "pending"})),
+        event("r1", "mail", json!({"state": "running"}))
+    ]);
+    assert_eq!(post(&td.url, events.to_string()).await.0, 202);
+    let (status, pause) = post_command(&format!("{}/api/v1/queues/mail/pause", td.url)).await;
+    assert_eq!(status, 202, "{pause}");
+    assert_eq!(
+        (pause["state"].as_str(), pause["version"].as_u64()),
+        (Some("sent"), Some(1)),
+        "{pause}"
+    );
+    assert_eq!(
+        pause["detail"],
+        "no live consumer: it applies when one starts"
+    );
+    let (status, _) = post_command(&format!("{}/api/v1/tasks/w1/revoke", td.url)).await;
+    assert_eq!(status, 202);
+    let (status, _) = post_command(&format!("{}/api/v1/tasks/r1/kill", td.url)).await;
+    assert_eq!(status, 202);
+    let (_, list) = get_json(&format!("{}/api/v1/commands?queue=mail&limit=2", td.url)).await;
+    let seen: Vec<(&str, Option<&str>)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap(), c["task_id"].as_str()))
+        .collect();
+    assert_eq!(seen, [("kill", Some("r1")), ("revoke", Some("w1"))]);
+    let (_, one) = get_json(&format!("{}/api/v1/commands?task_id=w1", td.url)).await;
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert!(one[0]["sent_at"].as_f64().unwrap() >= one[0]["requested_at"].as_f64().unwrap());
+    let (status, _) = get_json(&format!("{}/api/v1/commands?limit=0", td.url)).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn commands_are_recorded_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    commands_are_recorded(&Taskdeck::start(dir.path(), &[])).await;
+}
+
+#[tokio::test]
+async fn commands_are_recorded_in_postgres() {
+    let pg = PgDb::new("control").await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    commands_are_recorded(&td).await;
+    drop(td);
+    pg.drop().await;
+}
+
+#[tokio::test]
+async fn commands_are_recorded_in_mongodb() {
+    let db = format!("td_control_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(
+        dir.path(),
+        &[
+            "--store",
+            &format!("{}/{db}", service_url("TEST_MONGODB_URL")),
+        ],
+    );
+    commands_are_recorded(&td).await;
+    drop(td);
+    let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
+        .await
+        .unwrap();
+    for name in [db.clone(), format!("{db}_taskdeck")] {
+        client.database(&name).drop().await.unwrap();
+    }
+}

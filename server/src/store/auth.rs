@@ -132,6 +132,15 @@ impl Store {
             own.collection::<Document>("audit")
                 .create_index(IndexModel::builder().keys(doc! { "at": -1 }).build())
                 .await?;
+            for keys in [
+                doc! { "requested_at": -1 },
+                doc! { "queue": 1, "requested_at": -1 },
+                doc! { "task_id": 1 },
+            ] {
+                own.collection::<Document>("commands")
+                    .create_index(IndexModel::builder().keys(keys).build())
+                    .await?;
+            }
         }
         Ok(())
     }
