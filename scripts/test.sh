@@ -51,7 +51,8 @@ if [ "$build_status" = 0 ]; then
   taskdeck_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   TASKDECK_E2E_URL="http://127.0.0.1:$port" TASKDECK_E2E_REDIS="$e2e_redis" TASKDECK_E2E_TOKEN="$e2e_token" \
-  TASKDECK_E2E_PASSWORD="$TASKDECK_ADMIN_PASSWORD" npx --no-install playwright test \
+  TASKDECK_E2E_PASSWORD="$TASKDECK_ADMIN_PASSWORD" TASKDECK_E2E_BIN="$bin" TASKDECK_E2E_SITE="$root/target/site" \
+  npx --no-install playwright test \
     --config end2end/playwright.config.ts 2>&1 | tee "$state/e2e.log"
   e2e_status=${PIPESTATUS[0]}
   [ "$e2e_status" = 0 ] || { echo "--- taskdeck log"; tail -n 50 "$state/taskdeck.log"; }

@@ -111,3 +111,15 @@ pub async fn failure_groups(
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// What can be done to a task now, and the latest kill or revoke of it.
+#[server(prefix = "/api/ui", endpoint = "task_controls", input = GetUrl)]
+pub async fn task_controls(
+    task_id: String,
+) -> Result<protocol::control::TaskControls, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .task_controls(&task_id)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

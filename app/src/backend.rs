@@ -46,6 +46,11 @@ pub trait Backend: Send + Sync + 'static {
     /// One queue's page: its overview row, consumers, parameters and the chart series of
     /// `grain` over the grain's usual window ending now.
     async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError>;
+    /// What can be done to a task now (kill, revoke) and the latest such command.
+    async fn task_controls(
+        &self,
+        task_id: &str,
+    ) -> Result<protocol::control::TaskControls, BackendError>;
 }
 
 /// Why a service call failed: the caller's mistake, or a dependency that is down.

@@ -146,6 +146,63 @@ impl Locale {
     }
 
     /// The name of a task state in this language.
+    /// Where a command stands, in a sentence.
+    pub fn command_status(self, c: &protocol::control::Command) -> String {
+        use protocol::control::{Action, CommandState as S};
+        let zh = self == Locale::Zh;
+        let done = match (c.action, zh) {
+            (Action::Pause, false) => "Paused",
+            (Action::Resume, false) => "Resumed",
+            (Action::Kill, false) => "Killed",
+            (Action::Revoke, false) => "Revoked: it will not run",
+            (Action::Pause, true) => "已暂停",
+            (Action::Resume, true) => "已恢复",
+            (Action::Kill, true) => "已终止",
+            (Action::Revoke, true) => "已撤销：不会运行",
+        };
+        let sent = match (c.action, zh) {
+            (Action::Pause, false) => "Pause sent",
+            (Action::Resume, false) => "Resume sent",
+            (Action::Kill, false) => "Kill sent: waiting for the worker",
+            (Action::Revoke, false) => "Revoke sent: the task is skipped when a worker takes it",
+            (Action::Pause, true) => "已发送暂停",
+            (Action::Resume, true) => "已发送恢复",
+            (Action::Kill, true) => "已发送终止，等待工作进程",
+            (Action::Revoke, true) => "已发送撤销：工作进程取到时会跳过",
+        };
+        let mut text = match c.state {
+            S::Applied => done.to_owned(),
+            S::Sent => sent.to_owned(),
+            S::Failed | S::Unsupported => {
+                return format!("{} {}", self.strings().ctl_failed, c.detail);
+            }
+        };
+        if matches!(c.action, Action::Pause | Action::Resume) {
+            if c.confirmable > 0 {
+                text.push_str(&if zh {
+                    format!(" — {} / {} 个消费者已确认", c.applied, c.confirmable)
+                } else {
+                    format!(" — applied by {} of {} consumers", c.applied, c.confirmable)
+                });
+            }
+            if c.funboost > 0 {
+                text.push_str(&if zh {
+                    format!("；{} 个 funboost 消费者在 10 秒心跳内读取暂停标志，可能还会再开始一个任务", c.funboost)
+                } else {
+                    format!("; {} funboost consumer(s) read the flag within their 10 s heartbeat, and one more task may start", c.funboost)
+                });
+            }
+            if c.confirmable + c.funboost == 0 {
+                text.push_str(if zh {
+                    "：暂无在线消费者，启动后生效"
+                } else {
+                    ": no live consumer, it applies when one starts"
+                });
+            }
+        }
+        text
+    }
+
     /// Sign-in refused for a while after too many failures.
     pub fn login_limited(self, wait_s: u64) -> String {
         let minutes = wait_s.div_ceil(60).max(1);
@@ -260,6 +317,13 @@ pub struct Strings {
     pub not_found_body: &'static str,
     pub back_to_overview: &'static str,
     pub api_docs: &'static str,
+    pub ctl_pause: &'static str,
+    pub ctl_resume: &'static str,
+    pub ctl_kill: &'static str,
+    pub ctl_revoke: &'static str,
+    pub ctl_kill_confirm: &'static str,
+    pub ctl_revoke_confirm: &'static str,
+    pub ctl_failed: &'static str,
     pub login_title: &'static str,
     pub login_lead: &'static str,
     pub login_name: &'static str,
@@ -479,6 +543,13 @@ static EN: Strings = Strings {
     not_found_body: "There is nothing at this address.",
     back_to_overview: "Back to the overview",
     api_docs: "REST API (OpenAPI)",
+    ctl_pause: "Pause",
+    ctl_resume: "Resume",
+    ctl_kill: "Kill",
+    ctl_revoke: "Revoke",
+    ctl_kill_confirm: "Kill this task? Its worker stops it now and it is recorded as killed.",
+    ctl_revoke_confirm: "Revoke this task? It will not run; it is recorded as revoked.",
+    ctl_failed: "Not sent:",
     login_title: "Sign in to taskdeck",
     login_lead: "Your session lasts until you sign out or leave it unused for 12 hours.",
     login_name: "User name",
@@ -699,6 +770,13 @@ static ZH: Strings = Strings {
     not_found_body: "这个地址没有内容。",
     back_to_overview: "返回总览",
     api_docs: "REST API（OpenAPI）",
+    ctl_pause: "暂停",
+    ctl_resume: "恢复",
+    ctl_kill: "终止",
+    ctl_revoke: "撤销",
+    ctl_kill_confirm: "终止此任务？工作进程会立即停止它，并记录为已终止。",
+    ctl_revoke_confirm: "撤销此任务？它不会运行，并记录为已撤销。",
+    ctl_failed: "未发送：",
     login_title: "登录 taskdeck",
     login_lead: "会话在您退出或 12 小时未使用后结束。",
     login_name: "用户名",

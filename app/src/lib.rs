@@ -3,6 +3,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+mod commands;
 mod components;
 mod format;
 pub mod i18n;

@@ -104,3 +104,15 @@ pub struct Command {
     /// Why it failed or is unsupported, or what the task did.
     pub detail: String,
 }
+
+/// What can be done to one task now, and what was last asked.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskControls {
+    /// `None` when the queue's live consumers (or the next one to start) can kill it; otherwise
+    /// why not.
+    pub kill_unsupported: Option<String>,
+    pub revoke_unsupported: Option<String>,
+    /// The latest kill or revoke of the task.
+    pub latest: Option<Command>,
+}

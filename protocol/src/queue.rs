@@ -26,4 +26,6 @@ pub struct QueuePage {
     pub series: Series,
     /// Why broker facts (backlog, parameters, pause) are missing, when they are.
     pub broker_error: Option<String>,
+    /// The latest pause or resume of the queue, with how far it got.
+    pub control: Option<crate::control::Command>,
 }

@@ -352,6 +352,27 @@ impl Services {
         }
     }
 
+    /// What can be done to the task now, and the latest kill or revoke of it.
+    pub async fn controls_of(
+        &self,
+        task_id: &str,
+    ) -> Result<protocol::control::TaskControls, ControlError> {
+        let Some(task) = self.store.get_task(task_id).await.map_err(unavailable)? else {
+            return Ok(Default::default());
+        };
+        let (consumers, params, _) = self.queue_facts(&task.summary.queue).await?;
+        let latest = self
+            .command_list(None, Some(task_id), 1)
+            .await?
+            .into_iter()
+            .next();
+        Ok(protocol::control::TaskControls {
+            kill_unsupported: unsupported_by(Action::Kill, &consumers, params.as_ref()),
+            revoke_unsupported: unsupported_by(Action::Revoke, &consumers, params.as_ref()),
+            latest,
+        })
+    }
+
     /// The newest commands (of a queue, of a task), each judged now.
     pub async fn command_list(
         &self,

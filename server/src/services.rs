@@ -176,6 +176,16 @@ impl Backend for Services {
         Ok(self.gather().await?.overview)
     }
 
+    async fn task_controls(
+        &self,
+        task_id: &str,
+    ) -> Result<protocol::control::TaskControls, BackendError> {
+        self.controls_of(task_id).await.map_err(|e| match e {
+            crate::control::ControlError::Unavailable(m) => BackendError::Unavailable(m),
+            other => BackendError::Invalid(other.to_string()),
+        })
+    }
+
     async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError> {
         let (gathered, series) = tokio::join!(self.gather(), self.series(queue, grain, None, None));
         let Gathered {
@@ -188,12 +198,20 @@ impl Backend for Services {
             .as_ref()
             .ok()
             .and_then(|b| b.queues.iter().find(|q| q.queue == queue));
-        let consumers = fleet
+        let consumers: Vec<protocol::heartbeat::Consumer> = fleet
             .map(|f| f.consumers)
             .unwrap_or_default()
             .into_iter()
             .filter(|c| c.heartbeat.queue_name == queue)
             .collect();
+        let control = self
+            .store
+            .commands(Some(queue), None, 20)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .find(|c| c.action == "pause" || c.action == "resume")
+            .map(|row| crate::control::judge(&row, overview.now, &consumers, None));
         Ok(QueuePage {
             now: overview.now,
             known: found.is_some(),
@@ -206,6 +224,7 @@ impl Backend for Services {
             consumers,
             series: series?,
             broker_error: overview.broker_error,
+            control,
         })
     }
 }

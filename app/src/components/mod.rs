@@ -1,4 +1,5 @@
 pub mod chart;
+pub mod control;
 pub mod empty_state;
 pub mod json_view;
 pub mod layout;

@@ -6,6 +6,7 @@ use super::queue_charts::{self, Palette};
 use super::workers::{groups, Grouping, WorkerTable};
 use crate::api::{queue_page, queue_series};
 use crate::components::chart::EChart;
+use crate::components::control;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, queue_href};
 use crate::format;
@@ -108,6 +109,7 @@ fn QueueScreen(queue: String, range: Range) -> impl IntoView {
         None => page.get().map(|p| Ok(p.series)),
     });
     let name = queue.clone();
+    let control_queue = queue.clone();
     view! {
         <div class="page-head queue-head">
             <p class="crumbs"><A href="/queues">{move || t().nav_queues}</A> " /"</p>
@@ -123,6 +125,10 @@ fn QueueScreen(queue: String, range: Range) -> impl IntoView {
                 </Transition>
             </div>
             <p class="lead">{move || t().q_lead}</p>
+            // In a transition, so the server renders the last command as the browser will.
+            <Transition fallback=|| ()>
+                {move || first.get().map(|_| view! { <QueueControl queue=control_queue.clone() page/> })}
+            </Transition>
         </div>
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
             {move || {
@@ -450,5 +456,34 @@ mod tests {
         assert_eq!(auto_grain(0, 360), Grain::Second);
         assert_eq!(auto_grain(0, 86_400), Grain::Hour);
         assert_eq!(auto_grain(0, 400 * 86_400), Grain::Day);
+    }
+}
+
+/// Pause or resume, for operators, and where the latest such command stands (the live page
+/// brings the consumers' confirmations).
+#[component]
+fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView {
+    let sent = RwSignal::new(None::<protocol::control::Command>);
+    let command = Signal::derive(move || {
+        control::newest(page.get().and_then(|p| p.control), sent.get())
+            // Another queue's command never shows here.
+            .filter(|c| page.get().is_none_or(|p| p.row.queue == c.queue))
+    });
+    let on_sent = Callback::new(move |c| sent.set(Some(c)));
+    let may = control::can_command();
+    let paused = Memo::new(move |_| page.get().is_some_and(|p| p.row.paused));
+    let q = queue.clone();
+    view! {
+        <div class="control-row" data-testid="queue-control">
+            {may.then_some(move || {
+                let q = q.clone();
+                if paused.get() {
+                    view! { <control::CommandButton label=|t| t.ctl_resume path=format!("/api/v1/queues/{}/resume", encode(&q)) on_sent testid="resume" primary=true/> }.into_any()
+                } else {
+                    view! { <control::CommandButton label=|t| t.ctl_pause path=format!("/api/v1/queues/{}/pause", encode(&q)) on_sent testid="pause"/> }.into_any()
+                }
+            })}
+            <control::CommandStatus command/>
+        </div>
     }
 }

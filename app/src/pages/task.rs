@@ -75,6 +75,7 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
             <QueueLink queue=s.queue.clone()/>
             {s.function.clone().map(|f| view! { " · " <span class="mono">{f}</span> })}
         </p>
+        <TaskControl task_id=s.task_id.clone() state/>
         <div class="task-grid">
             <div class="task-main">
                 <section class="card">
@@ -254,6 +255,69 @@ fn Attempts(attempts: Vec<Attempt>) -> impl IntoView {
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
+        </div>
+    }
+}
+
+/// Kill a running task or revoke a waiting one (operators), or say why it cannot be done, and
+/// follow the latest such command until it took effect.
+#[component]
+fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
+    use crate::components::control::{can_command, newest, CommandButton, CommandStatus};
+    let t = use_strings();
+    let id = task_id.clone();
+    // Asked once the page is interactive, and again while a command is on its way.
+    let tick = RwSignal::new(0u32);
+    let controls = LocalResource::new(move || {
+        tick.track();
+        crate::api::task_controls(id.clone())
+    });
+    let sent = RwSignal::new(None::<protocol::control::Command>);
+    let latest = Signal::derive(move || {
+        newest(
+            controls.get().and_then(Result::ok).and_then(|c| c.latest),
+            sent.get(),
+        )
+    });
+    // While the latest command has not taken effect, look again every second (for a minute).
+    Effect::new(move |polls: Option<u32>| {
+        let polls = polls.unwrap_or(0);
+        let waiting = latest
+            .get()
+            .is_some_and(|c| c.state == protocol::control::CommandState::Sent);
+        if waiting && polls < 60 {
+            set_timeout(
+                move || tick.update(|n| *n += 1),
+                std::time::Duration::from_secs(1),
+            );
+        }
+        polls + 1
+    });
+    let on_sent = Callback::new(move |c| sent.set(Some(c)));
+    let action = match state {
+        TaskState::Running => Some(("kill", true)),
+        TaskState::Pending => Some(("revoke", false)),
+        _ => None,
+    };
+    let may = can_command();
+    view! {
+        <div class="control-row" data-testid="task-control">
+            {move || (may && action.is_some()).then(|| {
+                let (verb, is_kill) = action.unwrap();
+                let why_not = controls.get().and_then(Result::ok).and_then(|c| if is_kill { c.kill_unsupported } else { c.revoke_unsupported });
+                let path = format!("/api/v1/tasks/{}/{verb}", crate::components::links::encode(&task_id));
+                match why_not {
+                    Some(why) => view! {
+                        <button type="button" class="button" disabled=true data-testid=verb title=why.clone()>
+                            {move || if is_kill { t().ctl_kill } else { t().ctl_revoke }}
+                        </button>
+                        <span class="muted small" data-testid="control-unavailable">{why}</span>
+                    }.into_any(),
+                    None if is_kill => view! { <CommandButton label=|t| t.ctl_kill path confirm=|t| t.ctl_kill_confirm on_sent testid="kill"/> }.into_any(),
+                    None => view! { <CommandButton label=|t| t.ctl_revoke path confirm=|t| t.ctl_revoke_confirm on_sent testid="revoke"/> }.into_any(),
+                }
+            })}
+            <CommandStatus command=latest/>
         </div>
     }
 }

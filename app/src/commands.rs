@@ -1,0 +1,52 @@
+//! Sending commands from the pages: a POST to the REST API with the session's CSRF token, the
+//! same route scripts use, so there is one way a command is sent.
+
+use protocol::control::Command;
+
+/// What the server answered: the command as sent, or why not (its message).
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+pub async fn send(path: &str) -> Result<Command, String> {
+    use wasm_bindgen::JsCast;
+    let csrf = crate::me::current().map(|m| m.csrf).unwrap_or_default();
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let headers = web_sys::Headers::new().map_err(|_| "cannot build the request".to_owned())?;
+    headers
+        .set("x-csrf-token", &csrf)
+        .map_err(|_| "cannot build the request".to_owned())?;
+    headers
+        .set("accept", "application/json")
+        .map_err(|_| "cannot build the request".to_owned())?;
+    init.set_headers(&headers);
+    let window = web_sys::window().ok_or("no window")?;
+    let response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(path, &init))
+            .await
+            .map_err(|_| "taskdeck did not answer".to_owned())?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "no response".to_owned())?;
+    let text = wasm_bindgen_futures::JsFuture::from(
+        response
+            .text()
+            .map_err(|_| "unreadable answer".to_owned())?,
+    )
+    .await
+    .ok()
+    .and_then(|t| t.as_string())
+    .unwrap_or_default();
+    if response.ok() {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        // `{"error": {"code", "message"}}`, the API's one error shape.
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("HTTP {}", response.status()));
+        Err(message)
+    }
+}
+
+/// Pages are rendered before anyone can click; the server never sends commands itself.
+#[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+pub async fn send(_path: &str) -> Result<Command, String> {
+    Err("commands are sent from the browser".to_owned())
+}

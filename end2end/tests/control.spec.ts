@@ -1,0 +1,137 @@
+import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Browser, Page } from '@playwright/test';
+import { test, expect, openHydrated, redisUrl, redis, redisNow, beat, postEvents } from './fixtures';
+
+const password = process.env.TASKDECK_E2E_PASSWORD!;
+
+/** A second taskdeck running its demo fleet (real Rust workers) on its own Redis database. */
+async function fleet(): Promise<{ url: string; proc: ChildProcess }> {
+  const bin = process.env.TASKDECK_E2E_BIN!;
+  const db = redisUrl!.replace(/\/\d+$/, '/4');
+  execFileSync('redis-cli', ['-u', db, 'FLUSHDB']);
+  const dir = mkdtempSync(join(tmpdir(), 'taskdeck-e2e-fleet-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  // taskdeck refuses TASKDECK_* variables it does not know: the tests' own stay behind.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TASKDECK_E2E_')));
+  const proc = spawn(bin, ['serve', '--bind', `127.0.0.1:${port}`, '--store', `sqlite:${dir}/t.db`, '--redis', db,
+    '--demo', '--site-root', process.env.TASKDECK_E2E_SITE!], { cwd: dir, stdio: 'ignore', env: { ...env, TASKDECK_ADMIN_PASSWORD: password } });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${url}/healthz`)).ok) return { url, proc }; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  proc.kill();
+  throw new Error('the fleet instance did not start');
+}
+
+async function signIn(browser: Browser, url: string, name: string, pass: string): Promise<Page> {
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto(`${url}/login`);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(pass);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(`${url}/`);
+  return page;
+}
+
+test('an operator pauses and resumes a queue and sees every consumer apply it', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const { url, proc } = await fleet();
+  try {
+    const page = await signIn(browser, url, 'admin', password);
+    await openHydrated(page, `${url}/queues/orders`);
+    await expect(page.getByTestId('queue-paused')).toHaveCount(0);
+    await page.getByTestId('pause').click();
+    const status = page.getByTestId('command-status');
+    await expect(status).toHaveText('Paused — applied by 1 of 1 consumers');
+    await expect(status).toHaveAttribute('data-state', 'applied');
+    await expect(page.getByTestId('queue-paused')).toBeVisible();
+    // The worker itself says so in its heartbeat, and nothing of the queue starts meanwhile.
+    const fleetNow = await (await page.request.get(`${url}/api/v1/workers?queue=orders`)).json();
+    expect(fleetNow.consumers[0].heartbeat.paused).toBe(true);
+    await page.getByTestId('resume').click();
+    await expect(status).toHaveText('Resumed — applied by 1 of 1 consumers');
+    await expect(page.getByTestId('queue-paused')).toHaveCount(0);
+    await expect(page.getByTestId('pause')).toBeVisible();
+
+    // A reload shows where the last command stands, from the server.
+    await openHydrated(page, `${url}/queues/orders`);
+    await expect(page.getByTestId('command-status')).toHaveText('Resumed — applied by 1 of 1 consumers');
+    await page.context().close();
+  } finally {
+    proc.kill();
+  }
+});
+
+test('a viewer sees no controls and the API refuses them', async ({ page, browser }) => {
+  // The admin (this test's session) makes a viewer.
+  const me = JSON.parse((await page.goto('/').then(() => page.locator('meta[name="taskdeck-me"]').getAttribute('content')))!);
+  const created = await page.request.put('/api/v1/users/vic', {
+    data: { role: 'viewer', password: 'viewer-password' },
+    headers: { 'x-csrf-token': me.csrf },
+  });
+  expect(created.status()).toBe(200);
+
+  const viewer = await signIn(browser, process.env.TASKDECK_E2E_URL!, 'vic', 'viewer-password');
+  await expect(viewer.getByTestId('user-menu').locator('.role-badge')).toHaveText('viewer');
+  await openHydrated(viewer, '/queues/anything');
+  await expect(viewer.getByTestId('queue-control')).toBeAttached();
+  await expect(viewer.getByTestId('pause')).toHaveCount(0);
+  await expect(viewer.getByTestId('resume')).toHaveCount(0);
+  const viewerMe = JSON.parse((await viewer.locator('meta[name="taskdeck-me"]').getAttribute('content'))!);
+  const refused = await viewer.request.post('/api/v1/queues/anything/pause', { headers: { 'x-csrf-token': viewerMe.csrf } });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).error.message).toContain('operator');
+  // Without the CSRF token even an admin's request is refused.
+  const noToken = await page.request.post('/api/v1/queues/anything/pause');
+  expect(noToken.status()).toBe(403);
+  await viewer.context().close();
+});
+
+test('a running task is killed and a waiting one revoked from its page, through funboost\'s kill hash', async ({ page }) => {
+  const queue = `e2e_kill_${Date.now()}`;
+  const now = Date.now() / 1000;
+  const task = (id: string, state: string) => ({
+    task_id: id, queue_name: queue, function: 'crunch', params: { n: 1 }, publish_time: now - 5,
+    ...(state === 'running' ? { time_start: now - 2, run_status: 'running' } : {}), state,
+  });
+  expect((await postEvents(page, [task(`${queue}-run`, 'running'), task(`${queue}-wait`, 'pending')])).status()).toBe(202);
+  page.on('dialog', (d) => d.accept());
+
+  await openHydrated(page, `/tasks/${queue}-run`);
+  await page.getByTestId('kill').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Kill sent: waiting for the worker');
+  expect(redis('HEXISTS', `funboost_kill_task_hash:${queue}`, `${queue}-run`)).toBe('1');
+  // The page remembers it after a reload.
+  await openHydrated(page, `/tasks/${queue}-run`);
+  await expect(page.getByTestId('command-status')).toHaveText('Kill sent: waiting for the worker');
+
+  await openHydrated(page, `/tasks/${queue}-wait`);
+  await expect(page.getByTestId('kill')).toHaveCount(0);
+  await page.getByTestId('revoke').click();
+  await expect(page.getByTestId('command-status')).toContainText('Revoke sent');
+  expect(redis('HEXISTS', `funboost_kill_task_hash:${queue}`, `${queue}-wait`)).toBe('1');
+  // The worker's record of it arriving turns the line to done.
+  expect((await postEvents(page, [{ ...task(`${queue}-wait`, 'revoked'), success: false, run_status: 'finish', time_end: now + 1 }])).status()).toBe(202);
+  await expect(page.getByTestId('command-status')).toHaveText('Revoked: it will not run', { timeout: 5000 });
+});
+
+test('a kill funboost cannot do is offered disabled, with the reason', async ({ page }) => {
+  const queue = `e2e_nokill_${Date.now()}`;
+  const now = redisNow();
+  beat(queue, `u-${queue}`, now, {});
+  redis('HSET', 'funboost_queue__consumer_parmas', queue, JSON.stringify({ queue_name: queue, broker_kind: 'REDIS_ACK_ABLE', concurrent_mode: 'threading', is_support_remote_kill_task: false }));
+  expect((await postEvents(page, [{ task_id: `${queue}-1`, queue_name: queue, state: 'running', run_status: 'running', time_start: now - 1 }])).status()).toBe(202);
+  await openHydrated(page, `/tasks/${queue}-1`);
+  await expect(page.getByTestId('kill')).toBeDisabled();
+  await expect(page.getByTestId('control-unavailable')).toContainText('is_support_remote_kill_task=True');
+  // The API says the same.
+  const me = JSON.parse((await page.locator('meta[name="taskdeck-me"]').getAttribute('content'))!);
+  const refused = await page.request.post(`/api/v1/tasks/${queue}-1/kill`, { headers: { 'x-csrf-token': me.csrf } });
+  expect(refused.status()).toBe(409);
+  expect((await refused.json()).error.code).toBe('unsupported');
+});
