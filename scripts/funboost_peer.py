@@ -19,8 +19,13 @@
     funboost_peer.py taskdeck QUEUE - SECONDS   consume with contrib/funboost's TaskdeckConsumerMixin
                                                 (records to TASKDECK_REDIS_URL); `fail` in a message
                                                 raises ValueError
+    funboost_peer.py control QUEUE OUT SECONDS  consume step(i, spin) with remote kill on, two threads,
+                                                one message pulled at a time and the mixin; each call
+                                                appends "<i> <epoch>" to OUT as it starts; `spin` runs a
+                                                minute unless killed
 
-Redis comes from FUNBOOST_REDIS_HOST / FUNBOOST_REDIS_PORT (db 7, funboost's default). funboost
+Redis comes from FUNBOOST_REDIS_HOST / FUNBOOST_REDIS_PORT and FUNBOOST_REDIS_DB (default 7,
+funboost's). funboost
 reads its settings from a module `funboost_config` on the path; this script writes one (and
 nb_log's) into a scratch directory so nothing lands in the repository or the home directory.
 """
@@ -41,7 +46,7 @@ class BrokerConnConfig(DataClassBase):
     REDIS_USERNAME = ''
     REDIS_PASSWORD = ''
     REDIS_SSL = False
-    REDIS_DB = 7
+    REDIS_DB = {int(os.environ.get('FUNBOOST_REDIS_DB', '7'))}
     REDIS_DB_FILTER_AND_RPC_RESULT = 8
     MONGO_CONNECT_URL = {os.environ.get('FUNBOOST_MONGO_URL', 'mongodb://127.0.0.1:27017')!r}
 class FunboostCommonConfig(DataClassBase):
@@ -68,7 +73,7 @@ from funboost import boost, BoosterParams, BrokerEnum, FunctionResultStatusPersi
 mode, queue = sys.argv[1], sys.argv[2]
 out_path = sys.argv[3] if mode in ("consume", "consume-zset") else None
 override = None
-if mode in ("taskdeck", "bench"):
+if mode in ("taskdeck", "bench", "control"):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "funboost"))
     from taskdeck_funboost import TaskdeckConsumerMixin, _get_sender  # noqa: E402
     override = TaskdeckConsumerMixin
@@ -115,6 +120,23 @@ if mode == "bench":
     print("RATE", n / (time.time() - t0), flush=True)
     os._exit(0)
 
+
+if mode == "control":
+    starts = sys.argv[3]
+
+    @boost(BoosterParams(queue_name=queue, broker_kind=BrokerEnum.REDIS_ACK_ABLE, concurrent_num=2,
+                         max_retry_times=0, is_support_remote_kill_task=True, consumer_override_cls=override,
+                         broker_exclusive_config={"pull_msg_batch_size": 1}))
+    def step(i, spin=False):
+        with lock, open(starts, "a") as out:
+            out.write(f"{i} {time.time()}\n")
+        for _ in range(600 if spin else 3):
+            time.sleep(0.1)
+        return i
+
+    step.consume()
+    time.sleep(float(sys.argv[4]))
+    os._exit(0)
 
 broker_kind = BrokerEnum.REDIS_ACK_ABLE
 if mode == "produce-priority":

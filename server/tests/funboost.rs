@@ -331,3 +331,185 @@ async fn records_a_funboost_worker_saved_in_mongodb_are_read_by_taskdeck() {
     assert_eq!(failed["tasks"].as_array().unwrap().len(), 1, "{failed}");
     coll.drop().await.unwrap();
 }
+
+/// Start times (epoch seconds) of each `step(i)` a control peer began, by `i`.
+fn starts(path: &std::path::Path) -> Vec<(i64, f64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (i, at) = l.split_once(' ')?;
+            Some((i.parse().ok()?, at.parse().ok()?))
+        })
+        .collect()
+}
+
+fn epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A real funboost 55 worker obeys taskdeck's commands through funboost's own keys: a pause
+/// stops new starts within funboost's pickup bound (10 s heartbeat + one message), a resume
+/// starts them again, a revoked message never runs, a task spinning in a loop is killed.
+#[tokio::test]
+async fn funboost_workers_obey_pause_resume_revoke_and_kill() {
+    let server = redis_server();
+    let db = format!("{server}/13");
+    let mut r = redis::Client::open(db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--redis", &db]);
+    let queue = format!("fb_ctl_{}", std::process::id());
+    let message = |i: i64, spin: bool| {
+        format!(
+            r#"{{"i":{i},"spin":{spin},"extra":{{"task_id":"{queue}-{i}","publish_time":{:.4}}}}}"#,
+            epoch()
+        )
+    };
+    // More than run during the test: the queue never drains.
+    for i in 0..200 {
+        let _: () = r.rpush(&queue, message(i, false)).await.unwrap();
+    }
+    let out = dir.path().join("starts.txt");
+    let mut peer = funboost_peer(&["control", &queue, out.to_str().unwrap(), "120"])
+        .env("FUNBOOST_REDIS_DB", "13")
+        .env("TASKDECK_REDIS_URL", &db)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while starts(&out).len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "funboost started nothing in 40 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cmd = |path: String| async move {
+        let resp = request(reqwest::Method::POST, &path).send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+
+    // Pause: funboost cannot confirm; taskdeck says so, then counts it taken after its bound.
+    let t0 = epoch();
+    let (status, pause) = cmd(format!("{}/api/v1/queues/{queue}/pause", td.url)).await;
+    assert_eq!(status, 202, "{pause}");
+    assert_eq!(
+        (
+            pause["state"].as_str(),
+            pause["funboost"].as_u64(),
+            pause["confirmable"].as_u64()
+        ),
+        (Some("sent"), Some(1), Some(0)),
+        "{pause}"
+    );
+    tokio::time::sleep(Duration::from_secs(22)).await;
+    let after: Vec<f64> = starts(&out)
+        .iter()
+        .map(|s| s.1 - t0)
+        .filter(|d| *d > 0.0)
+        .collect();
+    let last = after.iter().cloned().fold(0.0, f64::max);
+    assert!(
+        last < 15.0,
+        "a task started {last:.1} s after the pause: {after:?}"
+    );
+    eprintln!(
+        "funboost: {} task(s) started after the pause, the last {last:.1} s after it",
+        after.len()
+    );
+    let (_, list) = get_json(&format!("{}/api/v1/commands?queue={queue}", td.url)).await;
+    assert_eq!(list[0]["state"], "applied", "{list}");
+
+    // Revoked while waiting at the head of the queue: it never runs.
+    let _: () = r.lpush(&queue, message(999, false)).await.unwrap();
+    let (status, revoke) = cmd(format!(
+        "{}/api/v1/tasks/{queue}-999/revoke?queue={queue}",
+        td.url
+    ))
+    .await;
+    assert_eq!(status, 202, "{revoke}");
+
+    // Resume: tasks start again within funboost's bound (10 s heartbeat + 5 s sleep).
+    let t1 = epoch();
+    let (status, _) = cmd(format!("{}/api/v1/queues/{queue}/resume", td.url)).await;
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let resumed = loop {
+        if let Some(d) = starts(&out)
+            .iter()
+            .map(|s| s.1 - t1)
+            .filter(|d| *d > 0.0)
+            .reduce(f64::min)
+        {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing started within 25 s of resuming"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!("funboost: first start {resumed:.1} s after the resume");
+    // The rest of the queue drains; the revoked message is skipped.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (0..30).any(|i| !starts(&out).iter().any(|s| s.0 == i)) {
+        assert!(
+            Instant::now() < deadline,
+            "the queue did not drain: {:?}",
+            starts(&out)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !starts(&out).iter().any(|s| s.0 == 999),
+        "the revoked task ran"
+    );
+
+    // Kill a task spinning for a minute: recorded as killed within seconds.
+    let _: () = r.lpush(&queue, message(500, true)).await.unwrap();
+    let id = format!("{queue}-500");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, task) = get_json(&format!("{}/api/v1/tasks/{id}", td.url)).await;
+        if status == 200 && task["state"] == "running" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the spinning task is not running: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let killed_at = Instant::now();
+    let (status, kill) = cmd(format!("{}/api/v1/tasks/{id}/kill", td.url)).await;
+    assert_eq!(status, 202, "{kill}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, task) = get_json(&format!("{}/api/v1/tasks/{id}", td.url)).await;
+        if task["state"] == "killed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not killed within 15 s: {task}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "funboost: killed {:.1} s after the command",
+        killed_at.elapsed().as_secs_f64()
+    );
+    let (_, list) = get_json(&format!("{}/api/v1/commands?task_id={id}", td.url)).await;
+    assert_eq!(list[0]["state"], "applied", "{list}");
+
+    let _ = peer.kill();
+    let _ = peer.wait();
+}
