@@ -173,9 +173,11 @@ impl Locale {
         let mut text = match c.state {
             S::Applied => done.to_owned(),
             S::Sent => sent.to_owned(),
-            S::Failed | S::Unsupported => {
+            S::Failed | S::Unsupported if c.sent_at.is_none() => {
                 return format!("{} {}", self.strings().ctl_failed, c.detail);
             }
+            // Sent, but the target ended otherwise (the detail says how).
+            S::Failed | S::Unsupported => return self.no_effect(c),
         };
         if matches!(c.action, Action::Pause | Action::Resume) {
             if c.confirmable > 0 {
@@ -201,6 +203,13 @@ impl Locale {
             }
         }
         text
+    }
+
+    fn no_effect(self, c: &protocol::control::Command) -> String {
+        match self {
+            Locale::En => format!("No effect: {}", c.detail),
+            Locale::Zh => format!("未生效：{}", c.detail),
+        }
     }
 
     /// Sign-in refused for a while after too many failures.
