@@ -5,11 +5,14 @@ use protocol::control::Command;
 
 /// What the server answered: the command as sent, or why not (its message).
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-pub async fn send(path: &str) -> Result<Command, String> {
+pub async fn send(method: &str, path: &str, body: Option<String>) -> Result<Command, String> {
     use wasm_bindgen::JsCast;
     let csrf = crate::me::current().map(|m| m.csrf).unwrap_or_default();
     let init = web_sys::RequestInit::new();
-    init.set_method("POST");
+    init.set_method(method);
+    if let Some(body) = &body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    }
     let headers = web_sys::Headers::new().map_err(|_| "cannot build the request".to_owned())?;
     headers
         .set("x-csrf-token", &csrf)
@@ -17,6 +20,11 @@ pub async fn send(path: &str) -> Result<Command, String> {
     headers
         .set("accept", "application/json")
         .map_err(|_| "cannot build the request".to_owned())?;
+    if body.is_some() {
+        headers
+            .set("content-type", "application/json")
+            .map_err(|_| "cannot build the request".to_owned())?;
+    }
     init.set_headers(&headers);
     let window = web_sys::window().ok_or("no window")?;
     let response =
@@ -47,6 +55,6 @@ pub async fn send(path: &str) -> Result<Command, String> {
 
 /// Pages are rendered before anyone can click; the server never sends commands itself.
 #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-pub async fn send(_path: &str) -> Result<Command, String> {
+pub async fn send(_method: &str, _path: &str, _body: Option<String>) -> Result<Command, String> {
     Err("commands are sent from the browser".to_owned())
 }

@@ -159,6 +159,10 @@ impl Locale {
             (Action::Resume, true) => "已恢复",
             (Action::Kill, true) => "已终止",
             (Action::Revoke, true) => "已撤销：不会运行",
+            (Action::Limits, false) => "New limits applied",
+            (Action::Limits, true) => "新限制已生效",
+            (Action::Retry, false) => "Published again as a new task",
+            (Action::Retry, true) => "已作为新任务重新发布",
         };
         let sent = match (c.action, zh) {
             (Action::Pause, false) => "Pause sent",
@@ -169,6 +173,10 @@ impl Locale {
             (Action::Resume, true) => "已发送恢复",
             (Action::Kill, true) => "已发送终止，等待工作进程",
             (Action::Revoke, true) => "已发送撤销：工作进程取到时会跳过",
+            (Action::Limits, false) => "New limits sent",
+            (Action::Limits, true) => "已发送新限制",
+            (Action::Retry, false) => "Retry sent",
+            (Action::Retry, true) => "已发送重试",
         };
         let mut text = match c.state {
             S::Applied => done.to_owned(),
@@ -179,7 +187,23 @@ impl Locale {
             // Sent, but the target ended otherwise (the detail says how).
             S::Failed | S::Unsupported => return self.no_effect(c),
         };
-        if matches!(c.action, Action::Pause | Action::Resume) {
+        if c.action == Action::Limits {
+            text.push_str(&format!(
+                " ({})",
+                c.detail.split(';').next().unwrap_or_default()
+            ));
+        }
+        if c.action == Action::Retry {
+            return text;
+        }
+        if c.action == Action::Limits && c.funboost > 0 {
+            text.push_str(&if zh {
+                format!("；{} 个 funboost 消费者只在启动时读取 qps 与并发数", c.funboost)
+            } else {
+                format!("; {} funboost consumer(s) keep theirs: funboost reads qps and concurrency only at start", c.funboost)
+            });
+        }
+        if c.action.is_desired_state() {
             if c.confirmable > 0 {
                 text.push_str(&if zh {
                     format!(" — {} / {} 个消费者已确认", c.applied, c.confirmable)
@@ -187,14 +211,15 @@ impl Locale {
                     format!(" — applied by {} of {} consumers", c.applied, c.confirmable)
                 });
             }
-            if c.funboost > 0 {
+            if c.funboost > 0 && c.action != Action::Limits {
                 text.push_str(&if zh {
                     format!("；{} 个 funboost 消费者在 10 秒心跳内读取暂停标志，可能还会再开始一个任务", c.funboost)
                 } else {
                     format!("; {} funboost consumer(s) read the flag within their 10 s heartbeat, and one more task may start", c.funboost)
                 });
             }
-            if c.confirmable + c.funboost == 0 {
+            if c.confirmable + c.funboost == 0 || (c.action == Action::Limits && c.confirmable == 0)
+            {
                 text.push_str(if zh {
                     "：暂无在线消费者，启动后生效"
                 } else {
@@ -333,6 +358,12 @@ pub struct Strings {
     pub ctl_kill_confirm: &'static str,
     pub ctl_revoke_confirm: &'static str,
     pub ctl_failed: &'static str,
+    pub ctl_retry: &'static str,
+    pub ctl_retry_confirm: &'static str,
+    pub ctl_limits: &'static str,
+    pub ctl_apply: &'static str,
+    pub ctl_own: &'static str,
+    pub ctl_concurrency: &'static str,
     pub login_title: &'static str,
     pub login_lead: &'static str,
     pub login_name: &'static str,
@@ -559,6 +590,12 @@ static EN: Strings = Strings {
     ctl_kill_confirm: "Kill this task? Its worker stops it now and it is recorded as killed.",
     ctl_revoke_confirm: "Revoke this task? It will not run; it is recorded as revoked.",
     ctl_failed: "Not sent:",
+    ctl_retry: "Retry",
+    ctl_retry_confirm: "Publish this task's params again as a new task? This record stays as it is.",
+    ctl_limits: "Limits",
+    ctl_apply: "Apply",
+    ctl_own: "own",
+    ctl_concurrency: "Concurrency",
     login_title: "Sign in to taskdeck",
     login_lead: "Your session lasts until you sign out or leave it unused for 12 hours.",
     login_name: "User name",
@@ -786,6 +823,12 @@ static ZH: Strings = Strings {
     ctl_kill_confirm: "终止此任务？工作进程会立即停止它，并记录为已终止。",
     ctl_revoke_confirm: "撤销此任务？它不会运行，并记录为已撤销。",
     ctl_failed: "未发送：",
+    ctl_retry: "重试",
+    ctl_retry_confirm: "以相同参数作为新任务重新发布？本记录保持不变。",
+    ctl_limits: "限制",
+    ctl_apply: "应用",
+    ctl_own: "自身设置",
+    ctl_concurrency: "并发数",
     login_title: "登录 taskdeck",
     login_lead: "会话在您退出或 12 小时未使用后结束。",
     login_name: "用户名",

@@ -61,6 +61,15 @@ test('an operator pauses and resumes a queue and sees every consumer apply it', 
     // A reload shows where the last command stands, from the server.
     await openHydrated(page, `${url}/queues/orders`);
     await expect(page.getByTestId('command-status')).toHaveText('Resumed — applied by 1 of 1 consumers');
+
+    // New limits: the worker applies them and its heartbeat carries them.
+    await page.getByTestId('limit-concurrency').fill('2');
+    await page.getByTestId('apply-limits').click();
+    await expect(status).toHaveText('New limits applied (qps own, concurrency 2) — applied by 1 of 1 consumers');
+    await expect.poll(async () => (await (await page.request.get(`${url}/api/v1/workers?queue=orders`)).json()).consumers[0].heartbeat.concurrency).toBe(2);
+    await page.getByTestId('limit-qps').fill('0');
+    await page.getByTestId('apply-limits').click();
+    await expect(page.getByTestId('limits').getByRole('alert')).toContainText('`qps` is a number of tasks per second above 0');
     await page.context().close();
   } finally {
     proc.kill();
@@ -134,4 +143,26 @@ test('a kill funboost cannot do is offered disabled, with the reason', async ({ 
   const refused = await page.request.post(`/api/v1/tasks/${queue}-1/kill`, { headers: { 'x-csrf-token': me.csrf } });
   expect(refused.status()).toBe(409);
   expect((await refused.json()).error.code).toBe('unsupported');
+});
+
+test('a failed task is published again as a new task from its page', async ({ page }) => {
+  const queue = `e2e_retry_${Date.now()}`;
+  const now = Date.now() / 1000;
+  expect((await postEvents(page, [{
+    task_id: `${queue}-1`, queue_name: queue, function: 'charge', params: { order: 77, card: 'x' },
+    publish_time: now - 3, time_start: now - 2, time_end: now - 1, run_status: 'finish', success: false,
+    state: 'failed', exception_type: 'ValueError', exception_msg: 'declined',
+  }])).status()).toBe(202);
+  page.on('dialog', (d) => d.accept());
+  await openHydrated(page, `/tasks/${queue}-1`);
+  await page.getByTestId('retry').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Published again as a new task');
+  const newId = await page.getByTestId('retry-link').textContent();
+  expect(newId).not.toBe(`${queue}-1`);
+  // The new message waits in the queue's list with the same params and its own id.
+  const message = JSON.parse(redis('LINDEX', queue, '0'));
+  expect(message.order).toBe(77);
+  expect(message.card).toBe('x');
+  expect(message.extra.task_id).toBe(newId);
+  await expect(page.getByTestId('task-state')).toHaveText('failed');
 });

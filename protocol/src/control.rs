@@ -30,10 +30,22 @@ pub enum Action {
     Kill,
     /// A waiting task never runs.
     Revoke,
+    /// Change the queue's QPS and concurrency (taskdeck workers; funboost reads them only at
+    /// start).
+    Limits,
+    /// Publish a finished task's params again as a new task (the old record stays).
+    Retry,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [Action::Pause, Action::Resume, Action::Kill, Action::Revoke];
+    pub const ALL: [Action; 6] = [
+        Action::Pause,
+        Action::Resume,
+        Action::Kill,
+        Action::Revoke,
+        Action::Limits,
+        Action::Retry,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -41,6 +53,8 @@ impl Action {
             Action::Resume => "resume",
             Action::Kill => "kill",
             Action::Revoke => "revoke",
+            Action::Limits => "limits",
+            Action::Retry => "retry",
         }
     }
 
@@ -54,7 +68,46 @@ impl Action {
             Action::Pause | Action::Resume => "pause",
             Action::Kill => "kill",
             Action::Revoke => "revoke",
+            Action::Limits => "qps",
+            Action::Retry => "",
         }
+    }
+
+    /// Whether it changes the queue's desired state (confirmed through heartbeats).
+    pub fn is_desired_state(self) -> bool {
+        matches!(self, Action::Pause | Action::Resume | Action::Limits)
+    }
+}
+
+/// New limits for a queue's consumers; `null` gives each consumer back its own setting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Tasks per second for the queue (shared by consumers using distributed QPS), > 0.
+    pub qps: Option<f64>,
+    /// Tasks at once per consumer, 1–10,000.
+    pub concurrency: Option<u32>,
+}
+
+impl Limits {
+    pub fn check(&self) -> Result<(), String> {
+        if self.qps.is_some_and(|q| !(q > 0.0 && q <= 1_000_000.0)) {
+            return Err(
+                "`qps` is a number of tasks per second above 0 (at most 1,000,000), or null".into(),
+            );
+        }
+        if self.concurrency.is_some_and(|c| !(1..=10_000).contains(&c)) {
+            return Err("`concurrency` is 1–10,000 tasks at once, or null".into());
+        }
+        Ok(())
+    }
+
+    /// `qps 5, concurrency 4` (`own` where the consumer's own setting applies).
+    pub fn describe(&self) -> String {
+        let qps = self.qps.map_or("own".to_owned(), |q| q.to_string());
+        let conc = self.concurrency.map_or("own".to_owned(), |c| c.to_string());
+        format!("qps {qps}, concurrency {conc}")
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::services::Services;
 use crate::store::commands::CommandRow;
-use protocol::control::{Action, Command, CommandState, Desired};
+use protocol::control::{Action, Command, CommandState, Desired, Limits};
 use protocol::event::TaskState;
 use protocol::heartbeat::{kind_of, Consumer, Liveness};
 use std::collections::HashMap;
@@ -18,6 +18,8 @@ pub const FUNBOOST_PICKUP_S: f64 = 15.0;
 /// Why a command cannot be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     NotFound(String),
     /// The target is not in a state the command applies to.
@@ -51,13 +53,14 @@ pub fn unsupported_by(
         .iter()
         .filter(|c| c.liveness == Liveness::Alive)
         .collect();
-    if alive.is_empty() || matches!(action, Action::Pause | Action::Resume) {
-        // Every worker kind honours pause: funboost by its flag, taskdeck's by both.
+    if alive.is_empty() || matches!(action, Action::Pause | Action::Resume | Action::Retry) {
+        // Every worker kind honours pause: funboost by its flag, taskdeck's by both. A retry
+        // is only a new message.
         return None;
     }
     let can = |c: &&Consumer| {
         if kind_of(&c.heartbeat) == "funboost" {
-            funboost_can_kill(params)
+            action != Action::Limits && funboost_can_kill(params)
         } else {
             c.heartbeat
                 .capabilities
@@ -68,18 +71,21 @@ pub fn unsupported_by(
     if alive.iter().any(can) {
         return None;
     }
-    Some(
-        if alive.iter().all(|c| kind_of(&c.heartbeat) == "funboost") {
-            "its funboost consumers cannot: remote kill needs `is_support_remote_kill_task=True` \
+    let all_funboost = alive.iter().all(|c| kind_of(&c.heartbeat) == "funboost");
+    Some(if all_funboost && action == Action::Limits {
+        "funboost reads `qps` and `concurrent_num` only when a worker starts: change the booster \
+         and restart its workers"
+            .to_owned()
+    } else if all_funboost {
+        "its funboost consumers cannot: remote kill needs `is_support_remote_kill_task=True` \
          and `concurrent_mode=threading` in the booster"
-                .to_owned()
-        } else {
-            format!(
-                "no live consumer of the queue advertises `{}`",
-                action.capability()
-            )
-        },
-    )
+            .to_owned()
+    } else {
+        format!(
+            "no live consumer of the queue advertises `{}`",
+            action.capability()
+        )
+    })
 }
 
 /// funboost kills (and revokes) only with `is_support_remote_kill_task` on threading workers.
@@ -143,6 +149,20 @@ pub fn judge(
         return out;
     };
     match action {
+        Action::Retry => {
+            out.state = CommandState::Applied;
+            out.done_at = Some(sent_at);
+        }
+        Action::Limits => {
+            if out.confirmable > 0 && applied == out.confirmable {
+                out.state = CommandState::Applied;
+            } else if out.confirmable == 0 {
+                out.detail = format!(
+                    "{}; no live taskdeck consumer: it applies when one starts",
+                    row.detail
+                );
+            }
+        }
         Action::Pause | Action::Resume => {
             let confirmed = out.confirmable > 0 && applied == out.confirmable;
             let funboost_had_time = funboost > 0 && now - sent_at >= FUNBOOST_PICKUP_S;
@@ -205,8 +225,13 @@ impl Services {
         action: Action,
         queue: Option<&str>,
         task_id: Option<&str>,
+        limits: Option<&Limits>,
     ) -> Result<Command, ControlError> {
+        if let Some(l) = limits {
+            l.check().map_err(ControlError::Invalid)?;
+        }
         // The target and whether the command applies to it.
+        let mut retry_params = None;
         let (queue, task) = match task_id {
             Some(id) => {
                 let found = self.store.get_task(id).await.map_err(unavailable)?;
@@ -217,6 +242,7 @@ impl Services {
                     // records a task when it starts): its queue must be named.
                     (Action::Revoke, Some(TaskState::Pending)) => true,
                     (Action::Revoke, None) => queue.is_some(),
+                    (Action::Retry, Some(s)) => s.is_final() && s != TaskState::Success,
                     _ => false,
                 };
                 if !fits {
@@ -237,6 +263,10 @@ impl Services {
                             action.code()
                         )),
                     });
+                }
+                if action == Action::Retry {
+                    let params = found.as_ref().and_then(|t| t.summary.params.as_deref());
+                    retry_params = Some(retry_kwargs(params)?);
                 }
                 let queue = match found {
                     Some(t) => t.summary.queue,
@@ -285,16 +315,28 @@ impl Services {
             queue: queue.clone(),
             task_id: task.clone(),
             version: None,
-            detail: String::new(),
+            detail: limits.map(Limits::describe).unwrap_or_default(),
         };
         // Recorded before it is sent: a crash in between leaves a command marked unsent.
         self.store.put_command(&row).await.map_err(unavailable)?;
-        let sent = self.send(action, &queue, task.as_deref()).await;
+        let sent = self
+            .send(
+                action,
+                &queue,
+                task.as_deref(),
+                limits,
+                retry_params,
+                params.as_ref(),
+            )
+            .await;
         let now = crate::ingest::now_epoch();
         match sent {
-            Ok(version) => {
+            Ok((version, detail)) => {
                 row.sent_at = Some(now);
                 row.version = version.map(|v| v as i64);
+                if let Some(d) = detail {
+                    row.detail = d;
+                }
             }
             Err(e) => row.detail = format!("not sent: {e}"),
         }
@@ -324,32 +366,55 @@ impl Services {
     }
 
     /// Writes the command to the control channel; the desired-state version it set, if any.
+    /// The detail, when sending decides it (a retry's new task id).
     async fn send(
         &self,
         action: Action,
         queue: &str,
         task_id: Option<&str>,
-    ) -> anyhow::Result<Option<u64>> {
+        limits: Option<&Limits>,
+        retry: Option<serde_json::Map<String, serde_json::Value>>,
+        queue_params: Option<&serde_json::Value>,
+    ) -> anyhow::Result<(Option<u64>, Option<String>)> {
         let broker = self.bus.broker();
-        match action {
+        let version = match action {
             Action::Pause | Action::Resume => {
                 let paused = action == Action::Pause;
                 // funboost's flag for funboost workers, the desired state (keeping the limits set
                 // before) for taskdeck's, which also read the flag.
                 broker.set_paused(queue, paused).await?;
                 let current = broker.desired(queue).await?;
-                let version = broker
+                broker
                     .set_desired(queue, &Desired { paused, ..current })
-                    .await?;
-                Ok(Some(version))
+                    .await?
+            }
+            Action::Limits => {
+                let limits = limits.cloned().unwrap_or_default();
+                let current = broker.desired(queue).await?;
+                let desired = Desired {
+                    qps: limits.qps,
+                    concurrency: limits.concurrency,
+                    ..current
+                };
+                broker.set_desired(queue, &desired).await?
             }
             Action::Kill | Action::Revoke => {
                 broker
                     .request_kill(queue, task_id.unwrap_or_default())
                     .await?;
-                Ok(None)
+                return Ok((None, None));
             }
-        }
+            Action::Retry => {
+                // A new task (new id) with the same params, where the queue's consumers take
+                // from; the failed record stays as it is.
+                let message =
+                    taskdeck_worker::Message::build(retry.unwrap_or_default(), &Default::default());
+                let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
+                broker.publish(&layout, &message.raw).await?;
+                return Ok((None, Some(message.task_id)));
+            }
+        };
+        Ok((Some(version), None))
     }
 
     /// What can be done to the task now, and the latest kill or revoke of it.
@@ -418,6 +483,25 @@ impl Services {
                 judge(r, now, &consumers, task)
             })
             .collect())
+    }
+}
+
+/// The recorded params of a task as the kwargs of a new message.
+fn retry_kwargs(
+    params: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ControlError> {
+    let text = params.ok_or_else(|| {
+        ControlError::Conflict("the task has no recorded params to publish again".into())
+    })?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut kwargs)) => {
+            // A message's own `extra` is funboost's envelope, never a parameter.
+            kwargs.remove("extra");
+            Ok(kwargs)
+        }
+        _ => Err(ControlError::Conflict(
+            "the task's recorded params are not a JSON object of keyword arguments".into(),
+        )),
     }
 }
 
@@ -503,6 +587,48 @@ mod tests {
     }
 
     #[test]
+    fn retries_publish_and_limits_need_taskdeck_consumers() {
+        let retry = CommandRow {
+            task_id: Some("t".into()),
+            detail: "new-id".into(),
+            ..row(Action::Retry, Some(100.0), None)
+        };
+        let c = judge(&retry, 100.0, &[], None);
+        assert_eq!(
+            (c.state, c.detail.as_str()),
+            (CommandState::Applied, "new-id")
+        );
+        let limits = CommandRow {
+            detail: "qps 5, concurrency own".into(),
+            ..row(Action::Limits, Some(100.0), Some(3))
+        };
+        let fb = consumer("funboost", 0, true, &[]);
+        let c = judge(&limits, 200.0, std::slice::from_ref(&fb), None);
+        assert_eq!(c.state, CommandState::Sent, "funboost never applies limits");
+        assert!(c
+            .detail
+            .starts_with("qps 5, concurrency own; no live taskdeck consumer"));
+        let c = judge(
+            &limits,
+            101.0,
+            &[fb, consumer("taskdeck-rust", 3, true, &["qps"])],
+            None,
+        );
+        assert_eq!(
+            (c.state, c.applied, c.funboost),
+            (CommandState::Applied, 1, 1)
+        );
+        assert_eq!(
+            retry_kwargs(Some(r#"{"a": 1, "extra": {"task_id": "x"}}"#))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(retry_kwargs(Some("[1, 2]")).is_err());
+        assert!(retry_kwargs(None).is_err());
+    }
+
+    #[test]
     fn a_kill_is_judged_by_how_the_task_ended() {
         let kill = CommandRow {
             task_id: Some("t".into()),
@@ -538,6 +664,19 @@ mod tests {
         assert!(unsupported_by(Action::Revoke, &rust, None)
             .unwrap()
             .contains("advertises `revoke`"));
+        // funboost reads its limits only at start; taskdeck's workers change them live.
+        assert!(unsupported_by(Action::Limits, &fb, Some(&threading))
+            .unwrap()
+            .contains("only when a worker starts"));
+        assert_eq!(
+            unsupported_by(
+                Action::Limits,
+                &[consumer("taskdeck-rust", 0, true, &["qps", "concurrency"])],
+                None
+            ),
+            None
+        );
+        assert_eq!(unsupported_by(Action::Retry, &fb, Some(&plain)), None);
         // Without a live consumer the request waits for one.
         assert_eq!(
             unsupported_by(

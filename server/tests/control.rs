@@ -38,7 +38,11 @@ async fn wait_state(td: &Taskdeck, id: &str, want: &str, limit: Duration) -> Dur
 }
 
 async fn publish(broker: &RedisBroker, queue: &str, id: &str, spin: bool) {
-    let kwargs = json!({"spin": spin}).as_object().unwrap().clone();
+    publish_kwargs(broker, queue, id, json!({"spin": spin})).await
+}
+
+async fn publish_kwargs(broker: &RedisBroker, queue: &str, id: &str, kwargs: Value) {
+    let kwargs = kwargs.as_object().unwrap().clone();
     let options = PublishOptions {
         task_id: Some(id.to_owned()),
         ..Default::default()
@@ -51,10 +55,12 @@ async fn publish(broker: &RedisBroker, queue: &str, id: &str, spin: bool) {
 #[derive(serde::Deserialize)]
 struct Job {
     spin: bool,
+    #[serde(default)]
+    fail: bool,
 }
 
 #[tokio::test]
-async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
+async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry() {
     let base = service_url("TEST_REDIS_URL");
     let db = format!("{}/12", base.rsplit_once('/').unwrap().0);
     let mut r = redis::Client::open(db.as_str())
@@ -73,6 +79,12 @@ async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
         .function("step")
         .concurrency(2)
         .handler(|ctx, job: Job| async move {
+            if job.fail {
+                return Err(taskdeck_worker::TaskError::fatal(
+                    "ValueError",
+                    "asked to fail",
+                ));
+            }
             if job.spin {
                 // Runs until killed (a minute at most).
                 for _ in 0..600 {
@@ -191,6 +203,66 @@ async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
     let (status, _) = post_command(&format!("{}/api/v1/queues/nowhere/pause", td.url)).await;
     assert_eq!(status, 404);
 
+    // New limits: the consumer applies them at once and says so in its heartbeat.
+    let limits = |body: Value| {
+        let url = format!("{}/api/v1/queues/{queue}/limits", td.url);
+        async move {
+            let resp = request(reqwest::Method::PUT, &url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, err) = limits(json!({"qps": -1})).await;
+    assert_eq!(status, 400, "{err}");
+    let (status, err) = limits(json!({"concurrency": 1, "speed": 2})).await;
+    assert_eq!(status, 400, "unknown fields are refused: {err}");
+    let (status, set) = limits(json!({"qps": 20.0, "concurrency": 1})).await;
+    assert_eq!(status, 202, "{set}");
+    assert_eq!(set["detail"], "qps 20, concurrency 1");
+    let sent = Instant::now();
+    loop {
+        let (_, fleet) = get_json(&format!("{}/api/v1/workers?queue={queue}", td.url)).await;
+        let hb = &fleet["consumers"][0]["heartbeat"];
+        if hb["concurrency"] == 1 && hb["qps"] == 20.0 {
+            break;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "limits not applied: {hb}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, list) = get_json(&format!("{}/api/v1/commands?queue={queue}&limit=1", td.url)).await;
+    assert_eq!(
+        (list[0]["action"].as_str(), list[0]["state"].as_str()),
+        (Some("limits"), Some("applied")),
+        "{list}"
+    );
+    let (status, _) = limits(json!({"qps": null, "concurrency": null})).await;
+    assert_eq!(status, 202);
+
+    // Retry a failed task: a new task with the same params; the failed record stays.
+    publish_kwargs(&broker, queue, "t5", json!({"spin": false, "fail": true})).await;
+    wait_state(&td, "t5", "failed", Duration::from_secs(10)).await;
+    let (status, retried) = post_command(&format!("{}/api/v1/tasks/t5/retry", td.url)).await;
+    assert_eq!(status, 202, "{retried}");
+    assert_eq!(retried["state"], "applied");
+    let new_id = retried["detail"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, "t5");
+    wait_state(&td, &new_id, "failed", Duration::from_secs(10)).await;
+    let (_, again) = get_json(&format!("{}/api/v1/tasks/{new_id}", td.url)).await;
+    assert_eq!(
+        again["params"],
+        json!({"spin": false, "fail": true}).to_string(),
+        "{again}"
+    );
+    assert_eq!(task_state(&td, "t5").await.as_deref(), Some("failed"));
+    let (status, err) = post_command(&format!("{}/api/v1/tasks/t1/retry", td.url)).await;
+    assert_eq!(status, 409, "a success is not retried: {err}");
+
     // Every command with its outcome, newest first.
     let (_, list) = get_json(&format!("{}/api/v1/commands", td.url)).await;
     let seen: Vec<(&str, &str)> = list
@@ -202,6 +274,9 @@ async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
     assert_eq!(
         seen,
         [
+            ("retry", "applied"),
+            ("limits", "applied"),
+            ("limits", "applied"),
             ("kill", "applied"),
             ("resume", "applied"),
             ("revoke", "applied"),
@@ -209,7 +284,7 @@ async fn rust_workers_confirm_pause_and_honour_kill_and_revoke() {
         ],
         "{list}"
     );
-    assert!(list[0]["done_at"].as_f64().is_some());
+    assert!(list[3]["done_at"].as_f64().is_some());
     let (_, for_task) = get_json(&format!("{}/api/v1/commands?task_id=t2", td.url)).await;
     assert_eq!(for_task.as_array().unwrap().len(), 1);
 

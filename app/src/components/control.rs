@@ -34,7 +34,7 @@ pub fn CommandButton(
         error.set(None);
         let path = path.clone();
         leptos::task::spawn_local(async move {
-            match crate::commands::send(&path).await {
+            match crate::commands::send("POST", &path, None).await {
                 Ok(command) => on_sent.run(command),
                 Err(e) => error.set(Some(e)),
             }

@@ -485,5 +485,72 @@ fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView
             })}
             <control::CommandStatus command/>
         </div>
+        {may.then(|| view! { <LimitsForm queue=queue.clone() page on_sent/> })}
+    }
+}
+
+/// QPS and concurrency for the queue's taskdeck consumers (funboost reads its own only at
+/// start, so a queue without taskdeck consumers says so instead).
+#[component]
+fn LimitsForm(
+    queue: String,
+    page: Signal<Option<QueuePage>>,
+    on_sent: Callback<protocol::control::Command>,
+) -> impl IntoView {
+    let t = use_strings();
+    // A live taskdeck consumer's current limits (they share the queue's desired state).
+    let current = Memo::new(move |_| {
+        page.get().and_then(|p| {
+            p.consumers
+                .into_iter()
+                .find(|c| {
+                    c.liveness == protocol::heartbeat::Liveness::Alive
+                        && c.heartbeat.capabilities.iter().any(|k| k == "qps")
+                })
+                .map(|c| (c.heartbeat.qps, c.heartbeat.concurrency))
+        })
+    });
+    let qps = RwSignal::new(String::new());
+    let concurrency = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let apply = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let number = |s: String| s.trim().replace(',', ".");
+        let body = serde_json::json!({
+            "qps": number(qps.get_untracked()).parse::<f64>().ok(),
+            "concurrency": number(concurrency.get_untracked()).parse::<u32>().ok(),
+        })
+        .to_string();
+        let path = format!("/api/v1/queues/{}/limits", encode(&queue));
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match crate::commands::send("PUT", &path, Some(body)).await {
+                Ok(c) => on_sent.run(c),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    move || {
+        current.get().map(|(now_qps, now_conc)| {
+            let own = t().ctl_own;
+            view! {
+                <form class="limits-form" data-testid="limits" on:submit=apply.clone()>
+                    <span class="limits-label">{t().ctl_limits}</span>
+                    <label>"QPS"
+                        <input type="number" min="0" step="any" inputmode="decimal" placeholder=now_qps.map_or(own.to_owned(), |q| q.to_string())
+                            prop:value=move || qps.get() on:input=move |e| qps.set(event_target_value(&e)) data-testid="limit-qps"/>
+                    </label>
+                    <label>{t().ctl_concurrency}
+                        <input type="number" min="1" step="1" placeholder=now_conc.to_string()
+                            prop:value=move || concurrency.get() on:input=move |e| concurrency.set(event_target_value(&e)) data-testid="limit-concurrency"/>
+                    </label>
+                    <button type="submit" class="button" disabled=move || busy.get() data-testid="apply-limits">{t().ctl_apply}</button>
+                    {move || error.get().map(|e| view! { <span class="command-error error" role="alert">{t().ctl_failed} " " {e}</span> })}
+                </form>
+            }
+        })
     }
 }

@@ -299,6 +299,11 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
         TaskState::Pending => Some(("revoke", false)),
         _ => None,
     };
+    let retryable = state.is_final() && state != TaskState::Success;
+    let retry_path = format!(
+        "/api/v1/tasks/{}/retry",
+        crate::components::links::encode(&task_id)
+    );
     let may = can_command();
     view! {
         <div class="control-row" data-testid="task-control">
@@ -317,7 +322,15 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
                     None => view! { <CommandButton label=|t| t.ctl_revoke path confirm=|t| t.ctl_revoke_confirm on_sent testid="revoke"/> }.into_any(),
                 }
             })}
+            {(may && retryable).then(|| view! {
+                <CommandButton label=|t| t.ctl_retry path=retry_path.clone() confirm=|t| t.ctl_retry_confirm on_sent testid="retry"/>
+            })}
             <CommandStatus command=latest/>
+            // A retry made a new task: the way to it.
+            {move || latest.get().filter(|c| c.action == protocol::control::Action::Retry && !c.detail.is_empty()).map(|c| {
+                let href = format!("/tasks/{}", crate::components::links::encode(&c.detail));
+                view! { <A href=href attr:class="mono small" attr:data-testid="retry-link">{c.detail.clone()}</A> }
+            })}
         </div>
     }
 }

@@ -54,6 +54,8 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::control::resume))
                 .routes(routes!(super::control::kill))
                 .routes(routes!(super::control::revoke))
+                .routes(routes!(super::control::limits))
+                .routes(routes!(super::control::retry))
                 .routes(routes!(super::control::commands)),
         )
 }

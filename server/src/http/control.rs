@@ -5,11 +5,12 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::guard::Caller;
 use crate::control::Requester;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::control::{Action, Command};
+use protocol::control::{Action, Command, Limits};
 use serde::Deserialize;
 
 async fn send(
@@ -18,6 +19,7 @@ async fn send(
     action: Action,
     queue: Option<&str>,
     task_id: Option<&str>,
+    limits: Option<&Limits>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
     let requester = Requester {
         actor: &who.actor,
@@ -25,7 +27,7 @@ async fn send(
     };
     let command = state
         .services
-        .command(&requester, action, queue, task_id)
+        .command(&requester, action, queue, task_id, limits)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(command)))
 }
@@ -43,7 +45,7 @@ pub async fn pause(
     who: Caller,
     Path(queue): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Pause, Some(&queue), None).await
+    send(&state, &who, Action::Pause, Some(&queue), None, None).await
 }
 
 /// Resumes a paused queue.
@@ -54,7 +56,7 @@ pub async fn resume(
     who: Caller,
     Path(queue): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Resume, Some(&queue), None).await
+    send(&state, &who, Action::Resume, Some(&queue), None, None).await
 }
 
 /// Kills a running task (funboost's `funboost_kill_task_hash:<queue>`): it is recorded as
@@ -71,7 +73,7 @@ pub async fn kill(
     who: Caller,
     Path(task_id): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Kill, None, Some(&task_id)).await
+    send(&state, &who, Action::Kill, None, Some(&task_id), None).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -102,8 +104,53 @@ pub async fn revoke(
         Action::Revoke,
         q.queue.as_deref(),
         Some(&task_id),
+        None,
     )
     .await
+}
+
+/// Sets the QPS and concurrency of the queue's taskdeck consumers at runtime (they apply it at
+/// once and confirm in their heartbeat); `null` gives each its own setting back. funboost reads
+/// both only at start: a queue with only funboost consumers answers `409 unsupported`.
+#[utoipa::path(put, path = "/queues/{queue}/limits", tag = "control", params(("queue" = String, Path)), request_body = Limits,
+    responses(
+        (status = 202, body = Command),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "No live consumer can change its limits (`unsupported`)", body = super::error::ErrorBody),
+    ))]
+pub async fn limits(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+    body: Result<Json<Limits>, JsonRejection>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    let Json(limits) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    send(
+        &state,
+        &who,
+        Action::Limits,
+        Some(&queue),
+        None,
+        Some(&limits),
+    )
+    .await
+}
+
+/// Publishes a failed (killed, revoked, expired) task's params again as a new task, with a new
+/// id; the old record stays. The command's `detail` is the new task's id.
+#[utoipa::path(post, path = "/tasks/{task_id}/retry", tag = "control", params(("task_id" = String, Path)),
+    responses(
+        (status = 202, body = Command),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Not finished without success, or no params recorded", body = super::error::ErrorBody),
+    ))]
+pub async fn retry(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(task_id): Path<String>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    send(&state, &who, Action::Retry, None, Some(&task_id), None).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -94,6 +94,7 @@ impl From<crate::control::ControlError> for ApiError {
     fn from(e: crate::control::ControlError) -> ApiError {
         use crate::control::ControlError as E;
         match e {
+            E::Invalid(m) => ApiError::bad_request(m),
             E::NotFound(m) => ApiError::not_found(m),
             E::Conflict(m) => ApiError::conflict("conflict", m),
             E::Unsupported(m) => ApiError::conflict("unsupported", m),
