@@ -46,6 +46,17 @@ pub trait Backend: Send + Sync + 'static {
     /// One queue's page: its overview row, consumers, parameters and the chart series of
     /// `grain` over the grain's usual window ending now.
     async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError>;
+    /// Every user (admins only: the server function checks).
+    async fn users(&self) -> Result<Vec<protocol::auth::UserInfo>, BackendError>;
+    /// Every API token, newest first, without secrets.
+    async fn tokens(&self) -> Result<Vec<protocol::auth::TokenInfo>, BackendError>;
+    /// The audit log, newest first, filtered by text, before a time.
+    async fn audit(
+        &self,
+        text: &str,
+        before: Option<f64>,
+        limit: u32,
+    ) -> Result<protocol::auth::AuditPage, BackendError>;
     /// What can be done to a task now (kill, revoke) and the latest such command.
     async fn task_controls(
         &self,

@@ -1,11 +1,21 @@
-//! Sending commands from the pages: a POST to the REST API with the session's CSRF token, the
-//! same route scripts use, so there is one way a command is sent.
+//! Changes from the pages (commands, users, tokens): a request to the REST API with the
+//! session's CSRF token, the same routes scripts use, so there is one way each is done.
 
 use protocol::control::Command;
 
 /// What the server answered: the command as sent, or why not (its message).
-#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 pub async fn send(method: &str, path: &str, body: Option<String>) -> Result<Command, String> {
+    request(method, path, body).await
+}
+
+/// A change through the REST API from this page: its JSON answer (`null` for none), or the
+/// API's error message.
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+pub async fn request<T: serde::de::DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<T, String> {
     use wasm_bindgen::JsCast;
     let csrf = crate::me::current().map(|m| m.csrf).unwrap_or_default();
     let init = web_sys::RequestInit::new();
@@ -42,7 +52,12 @@ pub async fn send(method: &str, path: &str, body: Option<String>) -> Result<Comm
     .and_then(|t| t.as_string())
     .unwrap_or_default();
     if response.ok() {
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        let text = if text.is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        serde_json::from_str(text).map_err(|e| e.to_string())
     } else {
         // `{"error": {"code", "message"}}`, the API's one error shape.
         let message = serde_json::from_str::<serde_json::Value>(&text)
@@ -55,6 +70,6 @@ pub async fn send(method: &str, path: &str, body: Option<String>) -> Result<Comm
 
 /// Pages are rendered before anyone can click; the server never sends commands itself.
 #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-pub async fn send(_method: &str, _path: &str, _body: Option<String>) -> Result<Command, String> {
-    Err("commands are sent from the browser".to_owned())
+pub async fn request<T>(_method: &str, _path: &str, _body: Option<String>) -> Result<T, String> {
+    Err("changes are sent from the browser".to_owned())
 }

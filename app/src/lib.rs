@@ -78,6 +78,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tasks/:task_id") view=pages::Task ssr=SsrMode::Async/>
                     <Route path=path!("/failures") view=pages::Failures/>
                     <Route path=path!("/workers") view=pages::Workers/>
+                    <Route path=path!("/admin/users") view=pages::AdminUsers/>
+                    <Route path=path!("/admin/tokens") view=pages::AdminTokens/>
+                    <Route path=path!("/admin/audit") view=pages::AdminAudit/>
                 </Routes>
             </Layout>
         </Router>

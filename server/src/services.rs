@@ -176,6 +176,39 @@ impl Backend for Services {
         Ok(self.gather().await?.overview)
     }
 
+    async fn users(&self) -> Result<Vec<protocol::auth::UserInfo>, BackendError> {
+        let users = self.store.users().await.map_err(unavailable)?;
+        Ok(users.into_iter().map(|u| u.info()).collect())
+    }
+
+    async fn tokens(&self) -> Result<Vec<protocol::auth::TokenInfo>, BackendError> {
+        let tokens = self.store.tokens().await.map_err(unavailable)?;
+        Ok(tokens.into_iter().map(|t| t.info()).collect())
+    }
+
+    async fn audit(
+        &self,
+        text: &str,
+        before: Option<f64>,
+        limit: u32,
+    ) -> Result<protocol::auth::AuditPage, BackendError> {
+        if !(1..=500).contains(&limit) {
+            return Err(BackendError::Invalid("`limit` is 1–500".into()));
+        }
+        let mut entries = self
+            .store
+            .audit_log(text, before, limit + 1)
+            .await
+            .map_err(unavailable)?;
+        let more = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
+        let next_before = more.then(|| entries.last().map(|e| e.at)).flatten();
+        Ok(protocol::auth::AuditPage {
+            entries,
+            next_before,
+        })
+    }
+
     async fn task_controls(
         &self,
         task_id: &str,

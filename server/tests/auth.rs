@@ -796,7 +796,10 @@ async fn admin_scenario(td: &Taskdeck) {
         .json()
         .await
         .unwrap();
-    assert!(older["entries"][0]["at"].as_f64().unwrap() < before);
+    assert!(
+        older["entries"][0]["at"].as_f64().unwrap() < before,
+        "{before} then {older}\nfirst page {page}"
+    );
     let users: Value = admin
         .get(format!("{}/api/v1/audit?text=USER.", td.url))
         .send()

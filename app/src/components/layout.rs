@@ -19,6 +19,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <A href="/tasks">{move || t().nav_tasks}</A>
                 <A href="/failures">{move || t().nav_failures}</A>
                 <A href="/workers">{move || t().nav_workers}</A>
+                {crate::me::use_me().is_some_and(|m| m.role == protocol::auth::Role::Admin).then(|| view! {
+                    <A href="/admin/users">{move || t().nav_admin}</A>
+                })}
             </nav>
             <div class="toolbar">
                 <LanguageSwitch/>

@@ -1,3 +1,4 @@
+mod admin;
 mod failures;
 mod lists;
 mod not_found;
@@ -8,6 +9,7 @@ mod task;
 mod tasks;
 mod workers;
 
+pub use admin::{AdminAudit, AdminTokens, AdminUsers};
 pub use failures::Failures;
 pub use lists::Queues;
 pub use not_found::NotFound;

@@ -96,7 +96,14 @@ pub async fn guard(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
                     "token.use",
                     &path,
                     "denied",
-                    "unknown or revoked token",
+                    // The id is not secret and says which token a script still uses.
+                    &match super::tokens::split(&presented) {
+                        Some((id, _)) => format!(
+                            "unknown or revoked token {}",
+                            crate::store::cut(id.to_owned(), 40)
+                        ),
+                        None => "not a taskdeck token".to_owned(),
+                    },
                     &ip,
                 )
                 .await;

@@ -162,6 +162,9 @@ pub struct Auth {
     /// Every token, reloaded every [`TOKENS_RELOAD`]: workers keep sending events while the
     /// store is away, and a request costs no store read. A token unknown here is looked up.
     tokens: std::sync::RwLock<HashMap<String, Token>>,
+    /// Counts revocations, so a reload that read the store before one does not bring the
+    /// revoked token back.
+    revocations: std::sync::atomic::AtomicU64,
     pub secure_cookies: bool,
 }
 
@@ -172,6 +175,7 @@ impl Auth {
             failures: Mutex::default(),
             touched: Mutex::default(),
             tokens: Default::default(),
+            revocations: Default::default(),
             secure_cookies,
         }
     }
@@ -195,12 +199,16 @@ impl Auth {
         let Some((id, secret)) = tokens::split(presented) else {
             return Ok(None);
         };
+        let seen = self.revocations.load(std::sync::atomic::Ordering::SeqCst);
         let cached = self.tokens.read().unwrap().get(id).cloned();
         let token = match cached {
             Some(t) => t,
             None => match self.store.token(id).await? {
                 Some(t) => {
-                    self.tokens.write().unwrap().insert(t.id.clone(), t.clone());
+                    let mut tokens = self.tokens.write().unwrap();
+                    if self.revocations.load(std::sync::atomic::Ordering::SeqCst) == seen {
+                        tokens.insert(t.id.clone(), t.clone());
+                    }
                     t
                 }
                 None => return Ok(None),
@@ -211,13 +219,21 @@ impl Auth {
 
     /// A revoked token stops working here at once.
     pub fn forget_token(&self, id: &str) {
-        self.tokens.write().unwrap().remove(id);
+        let mut tokens = self.tokens.write().unwrap();
+        self.revocations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokens.remove(id);
     }
 
     /// Replaces the cached tokens with the store's (revocations by other instances apply).
     pub async fn reload_tokens(&self) -> anyhow::Result<()> {
+        let seen = self.revocations.load(std::sync::atomic::Ordering::SeqCst);
         let all = self.store.tokens().await?;
-        *self.tokens.write().unwrap() = all.into_iter().map(|t| (t.id.clone(), t)).collect();
+        let mut tokens = self.tokens.write().unwrap();
+        // A revocation while the store was read: that read may still hold the token.
+        if self.revocations.load(std::sync::atomic::Ordering::SeqCst) == seen {
+            *tokens = all.into_iter().map(|t| (t.id.clone(), t)).collect();
+        }
         Ok(())
     }
 

@@ -18,32 +18,12 @@ fn store_error(e: anyhow::Error) -> ApiError {
     ApiError::unavailable("the store does not answer; try again")
 }
 
-fn user_info(u: User) -> UserInfo {
-    UserInfo {
-        name: u.name,
-        role: u.role,
-        created_at: u.created_at,
-        updated_at: u.updated_at,
-    }
-}
-
-fn token_info(t: Token) -> TokenInfo {
-    TokenInfo {
-        id: t.id,
-        name: t.name,
-        scopes: t.scopes,
-        created_by: t.created_by,
-        created_at: t.created_at,
-        last_used_at: t.last_used_at,
-    }
-}
-
 /// Every user, by name.
 #[utoipa::path(get, path = "/users", tag = "admin",
     responses((status = 200, body = Vec<UserInfo>), (status = 403, description = "Not an admin", body = super::error::ErrorBody)))]
 pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserInfo>>, ApiError> {
     let users = state.auth.store.users().await.map_err(store_error)?;
-    Ok(Json(users.into_iter().map(user_info).collect()))
+    Ok(Json(users.into_iter().map(User::info).collect()))
 }
 
 /// Creates a user (role and password required) or changes an existing one's role or password.
@@ -136,7 +116,7 @@ pub async fn put_user(
             &who.ip,
         )
         .await;
-    Ok(Json(user_info(user)))
+    Ok(Json(user.info()))
 }
 
 /// Removes a user; their sessions end with their next request.
@@ -173,7 +153,7 @@ pub async fn delete_user(
 #[utoipa::path(get, path = "/tokens", tag = "admin", responses((status = 200, body = Vec<TokenInfo>)))]
 pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenInfo>>, ApiError> {
     let all = state.auth.store.tokens().await.map_err(store_error)?;
-    Ok(Json(all.into_iter().map(token_info).collect()))
+    Ok(Json(all.into_iter().map(Token::info).collect()))
 }
 
 /// Creates a token; the answer holds its value, shown this once.
@@ -215,7 +195,7 @@ pub async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
-            token: token_info(token),
+            token: token.info(),
             value,
         }),
     ))
@@ -266,21 +246,8 @@ pub async fn audit_log(
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let Query(q) = q.map_err(ApiError::from)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("`limit` is 1–500"));
-    }
-    let entries = state
-        .auth
-        .store
-        .audit_log(&q.text, q.before, limit + 1)
-        .await
-        .map_err(store_error)?;
-    let more = entries.len() > limit as usize;
-    let entries: Vec<_> = entries.into_iter().take(limit as usize).collect();
-    let next_before = more.then(|| entries.last().map(|e| e.at)).flatten();
-    Ok(Json(AuditPage {
-        entries,
-        next_before,
-    }))
+    let page =
+        app::backend::Backend::audit(&*state.services, &q.text, q.before, q.limit.unwrap_or(100))
+            .await?;
+    Ok(Json(page))
 }

@@ -29,6 +29,18 @@ pub struct User {
     pub updated_at: f64,
 }
 
+impl User {
+    /// As the API shows it (without the hash).
+    pub fn info(self) -> protocol::auth::UserInfo {
+        protocol::auth::UserInfo {
+            name: self.name,
+            role: self.role,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     name: String,
@@ -70,6 +82,20 @@ pub struct Token {
     pub created_by: String,
     pub created_at: f64,
     pub last_used_at: Option<f64>,
+}
+
+impl Token {
+    /// As the API shows it (without the secret's hash).
+    pub fn info(self) -> protocol::auth::TokenInfo {
+        protocol::auth::TokenInfo {
+            id: self.id,
+            name: self.name,
+            scopes: self.scopes,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
