@@ -163,6 +163,8 @@ impl Locale {
             (Action::Limits, true) => "新限制已生效",
             (Action::Retry, false) => "Published again as a new task",
             (Action::Retry, true) => "已作为新任务重新发布",
+            (Action::Clear, false) => "Cleared",
+            (Action::Clear, true) => "已清空",
         };
         let sent = match (c.action, zh) {
             (Action::Pause, false) => "Pause sent",
@@ -177,6 +179,8 @@ impl Locale {
             (Action::Limits, true) => "已发送新限制",
             (Action::Retry, false) => "Retry sent",
             (Action::Retry, true) => "已发送重试",
+            (Action::Clear, false) => "Clear sent",
+            (Action::Clear, true) => "已发送清空",
         };
         let mut text = match c.state {
             S::Applied => done.to_owned(),
@@ -195,6 +199,15 @@ impl Locale {
         }
         if c.action == Action::Retry {
             return text;
+        }
+        if c.action == Action::Clear {
+            // "<n> waiting messages removed"
+            let n = c.detail.split(' ').next().unwrap_or("0");
+            return if zh {
+                format!("{text}：移除了 {n} 条等待中的消息")
+            } else {
+                format!("{text}: {n} waiting messages removed")
+            };
         }
         if c.action == Action::Limits && c.funboost > 0 {
             text.push_str(&if zh {
@@ -359,6 +372,9 @@ pub struct Strings {
     pub ctl_revoke_confirm: &'static str,
     pub ctl_failed: &'static str,
     pub ctl_retry: &'static str,
+    pub ctl_clear: &'static str,
+    pub ctl_clear_prompt: &'static str,
+    pub ctl_clear_mismatch: &'static str,
     pub ctl_retry_confirm: &'static str,
     pub ctl_limits: &'static str,
     pub ctl_apply: &'static str,
@@ -627,6 +643,9 @@ static EN: Strings = Strings {
     ctl_revoke_confirm: "Revoke this task? It will not run; it is recorded as revoked.",
     ctl_failed: "Not sent:",
     ctl_retry: "Retry",
+    ctl_clear: "Clear…",
+    ctl_clear_mismatch: "That is not the queue's name: nothing was cleared.",
+    ctl_clear_prompt: "This removes every message waiting in the queue (tasks being run are left alone). Type the queue's name to confirm:",
     ctl_retry_confirm: "Publish this task's params again as a new task? This record stays as it is.",
     ctl_limits: "Limits",
     ctl_apply: "Apply",
@@ -896,6 +915,9 @@ static ZH: Strings = Strings {
     ctl_revoke_confirm: "撤销此任务？它不会运行，并记录为已撤销。",
     ctl_failed: "未发送：",
     ctl_retry: "重试",
+    ctl_clear: "清空…",
+    ctl_clear_mismatch: "与队列名不符：未清空任何内容。",
+    ctl_clear_prompt: "这会删除队列中所有等待中的消息（正在运行的任务不受影响）。输入队列名以确认：",
     ctl_retry_confirm: "以相同参数作为新任务重新发布？本记录保持不变。",
     ctl_limits: "限制",
     ctl_apply: "应用",

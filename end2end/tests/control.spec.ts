@@ -166,3 +166,23 @@ test('a failed task is published again as a new task from its page', async ({ pa
   expect(message.extra.task_id).toBe(newId);
   await expect(page.getByTestId('task-state')).toHaveText('failed');
 });
+
+test('clearing a queue needs its name typed again, and removes only waiting messages', async ({ page }) => {
+  const queue = `e2e_clear_${Date.now()}`;
+  for (let i = 0; i < 4; i++) redis('RPUSH', queue, JSON.stringify({ i, extra: { task_id: `${queue}-${i}`, publish_time: Date.now() / 1000 } }));
+  redis('SADD', 'funboost_all_queue_names', queue);
+  redis('ZADD', `${queue}__unack_id_c1`, '1', JSON.stringify({ i: 99, extra: { task_id: `${queue}-99` } }));
+  await openHydrated(page, `/queues/${queue}`);
+  let answer = 'not-the-name';
+  const alerts: string[] = [];
+  page.on('dialog', (d) => (d.type() === 'prompt' ? d.accept(answer) : (alerts.push(d.message()), d.dismiss())));
+  await page.getByTestId('clear').click();
+  await expect.poll(() => alerts).toEqual(["That is not the queue's name: nothing was cleared."]);
+  expect(redis('LLEN', queue)).toBe('4');
+  answer = queue;
+  await page.getByTestId('clear').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Cleared: 4 waiting messages removed');
+  expect(redis('LLEN', queue)).toBe('0');
+  // What a consumer holds in flight is left alone.
+  expect(redis('ZCARD', `${queue}__unack_id_c1`)).toBe('1');
+});

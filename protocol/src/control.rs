@@ -35,16 +35,19 @@ pub enum Action {
     Limits,
     /// Publish a finished task's params again as a new task (the old record stays).
     Retry,
+    /// Remove every message waiting in the queue (not those being run).
+    Clear,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::Pause,
         Action::Resume,
         Action::Kill,
         Action::Revoke,
         Action::Limits,
         Action::Retry,
+        Action::Clear,
     ];
 
     pub fn code(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Action {
             Action::Revoke => "revoke",
             Action::Limits => "limits",
             Action::Retry => "retry",
+            Action::Clear => "clear",
         }
     }
 
@@ -69,7 +73,7 @@ impl Action {
             Action::Kill => "kill",
             Action::Revoke => "revoke",
             Action::Limits => "qps",
-            Action::Retry => "",
+            Action::Retry | Action::Clear => "",
         }
     }
 

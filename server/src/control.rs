@@ -53,7 +53,12 @@ pub fn unsupported_by(
         .iter()
         .filter(|c| c.liveness == Liveness::Alive)
         .collect();
-    if alive.is_empty() || matches!(action, Action::Pause | Action::Resume | Action::Retry) {
+    if alive.is_empty()
+        || matches!(
+            action,
+            Action::Pause | Action::Resume | Action::Retry | Action::Clear
+        )
+    {
         // Every worker kind honours pause: funboost by its flag, taskdeck's by both. A retry
         // is only a new message.
         return None;
@@ -149,7 +154,8 @@ pub fn judge(
         return out;
     };
     match action {
-        Action::Retry => {
+        // Done when sent: the message is published, the lists are emptied.
+        Action::Retry | Action::Clear => {
             out.state = CommandState::Applied;
             out.done_at = Some(sent_at);
         }
@@ -403,6 +409,11 @@ impl Services {
                     .request_kill(queue, task_id.unwrap_or_default())
                     .await?;
                 return Ok((None, None));
+            }
+            Action::Clear => {
+                let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
+                let removed = broker.clear(&layout).await?;
+                return Ok((None, Some(format!("{removed} waiting messages removed"))));
             }
             Action::Retry => {
                 // A new task (new id) with the same params, where the queue's consumers take

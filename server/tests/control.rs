@@ -288,6 +288,46 @@ async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry(
     let (_, for_task) = get_json(&format!("{}/api/v1/commands?task_id=t2", td.url)).await;
     assert_eq!(for_task.as_array().unwrap().len(), 1);
 
+    // Clear: every waiting message goes, only with the queue's name typed again.
+    let (status, _) = post_command(&format!("{}/api/v1/queues/{queue}/pause", td.url)).await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..3 {
+        publish(&broker, queue, &format!("w{i}"), false).await;
+    }
+    let clear = |confirm: &str| {
+        let url = format!("{}/api/v1/queues/{queue}/clear", td.url);
+        let body = json!({ "confirm": confirm });
+        async move {
+            let resp = request(reqwest::Method::POST, &url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, err) = clear("ct").await;
+    assert_eq!(status, 400, "{err}");
+    let waiting: u64 = redis::cmd("LLEN")
+        .arg(queue)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 3);
+    let (status, cleared) = clear(queue).await;
+    assert_eq!(status, 202, "{cleared}");
+    assert_eq!(
+        (cleared["state"].as_str(), cleared["detail"].as_str()),
+        (Some("applied"), Some("3 waiting messages removed"))
+    );
+    let waiting: u64 = redis::cmd("LLEN")
+        .arg(queue)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0);
+
     stop.cancel();
     running.await.unwrap();
 }

@@ -483,6 +483,14 @@ fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView
                     view! { <control::CommandButton label=|t| t.ctl_pause path=format!("/api/v1/queues/{}/pause", encode(&q)) on_sent testid="pause"/> }.into_any()
                 }
             })}
+            {may.then(|| {
+                let q = queue.clone();
+                view! {
+                    <button type="button" class="button danger" data-testid="clear" on:click=move |_| clear_queue(q.clone(), on_sent)>
+                        {move || use_strings()().ctl_clear}
+                    </button>
+                }
+            })}
             <control::CommandStatus command/>
         </div>
         {may.then(|| view! { <LimitsForm queue=queue.clone() page on_sent/> })}
@@ -554,3 +562,57 @@ fn LimitsForm(
         })
     }
 }
+
+/// Asks for the queue's name typed again, then clears its waiting messages.
+fn clear_queue(queue: String, on_sent: Callback<protocol::control::Command>) {
+    let question = use_prefs()
+        .locale
+        .get_untracked()
+        .strings()
+        .ctl_clear_prompt;
+    let Some(typed) = prompt(question) else {
+        return;
+    };
+    if typed.trim() != queue {
+        // The server checks it too; saying so here spares a refused request.
+        alert(
+            use_prefs()
+                .locale
+                .get_untracked()
+                .strings()
+                .ctl_clear_mismatch,
+        );
+        return;
+    }
+    let path = format!("/api/v1/queues/{}/clear", encode(&queue));
+    let body = serde_json::json!({ "confirm": typed.trim() }).to_string();
+    leptos::task::spawn_local(async move {
+        match crate::commands::send("POST", &path, Some(body)).await {
+            Ok(c) => on_sent.run(c),
+            Err(e) => alert(&e),
+        }
+    });
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn prompt(question: &str) -> Option<String> {
+    web_sys::window()?
+        .prompt_with_message(question)
+        .ok()
+        .flatten()
+}
+
+#[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+fn prompt(_question: &str) -> Option<String> {
+    None
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn alert(message: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.alert_with_message(message);
+    }
+}
+
+#[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+fn alert(_message: &str) {}

@@ -56,6 +56,7 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::control::revoke))
                 .routes(routes!(super::control::limits))
                 .routes(routes!(super::control::retry))
+                .routes(routes!(super::control::clear))
                 .routes(routes!(super::control::commands)),
         )
 }

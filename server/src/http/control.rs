@@ -153,6 +153,37 @@ pub async fn retry(
     send(&state, &who, Action::Retry, None, Some(&task_id), None).await
 }
 
+/// The typed confirmation a clear needs.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearConfirm {
+    /// The queue's name, typed again.
+    confirm: String,
+}
+
+/// Removes every message waiting in the queue — not those its consumers are running (funboost's
+/// own clear deletes those too). Needs the queue's name typed again as `confirm`.
+#[utoipa::path(post, path = "/queues/{queue}/clear", tag = "control", params(("queue" = String, Path)), request_body = ClearConfirm,
+    responses(
+        (status = 202, description = "Cleared; `detail` says how many messages went", body = Command),
+        (status = 400, description = "`confirm` is not the queue's name", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+    ))]
+pub async fn clear(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+    body: Result<Json<ClearConfirm>, JsonRejection>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if body.confirm != queue {
+        return Err(ApiError::bad_request(
+            "to clear a queue, send its name again as `confirm`",
+        ));
+    }
+    send(&state, &who, Action::Clear, Some(&queue), None, None).await
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CommandsQuery {

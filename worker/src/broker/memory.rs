@@ -278,6 +278,10 @@ impl Broker for MemoryBroker {
         }))
     }
 
+    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {
+        Ok(self.discard_waiting(queue).len() as u64)
+    }
+
     async fn queues(&self) -> Result<BrokerQueues, BrokerError> {
         let t = now();
         Ok(self.with(|i| {

@@ -73,6 +73,10 @@ pub trait Broker: Send + Sync + 'static {
     async fn requeue_orphans(&self, queue: &Queue) -> Result<usize, BrokerError>;
     /// Messages waiting in the queue's lists (not counting in-flight ones).
     async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError>;
+    /// Removes every waiting message of the queue in one step; returns how many. Messages
+    /// consumers hold in flight are left alone (funboost's `clear()` deletes those too, and with
+    /// them tasks that are running).
+    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError>;
     /// Every heartbeat of every known queue as stored (stale ones included), with the
     /// broker's clock: what the dashboard's workers view is built from.
     async fn heartbeats(&self) -> Result<Heartbeats, BrokerError>;

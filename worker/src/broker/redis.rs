@@ -132,6 +132,20 @@ async fn requeue_from(
         .await?)
 }
 
+/// Counts and deletes the queue's lists (or zset) in one step: nothing published in between is
+/// lost uncounted.
+static CLEAR: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local n = 0
+for _, k in ipairs(KEYS) do
+  local t = redis.call('TYPE', k).ok
+  if t == 'list' then n = n + redis.call('LLEN', k) elseif t == 'zset' then n = n + redis.call('ZCARD', k) end
+  redis.call('DEL', k)
+end
+return n",
+    )
+});
+
 /// A consumer that stopped cleanly holds nothing: its in-flight set leaves the registry.
 static DROP_EMPTY_UNACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -490,6 +504,14 @@ impl Broker for RedisBroker {
         }
         let lens: Vec<u64> = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(lens.iter().sum())
+    }
+
+    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {
+        let mut script = CLEAR.prepare_invoke();
+        for list in queue.lists() {
+            script.key(list);
+        }
+        Ok(script.invoke_async(&mut self.conn.clone()).await?)
     }
 
     async fn desired(&self, queue: &str) -> Result<Desired, BrokerError> {
