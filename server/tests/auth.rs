@@ -860,16 +860,10 @@ async fn admin_api_on_postgres() {
 
 #[tokio::test]
 async fn admin_api_on_mongodb() {
-    let db = format!("td_auth_{}", std::process::id());
-    let url = format!("{}/{db}", service_url("TEST_MONGODB_URL"));
+    let mongo = MongoDb::new("auth");
     let dir = tempfile::tempdir().unwrap();
-    let td = Taskdeck::start(dir.path(), &["--store", &url]);
+    let td = Taskdeck::start(dir.path(), &["--store", &mongo.url]);
     admin_scenario(&td).await;
     drop(td);
-    let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
-        .await
-        .unwrap();
-    for name in [db.clone(), format!("{db}_taskdeck")] {
-        client.database(&name).drop().await.unwrap();
-    }
+    mongo.drop().await;
 }

@@ -387,21 +387,10 @@ async fn commands_are_recorded_in_postgres() {
 
 #[tokio::test]
 async fn commands_are_recorded_in_mongodb() {
-    let db = format!("td_control_{}", std::process::id());
+    let mongo = MongoDb::new("control");
     let dir = tempfile::tempdir().unwrap();
-    let td = Taskdeck::start(
-        dir.path(),
-        &[
-            "--store",
-            &format!("{}/{db}", service_url("TEST_MONGODB_URL")),
-        ],
-    );
+    let td = Taskdeck::start(dir.path(), &["--store", &mongo.url]);
     commands_are_recorded(&td).await;
     drop(td);
-    let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
-        .await
-        .unwrap();
-    for name in [db.clone(), format!("{db}_taskdeck")] {
-        client.database(&name).drop().await.unwrap();
-    }
+    mongo.drop().await;
 }

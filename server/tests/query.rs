@@ -551,20 +551,11 @@ async fn postgres_lists_filters_and_pages_tasks() {
 
 #[tokio::test]
 async fn mongodb_lists_filters_and_pages_tasks() {
-    let db = format!("td_query_{}", std::process::id());
-    let url = format!("{}/{db}", service_url("TEST_MONGODB_URL"));
+    let mongo = MongoDb::new("query");
     let dir = tempfile::tempdir().unwrap();
-    let td = Taskdeck::start(dir.path(), &["--store", &url, "--search-scan", "100"]);
+    let td = Taskdeck::start(dir.path(), &["--store", &mongo.url, "--search-scan", "100"]);
     query_scenario(&td).await;
-    let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
-        .await
-        .unwrap();
-    client.database(&db).drop().await.unwrap();
-    client
-        .database(&format!("{db}_taskdeck"))
-        .drop()
-        .await
-        .unwrap();
+    mongo.drop().await;
 }
 
 #[tokio::test]

@@ -358,3 +358,27 @@ pub async fn post(url: &str, body: String) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap())
 }
+
+/// A MongoDB store for one test (funboost's records database and taskdeck's beside it), dropped
+/// with it.
+pub struct MongoDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl MongoDb {
+    pub fn new(tag: &str) -> MongoDb {
+        let name = format!("td_{tag}_{}", std::process::id());
+        let url = format!("{}/{name}", service_url("TEST_MONGODB_URL"));
+        MongoDb { name, url }
+    }
+
+    pub async fn drop(self) {
+        let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
+            .await
+            .unwrap();
+        for name in [self.name.clone(), format!("{}_taskdeck", self.name)] {
+            client.database(&name).drop().await.unwrap();
+        }
+    }
+}
