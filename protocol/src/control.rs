@@ -173,3 +173,42 @@ pub struct TaskControls {
     /// The latest kill or revoke of the task.
     pub latest: Option<Command>,
 }
+
+/// A command for many tasks at once: the listed ones, or every task a filter of the tasks page
+/// (`GET /api/v1/tasks` keys, e.g. `state=failed&queue=orders&range=24h`) matches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// `kill`, `revoke` or `retry`.
+    pub action: Action,
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+/// Most tasks one bulk command takes on.
+pub const BULK_MAX: usize = 10_000;
+
+/// A bulk command's progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bulk {
+    pub id: String,
+    pub action: Action,
+    pub actor: String,
+    pub started_at: f64,
+    pub finished_at: Option<f64>,
+    /// Tasks read so far (of the ids, or matching the filter).
+    pub matched: u64,
+    /// Commands sent.
+    pub sent: u64,
+    /// Tasks not in a state the action applies to (e.g. a success for retry).
+    pub skipped: u64,
+    /// Commands that could not be sent; `errors` holds the first reasons.
+    pub failed: u64,
+    pub errors: Vec<String>,
+    /// More than [`BULK_MAX`] tasks matched: the newest ones were done, the rest not.
+    pub capped: bool,
+}

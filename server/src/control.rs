@@ -15,6 +15,9 @@ use std::collections::HashMap;
 /// funboost-only pause counts as taken (they never confirm).
 pub const FUNBOOST_PICKUP_S: f64 = 15.0;
 
+/// A queue's live consumers, registered params and whether the broker knows it.
+pub(crate) type Facts = HashMap<String, (Vec<Consumer>, Option<serde_json::Value>, bool)>;
+
 /// Why a command cannot be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -233,6 +236,21 @@ impl Services {
         task_id: Option<&str>,
         limits: Option<&Limits>,
     ) -> Result<Command, ControlError> {
+        self.command_in(who, action, queue, task_id, limits, &mut Facts::new())
+            .await
+    }
+
+    /// [`Services::command`], reading each queue's consumers once per `facts` (a bulk command
+    /// asks about many tasks of few queues).
+    pub(crate) async fn command_in(
+        &self,
+        who: &Requester<'_>,
+        action: Action,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+        limits: Option<&Limits>,
+        facts: &mut Facts,
+    ) -> Result<Command, ControlError> {
         if let Some(l) = limits {
             l.check().map_err(ControlError::Invalid)?;
         }
@@ -282,7 +300,11 @@ impl Services {
             }
             None => (queue.unwrap_or_default().to_owned(), None),
         };
-        let (consumers, params, known_to_broker) = self.queue_facts(&queue).await?;
+        if !facts.contains_key(&queue) {
+            let found = self.queue_facts(&queue).await?;
+            facts.insert(queue.clone(), found);
+        }
+        let (consumers, params, known_to_broker) = facts[&queue].clone();
         if !known_to_broker {
             let known = self
                 .store
@@ -293,6 +315,9 @@ impl Services {
                 .any(|q| q.queue == queue);
             if !known {
                 return Err(ControlError::NotFound(format!("no queue `{queue}`")));
+            }
+            if let Some(f) = facts.get_mut(&queue) {
+                f.2 = true;
             }
         }
         if let Some(why) = unsupported_by(action, &consumers, params.as_ref()) {

@@ -7,6 +7,7 @@ mod bench_proc;
 mod bench_search;
 mod bench_series;
 mod bench_worker;
+mod bulk;
 mod bus;
 mod config;
 mod control;

@@ -27,6 +27,8 @@ pub struct Services {
     pub ingest: Ingest,
     started: Instant,
     worker_drop_after: Duration,
+    /// Bulk commands this instance runs or ran (the newest finished ones).
+    pub bulk: std::sync::Mutex<Vec<protocol::control::Bulk>>,
 }
 
 impl Services {
@@ -37,6 +39,7 @@ impl Services {
             ingest,
             started: Instant::now(),
             worker_drop_after,
+            bulk: Default::default(),
         }
     }
 }

@@ -394,3 +394,124 @@ async fn commands_are_recorded_in_mongodb() {
     drop(td);
     mongo.drop().await;
 }
+
+async fn bulk(td: &Taskdeck, body: Value) -> (u16, Value) {
+    let resp = request(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/tasks/bulk", td.url),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+async fn bulk_done(td: &Taskdeck, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (status, job) = get_json(&format!("{}/api/v1/tasks/bulk/{id}", td.url)).await;
+        assert_eq!(status, 200, "{job}");
+        if job["finished_at"].as_f64().is_some() {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "bulk not done: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Retry everything a filter matches; the listed ids; and what a bulk request refuses.
+#[tokio::test]
+async fn bulk_retry_of_a_filter_and_of_listed_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let failed = |id: String, queue: &str| {
+        event(
+            &id,
+            queue,
+            json!({"state": "failed", "run_status": "finish", "success": false, "exception_type": "IOError", "time_end": 1_795_000_001.0}),
+        )
+    };
+    let mut events: Vec<Value> = (0..450).map(|i| failed(format!("b{i}"), "bq")).collect();
+    events.extend((0..5).map(|i| event(&format!("ok{i}"), "bq", json!({"state": "success"}))));
+    events.extend((0..3).map(|i| failed(format!("o{i}"), "other")));
+    assert_eq!(post(&td.url, Value::Array(events).to_string()).await.0, 202);
+
+    // Every failed task of one queue: 450 over three pages, each published again.
+    let (status, job) = bulk(
+        &td,
+        json!({"action": "retry", "filter": "queue=bq&state=failed"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let job = bulk_done(&td, job["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            job["matched"].as_u64(),
+            job["sent"].as_u64(),
+            job["skipped"].as_u64(),
+            job["failed"].as_u64()
+        ),
+        (Some(450), Some(450), Some(0), Some(0)),
+        "{job}"
+    );
+    assert_eq!(job["capped"], false);
+    let (_, commands) = get_json(&format!("{}/api/v1/commands?queue=bq&limit=500", td.url)).await;
+    assert_eq!(commands.as_array().unwrap().len(), 450);
+    assert!(commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["action"] == "retry" && c["state"] == "applied"));
+
+    // Listed ids: a success is skipped, an unknown id too.
+    let (status, job) = bulk(
+        &td,
+        json!({"action": "retry", "ids": ["o0", "ok1", "nope"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let job = bulk_done(&td, job["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            job["matched"].as_u64(),
+            job["sent"].as_u64(),
+            job["skipped"].as_u64()
+        ),
+        (Some(3), Some(1), Some(2)),
+        "{job}"
+    );
+
+    for (body, why) in [
+        (
+            json!({"action": "pause", "ids": ["o0"]}),
+            "kill, revoke or retry",
+        ),
+        (
+            json!({"action": "retry", "ids": ["o0"], "filter": "state=failed"}),
+            "not both",
+        ),
+        (json!({"action": "retry", "ids": []}), "1–10000"),
+        (
+            json!({"action": "retry", "filter": "state=failed&older=abc"}),
+            "drop `older`",
+        ),
+        (
+            json!({"action": "retry", "filter": "state=nope"}),
+            "unknown state",
+        ),
+    ] {
+        let (status, err) = bulk(&td, body).await;
+        assert_eq!(status, 400, "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(why),
+            "{err}"
+        );
+    }
+    let (status, _) = get_json(&format!("{}/api/v1/tasks/bulk/nope", td.url)).await;
+    assert_eq!(status, 404);
+}

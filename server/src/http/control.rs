@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::control::{Action, Command, Limits};
+use protocol::control::{Action, Bulk, BulkRequest, Command, Limits};
 use serde::Deserialize;
 
 async fn send(
@@ -151,6 +151,41 @@ pub async fn retry(
     Path(task_id): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
     send(&state, &who, Action::Retry, None, Some(&task_id), None).await
+}
+
+/// Kills, revokes or retries many tasks: the listed `ids` (up to 10,000), or every task the
+/// `filter` (the tasks page's query string) matches, newest first, the first 10,000. Runs in
+/// the background on this instance in pages of 200; each task's command is recorded and
+/// audited; tasks in a state the action does not apply to are skipped.
+#[utoipa::path(post, path = "/tasks/bulk", tag = "control", request_body = BulkRequest,
+    responses(
+        (status = 202, description = "Started; follow it at `/api/v1/tasks/bulk/{id}`", body = Bulk),
+        (status = 400, body = super::error::ErrorBody),
+    ))]
+pub async fn bulk(
+    State(state): State<AppState>,
+    who: Caller,
+    body: Result<Json<BulkRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Bulk>), ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let job = state
+        .services
+        .start_bulk(who.actor.clone(), who.ip.clone(), request)?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// A bulk command's progress (on the instance that runs it).
+#[utoipa::path(get, path = "/tasks/bulk/{id}", tag = "control", params(("id" = String, Path)),
+    responses((status = 200, body = Bulk), (status = 404, body = super::error::ErrorBody)))]
+pub async fn bulk_progress(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Bulk>, ApiError> {
+    state
+        .services
+        .bulk_progress(&id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no bulk command `{id}` on this instance")))
 }
 
 /// The typed confirmation a clear needs.

@@ -1,0 +1,250 @@
+//! Commands for many tasks: the listed ones or every task a filter of the tasks page matches,
+//! walked newest first in pages of [`PAGE`], each task's command recorded and audited like a
+//! single one. Progress lives in the instance that runs the job (`GET /api/v1/tasks/bulk/{id}`
+//! there); what each command did is in the store.
+
+use crate::control::{ControlError, Facts, Requester};
+use crate::services::Services;
+use protocol::control::{Action, Bulk, BulkRequest, BULK_MAX};
+use protocol::event::TaskState;
+use protocol::task::{Cursor, PageAt, TaskQuery};
+use std::sync::Arc;
+
+/// Tasks read per store round trip.
+const PAGE: u32 = 200;
+/// Reasons kept per job.
+const MAX_ERRORS: usize = 10;
+/// Finished jobs kept for their progress to be read.
+const KEEP_DONE: usize = 100;
+
+/// Whether `action` applies to a task in `state`.
+fn fits(action: Action, state: TaskState) -> bool {
+    match action {
+        Action::Kill => state == TaskState::Running,
+        Action::Revoke => state == TaskState::Pending,
+        Action::Retry => state.is_final() && state != TaskState::Success,
+        _ => false,
+    }
+}
+
+impl Services {
+    /// Checks the request and starts the job; answers its first progress.
+    pub fn start_bulk(
+        self: &Arc<Self>,
+        actor: String,
+        ip: String,
+        request: BulkRequest,
+    ) -> Result<Bulk, ControlError> {
+        if !matches!(
+            request.action,
+            Action::Kill | Action::Revoke | Action::Retry
+        ) {
+            return Err(ControlError::Invalid(
+                "a bulk `action` is kill, revoke or retry".into(),
+            ));
+        }
+        let target = match (request.ids, request.filter) {
+            (Some(ids), None) => {
+                if ids.is_empty() || ids.len() > BULK_MAX {
+                    return Err(ControlError::Invalid(format!(
+                        "`ids` lists 1–{BULK_MAX} task ids"
+                    )));
+                }
+                Target::Ids(ids)
+            }
+            (None, Some(filter)) => {
+                let query: TaskQuery =
+                    serde_urlencoded::from_str(filter.trim_start_matches('?'))
+                        .map_err(|e| ControlError::Invalid(format!("`filter`: {e}")))?;
+                if query.older.is_some() || query.newer.is_some() {
+                    return Err(ControlError::Invalid(
+                        "`filter` starts at the newest matching task: drop `older`/`newer`".into(),
+                    ));
+                }
+                let (filter, _, _) = query
+                    .parse(crate::ingest::now_epoch())
+                    .map_err(|e| ControlError::Invalid(format!("`filter`: {e}")))?;
+                Target::Filter(Box::new(filter))
+            }
+            _ => {
+                return Err(ControlError::Invalid(
+                    "give either `ids` or `filter`, not both".into(),
+                ))
+            }
+        };
+        let bulk = Bulk {
+            id: uuid::Uuid::now_v7().to_string(),
+            action: request.action,
+            actor: actor.clone(),
+            started_at: crate::ingest::now_epoch(),
+            finished_at: None,
+            matched: 0,
+            sent: 0,
+            skipped: 0,
+            failed: 0,
+            errors: Vec::new(),
+            capped: false,
+        };
+        {
+            let mut jobs = self.bulk.lock().unwrap();
+            // Old finished jobs make room; running ones always stay.
+            while jobs.iter().filter(|j| j.finished_at.is_some()).count() >= KEEP_DONE {
+                let oldest = jobs.iter().position(|j| j.finished_at.is_some()).unwrap();
+                jobs.remove(oldest);
+            }
+            jobs.push(bulk.clone());
+        }
+        let services = self.clone();
+        let id = bulk.id.clone();
+        tokio::spawn(async move { services.run_bulk(&id, &actor, &ip, target).await });
+        Ok(bulk)
+    }
+
+    pub fn bulk_progress(&self, id: &str) -> Option<Bulk> {
+        self.bulk
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|j| j.id == id)
+            .cloned()
+    }
+
+    fn update_bulk(&self, id: &str, f: impl FnOnce(&mut Bulk)) {
+        if let Some(job) = self.bulk.lock().unwrap().iter_mut().find(|j| j.id == id) {
+            f(job);
+        }
+    }
+
+    async fn run_bulk(&self, id: &str, actor: &str, ip: &str, target: Target) {
+        let action = self
+            .bulk_progress(id)
+            .map(|b| b.action)
+            .unwrap_or(Action::Retry);
+        let who = Requester { actor, ip };
+        let mut facts = Facts::new();
+        let mut at = PageAt::First;
+        let mut seen = 0usize;
+        let ids = match &target {
+            Target::Ids(ids) => ids.clone(),
+            Target::Filter(_) => Vec::new(),
+        };
+        'pages: loop {
+            // The next page of (task id, state).
+            let page: Vec<(String, Option<TaskState>)> = match &target {
+                Target::Ids(_) => {
+                    let chunk: Vec<String> =
+                        ids.iter().skip(seen).take(PAGE as usize).cloned().collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for task_id in chunk {
+                        match self.store.get_task(&task_id).await {
+                            Ok(t) => out.push((task_id, t.map(|t| t.summary.state))),
+                            Err(e) => {
+                                self.bulk_failed(id, format!("{task_id}: {e:#}"));
+                                out.push((task_id, None));
+                            }
+                        }
+                    }
+                    out
+                }
+                Target::Filter(filter) => {
+                    let want = PAGE.min((BULK_MAX - seen) as u32);
+                    match self.store.export_page(filter, &at, want).await {
+                        Ok(page) => {
+                            let rows = page
+                                .tasks
+                                .iter()
+                                .map(|t| (t.task_id.clone(), Some(t.state)))
+                                .collect();
+                            match page.older.as_deref().map(Cursor::decode) {
+                                Some(Some(c)) => at = PageAt::Older(c),
+                                _ => at = PageAt::First,
+                            }
+                            if page.older.is_none() {
+                                // Last page: process it, then stop.
+                                self.bulk_page(id, &who, action, rows, &mut facts).await;
+                                break 'pages;
+                            }
+                            rows
+                        }
+                        Err(e) => {
+                            self.bulk_failed(id, format!("the store failed: {e:#}"));
+                            break;
+                        }
+                    }
+                }
+            };
+            seen += page.len();
+            self.bulk_page(id, &who, action, page, &mut facts).await;
+            if seen >= BULK_MAX {
+                if matches!(target, Target::Filter(_)) {
+                    self.update_bulk(id, |b| b.capped = true);
+                }
+                break;
+            }
+        }
+        self.update_bulk(id, |b| b.finished_at = Some(crate::ingest::now_epoch()));
+        if let Some(b) = self.bulk_progress(id) {
+            let detail = format!(
+                "{} matched, {} sent, {} skipped, {} failed{}",
+                b.matched,
+                b.sent,
+                b.skipped,
+                b.failed,
+                if b.capped { ", capped" } else { "" }
+            );
+            crate::auth::audit(
+                &self.store,
+                actor,
+                &format!("bulk.{}", action.code()),
+                id,
+                "ok",
+                &detail,
+                ip,
+            )
+            .await;
+        }
+    }
+
+    async fn bulk_page(
+        &self,
+        id: &str,
+        who: &Requester<'_>,
+        action: Action,
+        page: Vec<(String, Option<TaskState>)>,
+        facts: &mut Facts,
+    ) {
+        for (task_id, state) in page {
+            self.update_bulk(id, |b| b.matched += 1);
+            if !state.is_some_and(|s| fits(action, s)) {
+                self.update_bulk(id, |b| b.skipped += 1);
+                continue;
+            }
+            match self
+                .command_in(who, action, None, Some(&task_id), None, facts)
+                .await
+            {
+                Ok(_) => self.update_bulk(id, |b| b.sent += 1),
+                // Its state changed since it was read.
+                Err(ControlError::Conflict(_)) => self.update_bulk(id, |b| b.skipped += 1),
+                Err(e) => self.bulk_failed(id, format!("{task_id}: {e}")),
+            }
+        }
+    }
+
+    fn bulk_failed(&self, id: &str, reason: String) {
+        self.update_bulk(id, |b| {
+            b.failed += 1;
+            if b.errors.len() < MAX_ERRORS {
+                b.errors.push(reason);
+            }
+        });
+    }
+}
+
+enum Target {
+    Ids(Vec<String>),
+    Filter(Box<protocol::task::TaskFilter>),
+}
