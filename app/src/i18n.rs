@@ -250,6 +250,63 @@ impl Locale {
         }
     }
 
+    /// A bulk action's name in the menu.
+    pub fn bulk_action(self, a: protocol::control::Action) -> &'static str {
+        use protocol::control::Action;
+        match (self, a) {
+            (Locale::En, Action::Kill) => "Kill running",
+            (Locale::En, Action::Revoke) => "Revoke waiting",
+            (Locale::En, _) => "Retry failed",
+            (Locale::Zh, Action::Kill) => "终止运行中的",
+            (Locale::Zh, Action::Revoke) => "撤销等待中的",
+            (Locale::Zh, _) => "重试失败的",
+        }
+    }
+
+    pub fn bulk_confirm(
+        self,
+        a: protocol::control::Action,
+        total: Option<protocol::task::TaskTotal>,
+    ) -> String {
+        let n = total.map_or("?".to_owned(), |t| {
+            if t.more {
+                format!("{}+", t.count)
+            } else {
+                t.count.to_string()
+            }
+        });
+        match self {
+            Locale::En => format!("{} among the {n} tasks this filter matches (at most 10,000, newest first)? Tasks in other states are skipped.", self.bulk_action(a)),
+            Locale::Zh => format!("对此筛选匹配的 {n} 个任务执行「{}」（最多 10,000 个，从最新开始）？其他状态的任务会被跳过。", self.bulk_action(a)),
+        }
+    }
+
+    pub fn bulk_progress(self, b: &protocol::control::Bulk) -> String {
+        let done = b.finished_at.is_some();
+        match self {
+            Locale::En => format!(
+                "{}: {} read, {} sent, {} skipped, {} failed{}{}",
+                self.bulk_action(b.action),
+                b.matched,
+                b.sent,
+                b.skipped,
+                b.failed,
+                if b.capped { " (stopped at 10,000)" } else { "" },
+                if done { " — done" } else { "…" }
+            ),
+            Locale::Zh => format!(
+                "{}：已读取 {}，已发送 {}，跳过 {}，失败 {}{}{}",
+                self.bulk_action(b.action),
+                b.matched,
+                b.sent,
+                b.skipped,
+                b.failed,
+                if b.capped { "（上限 10,000）" } else { "" },
+                if done { " — 完成" } else { "…" }
+            ),
+        }
+    }
+
     /// Sign-in refused for a while after too many failures.
     pub fn login_limited(self, wait_s: u64) -> String {
         let minutes = wait_s.div_ceil(60).max(1);
@@ -372,6 +429,8 @@ pub struct Strings {
     pub ctl_revoke_confirm: &'static str,
     pub ctl_failed: &'static str,
     pub ctl_retry: &'static str,
+    pub bulk_label: &'static str,
+    pub bulk_all_matching: &'static str,
     pub ctl_clear: &'static str,
     pub ctl_clear_prompt: &'static str,
     pub ctl_clear_mismatch: &'static str,
@@ -643,6 +702,8 @@ static EN: Strings = Strings {
     ctl_revoke_confirm: "Revoke this task? It will not run; it is recorded as revoked.",
     ctl_failed: "Not sent:",
     ctl_retry: "Retry",
+    bulk_label: "Command for every matching task",
+    bulk_all_matching: "Apply to all matching",
     ctl_clear: "Clear…",
     ctl_clear_mismatch: "That is not the queue's name: nothing was cleared.",
     ctl_clear_prompt: "This removes every message waiting in the queue (tasks being run are left alone). Type the queue's name to confirm:",
@@ -915,6 +976,8 @@ static ZH: Strings = Strings {
     ctl_revoke_confirm: "撤销此任务？它不会运行，并记录为已撤销。",
     ctl_failed: "未发送：",
     ctl_retry: "重试",
+    bulk_label: "对所有匹配任务执行的命令",
+    bulk_all_matching: "应用于全部匹配任务",
     ctl_clear: "清空…",
     ctl_clear_mismatch: "与队列名不符：未清空任何内容。",
     ctl_clear_prompt: "这会删除队列中所有等待中的消息（正在运行的任务不受影响）。输入队列名以确认：",

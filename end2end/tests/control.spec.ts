@@ -91,6 +91,8 @@ test('a viewer sees no controls and the API refuses them', async ({ page, browse
   await expect(viewer.getByTestId('queue-control')).toBeAttached();
   await expect(viewer.getByTestId('pause')).toHaveCount(0);
   await expect(viewer.getByTestId('resume')).toHaveCount(0);
+  await openHydrated(viewer, '/tasks');
+  await expect(viewer.getByTestId('bulk')).toHaveCount(0);
   const viewerMe = JSON.parse((await viewer.locator('meta[name="taskdeck-me"]').getAttribute('content'))!);
   const refused = await viewer.request.post('/api/v1/queues/anything/pause', { headers: { 'x-csrf-token': viewerMe.csrf } });
   expect(refused.status()).toBe(403);
@@ -185,4 +187,31 @@ test('clearing a queue needs its name typed again, and removes only waiting mess
   expect(redis('LLEN', queue)).toBe('0');
   // What a consumer holds in flight is left alone.
   expect(redis('ZCARD', `${queue}__unack_id_c1`)).toBe('1');
+});
+
+test('bulk retry of everything a filter matches, with its progress', async ({ page }) => {
+  const queue = `e2e_bulk_${Date.now()}`;
+  const now = Date.now() / 1000;
+  const events = [];
+  for (let i = 0; i < 14; i++) {
+    const failed = i < 12;
+    events.push({
+      task_id: `${queue}-${i}`, queue_name: queue, function: 'charge', params: { i }, publish_time: now - 3,
+      time_start: now - 2, time_end: now - 1, run_status: 'finish', success: !failed, state: failed ? 'failed' : 'success',
+      ...(failed ? { exception_type: 'ValueError', exception_msg: 'declined' } : {}),
+    });
+  }
+  expect((await postEvents(page, events)).status()).toBe(202);
+  const questions: string[] = [];
+  page.on('dialog', (d) => { questions.push(d.message()); d.accept(); });
+  await openHydrated(page, `/tasks?queue=${queue}`);
+  await expect(page.getByTestId('task-count')).toContainText('14');
+  await expect(page.getByTestId('bulk-action')).toHaveValue('retry');
+  await page.getByTestId('bulk-start').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('Retry failed: 14 read, 12 sent, 2 skipped, 0 failed — done');
+  expect(questions[0]).toContain('Retry failed among the 14 tasks this filter matches');
+  // Twelve new messages wait in the queue, with the failed tasks' params.
+  expect(redis('LLEN', queue)).toBe('12');
+  const params = redis('LRANGE', queue, '0', '-1').split('\n').map((m) => JSON.parse(m).i).sort((a, b) => a - b);
+  expect(params).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });

@@ -56,7 +56,7 @@ pub fn CommandButton(
 }
 
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-fn confirmed(question: Option<&str>) -> bool {
+pub fn confirmed(question: Option<&str>) -> bool {
     match question {
         Some(q) => web_sys::window().is_some_and(|w| w.confirm_with_message(q).unwrap_or(false)),
         None => true,
@@ -64,7 +64,7 @@ fn confirmed(question: Option<&str>) -> bool {
 }
 
 #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-fn confirmed(_question: Option<&str>) -> bool {
+pub fn confirmed(_question: Option<&str>) -> bool {
     false
 }
 

@@ -81,14 +81,19 @@ pub(crate) fn tasks_href(q: &TaskQuery) -> String {
     }
 }
 
-/// The address of an export of every task `q` filters (its page and size aside).
-fn export_href(q: &TaskQuery, format: &str) -> String {
-    let filters = query_string(&TaskQuery {
+/// The filters of `q` alone (its page and size aside): what an export or a bulk command covers.
+fn filters_of(q: &TaskQuery) -> String {
+    query_string(&TaskQuery {
         older: None,
         newer: None,
         limit: None,
         ..q.clone()
-    });
+    })
+}
+
+/// The address of an export of every task `q` filters.
+fn export_href(q: &TaskQuery, format: &str) -> String {
+    let filters = filters_of(q);
     match filters.is_empty() {
         true => format!("/api/v1/export/tasks?format={format}"),
         false => format!("/api/v1/export/tasks?format={format}&{filters}"),
@@ -318,6 +323,7 @@ fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl In
     });
     let everything = query == TaskQuery::default();
     let (csv, ndjson) = (export_href(&query, "csv"), export_href(&query, "ndjson"));
+    let bulk_filter = filters_of(&query);
     let at = move |older: Option<String>, newer: Option<String>| {
         tasks_href(&TaskQuery {
             older,
@@ -369,6 +375,10 @@ fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl In
                 <Show when=move || { waiting.get() > 0 }>
                     <span class="badge" data-testid="live-waiting">{move || locale.get().new_tasks(waiting.get())}</span>
                 </Show>
+            })}
+            {crate::components::control::can_command().then(|| {
+                let total = Signal::derive(move || shown.with(|p| p.total));
+                view! { <BulkActions filter=bulk_filter.clone() total/> }
             })}
             <span class="exports">
                 <a class="button" href=csv download data-testid="export-csv" title=move || t().tasks_export_hint>{move || t().tasks_export_csv}</a>
@@ -572,4 +582,92 @@ mod tests {
         }
         String::from_utf8(out).unwrap()
     }
+}
+
+/// Kill, revoke or retry every task the filter matches (operators), with the job's progress.
+#[component]
+fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>) -> impl IntoView {
+    use protocol::control::{Action, Bulk};
+    let t = use_strings();
+    let prefs = use_prefs();
+    let action = RwSignal::new(Action::Retry);
+    let job = RwSignal::new(None::<Bulk>);
+    let error = RwSignal::new(None::<String>);
+    let busy = Memo::new(move |_| job.get().is_some_and(|j| j.finished_at.is_none()));
+    let start = move |_| {
+        let a = action.get_untracked();
+        let question = prefs
+            .locale
+            .get_untracked()
+            .bulk_confirm(a, total.get_untracked());
+        if !crate::components::control::confirmed(Some(&question)) {
+            return;
+        }
+        error.set(None);
+        let body = serde_json::json!({ "action": a, "filter": filter.clone() }).to_string();
+        leptos::task::spawn_local(async move {
+            match crate::commands::request::<Bulk>("POST", "/api/v1/tasks/bulk", Some(body)).await {
+                Ok(started) => {
+                    let id = started.id.clone();
+                    job.set(Some(started));
+                    // Follow it until it is done.
+                    loop {
+                        gloo_sleep(500).await;
+                        match crate::commands::request::<Bulk>(
+                            "GET",
+                            &format!("/api/v1/tasks/bulk/{id}"),
+                            None,
+                        )
+                        .await
+                        {
+                            Ok(now) => {
+                                let done = now.finished_at.is_some();
+                                job.set(Some(now));
+                                if done {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                error.set(Some(e));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <span class="bulk" data-testid="bulk">
+            <select aria-label=move || t().bulk_label data-testid="bulk-action" on:change=move |e| {
+                if let Some(a) = Action::from_code(&event_target_value(&e)) { action.set(a) }
+            }>
+                {[Action::Retry, Action::Kill, Action::Revoke].into_iter().map(|a| view! {
+                    <option value=a.code() selected=move || action.get() == a>{move || prefs.locale.get().bulk_action(a)}</option>
+                }).collect_view()}
+            </select>
+            <button type="button" class="button" data-testid="bulk-start" disabled=move || busy.get() on:click=start>
+                {move || t().bulk_all_matching}
+            </button>
+            {move || job.get().map(|j| view! { <span class="muted small" data-testid="bulk-progress">{prefs.locale.get().bulk_progress(&j)}</span> })}
+            {move || error.get().map(|e| view! { <span class="command-error error" role="alert">{e}</span> })}
+        </span>
+    }
+}
+
+/// Waits `ms` in the browser (nothing on the server, which never runs a bulk job's loop).
+async fn gloo_sleep(ms: u32) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ =
+                    w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = ms;
 }
