@@ -165,6 +165,8 @@ impl Locale {
             (Action::Retry, true) => "已作为新任务重新发布",
             (Action::Clear, false) => "Cleared",
             (Action::Clear, true) => "已清空",
+            (Action::Requeue, false) => "Requeued",
+            (Action::Requeue, true) => "已重新入队",
         };
         let sent = match (c.action, zh) {
             (Action::Pause, false) => "Pause sent",
@@ -181,6 +183,8 @@ impl Locale {
             (Action::Retry, true) => "已发送重试",
             (Action::Clear, false) => "Clear sent",
             (Action::Clear, true) => "已发送清空",
+            (Action::Requeue, false) => "Requeue sent",
+            (Action::Requeue, true) => "已发送重新入队",
         };
         let mut text = match c.state {
             S::Applied => done.to_owned(),
@@ -199,6 +203,14 @@ impl Locale {
         }
         if c.action == Action::Retry {
             return text;
+        }
+        if c.action == Action::Requeue {
+            let n = c.detail.split(' ').next().unwrap_or("0");
+            return if zh {
+                format!("{text}：放回了 {n} 条被已停止的消费者占用的消息")
+            } else {
+                format!("{text}: {n} messages held by stopped consumers put back")
+            };
         }
         if c.action == Action::Clear {
             // "<n> waiting messages removed"
@@ -432,6 +444,8 @@ pub struct Strings {
     pub bulk_label: &'static str,
     pub bulk_all_matching: &'static str,
     pub ctl_clear: &'static str,
+    pub ctl_requeue: &'static str,
+    pub ctl_requeue_hint: &'static str,
     pub ctl_clear_prompt: &'static str,
     pub ctl_clear_mismatch: &'static str,
     pub ctl_retry_confirm: &'static str,
@@ -705,6 +719,8 @@ static EN: Strings = Strings {
     bulk_label: "Command for every matching task",
     bulk_all_matching: "Apply to all matching",
     ctl_clear: "Clear…",
+    ctl_requeue: "Requeue stranded",
+    ctl_requeue_hint: "Put back the messages held by consumers that stopped heartbeating",
     ctl_clear_mismatch: "That is not the queue's name: nothing was cleared.",
     ctl_clear_prompt: "This removes every message waiting in the queue (tasks being run are left alone). Type the queue's name to confirm:",
     ctl_retry_confirm: "Publish this task's params again as a new task? This record stays as it is.",
@@ -979,6 +995,8 @@ static ZH: Strings = Strings {
     bulk_label: "对所有匹配任务执行的命令",
     bulk_all_matching: "应用于全部匹配任务",
     ctl_clear: "清空…",
+    ctl_requeue: "重新入队滞留消息",
+    ctl_requeue_hint: "放回已停止心跳的消费者仍占用的消息",
     ctl_clear_mismatch: "与队列名不符：未清空任何内容。",
     ctl_clear_prompt: "这会删除队列中所有等待中的消息（正在运行的任务不受影响）。输入队列名以确认：",
     ctl_retry_confirm: "以相同参数作为新任务重新发布？本记录保持不变。",

@@ -215,3 +215,17 @@ test('bulk retry of everything a filter matches, with its progress', async ({ pa
   const params = redis('LRANGE', queue, '0', '-1').split('\n').map((m) => JSON.parse(m).i).sort((a, b) => a - b);
   expect(params).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });
+
+test('messages a stopped consumer still holds are put back on request', async ({ page }) => {
+  const queue = `e2e_requeue_${Date.now()}`;
+  const held = JSON.stringify({ i: 7, extra: { task_id: `${queue}-7`, publish_time: Date.now() / 1000 } });
+  redis('SADD', 'funboost_all_queue_names', queue);
+  // A consumer that died with a message in flight: its set is registered, its heartbeat gone.
+  redis('ZADD', `${queue}__unack_id_dead-consumer`, '1', held);
+  redis('SADD', `funboost_unack_registry:${queue}`, `${queue}__unack_id_dead-consumer`);
+  await openHydrated(page, `/queues/${queue}`);
+  await page.getByTestId('requeue').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Requeued: 1 messages held by stopped consumers put back');
+  expect(redis('LRANGE', queue, '0', '-1')).toBe(held);
+  expect(redis('EXISTS', `${queue}__unack_id_dead-consumer`)).toBe('0');
+});

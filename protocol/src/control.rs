@@ -37,10 +37,13 @@ pub enum Action {
     Retry,
     /// Remove every message waiting in the queue (not those being run).
     Clear,
+    /// Put back the messages consumers that stopped heartbeating still hold (funboost's orphan
+    /// requeue, now instead of within its 60 s pass).
+    Requeue,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Pause,
         Action::Resume,
         Action::Kill,
@@ -48,6 +51,7 @@ impl Action {
         Action::Limits,
         Action::Retry,
         Action::Clear,
+        Action::Requeue,
     ];
 
     pub fn code(self) -> &'static str {
@@ -59,6 +63,7 @@ impl Action {
             Action::Limits => "limits",
             Action::Retry => "retry",
             Action::Clear => "clear",
+            Action::Requeue => "requeue",
         }
     }
 
@@ -73,7 +78,7 @@ impl Action {
             Action::Kill => "kill",
             Action::Revoke => "revoke",
             Action::Limits => "qps",
-            Action::Retry | Action::Clear => "",
+            Action::Retry | Action::Clear | Action::Requeue => "",
         }
     }
 

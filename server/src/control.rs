@@ -59,7 +59,7 @@ pub fn unsupported_by(
     if alive.is_empty()
         || matches!(
             action,
-            Action::Pause | Action::Resume | Action::Retry | Action::Clear
+            Action::Pause | Action::Resume | Action::Retry | Action::Clear | Action::Requeue
         )
     {
         // Every worker kind honours pause: funboost by its flag, taskdeck's by both. A retry
@@ -158,7 +158,7 @@ pub fn judge(
     };
     match action {
         // Done when sent: the message is published, the lists are emptied.
-        Action::Retry | Action::Clear => {
+        Action::Retry | Action::Clear | Action::Requeue => {
             out.state = CommandState::Applied;
             out.done_at = Some(sent_at);
         }
@@ -434,6 +434,11 @@ impl Services {
                     .request_kill(queue, task_id.unwrap_or_default())
                     .await?;
                 return Ok((None, None));
+            }
+            Action::Requeue => {
+                let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
+                let moved = broker.requeue_orphans(&layout).await?;
+                return Ok((None, Some(format!("{moved} stranded messages put back"))));
             }
             Action::Clear => {
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);

@@ -484,6 +484,14 @@ fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView
                 }
             })}
             {may.then(|| {
+                let path = format!("/api/v1/queues/{}/requeue", encode(&queue));
+                view! {
+                    <span title=move || use_strings()().ctl_requeue_hint>
+                        <control::CommandButton label=|t| t.ctl_requeue path on_sent testid="requeue"/>
+                    </span>
+                }
+            })}
+            {may.then(|| {
                 let q = queue.clone();
                 view! {
                     <button type="button" class="button danger" data-testid="clear" on:click=move |_| clear_queue(q.clone(), on_sent)>

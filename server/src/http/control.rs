@@ -188,6 +188,20 @@ pub async fn bulk_progress(
         .ok_or_else(|| ApiError::not_found(format!("no bulk command `{id}` on this instance")))
 }
 
+/// Puts back, now, the messages that consumers which stopped heartbeating (15 s, funboost's
+/// rule: 25 s before their heartbeat is purged) still hold in their in-flight sets — what
+/// funboost's workers do by themselves only every 60 s, and never when no worker of the queue
+/// runs. `detail` says how many.
+#[utoipa::path(post, path = "/queues/{queue}/requeue", tag = "control", params(("queue" = String, Path)),
+    responses((status = 202, body = Command), (status = 404, body = super::error::ErrorBody)))]
+pub async fn requeue(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    send(&state, &who, Action::Requeue, Some(&queue), None, None).await
+}
+
 /// The typed confirmation a clear needs.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
