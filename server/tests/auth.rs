@@ -450,6 +450,14 @@ async fn tokens_do_what_their_scopes_say() {
     assert_eq!(resp.status(), 403);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["message"], "this token has no `read` scope");
+    // The OpenAPI document says how to authenticate.
+    let (_, doc) = get_json(&format!("{}/api/v1/openapi.json", td.url)).await;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["token"]["scheme"], "bearer",
+        "{}",
+        doc["components"]["securitySchemes"]
+    );
+    assert_eq!(doc["security"][0]["token"], json!([]));
     // The test's own token reads and may send commands, but never administers.
     let (status, _) = get_json(&format!("{}/api/v1/tasks/t1", td.url)).await;
     assert_eq!(status, 200);

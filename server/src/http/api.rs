@@ -20,9 +20,37 @@ use utoipa_axum::routes;
         title = "taskdeck",
         description = "Real-time dashboard and control plane for distributed function workers."
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
+
+/// Every route but `/healthz` needs an API token (`Authorization: Bearer td_…`) or a signed-in
+/// session (whose changes also carry `x-csrf-token`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("taskdeck API token (td_…)")
+                        .build(),
+                ),
+            );
+        }
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "token",
+            Vec::<String>::new(),
+        )]);
+    }
+}
 
 fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
