@@ -513,3 +513,71 @@ async fn funboost_workers_obey_pause_resume_revoke_and_kill() {
     let _ = peer.kill();
     let _ = peer.wait();
 }
+
+/// The mixin without Redis: records POSTed to taskdeck's HTTP ingest with an `ingest` token.
+#[tokio::test]
+async fn the_mixin_posts_records_over_http_with_an_ingest_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let token = {
+        let out = Command::new(BIN)
+            .args([
+                "token",
+                "create",
+                "--scope",
+                "ingest",
+                "--name",
+                "funboost workers",
+            ])
+            .current_dir(dir.path())
+            .env("TASKDECK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let queue = format!("fb_http_{}", std::process::id());
+    let mut broker = redis::Client::open(format!("{}/7", redis_server()))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let msg = format!(
+            r#"{{"x":{i},"y":1,"extra":{{"task_id":"{queue}-{i}","publish_time":{:.4}}}}}"#,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        );
+        let _: () = broker.rpush(&queue, msg).await.unwrap();
+    }
+    let mut peer = funboost_peer(&["taskdeck", &queue, "-", "8"])
+        .env("TASKDECK_INGEST_URL", &td.url)
+        .env("TASKDECK_INGEST_TOKEN", &token)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (_, page) = get_json(&format!(
+            "{}/api/v1/tasks?queue={queue}&state=success",
+            td.url
+        ))
+        .await;
+        if page["tasks"].as_array().map_or(0, |t| t.len()) == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "3 successes not recorded: {page}\n{}",
+            td.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = peer.wait();
+    let metrics = metrics(&td.url).await;
+    assert!(
+        metrics.contains("taskdeck_ingest_events_received_total{source=\"http\"} 6"),
+        "{metrics}"
+    );
+}
