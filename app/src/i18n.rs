@@ -221,19 +221,19 @@ impl Locale {
                 format!("{text}: {n} waiting messages removed")
             };
         }
-        if c.action == Action::Limits && c.funboost > 0 {
-            text.push_str(&if zh {
-                format!("；{} 个 funboost 消费者只在启动时读取 qps 与并发数", c.funboost)
-            } else {
-                format!("; {} funboost consumer(s) keep theirs: funboost reads qps and concurrency only at start", c.funboost)
-            });
-        }
         if c.action.is_desired_state() {
             if c.confirmable > 0 {
                 text.push_str(&if zh {
                     format!(" — {} / {} 个消费者已确认", c.applied, c.confirmable)
                 } else {
                     format!(" — applied by {} of {} consumers", c.applied, c.confirmable)
+                });
+            }
+            if c.funboost > 0 && c.action == Action::Limits {
+                text.push_str(&if zh {
+                    format!("；{} 个 funboost 消费者只在启动时读取 qps 与并发数", c.funboost)
+                } else {
+                    format!("; {} funboost consumer(s) keep theirs: funboost reads qps and concurrency only at start", c.funboost)
                 });
             }
             if c.funboost > 0 && c.action != Action::Limits {
@@ -256,9 +256,11 @@ impl Locale {
     }
 
     fn no_effect(self, c: &protocol::control::Command) -> String {
-        match self {
-            Locale::En => format!("No effect: {}", c.detail),
-            Locale::Zh => format!("未生效：{}", c.detail),
+        match (self, c.ended_as) {
+            (Locale::En, Some(s)) => format!("No effect: the task ended {} first", self.state(s)),
+            (Locale::Zh, Some(s)) => format!("未生效：任务已先以「{}」结束", self.state(s)),
+            (Locale::En, None) => format!("No effect: {}", c.detail),
+            (Locale::Zh, None) => format!("未生效：{}", c.detail),
         }
     }
 
@@ -1243,5 +1245,85 @@ mod tests {
             assert_eq!(Locale::from_code(l.code()), Some(l));
         }
         assert_eq!(Locale::from_code("xx"), None);
+    }
+
+    #[test]
+    fn command_states_read_as_sentences_in_both_languages() {
+        use protocol::control::{Action, Command, CommandState};
+        let c = |action, state, applied, confirmable, funboost, detail: &str| Command {
+            id: "c".into(),
+            action,
+            queue: "q".into(),
+            task_id: None,
+            actor: "user:a".into(),
+            requested_at: 1.0,
+            sent_at: Some(1.0),
+            version: Some(1),
+            state,
+            applied,
+            confirmable,
+            funboost,
+            done_at: None,
+            detail: detail.into(),
+            ended_as: None,
+        };
+        let en = Locale::En;
+        assert_eq!(
+            en.command_status(&c(Action::Pause, CommandState::Applied, 2, 2, 0, "")),
+            "Paused — applied by 2 of 2 consumers"
+        );
+        assert_eq!(
+            en.command_status(&c(Action::Pause, CommandState::Sent, 0, 0, 1, "")),
+            "Pause sent; 1 funboost consumer(s) read the flag within their 10 s heartbeat, and one more task may start"
+        );
+        assert_eq!(
+            en.command_status(&c(Action::Resume, CommandState::Sent, 0, 0, 0, "")),
+            "Resume sent: no live consumer, it applies when one starts"
+        );
+        assert_eq!(
+            en.command_status(&c(Action::Limits, CommandState::Applied, 1, 1, 1, "qps 5, concurrency own")),
+            "New limits applied (qps 5, concurrency own) — applied by 1 of 1 consumers; 1 funboost consumer(s) keep theirs: funboost reads qps and concurrency only at start"
+        );
+        assert_eq!(
+            en.command_status(&c(
+                Action::Clear,
+                CommandState::Applied,
+                0,
+                0,
+                0,
+                "4 waiting messages removed"
+            )),
+            "Cleared: 4 waiting messages removed"
+        );
+        let mut late = c(
+            Action::Kill,
+            CommandState::Failed,
+            0,
+            0,
+            0,
+            "the task ended success before the command took effect",
+        );
+        late.ended_as = Some(protocol::event::TaskState::Success);
+        assert_eq!(
+            Locale::Zh.command_status(&late),
+            format!(
+                "未生效：任务已先以「{}」结束",
+                Locale::Zh.state(protocol::event::TaskState::Success)
+            )
+        );
+        let mut unsent = c(
+            Action::Pause,
+            CommandState::Failed,
+            0,
+            0,
+            0,
+            "not sent: redis: connection refused",
+        );
+        unsent.sent_at = None;
+        unsent.detail = "redis: connection refused".into();
+        assert_eq!(
+            en.command_status(&unsent),
+            "Not sent: redis: connection refused"
+        );
     }
 }

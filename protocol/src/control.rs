@@ -165,6 +165,9 @@ pub struct Command {
     pub done_at: Option<f64>,
     /// Why it failed or is unsupported, or what the task did.
     pub detail: String,
+    /// How the task ended when it ended otherwise than the command asked.
+    #[serde(default)]
+    pub ended_as: Option<crate::event::TaskState>,
 }
 
 /// What can be done to one task now, and what was last asked.

@@ -151,6 +151,7 @@ pub fn judge(
         funboost,
         done_at: None,
         detail: row.detail.clone(),
+        ended_as: None,
     };
     let Some(sent_at) = row.sent_at else {
         out.state = CommandState::Failed;
@@ -194,6 +195,7 @@ pub fn judge(
             Some((state, end)) if state.is_final() => {
                 out.state = CommandState::Failed;
                 out.done_at = end;
+                out.ended_as = Some(state);
                 out.detail = format!(
                     "the task ended {} before the command took effect",
                     state.as_str()
@@ -369,7 +371,7 @@ impl Services {
                     row.detail = d;
                 }
             }
-            Err(e) => row.detail = format!("not sent: {e}"),
+            Err(e) => row.detail = format!("{e:#}"),
         }
         self.store
             .command_sent(&row.id, row.sent_at, row.version, &row.detail)
@@ -391,7 +393,10 @@ impl Services {
         )
         .await;
         if row.sent_at.is_none() {
-            return Err(ControlError::Unavailable(row.detail));
+            return Err(ControlError::Unavailable(format!(
+                "not sent: {}",
+                row.detail
+            )));
         }
         Ok(judge(&row, now, &consumers, None))
     }
