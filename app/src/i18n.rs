@@ -167,6 +167,8 @@ impl Locale {
             (Action::Clear, true) => "已清空",
             (Action::Requeue, false) => "Requeued",
             (Action::Requeue, true) => "已重新入队",
+            (Action::Priority, false) => "Moved",
+            (Action::Priority, true) => "已移动",
         };
         let sent = match (c.action, zh) {
             (Action::Pause, false) => "Pause sent",
@@ -185,6 +187,8 @@ impl Locale {
             (Action::Clear, true) => "已发送清空",
             (Action::Requeue, false) => "Requeue sent",
             (Action::Requeue, true) => "已发送重新入队",
+            (Action::Priority, false) => "Move sent",
+            (Action::Priority, true) => "已发送移动",
         };
         let mut text = match c.state {
             S::Applied => done.to_owned(),
@@ -203,6 +207,14 @@ impl Locale {
         }
         if c.action == Action::Retry {
             return text;
+        }
+        if c.action == Action::Priority {
+            return match (zh, c.detail.as_str()) {
+                (false, "front") => format!("{text} to the front of the queue"),
+                (true, "front") => format!("{text}到队首"),
+                (false, d) => format!("{text}: {d}"),
+                (true, d) => format!("{text}：{}", d.replace("priority", "优先级")),
+            };
         }
         if c.action == Action::Requeue {
             let n = c.detail.split(' ').next().unwrap_or("0");
@@ -443,6 +455,7 @@ pub struct Strings {
     pub ctl_revoke_confirm: &'static str,
     pub ctl_failed: &'static str,
     pub ctl_retry: &'static str,
+    pub ctl_front: &'static str,
     pub bulk_label: &'static str,
     pub bulk_all_matching: &'static str,
     pub ctl_clear: &'static str,
@@ -718,6 +731,7 @@ static EN: Strings = Strings {
     ctl_revoke_confirm: "Revoke this task? It will not run; it is recorded as revoked.",
     ctl_failed: "Not sent:",
     ctl_retry: "Retry",
+    ctl_front: "Move to front",
     bulk_label: "Command for every matching task",
     bulk_all_matching: "Apply to all matching",
     ctl_clear: "Clear…",
@@ -994,6 +1008,7 @@ static ZH: Strings = Strings {
     ctl_revoke_confirm: "撤销此任务？它不会运行，并记录为已撤销。",
     ctl_failed: "未发送：",
     ctl_retry: "重试",
+    ctl_front: "移到队首",
     bulk_label: "对所有匹配任务执行的命令",
     bulk_all_matching: "应用于全部匹配任务",
     ctl_clear: "清空…",

@@ -229,3 +229,16 @@ test('messages a stopped consumer still holds are put back on request', async ({
   expect(redis('LRANGE', queue, '0', '-1')).toBe(held);
   expect(redis('EXISTS', `${queue}__unack_id_dead-consumer`)).toBe('0');
 });
+
+test('a waiting task moves to the front of its queue from its page', async ({ page }) => {
+  const queue = `e2e_front_${Date.now()}`;
+  const now = Date.now() / 1000;
+  redis('SADD', 'funboost_all_queue_names', queue);
+  for (const i of [0, 1, 2]) redis('RPUSH', queue, JSON.stringify({ i, extra: { task_id: `${queue}-${i}`, publish_time: now } }));
+  expect((await postEvents(page, [{ task_id: `${queue}-2`, queue_name: queue, state: 'pending', publish_time: now }])).status()).toBe(202);
+  await openHydrated(page, `/tasks/${queue}-2`);
+  await page.getByTestId('front').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Moved to the front of the queue');
+  expect(JSON.parse(redis('LINDEX', queue, '0')).i).toBe(2);
+  expect(redis('LLEN', queue)).toBe('3');
+});

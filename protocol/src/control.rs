@@ -40,10 +40,12 @@ pub enum Action {
     /// Put back the messages consumers that stopped heartbeating still hold (funboost's orphan
     /// requeue, now instead of within its 60 s pass).
     Requeue,
+    /// Move a waiting task to the front of its queue, or give it another priority.
+    Priority,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Pause,
         Action::Resume,
         Action::Kill,
@@ -52,6 +54,7 @@ impl Action {
         Action::Retry,
         Action::Clear,
         Action::Requeue,
+        Action::Priority,
     ];
 
     pub fn code(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Action {
             Action::Retry => "retry",
             Action::Clear => "clear",
             Action::Requeue => "requeue",
+            Action::Priority => "priority",
         }
     }
 
@@ -78,7 +82,7 @@ impl Action {
             Action::Kill => "kill",
             Action::Revoke => "revoke",
             Action::Limits => "qps",
-            Action::Retry | Action::Clear | Action::Requeue => "",
+            Action::Retry | Action::Clear | Action::Requeue | Action::Priority => "",
         }
     }
 
@@ -219,4 +223,14 @@ pub struct Bulk {
     pub errors: Vec<String>,
     /// More than [`BULK_MAX`] tasks matched: the newest ones were done, the rest not.
     pub capped: bool,
+}
+
+/// Where a waiting task should go: `{"front": true}`, or `{"priority": 3}` (funboost's
+/// REDIS_PRIORITY level or REDIS_ZSET_PRIORITY score).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct MoveTo {
+    pub front: bool,
+    pub priority: Option<f64>,
 }

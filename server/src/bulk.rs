@@ -223,7 +223,14 @@ impl Services {
                 continue;
             }
             match self
-                .command_in(who, action, None, Some(&task_id), None, facts)
+                .command_in(
+                    who,
+                    action,
+                    None,
+                    Some(&task_id),
+                    crate::control::Args::None,
+                    facts,
+                )
                 .await
             {
                 Ok(_) => self.update_bulk(id, |b| b.sent += 1),

@@ -6,10 +6,11 @@
 
 use crate::services::Services;
 use crate::store::commands::CommandRow;
-use protocol::control::{Action, Command, CommandState, Desired, Limits};
+use protocol::control::{Action, Command, CommandState, Desired, Limits, MoveTo};
 use protocol::event::TaskState;
 use protocol::heartbeat::{kind_of, Consumer, Liveness};
 use std::collections::HashMap;
+use taskdeck_worker::Placement;
 
 /// funboost consumers read the pause flag within their 10 s heartbeat; after this long a
 /// funboost-only pause counts as taken (they never confirm).
@@ -39,6 +40,14 @@ fn unavailable(e: impl std::fmt::Display) -> ControlError {
     ControlError::Unavailable(e.to_string())
 }
 
+/// What a command needs beyond its target.
+#[derive(Clone, Copy)]
+pub enum Args<'a> {
+    None,
+    Limits(&'a Limits),
+    Move(&'a MoveTo),
+}
+
 /// Who asks, for the record and the audit log.
 pub struct Requester<'a> {
     pub actor: &'a str,
@@ -59,7 +68,12 @@ pub fn unsupported_by(
     if alive.is_empty()
         || matches!(
             action,
-            Action::Pause | Action::Resume | Action::Retry | Action::Clear | Action::Requeue
+            Action::Pause
+                | Action::Resume
+                | Action::Retry
+                | Action::Clear
+                | Action::Requeue
+                | Action::Priority
         )
     {
         // Every worker kind honours pause: funboost by its flag, taskdeck's by both. A retry
@@ -159,7 +173,7 @@ pub fn judge(
     };
     match action {
         // Done when sent: the message is published, the lists are emptied.
-        Action::Retry | Action::Clear | Action::Requeue => {
+        Action::Retry | Action::Clear | Action::Requeue | Action::Priority => {
             out.state = CommandState::Applied;
             out.done_at = Some(sent_at);
         }
@@ -236,9 +250,9 @@ impl Services {
         action: Action,
         queue: Option<&str>,
         task_id: Option<&str>,
-        limits: Option<&Limits>,
+        args: Args<'_>,
     ) -> Result<Command, ControlError> {
-        self.command_in(who, action, queue, task_id, limits, &mut Facts::new())
+        self.command_in(who, action, queue, task_id, args, &mut Facts::new())
             .await
     }
 
@@ -250,12 +264,28 @@ impl Services {
         action: Action,
         queue: Option<&str>,
         task_id: Option<&str>,
-        limits: Option<&Limits>,
+        args: Args<'_>,
         facts: &mut Facts,
     ) -> Result<Command, ControlError> {
+        let limits = match args {
+            Args::Limits(l) => Some(l),
+            _ => None,
+        };
         if let Some(l) = limits {
             l.check().map_err(ControlError::Invalid)?;
         }
+        let placement = match args {
+            Args::Move(m) => Some(match (m.front, m.priority) {
+                (true, None) => Placement::Front,
+                (false, Some(p)) if p.is_finite() => Placement::Priority(p),
+                _ => {
+                    return Err(ControlError::Invalid(
+                        "give either `\"front\": true` or a finite `priority`".into(),
+                    ))
+                }
+            }),
+            _ => None,
+        };
         // The target and whether the command applies to it.
         let mut retry_params = None;
         let (queue, task) = match task_id {
@@ -267,14 +297,15 @@ impl Services {
                     // A message still waiting in the broker may have no record yet (funboost
                     // records a task when it starts): its queue must be named.
                     (Action::Revoke, Some(TaskState::Pending)) => true,
-                    (Action::Revoke, None) => queue.is_some(),
+                    (Action::Revoke | Action::Priority, None) => queue.is_some(),
+                    (Action::Priority, Some(TaskState::Pending)) => true,
                     (Action::Retry, Some(s)) => s.is_final() && s != TaskState::Success,
                     _ => false,
                 };
                 if !fits {
                     return Err(match (action, state) {
-                        (_, None) if action == Action::Revoke => ControlError::NotFound(format!(
-                            "no task `{id}` recorded; to revoke a message still waiting in the broker, name its queue (`?queue=`)"
+                        (_, None) if matches!(action, Action::Revoke | Action::Priority) => ControlError::NotFound(format!(
+                            "no task `{id}` recorded; for a message still waiting in the broker, name its queue (`?queue=`)"
                         )),
                         (_, None) => ControlError::NotFound(format!("no task `{id}`")),
                         (Action::Kill, Some(TaskState::Pending)) => ControlError::Conflict(
@@ -348,7 +379,12 @@ impl Services {
             queue: queue.clone(),
             task_id: task.clone(),
             version: None,
-            detail: limits.map(Limits::describe).unwrap_or_default(),
+            detail: match (limits, placement) {
+                (Some(l), _) => l.describe(),
+                (_, Some(Placement::Front)) => "front".into(),
+                (_, Some(Placement::Priority(p))) => format!("priority {p}"),
+                _ => String::new(),
+            },
         };
         // Recorded before it is sent: a crash in between leaves a command marked unsent.
         self.store.put_command(&row).await.map_err(unavailable)?;
@@ -360,6 +396,7 @@ impl Services {
                 limits,
                 retry_params,
                 params.as_ref(),
+                placement,
             )
             .await;
         let now = crate::ingest::now_epoch();
@@ -393,6 +430,10 @@ impl Services {
         )
         .await;
         if row.sent_at.is_none() {
+            // A message that is not waiting (any more) is the target's state, not an outage.
+            if action == Action::Priority {
+                return Err(ControlError::Conflict(row.detail));
+            }
             return Err(ControlError::Unavailable(format!(
                 "not sent: {}",
                 row.detail
@@ -411,6 +452,7 @@ impl Services {
         limits: Option<&Limits>,
         retry: Option<serde_json::Map<String, serde_json::Value>>,
         queue_params: Option<&serde_json::Value>,
+        placement: Option<Placement>,
     ) -> anyhow::Result<(Option<u64>, Option<String>)> {
         let broker = self.bus.broker();
         let version = match action {
@@ -438,6 +480,22 @@ impl Services {
                 broker
                     .request_kill(queue, task_id.unwrap_or_default())
                     .await?;
+                return Ok((None, None));
+            }
+            Action::Priority => {
+                let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
+                let moved = broker
+                    .move_waiting(
+                        &layout,
+                        task_id.unwrap_or_default(),
+                        placement.unwrap_or(Placement::Front),
+                    )
+                    .await?;
+                anyhow::ensure!(
+                    moved,
+                    "the task is not waiting in the queue (it may have started, or lie beyond the first {} messages)",
+                    taskdeck_worker::broker::SCAN_WAITING
+                );
                 return Ok((None, None));
             }
             Action::Requeue => {

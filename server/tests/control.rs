@@ -328,6 +328,99 @@ async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry(
         .unwrap();
     assert_eq!(waiting, 0);
 
+    // Move a waiting message to the front of a queue nobody consumes; give one a priority in a
+    // funboost REDIS_PRIORITY queue (x-max-priority 4).
+    let idle = "idle";
+    let _: () = redis::cmd("SADD")
+        .arg("funboost_all_queue_names")
+        .arg(idle)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        publish(&broker, idle, &format!("m{i}"), false).await;
+    }
+    let to = |id: &str, q: &str, body: Value| {
+        let url = format!("{}/api/v1/tasks/{id}/priority?queue={q}", td.url);
+        async move {
+            let resp = request(reqwest::Method::POST, &url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, moved) = to("m2", idle, json!({"front": true})).await;
+    assert_eq!(status, 202, "{moved}");
+    assert_eq!(moved["state"], "applied");
+    let order: Vec<String> = redis::cmd("LRANGE")
+        .arg(idle)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let ids: Vec<String> = order
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(m).unwrap()["extra"]["task_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, ["m2", "m0", "m1"]);
+    let (status, err) = to("m1", idle, json!({"priority": 3})).await;
+    assert_eq!(status, 409, "a plain queue has no priorities: {err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no priorities"),
+        "{err}"
+    );
+    let (status, err) = to("gone", idle, json!({"front": true})).await;
+    assert_eq!(status, 409, "{err}");
+    let (status, _) = to("m1", idle, json!({"front": true, "priority": 2})).await;
+    assert_eq!(status, 400);
+    let prio = "prio";
+    let params = json!({"queue_name": prio, "broker_kind": "REDIS_PRIORITY", "broker_exclusive_config": {"x-max-priority": 4}});
+    let _: () = redis::cmd("HSET")
+        .arg("funboost_queue__consumer_parmas")
+        .arg(prio)
+        .arg(params.to_string())
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("funboost_all_queue_names")
+        .arg(prio)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    publish(&broker, prio, "p0", false).await;
+    let (status, moved) = to("p0", prio, json!({"priority": 9})).await;
+    assert_eq!(status, 202, "{moved}");
+    assert_eq!(moved["detail"], "priority 9");
+    let top: Vec<String> = redis::cmd("LRANGE")
+        .arg("prio:4")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(top.len(), 1, "capped at the queue's highest level");
+    let body: Value = serde_json::from_str(&top[0]).unwrap();
+    assert_eq!(body["extra"]["other_extra_params"]["priroty"], 4);
+    assert_eq!(body["extra"]["task_id"], "p0");
+    let plain: u64 = redis::cmd("LLEN")
+        .arg(prio)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(plain, 0);
+
     stop.cancel();
     running.await.unwrap();
 }

@@ -38,7 +38,7 @@ pub mod host;
 pub mod message;
 pub mod task;
 
-pub use broker::{Broker, BrokerError, Layout, MemoryBroker, Queue, RedisBroker};
+pub use broker::{Broker, BrokerError, Layout, MemoryBroker, Placement, Queue, RedisBroker};
 pub use consumer::{Worker, WorkerBuilder};
 pub use events::{Emitter, EventSink, RedisStreamSink};
 pub use message::{Message, PublishOptions};

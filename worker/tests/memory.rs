@@ -584,3 +584,62 @@ async fn the_demo_records_tasks_its_in_process_queues_lose_at_exit_as_revoked() 
         assert_eq!(broker.waiting(&Queue::plain(q)).await.unwrap(), 0);
     }
 }
+
+#[tokio::test]
+async fn waiting_messages_move_to_the_front_or_to_another_priority() {
+    use taskdeck_worker::Placement;
+    let broker = MemoryBroker::new();
+    let plain = Queue::plain("q");
+    for i in 0..3 {
+        let raw = json!({"i": i, "extra": {"task_id": format!("t{i}")}}).to_string();
+        broker.publish(&plain, &raw).await.unwrap();
+    }
+    assert!(broker
+        .move_waiting(&plain, "t2", Placement::Front)
+        .await
+        .unwrap());
+    let pulled = broker.pull(&plain, "c", 3).await.unwrap();
+    assert!(pulled[0].contains("\"t2\""), "{pulled:?}");
+    assert!(
+        !broker
+            .move_waiting(&plain, "t2", Placement::Front)
+            .await
+            .unwrap(),
+        "in flight, not waiting"
+    );
+    broker
+        .publish(&plain, &json!({"extra": {"task_id": "t9"}}).to_string())
+        .await
+        .unwrap();
+    assert!(
+        broker
+            .move_waiting(&plain, "t9", Placement::Priority(2.0))
+            .await
+            .is_err(),
+        "a plain queue has no priorities"
+    );
+    assert_eq!(
+        broker.waiting(&plain).await.unwrap(),
+        1,
+        "a refused move loses nothing"
+    );
+
+    let levels = Queue::with_priorities("p", 4);
+    broker
+        .publish(&levels, &json!({"extra": {"task_id": "a"}}).to_string())
+        .await
+        .unwrap();
+    broker
+        .publish(&levels, &json!({"extra": {"task_id": "b"}}).to_string())
+        .await
+        .unwrap();
+    assert!(broker
+        .move_waiting(&levels, "b", Placement::Priority(3.0))
+        .await
+        .unwrap());
+    let first = broker.pull(&levels, "c", 1).await.unwrap();
+    assert!(
+        first[0].contains("\"b\"") && first[0].contains("\"priroty\":3"),
+        "{first:?}"
+    );
+}

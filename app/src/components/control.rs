@@ -22,6 +22,9 @@ pub fn CommandButton(
     on_sent: Callback<Command>,
     testid: &'static str,
     #[prop(optional)] primary: bool,
+    /// A JSON body, for commands that take one.
+    #[prop(optional)]
+    body: Option<String>,
 ) -> impl IntoView {
     let t = use_strings();
     let busy = RwSignal::new(false);
@@ -33,8 +36,9 @@ pub fn CommandButton(
         busy.set(true);
         error.set(None);
         let path = path.clone();
+        let body = body.clone();
         leptos::task::spawn_local(async move {
-            match crate::commands::send("POST", &path, None).await {
+            match crate::commands::send("POST", &path, body).await {
                 Ok(command) => on_sent.run(command),
                 Err(e) => error.set(Some(e)),
             }

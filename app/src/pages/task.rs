@@ -300,6 +300,10 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
         _ => None,
     };
     let retryable = state.is_final() && state != TaskState::Success;
+    let front_path = format!(
+        "/api/v1/tasks/{}/priority",
+        crate::components::links::encode(&task_id)
+    );
     let retry_path = format!(
         "/api/v1/tasks/{}/retry",
         crate::components::links::encode(&task_id)
@@ -321,6 +325,9 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
                     None if is_kill => view! { <CommandButton label=|t| t.ctl_kill path confirm=|t| t.ctl_kill_confirm on_sent testid="kill"/> }.into_any(),
                     None => view! { <CommandButton label=|t| t.ctl_revoke path confirm=|t| t.ctl_revoke_confirm on_sent testid="revoke"/> }.into_any(),
                 }
+            })}
+            {(may && state == TaskState::Pending).then(|| view! {
+                <CommandButton label=|t| t.ctl_front path=front_path.clone() body=r#"{"front":true}"#.to_owned() on_sent testid="front"/>
             })}
             {(may && retryable).then(|| view! {
                 <CommandButton label=|t| t.ctl_retry path=retry_path.clone() confirm=|t| t.ctl_retry_confirm on_sent testid="retry"/>

@@ -86,6 +86,7 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::control::retry))
                 .routes(routes!(super::control::clear))
                 .routes(routes!(super::control::requeue))
+                .routes(routes!(super::control::priority))
                 .routes(routes!(super::control::bulk))
                 .routes(routes!(super::control::bulk_progress))
                 .routes(routes!(super::control::commands)),

@@ -4,13 +4,13 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::guard::Caller;
-use crate::control::Requester;
+use crate::control::{Args, Requester};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::control::{Action, Bulk, BulkRequest, Command, Limits};
+use protocol::control::{Action, Bulk, BulkRequest, Command, Limits, MoveTo};
 use serde::Deserialize;
 
 async fn send(
@@ -19,7 +19,7 @@ async fn send(
     action: Action,
     queue: Option<&str>,
     task_id: Option<&str>,
-    limits: Option<&Limits>,
+    args: Args<'_>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
     let requester = Requester {
         actor: &who.actor,
@@ -27,7 +27,7 @@ async fn send(
     };
     let command = state
         .services
-        .command(&requester, action, queue, task_id, limits)
+        .command(&requester, action, queue, task_id, args)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(command)))
 }
@@ -45,7 +45,7 @@ pub async fn pause(
     who: Caller,
     Path(queue): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Pause, Some(&queue), None, None).await
+    send(&state, &who, Action::Pause, Some(&queue), None, Args::None).await
 }
 
 /// Resumes a paused queue.
@@ -56,7 +56,7 @@ pub async fn resume(
     who: Caller,
     Path(queue): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Resume, Some(&queue), None, None).await
+    send(&state, &who, Action::Resume, Some(&queue), None, Args::None).await
 }
 
 /// Kills a running task (funboost's `funboost_kill_task_hash:<queue>`): it is recorded as
@@ -73,7 +73,7 @@ pub async fn kill(
     who: Caller,
     Path(task_id): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Kill, None, Some(&task_id), None).await
+    send(&state, &who, Action::Kill, None, Some(&task_id), Args::None).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -104,7 +104,7 @@ pub async fn revoke(
         Action::Revoke,
         q.queue.as_deref(),
         Some(&task_id),
-        None,
+        Args::None,
     )
     .await
 }
@@ -132,7 +132,7 @@ pub async fn limits(
         Action::Limits,
         Some(&queue),
         None,
-        Some(&limits),
+        Args::Limits(&limits),
     )
     .await
 }
@@ -150,7 +150,15 @@ pub async fn retry(
     who: Caller,
     Path(task_id): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Retry, None, Some(&task_id), None).await
+    send(
+        &state,
+        &who,
+        Action::Retry,
+        None,
+        Some(&task_id),
+        Args::None,
+    )
+    .await
 }
 
 /// Kills, revokes or retries many tasks: the listed `ids` (up to 10,000), or every task the
@@ -199,7 +207,46 @@ pub async fn requeue(
     who: Caller,
     Path(queue): Path<String>,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    send(&state, &who, Action::Requeue, Some(&queue), None, None).await
+    send(
+        &state,
+        &who,
+        Action::Requeue,
+        Some(&queue),
+        None,
+        Args::None,
+    )
+    .await
+}
+
+/// Moves a waiting task to the front of its queue (`{"front": true}`) or gives it another
+/// priority (`{"priority": 3}`: funboost's REDIS_PRIORITY level, capped at the queue's
+/// `x-max-priority`, or its REDIS_ZSET_PRIORITY score). The message is found among the first
+/// 100,000 waiting of each of the queue's lists and moved in one step.
+#[utoipa::path(post, path = "/tasks/{task_id}/priority", tag = "control", params(("task_id" = String, Path), RevokeQuery), request_body = MoveTo,
+    responses(
+        (status = 202, body = Command),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Not waiting (or not found among the waiting messages), or a queue without priorities", body = super::error::ErrorBody),
+    ))]
+pub async fn priority(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(task_id): Path<String>,
+    q: Result<Query<RevokeQuery>, QueryRejection>,
+    body: Result<Json<MoveTo>, JsonRejection>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    let Json(to) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    send(
+        &state,
+        &who,
+        Action::Priority,
+        q.queue.as_deref(),
+        Some(&task_id),
+        Args::Move(&to),
+    )
+    .await
 }
 
 /// The typed confirmation a clear needs.
@@ -230,7 +277,7 @@ pub async fn clear(
             "to clear a queue, send its name again as `confirm`",
         ));
     }
-    send(&state, &who, Action::Clear, Some(&queue), None, None).await
+    send(&state, &who, Action::Clear, Some(&queue), None, Args::None).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -73,6 +73,14 @@ pub trait Broker: Send + Sync + 'static {
     async fn requeue_orphans(&self, queue: &Queue) -> Result<usize, BrokerError>;
     /// Messages waiting in the queue's lists (not counting in-flight ones).
     async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError>;
+    /// Moves the waiting message of `task_id` (searched among the first [`SCAN_WAITING`] of each
+    /// of the queue's lists) to `to`; false when it is not waiting there.
+    async fn move_waiting(
+        &self,
+        queue: &Queue,
+        task_id: &str,
+        to: Placement,
+    ) -> Result<bool, BrokerError>;
     /// Removes every waiting message of the queue in one step; returns how many. Messages
     /// consumers hold in flight are left alone (funboost's `clear()` deletes those too, and with
     /// them tasks that are running).
@@ -91,6 +99,48 @@ pub trait Broker: Send + Sync + 'static {
     /// Changes (to the new version) whenever the queue's desired state is set: the wake-up
     /// (pub/sub on Redis). Consumers poll as well, so a missed wake-up only delays.
     async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError>;
+}
+
+/// How far a search for one waiting message reads into each list.
+pub const SCAN_WAITING: usize = 100_000;
+
+/// Where a waiting message goes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Placement {
+    /// Next to be taken: the head of the highest-priority list (list layouts), or above the
+    /// highest score (zset layout).
+    Front,
+    /// This priority: funboost's REDIS_PRIORITY level (`q:N`, capped at the queue's highest) or
+    /// REDIS_ZSET_PRIORITY score. A plain REDIS_ACK_ABLE queue has none.
+    Priority(f64),
+}
+
+/// `raw` with its priority set to `p` where funboost's publishers put it for this layout.
+pub fn with_priority(raw: &str, layout: Layout, p: f64) -> Option<String> {
+    let mut body: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let extra = body
+        .as_object_mut()?
+        .entry("extra")
+        .or_insert_with(|| serde_json::json!({}));
+    let others = extra
+        .as_object_mut()?
+        .entry("other_extra_params")
+        .or_insert_with(|| serde_json::json!({}));
+    let others = others.as_object_mut()?;
+    match layout {
+        Layout::Lists { max_priority: 0 } => return None,
+        Layout::Lists { max_priority } => {
+            let level = p.clamp(0.0, f64::from(max_priority)).round() as u64;
+            others.insert("priroty".into(), level.into());
+        }
+        Layout::Zset => {
+            others.insert(
+                "for_broker_redis_zset_priority".into(),
+                serde_json::json!({ "priority": p }),
+            );
+        }
+    }
+    Some(body.to_string())
 }
 
 /// Heartbeats read at broker time `now`.

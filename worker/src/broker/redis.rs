@@ -7,7 +7,10 @@
 //! funboost's priority layouts: REDIS_PRIORITY's lists `q:N` … `q` and REDIS_ZSET_PRIORITY's
 //! zset `q` (see [`Layout`]).
 
-use super::{Broker, BrokerError, HeartbeatReply, Heartbeats, Layout, Queue, PURGE_AFTER};
+use super::{
+    with_priority, Broker, BrokerError, HeartbeatReply, Heartbeats, Layout, Placement, Queue,
+    PURGE_AFTER, SCAN_WAITING,
+};
 use crate::heartbeat::Heartbeat;
 use crate::message::Message;
 use async_trait::async_trait;
@@ -143,6 +146,45 @@ for _, k in ipairs(KEYS) do
   redis.call('DEL', k)
 end
 return n",
+    )
+});
+
+/// Finds the waiting message of a task id (ARGV[1]) among the first ARGV[2] entries of each
+/// list or zset (KEYS): `{key, raw}`, or nil.
+static FIND_WAITING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local id, cap = ARGV[1], tonumber(ARGV[2])
+for _, k in ipairs(KEYS) do
+  local t = redis.call('TYPE', k).ok
+  local from = 0
+  while from < cap and (t == 'list' or t == 'zset') do
+    local msgs
+    if t == 'list' then msgs = redis.call('LRANGE', k, from, from + 999) else msgs = redis.call('ZREVRANGE', k, from, from + 999) end
+    if #msgs == 0 then break end
+    for _, m in ipairs(msgs) do
+      if string.find(m, id, 1, true) then
+        local ok, d = pcall(cjson.decode, m)
+        if ok and type(d) == 'table' and type(d.extra) == 'table' and d.extra.task_id == id then return {k, m} end
+      end
+    end
+    from = from + #msgs
+  end
+end
+return nil",
+    )
+});
+
+/// Takes ARGV[1] out of KEYS[1] (if still there) and puts ARGV[2] into KEYS[2]: `lpush`,
+/// `rpush`, or `zadd` with score ARGV[4] (`top`: above the highest score). 1 when moved.
+static MOVE_WAITING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local removed
+if redis.call('TYPE', KEYS[1]).ok == 'zset' then removed = redis.call('ZREM', KEYS[1], ARGV[1]) else removed = redis.call('LREM', KEYS[1], 1, ARGV[1]) end
+if removed == 0 then return 0 end
+if ARGV[3] == 'lpush' then redis.call('LPUSH', KEYS[2], ARGV[2])
+elseif ARGV[3] == 'rpush' then redis.call('RPUSH', KEYS[2], ARGV[2])
+else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
+return 1",
     )
 });
 
@@ -504,6 +546,60 @@ impl Broker for RedisBroker {
         }
         let lens: Vec<u64> = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(lens.iter().sum())
+    }
+
+    async fn move_waiting(
+        &self,
+        queue: &Queue,
+        task_id: &str,
+        to: Placement,
+    ) -> Result<bool, BrokerError> {
+        let mut conn = self.conn.clone();
+        let mut find = FIND_WAITING.prepare_invoke();
+        for list in queue.lists() {
+            find.key(list);
+        }
+        let found: Option<(String, String)> = find
+            .arg(task_id)
+            .arg(SCAN_WAITING)
+            .invoke_async(&mut conn)
+            .await?;
+        let Some((from, raw)) = found else {
+            return Ok(false);
+        };
+        let (new, to_key, mode, score) = match (to, queue.layout) {
+            (Placement::Front, Layout::Lists { .. }) => {
+                (raw.clone(), queue.lists()[0].clone(), "lpush", 0.0)
+            }
+            (Placement::Front, Layout::Zset) => {
+                let top: Vec<(String, f64)> = conn.zrevrange_withscores(&from, 0, 0).await?;
+                let score = top.first().map_or(0.0, |t| t.1) + 1.0;
+                let new = with_priority(&raw, Layout::Zset, score).unwrap_or_else(|| raw.clone());
+                (new, from.clone(), "zadd", score)
+            }
+            (Placement::Priority(p), layout) => {
+                let Some(new) = with_priority(&raw, layout, p) else {
+                    return Err(BrokerError::Other(
+                        "this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead".into(),
+                    ));
+                };
+                let to_key = queue.list_of(&new);
+                match layout {
+                    Layout::Zset => (new, to_key, "zadd", p),
+                    Layout::Lists { .. } => (new, to_key, "rpush", 0.0),
+                }
+            }
+        };
+        let moved: i64 = MOVE_WAITING
+            .key(&from)
+            .key(&to_key)
+            .arg(&raw)
+            .arg(&new)
+            .arg(mode)
+            .arg(score)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(moved == 1)
     }
 
     async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {
