@@ -393,10 +393,9 @@ impl Services {
                 action,
                 &queue,
                 task.as_deref(),
-                limits,
+                (limits, placement),
                 retry_params,
                 params.as_ref(),
-                placement,
             )
             .await;
         let now = crate::ingest::now_epoch();
@@ -449,11 +448,11 @@ impl Services {
         action: Action,
         queue: &str,
         task_id: Option<&str>,
-        limits: Option<&Limits>,
+        args: (Option<&Limits>, Option<Placement>),
         retry: Option<serde_json::Map<String, serde_json::Value>>,
         queue_params: Option<&serde_json::Value>,
-        placement: Option<Placement>,
     ) -> anyhow::Result<(Option<u64>, Option<String>)> {
+        let (limits, placement) = args;
         let broker = self.bus.broker();
         let version = match action {
             Action::Pause | Action::Resume => {
