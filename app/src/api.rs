@@ -70,6 +70,20 @@ pub async fn queue_page(
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
+/// Messages waiting in a queue, as its consumers will take them.
+#[server(prefix = "/api/ui", endpoint = "queue_waiting", input = GetUrl)]
+pub async fn queue_waiting(
+    queue: String,
+    offset: u64,
+    limit: u32,
+) -> Result<protocol::control::WaitingPage, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .waiting(&queue, offset, limit)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
 /// One queue's series over a fixed range.
 #[server(prefix = "/api/ui", endpoint = "queue_series", input = GetUrl)]
 pub async fn queue_series(

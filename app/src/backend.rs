@@ -57,6 +57,14 @@ pub trait Backend: Send + Sync + 'static {
         before: Option<f64>,
         limit: u32,
     ) -> Result<protocol::auth::AuditPage, BackendError>;
+    /// `limit` messages waiting in the queue's broker keys from `offset`, in the order its
+    /// consumers take them.
+    async fn waiting(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<protocol::control::WaitingPage, BackendError>;
     /// What can be done to a task now (kill, revoke) and the latest such command.
     async fn task_controls(
         &self,

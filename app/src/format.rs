@@ -197,6 +197,15 @@ pub fn count(n: i64) -> String {
     out
 }
 
+/// A size in bytes: `850 B`, `1.2 KB`, `3.4 MB` (powers of 1,024).
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1_024 => format!("{n} B"),
+        1_024..1_048_576 => format!("{:.1} KB", n as f64 / 1_024.0),
+        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
+    }
+}
+
 /// A rate per second: one decimal below 100, whole numbers above.
 pub fn rate(per_s: f64) -> String {
     if per_s >= 100.0 {
@@ -234,6 +243,9 @@ mod tests {
         assert_eq!(percent(0.038), "3.8%");
         assert_eq!(percent(0.0005), "0.05%");
         assert_eq!(percent(1.0), "100%");
+        assert_eq!(bytes(850), "850 B");
+        assert_eq!(bytes(1_260), "1.2 KB");
+        assert_eq!(bytes(3_565_158), "3.4 MB");
     }
 
     #[test]

@@ -242,3 +242,54 @@ test('a waiting task moves to the front of its queue from its page', async ({ pa
   expect(JSON.parse(redis('LINDEX', queue, '0')).i).toBe(2);
   expect(redis('LLEN', queue)).toBe('3');
 });
+
+test('the waiting messages of a queue: browsed page by page, one moved, one deleted, a selection revoked', async ({ page }) => {
+  const queue = `e2e_waiting_${Date.now()}`;
+  const now = Date.now() / 1000;
+  redis('SADD', 'funboost_all_queue_names', queue);
+  for (let i = 0; i < 23; i++) redis('RPUSH', queue, JSON.stringify({ i, extra: { task_id: `${queue}-${i}`, publish_time: now - 60 } }));
+  const questions: string[] = [];
+  page.on('dialog', (d) => { questions.push(d.message()); d.accept(); });
+  await openHydrated(page, `/queues/${queue}`);
+  const table = page.getByTestId('waiting-table');
+  const rows = table.locator('tbody tr');
+  await expect(rows).toHaveCount(20);
+  await expect(page.getByTestId('waiting-count')).toContainText('1–20 / 23 · REDIS_ACK_ABLE');
+  await expect(rows.first()).toContainText('{"i":0}');
+  await expect(rows.first()).toContainText('no record yet');
+  await page.getByTestId('waiting-next').click();
+  await expect(rows).toHaveCount(3);
+  await expect(page.getByTestId('waiting-count')).toContainText('21–23 / 23');
+  await expect(rows.first()).toHaveAttribute('data-task-id', `${queue}-20`);
+  await page.getByTestId('waiting-prev').click();
+  await expect(rows).toHaveCount(20);
+
+  // The fifth moves to the front; the second is deleted (and recorded as revoked).
+  await rows.nth(4).getByTestId('waiting-front').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Moved to the front of the queue');
+  await expect(rows.first()).toHaveAttribute('data-task-id', `${queue}-4`);
+  expect(JSON.parse(redis('LINDEX', queue, '0')).i).toBe(4);
+  await page.locator(`tr[data-task-id="${queue}-1"]`).getByTestId('waiting-delete').click();
+  await expect(page.getByTestId('command-status')).toHaveText('Deleted from the queue: it will not run');
+  expect(questions.pop()).toContain('Delete this message from the queue?');
+  expect(redis('LLEN', queue)).toBe('22');
+  await expect(page.locator(`tr[data-task-id="${queue}-1"]`)).toHaveCount(0);
+  const deleted = await (await page.request.get(`/api/v1/tasks/${queue}-1`)).json();
+  expect([deleted.state, deleted.exception_type]).toEqual(['revoked', 'Deleted']);
+
+  // Three picked and revoked in one bulk command: each is marked for funboost's kill hash.
+  for (const i of [6, 7, 8]) await page.locator(`tr[data-task-id="${queue}-${i}"] input[type=checkbox]`).check();
+  await expect(page.getByTestId('waiting-selection')).toContainText('3 selected');
+  await page.getByTestId('waiting-revoke-selected').click();
+  await expect(page.getByTestId('waiting-bulk-progress')).toHaveText('Revoke waiting: 3 read, 3 sent, 0 skipped, 0 failed — done');
+  expect(redis('HKEYS', `funboost_kill_task_hash:${queue}`).split('\n').sort()).toEqual([6, 7, 8].map((i) => `${queue}-${i}`));
+  await expect(page.getByTestId('waiting-selection')).toContainText('0 selected');
+
+  // Everything on the page at once, deleted.
+  await page.getByTestId('waiting-pick-all').check();
+  await expect(page.getByTestId('waiting-selection')).toContainText('20 selected');
+  await page.getByTestId('waiting-delete-selected').click();
+  await expect(page.getByTestId('waiting-bulk-progress')).toContainText('20 sent, 0 skipped, 0 failed — done');
+  await expect(rows).toHaveCount(2);
+  expect(redis('LLEN', queue)).toBe('2');
+});

@@ -42,10 +42,13 @@ pub enum Action {
     Requeue,
     /// Move a waiting task to the front of its queue, or give it another priority.
     Priority,
+    /// Take a waiting message out of the queue at once (a revoke waits for a worker to take
+    /// it; this works with no worker running, and on messages taskdeck has no record of).
+    Delete,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Pause,
         Action::Resume,
         Action::Kill,
@@ -55,6 +58,7 @@ impl Action {
         Action::Clear,
         Action::Requeue,
         Action::Priority,
+        Action::Delete,
     ];
 
     pub fn code(self) -> &'static str {
@@ -68,6 +72,7 @@ impl Action {
             Action::Clear => "clear",
             Action::Requeue => "requeue",
             Action::Priority => "priority",
+            Action::Delete => "delete",
         }
     }
 
@@ -82,7 +87,9 @@ impl Action {
             Action::Kill => "kill",
             Action::Revoke => "revoke",
             Action::Limits => "qps",
-            Action::Retry | Action::Clear | Action::Requeue | Action::Priority => "",
+            Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete => {
+                ""
+            }
         }
     }
 
@@ -192,12 +199,16 @@ pub struct TaskControls {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
-    /// `kill`, `revoke` or `retry`.
+    /// `kill`, `revoke`, `retry` or `delete`.
     pub action: Action,
     #[serde(default)]
     pub ids: Option<Vec<String>>,
     #[serde(default)]
     pub filter: Option<String>,
+    /// With `ids`: the queue of listed tasks taskdeck has no record of yet (messages still
+    /// waiting, which funboost records only when they start), for revoke and delete.
+    #[serde(default)]
+    pub queue: Option<String>,
 }
 
 /// Most tasks one bulk command takes on.
@@ -233,4 +244,48 @@ pub struct Bulk {
 pub struct MoveTo {
     pub front: bool,
     pub priority: Option<f64>,
+}
+
+/// A message waiting in a queue's broker lists, as the next consumer would take it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WaitingMessage {
+    /// 0 is taken next.
+    pub position: u64,
+    /// The Redis key it waits under (`q`, `q:3` for a REDIS_PRIORITY level).
+    pub key: String,
+    /// `extra.task_id`; `None` for a message that is not funboost's JSON.
+    pub task_id: Option<String>,
+    /// Epoch seconds from `extra.publish_time`.
+    pub publish_time: Option<f64>,
+    /// funboost's priority (REDIS_PRIORITY level or REDIS_ZSET_PRIORITY score), when set.
+    pub priority: Option<f64>,
+    /// The call's keyword arguments as JSON text, cut to [`WAITING_PARAMS_MAX`] bytes.
+    pub params: String,
+    /// Size of the whole message in bytes.
+    pub size: u64,
+    /// The task's recorded state, when taskdeck has a record of it.
+    pub state: Option<crate::event::TaskState>,
+}
+
+/// Bytes of a waiting message's params shown in a list.
+pub const WAITING_PARAMS_MAX: usize = 2_000;
+
+/// Most waiting messages one request reads.
+pub const WAITING_PAGE_MAX: u32 = 200;
+
+/// A page of a queue's waiting messages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WaitingPage {
+    pub queue: String,
+    /// When it was read (epoch seconds), for the messages' ages.
+    pub now: f64,
+    /// funboost's `broker_kind` of the layout read (REDIS_ACK_ABLE, REDIS_PRIORITY,
+    /// REDIS_ZSET_PRIORITY).
+    pub layout: String,
+    /// Messages waiting in all of the queue's keys.
+    pub total: u64,
+    pub offset: u64,
+    pub messages: Vec<WaitingMessage>,
 }

@@ -21,7 +21,7 @@ const KEEP_DONE: usize = 100;
 fn fits(action: Action, state: TaskState) -> bool {
     match action {
         Action::Kill => state == TaskState::Running,
-        Action::Revoke => state == TaskState::Pending,
+        Action::Revoke | Action::Delete => state == TaskState::Pending,
         Action::Retry => state.is_final() && state != TaskState::Success,
         _ => false,
     }
@@ -37,10 +37,15 @@ impl Services {
     ) -> Result<Bulk, ControlError> {
         if !matches!(
             request.action,
-            Action::Kill | Action::Revoke | Action::Retry
+            Action::Kill | Action::Revoke | Action::Retry | Action::Delete
         ) {
             return Err(ControlError::Invalid(
-                "a bulk `action` is kill, revoke or retry".into(),
+                "a bulk `action` is kill, revoke, retry or delete".into(),
+            ));
+        }
+        if request.queue.is_some() && request.filter.is_some() {
+            return Err(ControlError::Invalid(
+                "`queue` goes with `ids` (a filter names its queue itself)".into(),
             ));
         }
         let target = match (request.ids, request.filter) {
@@ -50,7 +55,7 @@ impl Services {
                         "`ids` lists 1–{BULK_MAX} task ids"
                     )));
                 }
-                Target::Ids(ids)
+                Target::Ids(ids, request.queue)
             }
             (None, Some(filter)) => {
                 let query: TaskQuery =
@@ -124,14 +129,14 @@ impl Services {
         let mut facts = Facts::new();
         let mut at = PageAt::First;
         let mut seen = 0usize;
-        let ids = match &target {
-            Target::Ids(ids) => ids.clone(),
-            Target::Filter(_) => Vec::new(),
+        let (ids, queue) = match &target {
+            Target::Ids(ids, queue) => (ids.clone(), queue.as_deref()),
+            Target::Filter(_) => (Vec::new(), None),
         };
         'pages: loop {
             // The next page of (task id, state).
             let page: Vec<(String, Option<TaskState>)> = match &target {
-                Target::Ids(_) => {
+                Target::Ids(..) => {
                     let chunk: Vec<String> =
                         ids.iter().skip(seen).take(PAGE as usize).cloned().collect();
                     if chunk.is_empty() {
@@ -164,7 +169,8 @@ impl Services {
                             }
                             if page.older.is_none() {
                                 // Last page: process it, then stop.
-                                self.bulk_page(id, &who, action, rows, &mut facts).await;
+                                self.bulk_page(id, &who, (action, None), rows, &mut facts)
+                                    .await;
                                 break 'pages;
                             }
                             rows
@@ -177,7 +183,8 @@ impl Services {
                 }
             };
             seen += page.len();
-            self.bulk_page(id, &who, action, page, &mut facts).await;
+            self.bulk_page(id, &who, (action, queue), page, &mut facts)
+                .await;
             if seen >= BULK_MAX {
                 if matches!(target, Target::Filter(_)) {
                     self.update_bulk(id, |b| b.capped = true);
@@ -208,17 +215,22 @@ impl Services {
         }
     }
 
+    /// Sends `action` for each task of the page; `queue` is that of the listed tasks taskdeck
+    /// has no record of (messages still waiting, for revoke and delete).
     async fn bulk_page(
         &self,
         id: &str,
         who: &Requester<'_>,
-        action: Action,
+        (action, queue): (Action, Option<&str>),
         page: Vec<(String, Option<TaskState>)>,
         facts: &mut Facts,
     ) {
         for (task_id, state) in page {
             self.update_bulk(id, |b| b.matched += 1);
-            if !state.is_some_and(|s| fits(action, s)) {
+            let unrecorded_waiting = state.is_none()
+                && queue.is_some()
+                && matches!(action, Action::Revoke | Action::Delete);
+            if !(unrecorded_waiting || state.is_some_and(|s| fits(action, s))) {
                 self.update_bulk(id, |b| b.skipped += 1);
                 continue;
             }
@@ -226,7 +238,7 @@ impl Services {
                 .command_in(
                     who,
                     action,
-                    None,
+                    queue,
                     Some(&task_id),
                     crate::control::Args::None,
                     facts,
@@ -252,6 +264,7 @@ impl Services {
 }
 
 enum Target {
-    Ids(Vec<String>),
+    /// Listed tasks, and the queue of those without a record.
+    Ids(Vec<String>, Option<String>),
     Filter(Box<protocol::task::TaskFilter>),
 }

@@ -36,6 +36,21 @@ pub enum ControlError {
     Unavailable(String),
 }
 
+/// The target is not in a state the command can change (a message no longer waiting, a
+/// priority for a queue without priorities): the caller's conflict, not an outage.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TargetRefused(String);
+
+impl From<ControlError> for app::backend::BackendError {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::Unavailable(m) => app::backend::BackendError::Unavailable(m),
+            other => app::backend::BackendError::Invalid(other.to_string()),
+        }
+    }
+}
+
 fn unavailable(e: impl std::fmt::Display) -> ControlError {
     ControlError::Unavailable(e.to_string())
 }
@@ -172,8 +187,8 @@ pub fn judge(
         return out;
     };
     match action {
-        // Done when sent: the message is published, the lists are emptied.
-        Action::Retry | Action::Clear | Action::Requeue | Action::Priority => {
+        // Done when sent: the message is published, moved or deleted, the lists are emptied.
+        Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete => {
             out.state = CommandState::Applied;
             out.done_at = Some(sent_at);
         }
@@ -243,6 +258,35 @@ impl Services {
         Ok((consumers, params, found.is_some()))
     }
 
+    /// Fails unless the broker or the store knows `queue`.
+    async fn check_known(&self, queue: &str, known_to_broker: bool) -> Result<(), ControlError> {
+        if known_to_broker {
+            return Ok(());
+        }
+        let known = self
+            .store
+            .queue_summaries(crate::ingest::now_epoch())
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .any(|q| q.queue == queue);
+        if known {
+            Ok(())
+        } else {
+            Err(ControlError::NotFound(format!("no queue `{queue}`")))
+        }
+    }
+
+    /// The parameters its consumers registered for a queue the broker or the store knows.
+    pub(crate) async fn known_queue(
+        &self,
+        queue: &str,
+    ) -> Result<Option<serde_json::Value>, ControlError> {
+        let (_, params, known) = self.queue_facts(queue).await?;
+        self.check_known(queue, known).await?;
+        Ok(params)
+    }
+
     /// Records, sends and audits one command; answers its state right after sending.
     pub async fn command(
         &self,
@@ -297,21 +341,21 @@ impl Services {
                     // A message still waiting in the broker may have no record yet (funboost
                     // records a task when it starts): its queue must be named.
                     (Action::Revoke, Some(TaskState::Pending)) => true,
-                    (Action::Revoke | Action::Priority, None) => queue.is_some(),
-                    (Action::Priority, Some(TaskState::Pending)) => true,
+                    (Action::Revoke | Action::Priority | Action::Delete, None) => queue.is_some(),
+                    (Action::Priority | Action::Delete, Some(TaskState::Pending)) => true,
                     (Action::Retry, Some(s)) => s.is_final() && s != TaskState::Success,
                     _ => false,
                 };
                 if !fits {
                     return Err(match (action, state) {
-                        (_, None) if matches!(action, Action::Revoke | Action::Priority) => ControlError::NotFound(format!(
+                        (_, None) if matches!(action, Action::Revoke | Action::Priority | Action::Delete) => ControlError::NotFound(format!(
                             "no task `{id}` recorded; for a message still waiting in the broker, name its queue (`?queue=`)"
                         )),
                         (_, None) => ControlError::NotFound(format!("no task `{id}`")),
                         (Action::Kill, Some(TaskState::Pending)) => ControlError::Conflict(
                             "the task has not started: revoke it instead".to_owned(),
                         ),
-                        (Action::Revoke, Some(TaskState::Running)) => ControlError::Conflict(
+                        (Action::Revoke | Action::Delete, Some(TaskState::Running)) => ControlError::Conflict(
                             "the task is running: kill it instead".to_owned(),
                         ),
                         (_, Some(s)) => ControlError::Conflict(format!(
@@ -339,16 +383,7 @@ impl Services {
         }
         let (consumers, params, known_to_broker) = facts[&queue].clone();
         if !known_to_broker {
-            let known = self
-                .store
-                .queue_summaries(crate::ingest::now_epoch())
-                .await
-                .map_err(unavailable)?
-                .iter()
-                .any(|q| q.queue == queue);
-            if !known {
-                return Err(ControlError::NotFound(format!("no queue `{queue}`")));
-            }
+            self.check_known(&queue, false).await?;
             if let Some(f) = facts.get_mut(&queue) {
                 f.2 = true;
             }
@@ -398,6 +433,14 @@ impl Services {
                 params.as_ref(),
             )
             .await;
+        let sent = match (sent, action) {
+            (Ok((_, Some(raw))), Action::Delete) => self
+                .record_deleted(&queue, &raw, who.actor)
+                .await
+                .map(|d| (None, Some(d))),
+            (sent, _) => sent,
+        };
+        let target_refused = matches!(&sent, Err(e) if e.is::<TargetRefused>());
         let now = crate::ingest::now_epoch();
         match sent {
             Ok((version, detail)) => {
@@ -430,7 +473,7 @@ impl Services {
         .await;
         if row.sent_at.is_none() {
             // A message that is not waiting (any more) is the target's state, not an outage.
-            if action == Action::Priority {
+            if target_refused {
                 return Err(ControlError::Conflict(row.detail));
             }
             return Err(ControlError::Unavailable(format!(
@@ -481,21 +524,31 @@ impl Services {
                     .await?;
                 return Ok((None, None));
             }
-            Action::Priority => {
+            Action::Priority | Action::Delete => {
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
-                let moved = broker
-                    .move_waiting(
-                        &layout,
-                        task_id.unwrap_or_default(),
-                        placement.unwrap_or(Placement::Front),
+                let to = match action {
+                    Action::Delete => Placement::Out,
+                    _ => placement.unwrap_or(Placement::Front),
+                };
+                if matches!(to, Placement::Priority(_)) && layout.broker_kind() == "REDIS_ACK_ABLE"
+                {
+                    return Err(TargetRefused(
+                        "this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead".into(),
                     )
+                    .into());
+                }
+                let moved = broker
+                    .move_waiting(&layout, task_id.unwrap_or_default(), to)
                     .await?;
-                anyhow::ensure!(
-                    moved,
-                    "the task is not waiting in the queue (it may have started, or lie beyond the first {} messages)",
-                    taskdeck_worker::broker::SCAN_WAITING
-                );
-                return Ok((None, None));
+                let Some(raw) = moved else {
+                    return Err(TargetRefused(format!(
+                        "the task is not waiting in the queue (it may have started, or lie beyond the first {} messages)",
+                        taskdeck_worker::broker::SCAN_WAITING
+                    ))
+                    .into());
+                };
+                // The deleted message, for its record.
+                return Ok((None, (action == Action::Delete).then_some(raw)));
             }
             Action::Requeue => {
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
@@ -521,6 +574,37 @@ impl Services {
     }
 
     /// What can be done to the task now, and the latest kill or revoke of it.
+    /// Records a deleted message's task as revoked (funboost keeps no record of a task that
+    /// never started: this one says who took it out); answers the command's detail.
+    async fn record_deleted(&self, queue: &str, raw: &str, actor: &str) -> anyhow::Result<String> {
+        let now = crate::ingest::now_epoch();
+        let message = taskdeck_worker::Message::parse(raw.to_owned(), now)
+            .map_err(|e| anyhow::anyhow!("deleted, but the message is unreadable: {e}"))?;
+        let event = protocol::event::TaskEvent {
+            v: Some(1),
+            task_id: message.task_id.clone(),
+            queue_name: queue.to_owned(),
+            state: Some(TaskState::Revoked),
+            run_status: Some("finish".into()),
+            success: Some(false),
+            params: serde_json::value::to_raw_value(&message.kwargs).ok(),
+            publish_time: Some(message.publish_time),
+            time_end: Some(now),
+            exception_type: Some("Deleted".into()),
+            exception_msg: Some(format!("deleted from the queue by {actor}")),
+            ..Default::default()
+        };
+        let prepared = crate::ingest::Prepared {
+            records: vec![crate::ingest::record::TaskRecord::from_event(event, now)],
+            ..Default::default()
+        };
+        self.ingest
+            .submit(prepared, std::time::Duration::from_secs(10))
+            .await
+            .map_err(|e| anyhow::anyhow!("deleted, but its record was not written: {e}"))?;
+        Ok("deleted from the queue; recorded as revoked".to_owned())
+    }
+
     pub async fn controls_of(
         &self,
         task_id: &str,

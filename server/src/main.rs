@@ -18,6 +18,7 @@ mod serve;
 mod services;
 mod store;
 mod telemetry;
+mod waiting;
 
 use clap::{Parser, Subcommand};
 

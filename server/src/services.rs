@@ -216,10 +216,18 @@ impl Backend for Services {
         &self,
         task_id: &str,
     ) -> Result<protocol::control::TaskControls, BackendError> {
-        self.controls_of(task_id).await.map_err(|e| match e {
-            crate::control::ControlError::Unavailable(m) => BackendError::Unavailable(m),
-            other => BackendError::Invalid(other.to_string()),
-        })
+        self.controls_of(task_id).await.map_err(BackendError::from)
+    }
+
+    async fn waiting(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<protocol::control::WaitingPage, BackendError> {
+        self.waiting_messages(queue, offset, limit)
+            .await
+            .map_err(BackendError::from)
     }
 
     async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError> {

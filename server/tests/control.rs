@@ -582,7 +582,7 @@ async fn bulk_retry_of_a_filter_and_of_listed_tasks() {
     for (body, why) in [
         (
             json!({"action": "pause", "ids": ["o0"]}),
-            "kill, revoke or retry",
+            "kill, revoke, retry or delete",
         ),
         (
             json!({"action": "retry", "ids": ["o0"], "filter": "state=failed"}),
@@ -607,4 +607,159 @@ async fn bulk_retry_of_a_filter_and_of_listed_tasks() {
     }
     let (status, _) = get_json(&format!("{}/api/v1/tasks/bulk/nope", td.url)).await;
     assert_eq!(status, 404);
+}
+
+/// The messages waiting in a funboost REDIS_PRIORITY queue that nobody consumes, listed as its
+/// consumers would take them; deleted one at a time and in bulk, each deleted task recorded as
+/// revoked.
+#[tokio::test]
+async fn waiting_messages_are_listed_and_deleted() {
+    let base = service_url("TEST_REDIS_URL");
+    let db = format!("{}/14", base.rsplit_once('/').unwrap().0);
+    let mut r = redis::Client::open(db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--redis", &db]);
+    let q = "wq";
+    let params = json!({"queue_name": q, "broker_kind": "REDIS_PRIORITY", "broker_exclusive_config": {"x-max-priority": 4}});
+    let _: () = redis::pipe()
+        .hset("funboost_queue__consumer_parmas", q, params.to_string())
+        .sadd("funboost_all_queue_names", q)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    // As funboost's publisher writes them: RPUSH to `q` or `q:<priority>`.
+    let message = |id: &str, x: u32, priority: Option<u32>| {
+        let mut extra = json!({"task_id": id, "publish_time": 1_795_423_726.17, "publish_time_format": "2026-11-23 16:48:46"});
+        if let Some(p) = priority {
+            extra["other_extra_params"] = json!({"priroty": p});
+        }
+        json!({"x": x, "extra": extra}).to_string()
+    };
+    let _: () = redis::pipe()
+        .rpush(q, message("w0", 0, None))
+        .rpush(format!("{q}:2"), message("w1", 1, Some(2)))
+        .rpush(q, message("w2", 2, None))
+        .rpush(q, "not json")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    // taskdeck already knows w0 as pending (a taskdeck publisher reported it).
+    let pending = event("w0", q, json!({"state": "pending", "time_start": null}));
+    assert_eq!(post(&td.url, json!([pending]).to_string()).await.0, 202);
+
+    let list = |query: &str| {
+        let url = format!("{}/api/v1/queues/{q}/waiting?{query}", td.url);
+        async move { get_json(&url).await }
+    };
+    let (status, page) = list("limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (page["total"].as_u64(), page["layout"].as_str()),
+        (Some(4), Some("REDIS_PRIORITY"))
+    );
+    let first = &page["messages"][0];
+    assert_eq!(
+        (
+            first["task_id"].as_str(),
+            first["key"].as_str(),
+            first["priority"].as_f64()
+        ),
+        (Some("w1"), Some("wq:2"), Some(2.0)),
+        "the highest priority is taken first: {page}"
+    );
+    assert_eq!(first["params"], r#"{"x":1}"#);
+    assert_eq!(page["messages"][1]["task_id"], "w0");
+    assert_eq!(page["messages"][1]["state"], "pending");
+    let (_, rest) = list("offset=2&limit=50").await;
+    let rest = rest["messages"].as_array().unwrap().clone();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(
+        (rest[0]["task_id"].as_str(), rest[0]["position"].as_u64()),
+        (Some("w2"), Some(2))
+    );
+    assert_eq!(
+        (rest[1]["task_id"].as_str(), rest[1]["params"].as_str()),
+        (None, Some("not json"))
+    );
+    assert_eq!(list("limit=0").await.0, 400);
+    assert_eq!(list("offset=-1").await.0, 400);
+    let (status, _) = get_json(&format!("{}/api/v1/queues/nosuch/waiting", td.url)).await;
+    assert_eq!(status, 404);
+
+    // One message nobody has a record of, by id and queue.
+    let (status, deleted) =
+        post_command(&format!("{}/api/v1/tasks/w2/delete?queue={q}", td.url)).await;
+    assert_eq!(status, 202, "{deleted}");
+    assert_eq!(deleted["state"], "applied");
+    let (_, task) = get_json(&format!("{}/api/v1/tasks/w2", td.url)).await;
+    assert_eq!(
+        (
+            task["state"].as_str(),
+            task["exception_type"].as_str(),
+            task["params"].as_str()
+        ),
+        (Some("revoked"), Some("Deleted"), Some(r#"{"x":2}"#)),
+        "{task}"
+    );
+    assert!(task["exception_msg"]
+        .as_str()
+        .unwrap()
+        .contains("deleted from the queue by "));
+    let (status, again) =
+        post_command(&format!("{}/api/v1/tasks/w2/delete?queue={q}", td.url)).await;
+    assert_eq!(status, 409, "revoked now, nothing to delete: {again}");
+    let (status, missing) =
+        post_command(&format!("{}/api/v1/tasks/nope/delete?queue={q}", td.url)).await;
+    assert_eq!(status, 409, "not waiting: {missing}");
+    let (status, _) = post_command(&format!("{}/api/v1/tasks/nope/delete", td.url)).await;
+    assert_eq!(status, 404, "no record and no queue");
+
+    // In bulk: the recorded pending one and an unrecorded one; an unknown id is skipped.
+    let (status, job) = bulk(
+        &td,
+        json!({"action": "delete", "ids": ["w0", "w1", "nope"], "queue": q}),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let job = bulk_done(&td, job["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            job["matched"].as_u64(),
+            job["sent"].as_u64(),
+            job["skipped"].as_u64(),
+            job["failed"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1), Some(0)),
+        "{job}"
+    );
+    for id in ["w0", "w1"] {
+        assert_eq!(
+            task_state(&td, id).await.as_deref(),
+            Some("revoked"),
+            "{id}"
+        );
+    }
+    let (_, page) = list("").await;
+    assert_eq!(
+        page["total"], 1,
+        "only the unreadable message is left: {page}"
+    );
+    let levels: (u64, u64) = redis::pipe()
+        .llen(q)
+        .llen(format!("{q}:2"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(levels, (1, 0));
+    let (status, _) = bulk(
+        &td,
+        json!({"action": "delete", "filter": "state=pending", "queue": q}),
+    )
+    .await;
+    assert_eq!(status, 400, "a filter names its queue itself");
 }

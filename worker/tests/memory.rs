@@ -597,14 +597,16 @@ async fn waiting_messages_move_to_the_front_or_to_another_priority() {
     assert!(broker
         .move_waiting(&plain, "t2", Placement::Front)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let pulled = broker.pull(&plain, "c", 3).await.unwrap();
     assert!(pulled[0].contains("\"t2\""), "{pulled:?}");
     assert!(
-        !broker
+        broker
             .move_waiting(&plain, "t2", Placement::Front)
             .await
-            .unwrap(),
+            .unwrap()
+            .is_none(),
         "in flight, not waiting"
     );
     broker
@@ -636,10 +638,16 @@ async fn waiting_messages_move_to_the_front_or_to_another_priority() {
     assert!(broker
         .move_waiting(&levels, "b", Placement::Priority(3.0))
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let first = broker.pull(&levels, "c", 1).await.unwrap();
     assert!(
         first[0].contains("\"b\"") && first[0].contains("\"priroty\":3"),
         "{first:?}"
     );
+}
+
+#[tokio::test]
+async fn waiting_messages_are_browsed_moved_and_deleted() {
+    common::browse_move_and_delete_waiting(&MemoryBroker::new(), "q").await;
 }

@@ -472,3 +472,9 @@ async fn reads_every_queues_backlog_in_flight_pause_and_project_from_funboosts_k
     assert!(z.paused_flag && z.project.is_none());
     assert_eq!(z.oldest_waiting, None, "a priority zset has no age order");
 }
+
+#[tokio::test]
+async fn waiting_messages_are_browsed_moved_and_deleted_in_funboosts_keys() {
+    let broker = RedisBroker::new(&url(7)).unwrap();
+    common::browse_move_and_delete_waiting(&broker, &queue("browse")).await;
+}

@@ -100,3 +100,49 @@ pub fn newest(a: Option<Command>, b: Option<Command>) -> Option<Command> {
         (a, b) => a.or(b),
     }
 }
+
+/// Starts a bulk command (`body` as `POST /api/v1/tasks/bulk` takes it) and follows its
+/// progress in `job` until it is done; `error` says why it could not start or be followed.
+pub async fn run_bulk(
+    body: String,
+    job: RwSignal<Option<protocol::control::Bulk>>,
+    error: RwSignal<Option<String>>,
+) {
+    use protocol::control::Bulk;
+    let started =
+        match crate::commands::request::<Bulk>("POST", "/api/v1/tasks/bulk", Some(body)).await {
+            Ok(started) => started,
+            Err(e) => return error.set(Some(e)),
+        };
+    let path = format!("/api/v1/tasks/bulk/{}", started.id);
+    job.set(Some(started));
+    loop {
+        sleep_ms(500).await;
+        match crate::commands::request::<Bulk>("GET", &path, None).await {
+            Ok(now) => {
+                let done = now.finished_at.is_some();
+                job.set(Some(now));
+                if done {
+                    return;
+                }
+            }
+            Err(e) => return error.set(Some(e)),
+        }
+    }
+}
+
+/// Waits `ms` in the browser (nothing on the server, which never runs a bulk job's loop).
+async fn sleep_ms(ms: u32) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ =
+                    w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = ms;
+}

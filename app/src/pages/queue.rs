@@ -170,6 +170,7 @@ fn QueueBody(
                 view! { <WorkerTable groups=groups(&p.consumers, Grouping::Queue) grouping=Grouping::Queue/> }.into_any()
             })}
         </section>
+        <super::queue_waiting::WaitingMessages queue=queue.clone()/>
         <section class="card" data-testid="queue-params">
             <header class="card-head"><h2>{move || t().q_params}</h2></header>
             {move || page.get().map(|p| match p.params {

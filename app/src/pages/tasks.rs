@@ -584,7 +584,8 @@ mod tests {
     }
 }
 
-/// Kill, revoke or retry every task the filter matches (operators), with the job's progress.
+/// Kill, revoke, retry or delete every task the filter matches (operators), with the job's
+/// progress.
 #[component]
 fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>) -> impl IntoView {
     use protocol::control::{Action, Bulk};
@@ -605,45 +606,14 @@ fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>)
         }
         error.set(None);
         let body = serde_json::json!({ "action": a, "filter": filter.clone() }).to_string();
-        leptos::task::spawn_local(async move {
-            match crate::commands::request::<Bulk>("POST", "/api/v1/tasks/bulk", Some(body)).await {
-                Ok(started) => {
-                    let id = started.id.clone();
-                    job.set(Some(started));
-                    // Follow it until it is done.
-                    loop {
-                        gloo_sleep(500).await;
-                        match crate::commands::request::<Bulk>(
-                            "GET",
-                            &format!("/api/v1/tasks/bulk/{id}"),
-                            None,
-                        )
-                        .await
-                        {
-                            Ok(now) => {
-                                let done = now.finished_at.is_some();
-                                job.set(Some(now));
-                                if done {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                error.set(Some(e));
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        leptos::task::spawn_local(crate::components::control::run_bulk(body, job, error));
     };
     view! {
         <span class="bulk" data-testid="bulk">
             <select aria-label=move || t().bulk_label data-testid="bulk-action" on:change=move |e| {
                 if let Some(a) = Action::from_code(&event_target_value(&e)) { action.set(a) }
             }>
-                {[Action::Retry, Action::Kill, Action::Revoke].into_iter().map(|a| view! {
+                {[Action::Retry, Action::Kill, Action::Revoke, Action::Delete].into_iter().map(|a| view! {
                     <option value=a.code() selected=move || action.get() == a>{move || prefs.locale.get().bulk_action(a)}</option>
                 }).collect_view()}
             </select>
@@ -654,20 +624,4 @@ fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>)
             {move || error.get().map(|e| view! { <span class="command-error error" role="alert">{e}</span> })}
         </span>
     }
-}
-
-/// Waits `ms` in the browser (nothing on the server, which never runs a bulk job's loop).
-async fn gloo_sleep(ms: u32) {
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    {
-        let promise = js_sys::Promise::new(&mut |resolve, _| {
-            if let Some(w) = web_sys::window() {
-                let _ =
-                    w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
-            }
-        });
-        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-    }
-    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-    let _ = ms;
 }

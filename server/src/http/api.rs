@@ -87,6 +87,8 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::control::clear))
                 .routes(routes!(super::control::requeue))
                 .routes(routes!(super::control::priority))
+                .routes(routes!(super::control::delete))
+                .routes(routes!(super::control::waiting))
                 .routes(routes!(super::control::bulk))
                 .routes(routes!(super::control::bulk_progress))
                 .routes(routes!(super::control::commands)),

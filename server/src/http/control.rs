@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::control::{Action, Bulk, BulkRequest, Command, Limits, MoveTo};
+use protocol::control::{Action, Bulk, BulkRequest, Command, Limits, MoveTo, WaitingPage};
 use serde::Deserialize;
 
 async fn send(
@@ -109,6 +109,65 @@ pub async fn revoke(
     .await
 }
 
+/// Deletes a waiting message from the queue at once (`LREM`/`ZREM` of its exact text, found
+/// among the first 100,000 of each of the queue's keys) and records the task as revoked. Unlike
+/// a revoke it needs no worker to take the message, so it also works on a queue nobody
+/// consumes.
+#[utoipa::path(post, path = "/tasks/{task_id}/delete", tag = "control", params(("task_id" = String, Path), RevokeQuery),
+    responses(
+        (status = 202, description = "Deleted; the task is recorded as revoked", body = Command),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Not waiting (started, or not found among the waiting messages)", body = super::error::ErrorBody),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(task_id): Path<String>,
+    q: Result<Query<RevokeQuery>, QueryRejection>,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    send(
+        &state,
+        &who,
+        Action::Delete,
+        q.queue.as_deref(),
+        Some(&task_id),
+        Args::None,
+    )
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitingQuery {
+    /// Messages to skip from the next one to be taken; default 0.
+    offset: Option<u64>,
+    /// 1–200, default 50.
+    limit: Option<u32>,
+}
+
+/// The messages waiting in a queue's broker keys, in the order its consumers take them
+/// (highest priority first), with each task's recorded state when taskdeck has one.
+#[utoipa::path(get, path = "/queues/{queue}/waiting", tag = "control", params(("queue" = String, Path), WaitingQuery),
+    responses(
+        (status = 200, body = WaitingPage),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+    ))]
+pub async fn waiting(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    q: Result<Query<WaitingQuery>, QueryRejection>,
+) -> Result<Json<WaitingPage>, ApiError> {
+    let Query(q) = q.map_err(ApiError::from)?;
+    Ok(Json(
+        state
+            .services
+            .waiting_messages(&queue, q.offset.unwrap_or(0), q.limit.unwrap_or(50))
+            .await?,
+    ))
+}
+
 /// Sets the QPS and concurrency of the queue's taskdeck consumers at runtime (they apply it at
 /// once and confirm in their heartbeat); `null` gives each its own setting back. funboost reads
 /// both only at start: a queue with only funboost consumers answers `409 unsupported`.
@@ -161,8 +220,9 @@ pub async fn retry(
     .await
 }
 
-/// Kills, revokes or retries many tasks: the listed `ids` (up to 10,000), or every task the
-/// `filter` (the tasks page's query string) matches, newest first, the first 10,000. Runs in
+/// Kills, revokes, retries or deletes many tasks: the listed `ids` (up to 10,000; `queue`
+/// names the queue of those still waiting without a record), or every task the `filter` (the
+/// tasks page's query string) matches, newest first, the first 10,000. Runs in
 /// the background on this instance in pages of 200; each task's command is recorded and
 /// audited; tasks in a state the action does not apply to are skipped.
 #[utoipa::path(post, path = "/tasks/bulk", tag = "control", request_body = BulkRequest,

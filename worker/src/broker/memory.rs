@@ -283,7 +283,7 @@ impl Broker for MemoryBroker {
         queue: &Queue,
         task_id: &str,
         to: super::Placement,
-    ) -> Result<bool, BrokerError> {
+    ) -> Result<Option<String>, BrokerError> {
         use super::{with_priority, Placement};
         let t = now();
         self.with(|i| {
@@ -294,9 +294,10 @@ impl Broker for MemoryBroker {
                 Some((list, at))
             });
             let Some((list, at)) = found else {
-                return Ok(false);
+                return Ok(None);
             };
             let raw = i.queues.get_mut(&list).and_then(|q| q.remove(at)).expect("found above");
+            let was = raw.clone();
             match (to, queue.layout) {
                 (Placement::Front, Layout::Lists { .. }) => {
                     i.queues.entry(queue.lists()[0].clone()).or_default().push_front(raw);
@@ -306,6 +307,7 @@ impl Broker for MemoryBroker {
                     let new = with_priority(&raw, Layout::Zset, top + 1.0).unwrap_or(raw);
                     i.put(queue, new);
                 }
+                (Placement::Out, _) => {}
                 (Placement::Priority(p), layout) => match with_priority(&raw, layout, p) {
                     Some(new) => i.put(queue, new),
                     None => {
@@ -316,8 +318,41 @@ impl Broker for MemoryBroker {
                     }
                 },
             }
-            Ok(true)
+            Ok(Some(was))
         })
+    }
+
+    async fn peek_waiting(
+        &self,
+        queue: &Queue,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, String)>, BrokerError> {
+        let (mut skip, limit) = (offset as usize, limit as usize);
+        Ok(self.with(|i| {
+            let mut out = Vec::new();
+            for list in queue.lists() {
+                let Some(q) = i.queues.get(&list) else {
+                    continue;
+                };
+                if skip >= q.len() {
+                    skip -= q.len();
+                    continue;
+                }
+                let room = limit - out.len();
+                out.extend(
+                    q.iter()
+                        .skip(skip)
+                        .take(room)
+                        .map(|m| (list.clone(), m.clone())),
+                );
+                skip = 0;
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            out
+        }))
     }
 
     async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {

@@ -74,13 +74,22 @@ pub trait Broker: Send + Sync + 'static {
     /// Messages waiting in the queue's lists (not counting in-flight ones).
     async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError>;
     /// Moves the waiting message of `task_id` (searched among the first [`SCAN_WAITING`] of each
-    /// of the queue's lists) to `to`; false when it is not waiting there.
+    /// of the queue's lists) to `to`; the message as it was, or `None` when it is not waiting
+    /// there.
     async fn move_waiting(
         &self,
         queue: &Queue,
         task_id: &str,
         to: Placement,
-    ) -> Result<bool, BrokerError>;
+    ) -> Result<Option<String>, BrokerError>;
+    /// Up to `limit` waiting messages from `offset`, in the order consumers take them, each
+    /// with the key it waits under.
+    async fn peek_waiting(
+        &self,
+        queue: &Queue,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, String)>, BrokerError>;
     /// Removes every waiting message of the queue in one step; returns how many. Messages
     /// consumers hold in flight are left alone (funboost's `clear()` deletes those too, and with
     /// them tasks that are running).
@@ -113,6 +122,8 @@ pub enum Placement {
     /// This priority: funboost's REDIS_PRIORITY level (`q:N`, capped at the queue's highest) or
     /// REDIS_ZSET_PRIORITY score. A plain REDIS_ACK_ABLE queue has none.
     Priority(f64),
+    /// Out of the queue: the message is deleted (`LREM`/`ZREM` of its exact text).
+    Out,
 }
 
 /// `raw` with its priority set to `p` where funboost's publishers put it for this layout.

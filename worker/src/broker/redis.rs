@@ -175,7 +175,7 @@ return nil",
 });
 
 /// Takes ARGV[1] out of KEYS[1] (if still there) and puts ARGV[2] into KEYS[2]: `lpush`,
-/// `rpush`, or `zadd` with score ARGV[4] (`top`: above the highest score). 1 when moved.
+/// `rpush`, `zadd` with score ARGV[4], or nowhere (`out`). 1 when moved.
 static MOVE_WAITING: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"local removed
@@ -183,7 +183,7 @@ if redis.call('TYPE', KEYS[1]).ok == 'zset' then removed = redis.call('ZREM', KE
 if removed == 0 then return 0 end
 if ARGV[3] == 'lpush' then redis.call('LPUSH', KEYS[2], ARGV[2])
 elseif ARGV[3] == 'rpush' then redis.call('RPUSH', KEYS[2], ARGV[2])
-else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
+elseif ARGV[3] == 'zadd' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
 return 1",
     )
 });
@@ -553,7 +553,7 @@ impl Broker for RedisBroker {
         queue: &Queue,
         task_id: &str,
         to: Placement,
-    ) -> Result<bool, BrokerError> {
+    ) -> Result<Option<String>, BrokerError> {
         let mut conn = self.conn.clone();
         let mut find = FIND_WAITING.prepare_invoke();
         for list in queue.lists() {
@@ -565,7 +565,7 @@ impl Broker for RedisBroker {
             .invoke_async(&mut conn)
             .await?;
         let Some((from, raw)) = found else {
-            return Ok(false);
+            return Ok(None);
         };
         let (new, to_key, mode, score) = match (to, queue.layout) {
             (Placement::Front, Layout::Lists { .. }) => {
@@ -577,6 +577,7 @@ impl Broker for RedisBroker {
                 let new = with_priority(&raw, Layout::Zset, score).unwrap_or_else(|| raw.clone());
                 (new, from.clone(), "zadd", score)
             }
+            (Placement::Out, _) => (raw.clone(), from.clone(), "out", 0.0),
             (Placement::Priority(p), layout) => {
                 let Some(new) = with_priority(&raw, layout, p) else {
                     return Err(BrokerError::Other(
@@ -599,7 +600,58 @@ impl Broker for RedisBroker {
             .arg(score)
             .invoke_async(&mut conn)
             .await?;
-        Ok(moved == 1)
+        Ok((moved == 1).then_some(raw))
+    }
+
+    async fn peek_waiting(
+        &self,
+        queue: &Queue,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, String)>, BrokerError> {
+        let mut conn = self.conn.clone();
+        let keys = queue.lists();
+        let zset = queue.layout == Layout::Zset;
+        let mut sizes = redis::pipe();
+        for k in &keys {
+            if zset {
+                sizes.zcard(k);
+            } else {
+                sizes.llen(k);
+            }
+        }
+        let sizes: Vec<u64> = sizes.query_async(&mut conn).await?;
+        // Each key's slice of [offset, offset + limit), read in one round trip.
+        let mut reads = redis::pipe();
+        let mut read_keys = Vec::new();
+        let (mut skip, mut want) = (offset, limit);
+        for (k, n) in keys.iter().zip(sizes) {
+            if want == 0 {
+                break;
+            }
+            if skip >= n {
+                skip -= n;
+                continue;
+            }
+            let (start, stop) = (skip as isize, (skip + want.min(n - skip)) as isize - 1);
+            if zset {
+                reads.zrevrange(k, start, stop);
+            } else {
+                reads.lrange(k, start, stop);
+            }
+            read_keys.push(k.clone());
+            want -= want.min(n - skip);
+            skip = 0;
+        }
+        if read_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let read: Vec<Vec<String>> = reads.query_async(&mut conn).await?;
+        Ok(read_keys
+            .into_iter()
+            .zip(read)
+            .flat_map(|(k, msgs)| msgs.into_iter().map(move |m| (k.clone(), m)))
+            .collect())
     }
 
     async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {

@@ -81,3 +81,114 @@ pub async fn until(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A funboost message with this task id and (when given) priority, as its publishers write it
+/// for `layout`.
+pub fn message_with_priority(
+    id: &str,
+    layout: taskdeck_worker::Layout,
+    priority: Option<f64>,
+) -> String {
+    let raw = serde_json::json!({"id": id, "extra": {"task_id": id}}).to_string();
+    match priority {
+        Some(p) => taskdeck_worker::broker::with_priority(&raw, layout, p).unwrap(),
+        None => raw,
+    }
+}
+
+/// What the broker holds waiting in `queue`, as task ids in the order they would be taken.
+pub async fn waiting_ids(
+    broker: &dyn taskdeck_worker::Broker,
+    queue: &taskdeck_worker::Queue,
+) -> Vec<String> {
+    broker
+        .peek_waiting(queue, 0, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, raw)| {
+            serde_json::from_str::<serde_json::Value>(&raw).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Browsing, moving and deleting waiting messages, the same on every broker: priority levels
+/// are read highest first, pages cross from one level's key to the next, a deleted message is
+/// gone for good and a second delete finds nothing.
+pub async fn browse_move_and_delete_waiting(broker: &dyn taskdeck_worker::Broker, name: &str) {
+    use taskdeck_worker::{Layout, Placement, Queue};
+    let levels = Queue::with_priorities(&format!("{name}_levels"), 4);
+    let layout = levels.layout;
+    for (id, p) in [("a", None), ("b", None), ("c", Some(2.0)), ("d", Some(9.0))] {
+        broker
+            .publish(&levels, &message_with_priority(id, layout, p))
+            .await
+            .unwrap();
+    }
+    assert_eq!(waiting_ids(broker, &levels).await, ["d", "c", "a", "b"]);
+    let page = broker.peek_waiting(&levels, 1, 2).await.unwrap();
+    let keys: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [format!("{}:2", levels.name), levels.name.clone()],
+        "{page:?}"
+    );
+    assert!(page[1].1.contains(r#""id":"a""#), "{page:?}");
+    assert_eq!(broker.peek_waiting(&levels, 3, 5).await.unwrap().len(), 1);
+    assert!(broker.peek_waiting(&levels, 4, 5).await.unwrap().is_empty());
+
+    assert!(broker
+        .move_waiting(&levels, "a", Placement::Out)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        broker
+            .move_waiting(&levels, "a", Placement::Out)
+            .await
+            .unwrap()
+            .is_none(),
+        "already gone"
+    );
+    assert!(broker
+        .move_waiting(&levels, "b", Placement::Front)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(waiting_ids(broker, &levels).await, ["b", "d", "c"]);
+    assert_eq!(broker.waiting(&levels).await.unwrap(), 3);
+
+    let zset = Queue::zset(&format!("{name}_zset"));
+    for (id, p) in [("z1", 1.0), ("z5", 5.0), ("z3", 3.0)] {
+        broker
+            .publish(&zset, &message_with_priority(id, Layout::Zset, Some(p)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(waiting_ids(broker, &zset).await, ["z5", "z3", "z1"]);
+    assert!(broker
+        .move_waiting(&zset, "z1", Placement::Front)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(broker
+        .move_waiting(&zset, "z3", Placement::Out)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(waiting_ids(broker, &zset).await, ["z1", "z5"]);
+    assert!(broker
+        .move_waiting(&zset, "z5", Placement::Priority(0.5))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(waiting_ids(broker, &zset).await, ["z1", "z5"]);
+    let top = broker.peek_waiting(&zset, 0, 1).await.unwrap();
+    assert!(
+        top[0].1.contains(r#""priority":6"#),
+        "above the old top score: {top:?}"
+    );
+}

@@ -1,0 +1,277 @@
+//! The messages waiting in a queue, in the order its consumers take them: what funboost has no
+//! record of yet. Operators move one to the front, revoke or delete it, or revoke or delete a
+//! selection in one bulk command.
+
+use crate::api::queue_waiting;
+use crate::components::control::{self, CommandButton, CommandStatus};
+use crate::components::links::{encode, task_href};
+use crate::format;
+use crate::prefs::{use_prefs, use_strings, Prefs};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use protocol::control::{Action, Bulk, Command, WaitingMessage, WaitingPage};
+use std::collections::BTreeSet;
+
+/// Messages per page.
+const PAGE: u32 = 20;
+
+#[component]
+pub fn WaitingMessages(queue: String) -> impl IntoView {
+    let t = use_strings();
+    let offset = RwSignal::new(0u64);
+    let reload = RwSignal::new(0u32);
+    let q = queue.clone();
+    let page = Resource::new(
+        move || (offset.get(), reload.get()),
+        move |(at, _)| queue_waiting(q.clone(), at, PAGE),
+    );
+    let selected = RwSignal::new(BTreeSet::<String>::new());
+    // Outside the reloaded list, so a bulk job's progress outlives the reload it ends with.
+    let job = RwSignal::new(None::<Bulk>);
+    let job_error = RwSignal::new(None::<String>);
+    let last = RwSignal::new(None::<Command>);
+    let on_sent = Callback::new(move |c| {
+        last.set(Some(c));
+        reload.update(|n| *n += 1);
+    });
+    let may = control::can_command();
+    view! {
+        <section class="card waiting" data-testid="waiting">
+            <header class="card-head">
+                <div>
+                    <h2>{move || t().wait_title}</h2>
+                    <p class="muted small">{move || t().wait_lead}</p>
+                </div>
+                <button type="button" class="button" data-testid="waiting-refresh" on:click=move |_| reload.update(|n| *n += 1)>
+                    {move || t().refresh}
+                </button>
+            </header>
+            <CommandStatus command=last.into()/>
+            <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
+                {move || page.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{move || t().load_failed} " " {e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.total == 0 => view! { <p class="muted" data-testid="waiting-none">{move || t().wait_none}</p> }.into_any(),
+                    Ok(p) => view! {
+                        {may.then(|| view! { <SelectionBar queue=queue.clone() selected job error=job_error on_done=move || reload.update(|n| *n += 1)/> })}
+                        <WaitingTable page=p.clone() selected may on_sent/>
+                        <Pager page=p offset/>
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn WaitingTable(
+    page: WaitingPage,
+    selected: RwSignal<BTreeSet<String>>,
+    may: bool,
+    on_sent: Callback<Command>,
+) -> impl IntoView {
+    let t = use_strings();
+    let queue = page.queue.clone();
+    let ids: Vec<String> = page
+        .messages
+        .iter()
+        .filter_map(|m| m.task_id.clone())
+        .collect();
+    let all_ids = ids.clone();
+    let all_selected = move || {
+        let s = selected.get();
+        !all_ids.is_empty() && all_ids.iter().all(|id| s.contains(id))
+    };
+    let toggle_all = move |_| {
+        let on = !all_selected_now(&ids, selected);
+        selected.update(|s| {
+            for id in &ids {
+                if on {
+                    s.insert(id.clone());
+                } else {
+                    s.remove(id);
+                }
+            }
+        })
+    };
+    let now = page.now;
+    let rows = page
+        .messages
+        .into_iter()
+        .map(|m| view! { <Row m queue=queue.clone() now selected may on_sent/> })
+        .collect_view();
+    view! {
+        <div class="table-scroll">
+            <table class="table waiting-table" data-testid="waiting-table">
+                <thead>
+                    <tr>
+                        {may.then(|| view! {
+                            <th class="pick"><input type="checkbox" aria-label=move || t().wait_select_page prop:checked=all_selected.clone() on:change=toggle_all.clone() data-testid="waiting-pick-all"/></th>
+                        })}
+                        <th class="num">{move || t().wait_position}</th>
+                        <th>{move || t().col_task}</th>
+                        <th class="num">{move || t().wait_priority}</th>
+                        <th>{move || t().wait_published}</th>
+                        <th>{move || t().col_params}</th>
+                        <th class="num">{move || t().wait_size}</th>
+                        <th>{move || t().col_state}</th>
+                        {may.then(|| view! { <th></th> })}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+fn all_selected_now(ids: &[String], selected: RwSignal<BTreeSet<String>>) -> bool {
+    selected.with_untracked(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id)))
+}
+
+#[component]
+fn Row(
+    m: WaitingMessage,
+    queue: String,
+    now: f64,
+    selected: RwSignal<BTreeSet<String>>,
+    may: bool,
+    on_sent: Callback<Command>,
+) -> impl IntoView {
+    let t = use_strings();
+    let Prefs { locale, zone, .. } = use_prefs();
+    let id = m.task_id.clone();
+    let pick = id.clone().map(|id| {
+        let checked_id = id.clone();
+        view! {
+            <input type="checkbox" aria-label=move || t().wait_select
+                prop:checked=move || selected.with(|s| s.contains(&checked_id))
+                on:change=move |_| selected.update(|s| if !s.remove(&id) { s.insert(id.clone()); })/>
+        }
+    });
+    let published = m.publish_time;
+    let state = m.state;
+    let actions = id.clone().map(|id| {
+        let path = |what: &str| {
+            format!(
+                "/api/v1/tasks/{}/{what}?queue={}",
+                encode(&id),
+                encode(&queue)
+            )
+        };
+        view! {
+            <div class="row-actions">
+                {(m.position > 0).then(|| view! {
+                    <CommandButton label=|t| t.ctl_front path=path("priority") body=r#"{"front":true}"#.to_owned() on_sent testid="waiting-front"/>
+                })}
+                <CommandButton label=|t| t.ctl_revoke path=path("revoke") confirm=|t| t.ctl_revoke_confirm on_sent testid="waiting-revoke"/>
+                <CommandButton label=|t| t.ctl_delete path=path("delete") confirm=|t| t.ctl_delete_confirm on_sent testid="waiting-delete"/>
+            </div>
+        }
+    });
+    view! {
+        <tr data-task-id=id.clone().unwrap_or_default()>
+            {may.then(|| view! { <td class="pick">{pick}</td> })}
+            <td class="num muted">{m.position + 1}</td>
+            <td class="clip-id" title=id.clone()>
+                {match id.clone() {
+                    Some(id) if state.is_some() => view! { <A href=task_href(&id) attr:class="task-link mono">{id}</A> }.into_any(),
+                    Some(id) => view! { <span class="mono">{id}</span> }.into_any(),
+                    None => view! { <span class="muted">"—"</span> }.into_any(),
+                }}
+            </td>
+            <td class="num">{m.priority.map(|p| p.to_string())}</td>
+            <td class="muted nowrap" title=move || published.map(|p| zone.get().datetime(p))>
+                {move || published.map(|p| locale.get().ago((now - p).max(0.0) as u64))}
+            </td>
+            <td class="params-cell"><details class="more"><summary class="mono">{m.params}</summary></details></td>
+            <td class="num muted">{format::bytes(m.size)}</td>
+            <td>
+                {match state {
+                    Some(s) => view! { <span class=format!("state state-{}", s.as_str())>{move || locale.get().state(s)}</span> }.into_any(),
+                    None => view! { <span class="muted small">{move || t().wait_unrecorded}</span> }.into_any(),
+                }}
+            </td>
+            {may.then(|| view! { <td>{actions}</td> })}
+        </tr>
+    }
+}
+
+/// Revoke or delete the selected messages in one bulk command, with its progress.
+#[component]
+fn SelectionBar(
+    queue: String,
+    selected: RwSignal<BTreeSet<String>>,
+    job: RwSignal<Option<Bulk>>,
+    error: RwSignal<Option<String>>,
+    on_done: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let t = use_strings();
+    let prefs = use_prefs();
+    let busy = Memo::new(move |_| job.get().is_some_and(|j| j.finished_at.is_none()));
+    let count = move || selected.with(|s| s.len());
+    let start = move |action: Action| {
+        let queue = queue.clone();
+        let on_done = on_done.clone();
+        move |_| {
+            let ids: Vec<String> = selected.get_untracked().into_iter().collect();
+            if ids.is_empty() || busy.get_untracked() {
+                return;
+            }
+            let question = match action {
+                Action::Delete => t().ctl_delete_confirm,
+                _ => t().ctl_revoke_confirm,
+            };
+            if !control::confirmed(Some(&format!("{question} ({})", ids.len()))) {
+                return;
+            }
+            error.set(None);
+            let body =
+                serde_json::json!({ "action": action, "ids": ids, "queue": queue }).to_string();
+            let on_done = on_done.clone();
+            leptos::task::spawn_local(async move {
+                control::run_bulk(body, job, error).await;
+                selected.set(BTreeSet::new());
+                on_done();
+            });
+        }
+    };
+    view! {
+        <div class="results-bar" data-testid="waiting-selection">
+            <span class="muted small">{move || format!("{} {}", count(), t().wait_selected)}</span>
+            <button type="button" class="button" data-testid="waiting-revoke-selected" disabled=move || busy.get() || count() == 0 on:click=start(Action::Revoke)>
+                {move || t().wait_revoke_selected}
+            </button>
+            <button type="button" class="button danger" data-testid="waiting-delete-selected" disabled=move || busy.get() || count() == 0 on:click=start(Action::Delete)>
+                {move || t().wait_delete_selected}
+            </button>
+            {move || job.get().map(|j| view! { <span class="muted small" data-testid="waiting-bulk-progress">{prefs.locale.get().bulk_progress(&j)}</span> })}
+            {move || error.get().map(|e| view! { <span class="command-error error" role="alert">{e}</span> })}
+        </div>
+    }
+}
+
+/// "1–50 of 1,234" with the previous and next pages.
+#[component]
+fn Pager(page: WaitingPage, offset: RwSignal<u64>) -> impl IntoView {
+    let t = use_strings();
+    let shown = page.messages.len() as u64;
+    let (from, total) = (page.offset, page.total);
+    let last = from + shown;
+    view! {
+        <div class="results-bar end">
+            <span class="muted small" data-testid="waiting-count">
+                {format!("{}–{} / {}", (from + 1).min(total), last, format::count(total as i64))}
+                " · " {page.layout}
+            </span>
+            <span class="pager">
+                <button type="button" class="button" disabled={from == 0} data-testid="waiting-prev"
+                    on:click=move |_| offset.set(from.saturating_sub(u64::from(PAGE)))>
+                    {move || t().wait_prev}
+                </button>
+                <button type="button" class="button" disabled={last >= total} data-testid="waiting-next"
+                    on:click=move |_| offset.set(last)>
+                    {move || t().wait_next}
+                </button>
+            </span>
+        </div>
+    }
+}

@@ -1,0 +1,157 @@
+//! The messages waiting in a queue's broker keys, read the way its consumers take them, with
+//! what taskdeck knows of each task. funboost records a task only when it starts, so this is
+//! the one place a message nobody has taken yet can be seen (and moved, revoked or deleted).
+
+use crate::control::ControlError;
+use crate::services::Services;
+use futures_util::stream::{self, StreamExt};
+use protocol::control::{WaitingMessage, WaitingPage, WAITING_PAGE_MAX, WAITING_PARAMS_MAX};
+use serde_json::Value;
+use taskdeck_worker::{Layout, Queue};
+
+/// Record lookups in flight at once for one page.
+const LOOKUPS: usize = 16;
+
+/// One waiting message as the page shows it; the record state is filled in afterwards.
+fn describe(position: u64, key: String, raw: &str, layout: Layout) -> WaitingMessage {
+    let body: Option<serde_json::Map<String, Value>> = serde_json::from_str(raw).ok();
+    let extra = body.as_ref().and_then(|b| b.get("extra"));
+    let others = extra.and_then(|e| e.get("other_extra_params"));
+    let priority = match layout {
+        Layout::Zset => others
+            .and_then(|o| o.pointer("/for_broker_redis_zset_priority/priority"))
+            .and_then(Value::as_f64),
+        Layout::Lists { .. } => others
+            .and_then(|o| o.get("priroty"))
+            .and_then(Value::as_f64)
+            .filter(|p| *p > 0.0),
+    };
+    let params = match &body {
+        Some(b) => {
+            let kwargs: serde_json::Map<String, Value> = b
+                .iter()
+                .filter(|(k, _)| k.as_str() != "extra")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Value::Object(kwargs).to_string()
+        }
+        // Not funboost's JSON: shown as it is.
+        None => raw.to_owned(),
+    };
+    WaitingMessage {
+        position,
+        key,
+        task_id: extra
+            .and_then(|e| e.get("task_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        publish_time: extra
+            .and_then(|e| e.get("publish_time"))
+            .and_then(Value::as_f64),
+        priority,
+        params: cut(params, WAITING_PARAMS_MAX),
+        size: raw.len() as u64,
+        state: None,
+    }
+}
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+        s.push('…');
+    }
+    s
+}
+
+impl Services {
+    /// `limit` messages waiting in `queue` from `offset` (0 is taken next), with how many wait
+    /// in all and each task's recorded state.
+    pub async fn waiting_messages(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<WaitingPage, ControlError> {
+        if !(1..=WAITING_PAGE_MAX).contains(&limit) {
+            return Err(ControlError::Invalid(format!(
+                "`limit` is 1–{WAITING_PAGE_MAX}"
+            )));
+        }
+        let params = self.known_queue(queue).await?;
+        let layout = Queue::from_params(queue, params.as_ref());
+        let broker = self.bus.broker();
+        let failed = |e: taskdeck_worker::BrokerError| {
+            ControlError::Unavailable(format!("the broker failed: {e}"))
+        };
+        let (total, page) = tokio::join!(
+            broker.waiting(&layout),
+            broker.peek_waiting(&layout, offset, u64::from(limit))
+        );
+        let mut messages: Vec<WaitingMessage> = page
+            .map_err(failed)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, raw))| describe(offset + i as u64, key, &raw, layout.layout))
+            .collect();
+        let ids: Vec<Option<String>> = messages.iter().map(|m| m.task_id.clone()).collect();
+        let states: Vec<_> = stream::iter(ids)
+            .map(|id| async move {
+                match id {
+                    Some(id) => self
+                        .store
+                        .get_task(&id)
+                        .await
+                        .map(|t| t.map(|t| t.summary.state)),
+                    None => Ok(None),
+                }
+            })
+            .buffered(LOOKUPS)
+            .collect()
+            .await;
+        for (m, state) in messages.iter_mut().zip(states) {
+            m.state =
+                state.map_err(|e| ControlError::Unavailable(format!("the store failed: {e:#}")))?;
+        }
+        Ok(WaitingPage {
+            queue: queue.to_owned(),
+            now: crate::ingest::now_epoch(),
+            layout: layout.broker_kind().to_owned(),
+            total: total.map_err(failed)?,
+            offset,
+            messages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_shown_with_its_priority_params_and_size() {
+        let raw = r#"{"x":1,"extra":{"task_id":"t1","publish_time":1795423726.17,"other_extra_params":{"priroty":3}}}"#;
+        let m = describe(4, "q:3".into(), raw, Layout::Lists { max_priority: 4 });
+        assert_eq!(m.task_id.as_deref(), Some("t1"));
+        assert_eq!(m.priority, Some(3.0));
+        assert_eq!(m.params, r#"{"x":1}"#);
+        assert_eq!(m.publish_time, Some(1795423726.17));
+        assert_eq!((m.position, m.size), (4, raw.len() as u64));
+
+        let zset = r#"{"extra":{"task_id":"z","other_extra_params":{"for_broker_redis_zset_priority":{"priority":2.5}}}}"#;
+        assert_eq!(
+            describe(0, "q".into(), zset, Layout::Zset).priority,
+            Some(2.5)
+        );
+
+        let junk = describe(0, "q".into(), "not json", Layout::Lists { max_priority: 0 });
+        assert_eq!((junk.task_id, junk.params.as_str()), (None, "not json"));
+
+        let long = format!(r#"{{"s":"{}","extra":{{}}}}"#, "é".repeat(5_000));
+        let m = describe(0, "q".into(), &long, Layout::Lists { max_priority: 0 });
+        assert!(m.params.len() <= WAITING_PARAMS_MAX + '…'.len_utf8() && m.params.ends_with('…'));
+    }
+}
