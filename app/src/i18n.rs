@@ -313,6 +313,19 @@ impl Locale {
         }
     }
 
+    pub fn bulk_confirm_selected(self, a: protocol::control::Action, n: usize) -> String {
+        match self {
+            Locale::En => format!(
+                "{} among the {n} selected tasks? Tasks in other states are skipped.",
+                self.bulk_action(a)
+            ),
+            Locale::Zh => format!(
+                "对所选的 {n} 个任务执行「{}」？其他状态的任务会被跳过。",
+                self.bulk_action(a)
+            ),
+        }
+    }
+
     pub fn bulk_progress(self, b: &protocol::control::Bulk) -> String {
         let done = b.finished_at.is_some();
         match self {
@@ -464,6 +477,9 @@ pub struct Strings {
     pub ctl_front: &'static str,
     pub bulk_label: &'static str,
     pub bulk_all_matching: &'static str,
+    pub bulk_selected: &'static str,
+    pub tasks_select: &'static str,
+    pub tasks_select_page: &'static str,
     pub ctl_clear: &'static str,
     pub ctl_requeue: &'static str,
     pub ctl_requeue_hint: &'static str,
@@ -757,6 +773,9 @@ static EN: Strings = Strings {
     ctl_front: "Move to front",
     bulk_label: "Command for every matching task",
     bulk_all_matching: "Apply to all matching",
+    bulk_selected: "Apply to selected",
+    tasks_select: "Select this task",
+    tasks_select_page: "Select every task on this page",
     ctl_clear: "Clear…",
     ctl_requeue: "Requeue stranded",
     ctl_requeue_hint: "Put back the messages held by consumers that stopped heartbeating",
@@ -1051,6 +1070,9 @@ static ZH: Strings = Strings {
     ctl_front: "移到队首",
     bulk_label: "对所有匹配任务执行的命令",
     bulk_all_matching: "应用于全部匹配任务",
+    bulk_selected: "应用于所选",
+    tasks_select: "选择此任务",
+    tasks_select_page: "选择本页全部任务",
     ctl_clear: "清空…",
     ctl_requeue: "重新入队滞留消息",
     ctl_requeue_hint: "放回已停止心跳的消费者仍占用的消息",

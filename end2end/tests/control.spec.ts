@@ -293,3 +293,29 @@ test('the waiting messages of a queue: browsed page by page, one moved, one dele
   await expect(rows).toHaveCount(2);
   expect(redis('LLEN', queue)).toBe('2');
 });
+
+test('bulk retry of the tasks picked on the tasks page', async ({ page }) => {
+  const queue = `e2e_pick_${Date.now()}`;
+  const now = Date.now() / 1000;
+  const events = [0, 1, 2, 3].map((i) => ({
+    task_id: `${queue}-${i}`, queue_name: queue, function: 'charge', params: { i }, publish_time: now - 3,
+    time_start: now - 2, time_end: now - 1, run_status: 'finish', success: false, state: 'failed', exception_type: 'ValueError',
+  }));
+  expect((await postEvents(page, events)).status()).toBe(202);
+  const questions: string[] = [];
+  page.on('dialog', (d) => { questions.push(d.message()); d.accept(); });
+  await openHydrated(page, `/tasks?queue=${queue}`);
+  await expect(page.getByTestId('task-table').locator('tbody tr')).toHaveCount(4);
+  await expect(page.getByTestId('bulk-selected')).toBeDisabled();
+  for (const i of [1, 3]) await page.locator(`tr[data-task-id="${queue}-${i}"] input[type=checkbox]`).check();
+  await expect(page.getByTestId('bulk-selected')).toHaveText('Apply to selected (2)');
+  await page.getByTestId('bulk-selected').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('Retry failed: 2 read, 2 sent, 0 skipped, 0 failed — done');
+  expect(questions[0]).toBe('Retry failed among the 2 selected tasks? Tasks in other states are skipped.');
+  const params = redis('LRANGE', queue, '0', '-1').split('\n').map((m) => JSON.parse(m).i).sort();
+  expect(params).toEqual([1, 3]);
+  await expect(page.getByTestId('bulk-selected')).toHaveText('Apply to selected (0)');
+  // The whole page at once.
+  await page.getByTestId('pick-all').check();
+  await expect(page.getByTestId('bulk-selected')).toHaveText('Apply to selected (4)');
+});

@@ -324,6 +324,9 @@ fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl In
     let everything = query == TaskQuery::default();
     let (csv, ndjson) = (export_href(&query, "csv"), export_href(&query, "ndjson"));
     let bulk_filter = filters_of(&query);
+    let may = crate::components::control::can_command();
+    // Tasks picked on this page (and the pages before): what "Apply to selected" covers.
+    let selected = RwSignal::new(std::collections::BTreeSet::<String>::new());
     let at = move |older: Option<String>, newer: Option<String>| {
         tasks_href(&TaskQuery {
             older,
@@ -376,9 +379,9 @@ fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl In
                     <span class="badge" data-testid="live-waiting">{move || locale.get().new_tasks(waiting.get())}</span>
                 </Show>
             })}
-            {crate::components::control::can_command().then(|| {
+            {may.then(|| {
                 let total = Signal::derive(move || shown.with(|p| p.total));
-                view! { <BulkActions filter=bulk_filter.clone() total/> }
+                view! { <BulkActions filter=bulk_filter.clone() total selected/> }
             })}
             <span class="exports">
                 <a class="button" href=csv download data-testid="export-csv" title=move || t().tasks_export_hint>{move || t().tasks_export_csv}</a>
@@ -394,7 +397,7 @@ fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl In
             true => view! {
                 <EmptyState title=move || t().tasks_no_match_title body=move || t().tasks_no_match_body/>
             }.into_any(),
-            false => view! { <TaskTable shown/> }.into_any(),
+            false => view! { <TaskTable shown selected=may.then_some(selected)/> }.into_any(),
         }}
         <div class="results-bar end">
             <span class="muted small">{move || t().tasks_newest}</span>
@@ -443,8 +446,40 @@ fn row_key(t: &TaskSummary) -> (String, TaskState, u32, u64, u64) {
 }
 
 #[component]
-fn TaskTable(shown: Memo<TaskPage>) -> impl IntoView {
+fn TaskTable(
+    shown: Memo<TaskPage>,
+    /// The picked tasks, when the viewer may send commands.
+    selected: Option<RwSignal<std::collections::BTreeSet<String>>>,
+) -> impl IntoView {
     let t = use_strings();
+    let page_ids = move || {
+        shown.with(|p| {
+            p.tasks
+                .iter()
+                .map(|t| t.task_id.clone())
+                .collect::<Vec<_>>()
+        })
+    };
+    let pick_all = selected.map(|sel| {
+        let all = move || {
+            let ids = page_ids();
+            sel.with(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id)))
+        };
+        let toggle = move |_| {
+            let ids = page_ids();
+            let on = !sel.with_untracked(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id)));
+            sel.update(|s| {
+                for id in ids {
+                    if on {
+                        s.insert(id);
+                    } else {
+                        s.remove(&id);
+                    }
+                }
+            });
+        };
+        view! { <th class="pick"><input type="checkbox" aria-label=move || t().tasks_select_page prop:checked=all on:change=toggle data-testid="pick-all"/></th> }
+    });
     let Prefs { locale, zone, .. } = use_prefs();
     // The ids on screen and, of those, the ones the previous page lacked.
     let fresh = Memo::new(move |prev: Option<&(Vec<String>, Vec<String>)>| {
@@ -468,6 +503,7 @@ fn TaskTable(shown: Memo<TaskPage>) -> impl IntoView {
             <table class="table task-table" data-testid="task-table">
                 <thead>
                     <tr>
+                        {pick_all}
                         <th>{move || t().col_state}</th>
                         <th>{move || t().col_task}</th>
                         <th>{move || t().col_queue} " · " {move || t().col_function}</th>
@@ -491,8 +527,17 @@ fn TaskTable(shown: Memo<TaskPage>) -> impl IntoView {
                         }));
                         let host_href = task.host_name.clone().map(|h| tasks_href(&TaskQuery { host: Some(h), ..TaskQuery::default() }));
                         let started = task.start_time.or(task.publish_time);
+                        let pick = selected.map(|sel| {
+                            let (id, checked_id) = (task.task_id.clone(), task.task_id.clone());
+                            view! {
+                                <td class="pick"><input type="checkbox" aria-label=move || t().tasks_select
+                                    prop:checked=move || sel.with(|s| s.contains(&checked_id))
+                                    on:change=move |_| sel.update(|s| if !s.remove(&id) { s.insert(id.clone()); })/></td>
+                            }
+                        });
                         view! {
                             <tr data-task-id=task.task_id.clone() data-state=state.as_str() class:fresh=is_fresh>
+                                {pick}
                                 <td><span class=format!("state state-{}", state.as_str())>{move || locale.get().state(state)}</span></td>
                                 <td class="clip-id" title=task.task_id.clone()><TaskLink task_id=task.task_id.clone()/></td>
                                 <td class="mono queue-cell" title=task.queue.clone()>
@@ -587,7 +632,11 @@ mod tests {
 /// Kill, revoke, retry or delete every task the filter matches (operators), with the job's
 /// progress.
 #[component]
-fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>) -> impl IntoView {
+fn BulkActions(
+    filter: String,
+    total: Signal<Option<protocol::task::TaskTotal>>,
+    selected: RwSignal<std::collections::BTreeSet<String>>,
+) -> impl IntoView {
     use protocol::control::{Action, Bulk};
     let t = use_strings();
     let prefs = use_prefs();
@@ -595,19 +644,33 @@ fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>)
     let job = RwSignal::new(None::<Bulk>);
     let error = RwSignal::new(None::<String>);
     let busy = Memo::new(move |_| job.get().is_some_and(|j| j.finished_at.is_none()));
-    let start = move |_| {
+    let picked = move || selected.with(|s| s.len());
+    // Everything the filter matches (`None`) or the picked tasks.
+    let start = move |ids: Option<Vec<String>>| {
         let a = action.get_untracked();
-        let question = prefs
-            .locale
-            .get_untracked()
-            .bulk_confirm(a, total.get_untracked());
+        let locale = prefs.locale.get_untracked();
+        let (question, body) = match &ids {
+            None => (
+                locale.bulk_confirm(a, total.get_untracked()),
+                serde_json::json!({ "action": a, "filter": filter.clone() }),
+            ),
+            Some(ids) => (
+                locale.bulk_confirm_selected(a, ids.len()),
+                serde_json::json!({ "action": a, "ids": ids }),
+            ),
+        };
         if !crate::components::control::confirmed(Some(&question)) {
             return;
         }
         error.set(None);
-        let body = serde_json::json!({ "action": a, "filter": filter.clone() }).to_string();
-        leptos::task::spawn_local(crate::components::control::run_bulk(body, job, error));
+        leptos::task::spawn_local(async move {
+            crate::components::control::run_bulk(body.to_string(), job, error).await;
+            if ids.is_some() {
+                selected.set(Default::default());
+            }
+        });
     };
+    let start_all = start.clone();
     view! {
         <span class="bulk" data-testid="bulk">
             <select aria-label=move || t().bulk_label data-testid="bulk-action" on:change=move |e| {
@@ -617,8 +680,12 @@ fn BulkActions(filter: String, total: Signal<Option<protocol::task::TaskTotal>>)
                     <option value=a.code() selected=move || action.get() == a>{move || prefs.locale.get().bulk_action(a)}</option>
                 }).collect_view()}
             </select>
-            <button type="button" class="button" data-testid="bulk-start" disabled=move || busy.get() on:click=start>
+            <button type="button" class="button" data-testid="bulk-start" disabled=move || busy.get() on:click=move |_| start_all(None)>
                 {move || t().bulk_all_matching}
+            </button>
+            <button type="button" class="button" data-testid="bulk-selected" disabled=move || busy.get() || picked() == 0
+                on:click=move |_| start(Some(selected.get_untracked().into_iter().collect()))>
+                {move || t().bulk_selected} " (" {picked} ")"
             </button>
             {move || job.get().map(|j| view! { <span class="muted small" data-testid="bulk-progress">{prefs.locale.get().bulk_progress(&j)}</span> })}
             {move || error.get().map(|e| view! { <span class="command-error error" role="alert">{e}</span> })}
