@@ -1,7 +1,8 @@
 //! Commands for many tasks: the listed ones or every task a filter of the tasks page matches,
 //! walked newest first in pages of [`PAGE`], each task's command recorded and audited like a
-//! single one. Progress lives in the instance that runs the job (`GET /api/v1/tasks/bulk/{id}`
-//! there); what each command did is in the store.
+//! single one. Progress lives in the instance that runs the job and, with Redis, is shared
+//! after every page so any instance answers `GET /api/v1/tasks/bulk/{id}`; what each command did
+//! is in the store.
 
 use crate::control::{ControlError, Facts, Requester};
 use crate::services::Services;
@@ -105,6 +106,27 @@ impl Services {
         Ok(bulk)
     }
 
+    /// A bulk command's progress: this instance's own, or as the instance running it last
+    /// shared it through Redis (at most a page of [`PAGE`] tasks behind).
+    pub async fn bulk_progress_anywhere(&self, id: &str) -> Result<Option<Bulk>, ControlError> {
+        if let Some(b) = self.bulk_progress(id) {
+            return Ok(Some(b));
+        }
+        self.bus
+            .shared_bulk(id)
+            .await
+            .map_err(|e| ControlError::Unavailable(format!("the bus failed: {e}")))
+    }
+
+    /// Writes this instance's progress of a job where the other instances read it.
+    pub async fn share_bulk(&self, id: &str) {
+        if let Some(b) = self.bulk_progress(id) {
+            if let Err(e) = self.bus.share_bulk(&b).await {
+                tracing::warn!(bulk = id, error = %e, "bulk progress not shared");
+            }
+        }
+    }
+
     pub fn bulk_progress(&self, id: &str) -> Option<Bulk> {
         self.bulk
             .lock()
@@ -126,6 +148,7 @@ impl Services {
             .map(|b| b.action)
             .unwrap_or(Action::Retry);
         let who = Requester { actor, ip };
+        self.share_bulk(id).await;
         let mut facts = Facts::new();
         let mut at = PageAt::First;
         let mut seen = 0usize;
@@ -185,6 +208,7 @@ impl Services {
             seen += page.len();
             self.bulk_page(id, &who, (action, queue), page, &mut facts)
                 .await;
+            self.share_bulk(id).await;
             if seen >= BULK_MAX {
                 if matches!(target, Target::Filter(_)) {
                     self.update_bulk(id, |b| b.capped = true);
@@ -193,6 +217,7 @@ impl Services {
             }
         }
         self.update_bulk(id, |b| b.finished_at = Some(crate::ingest::now_epoch()));
+        self.share_bulk(id).await;
         if let Some(b) = self.bulk_progress(id) {
             let detail = format!(
                 "{} matched, {} sent, {} skipped, {} failed{}",

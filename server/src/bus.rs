@@ -66,4 +66,41 @@ impl Bus {
             }
         }
     }
+
+    /// Shares a bulk command's progress with the other instances on the same Redis (kept a
+    /// day); nothing to share in the embedded mode's single process.
+    pub async fn share_bulk(&self, bulk: &protocol::control::Bulk) -> Result<(), String> {
+        let Bus::Redis(manager, _) = self else {
+            return Ok(());
+        };
+        let json = serde_json::to_string(bulk).map_err(|e| e.to_string())?;
+        redis::cmd("SET")
+            .arg(bulk_key(&bulk.id))
+            .arg(json)
+            .arg("EX")
+            .arg(BULK_KEPT_S)
+            .query_async::<()>(&mut manager.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// A bulk command's progress as another instance last shared it.
+    pub async fn shared_bulk(&self, id: &str) -> Result<Option<protocol::control::Bulk>, String> {
+        let Bus::Redis(manager, _) = self else {
+            return Ok(None);
+        };
+        let json: Option<String> = redis::cmd("GET")
+            .arg(bulk_key(id))
+            .query_async(&mut manager.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+}
+
+/// How long a bulk command's shared progress stays readable.
+const BULK_KEPT_S: u64 = 86_400;
+
+fn bulk_key(id: &str) -> String {
+    format!("taskdeck:bulk:{id}")
 }

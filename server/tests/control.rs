@@ -763,3 +763,41 @@ async fn waiting_messages_are_listed_and_deleted() {
     .await;
     assert_eq!(status, 400, "a filter names its queue itself");
 }
+
+/// Behind a load balancer the progress request may reach another instance: with Redis, every
+/// instance answers it.
+#[tokio::test]
+async fn bulk_progress_is_read_from_any_instance_on_the_same_redis() {
+    let base = service_url("TEST_REDIS_URL");
+    let db = format!("{}/10", base.rsplit_once('/').unwrap().0);
+    let mut r = redis::Client::open(db.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Taskdeck::start(dir_a.path(), &["--redis", &db]);
+    let b = Taskdeck::start(dir_b.path(), &["--redis", &db]);
+    let events: Vec<Value> = (0..250)
+        .map(|i| {
+            event(
+                &format!("lb{i}"),
+                "lb",
+                json!({"state": "failed", "run_status": "finish", "success": false}),
+            )
+        })
+        .collect();
+    assert_eq!(post(&a.url, Value::Array(events).to_string()).await.0, 202);
+    let (status, job) = bulk(&a, json!({"action": "retry", "filter": "queue=lb"})).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let (status, early) = get_json(&format!("{}/api/v1/tasks/bulk/{id}", b.url)).await;
+    assert_eq!(status, 200, "shared before the answer: {early}");
+    let on_a = bulk_done(&a, id).await;
+    let on_b = bulk_done(&b, id).await;
+    assert_eq!(on_a, on_b, "the other instance reads the finished job");
+    assert_eq!(on_b["sent"], 250);
+    let (status, _) = get_json(&format!("{}/api/v1/tasks/bulk/nope", b.url)).await;
+    assert_eq!(status, 404);
+}

@@ -239,10 +239,13 @@ pub async fn bulk(
     let job = state
         .services
         .start_bulk(who.actor.clone(), who.ip.clone(), request)?;
+    // Readable from every instance before the answer leaves.
+    state.services.share_bulk(&job.id).await;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
-/// A bulk command's progress (on the instance that runs it).
+/// A bulk command's progress: on the instance that runs it, and with Redis on any other
+/// (shared after every page of 200 tasks).
 #[utoipa::path(get, path = "/tasks/bulk/{id}", tag = "control", params(("id" = String, Path)),
     responses((status = 200, body = Bulk), (status = 404, body = super::error::ErrorBody)))]
 pub async fn bulk_progress(
@@ -251,9 +254,10 @@ pub async fn bulk_progress(
 ) -> Result<Json<Bulk>, ApiError> {
     state
         .services
-        .bulk_progress(&id)
+        .bulk_progress_anywhere(&id)
+        .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no bulk command `{id}` on this instance")))
+        .ok_or_else(|| ApiError::not_found(format!("no bulk command `{id}`")))
 }
 
 /// Puts back, now, the messages that consumers which stopped heartbeating (15 s, funboost's

@@ -13,6 +13,8 @@ pub const STATS_KEEP: [(Grain, Duration); 4] = [
     (Grain::Hour, Duration::from_secs(90 * 86_400)),
     (Grain::Day, Duration::from_secs(5 * 365 * 86_400)),
 ];
+/// How long the audit log is kept: security events are looked back on a year and more later.
+pub const AUDIT_KEEP: Duration = Duration::from_secs(400 * 86_400);
 const CHUNK: i64 = 5_000;
 const EVERY: Duration = Duration::from_secs(60);
 
@@ -21,13 +23,21 @@ pub struct Pruned {
     pub tasks: u64,
     pub dead_letters: u64,
     pub buckets: u64,
+    /// Audit entries and commands.
+    pub history: u64,
 }
 
 impl Store {
     /// Deletes what is older than the retention, chunk by chunk.
     pub async fn prune(&self, now: f64, retention: Duration) -> anyhow::Result<Pruned> {
         let cutoff = now - retention.as_secs_f64();
-        let mut pruned = Pruned::default();
+        let mut pruned = Pruned {
+            // Commands are judged against task records: they go with them.
+            history: self
+                .prune_history(now - AUDIT_KEEP.as_secs_f64(), cutoff)
+                .await?,
+            ..Pruned::default()
+        };
         // SQLite addresses rows by rowid, Postgres by ctid: both delete one chunk per statement.
         let (tasks, dead) = match self {
             Store::Sqlite(_) => (
@@ -80,6 +90,35 @@ impl Store {
         Ok(pruned)
     }
 
+    /// Audit entries older than `audit_cutoff`, commands older than `commands_cutoff`.
+    async fn prune_history(&self, audit_cutoff: f64, commands_cutoff: f64) -> anyhow::Result<u64> {
+        let (audit, commands) = match self {
+            Store::Sqlite(_) => (
+                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT ?2)",
+                "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE requested_at < ?1 LIMIT ?2)",
+            ),
+            Store::Postgres(_) => (
+                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2)",
+                "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE requested_at < $1 LIMIT $2)",
+            ),
+            Store::Mongodb(m) => {
+                use mongodb::bson::{doc, Document};
+                let own = m.own();
+                let audit = own
+                    .collection::<Document>("audit")
+                    .delete_many(doc! { "at": { "$lt": audit_cutoff } })
+                    .await?;
+                let commands = own
+                    .collection::<Document>("commands")
+                    .delete_many(doc! { "requested_at": { "$lt": commands_cutoff } })
+                    .await?;
+                return Ok(audit.deleted_count + commands.deleted_count);
+            }
+        };
+        Ok(self.delete_chunks(audit, audit_cutoff).await?
+            + self.delete_chunks(commands, commands_cutoff).await?)
+    }
+
     async fn delete_chunks(&self, sql: &str, cutoff: f64) -> anyhow::Result<u64> {
         let mut total = 0;
         loop {
@@ -121,6 +160,7 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
                     tasks = p.tasks,
                     dead_letters = p.dead_letters,
                     buckets = p.buckets,
+                    history = p.history,
                     "retention pruned old data"
                 )
             }
@@ -185,12 +225,49 @@ mod tests {
             },
         ];
         store.write_batch(&records, &dead).await.unwrap();
+        // Audit entries are kept 400 days, commands as long as task records.
+        for (i, at) in [now - 401.0 * DAY, now - 10.0 * DAY]
+            .into_iter()
+            .enumerate()
+        {
+            let entry = protocol::auth::AuditEntry {
+                at,
+                actor: "user:a".into(),
+                action: "pause".into(),
+                target: format!("q{i}"),
+                outcome: "ok".into(),
+                detail: String::new(),
+                ip: String::new(),
+            };
+            store.audit(&entry).await.unwrap();
+        }
+        for (id, at) in [("old", now - 10.0 * DAY), ("new", now - 60.0)] {
+            let command = crate::store::commands::CommandRow {
+                id: id.into(),
+                requested_at: at,
+                sent_at: Some(at),
+                actor: "user:a".into(),
+                action: "pause".into(),
+                queue: "q".into(),
+                task_id: None,
+                version: None,
+                detail: String::new(),
+            };
+            store.put_command(&command).await.unwrap();
+        }
         let pruned = store
             .prune(now, Duration::from_secs(7 * 86_400))
             .await
             .unwrap();
         assert_eq!(pruned.tasks, 11_000, "in chunks of {CHUNK}");
         assert_eq!(pruned.dead_letters, 1);
+        assert_eq!(pruned.history, 2, "one audit entry, one command");
+        let audit = store.audit_log("", None, 10).await.unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].target, "q1");
+        let commands = store.commands(None, None, 10).await.unwrap();
+        assert_eq!(commands.len(), 1);
+        assert_eq!(commands[0].id, "new");
         // Ten-day-old second and minute buckets go; hour (90 d) and day (5 y) buckets stay.
         assert!(pruned.buckets > 0);
         let page = store
