@@ -46,6 +46,8 @@ test('an admin creates a token, sees it once, and revokes it; the audit log says
   const name = `script ${Date.now()}`;
   page.on('dialog', (d) => d.accept());
   await openHydrated(page, '/admin/tokens');
+  // Every admin page marks "Admin" in the main navigation as the current section.
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' })).toHaveAttribute('aria-current', 'page');
   const form = page.getByTestId('create-token');
   await form.getByLabel('Name').fill(name);
   await form.getByLabel('ingest').uncheck();

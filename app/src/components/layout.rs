@@ -19,8 +19,11 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <A href="/tasks">{move || t().nav_tasks}</A>
                 <A href="/failures">{move || t().nav_failures}</A>
                 <A href="/workers">{move || t().nav_workers}</A>
-                {crate::me::use_me().is_some_and(|m| m.role == protocol::auth::Role::Admin).then(|| view! {
-                    <A href="/admin/users">{move || t().nav_admin}</A>
+                {crate::me::use_me().is_some_and(|m| m.role == protocol::auth::Role::Admin).then(|| {
+                    // Current on every admin page, not only the one it links to.
+                    let path = leptos_router::hooks::use_location().pathname;
+                    let here = move || path.get().starts_with("/admin/").then_some("page");
+                    view! { <a href="/admin/users" aria-current=here>{move || t().nav_admin}</a> }
                 })}
             </nav>
             <div class="toolbar">
