@@ -49,22 +49,10 @@ fn describe(position: u64, key: String, raw: &str, layout: Layout) -> WaitingMes
             .and_then(|e| e.get("publish_time"))
             .and_then(Value::as_f64),
         priority,
-        params: cut(params, WAITING_PARAMS_MAX),
+        params: protocol::cut(params, WAITING_PARAMS_MAX),
         size: raw.len() as u64,
         state: None,
     }
-}
-
-fn cut(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut at = max;
-        while !s.is_char_boundary(at) {
-            at -= 1;
-        }
-        s.truncate(at);
-        s.push('…');
-    }
-    s
 }
 
 impl Services {

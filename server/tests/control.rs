@@ -61,14 +61,7 @@ struct Job {
 
 #[tokio::test]
 async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry() {
-    let base = service_url("TEST_REDIS_URL");
-    let db = format!("{}/12", base.rsplit_once('/').unwrap().0);
-    let mut r = redis::Client::open(db.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let (db, mut r) = fresh_redis(12).await;
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &["--redis", &db]);
 
@@ -614,14 +607,7 @@ async fn bulk_retry_of_a_filter_and_of_listed_tasks() {
 /// revoked.
 #[tokio::test]
 async fn waiting_messages_are_listed_and_deleted() {
-    let base = service_url("TEST_REDIS_URL");
-    let db = format!("{}/14", base.rsplit_once('/').unwrap().0);
-    let mut r = redis::Client::open(db.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let (db, mut r) = fresh_redis(14).await;
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &["--redis", &db]);
     let q = "wq";
@@ -768,14 +754,7 @@ async fn waiting_messages_are_listed_and_deleted() {
 /// instance answers it.
 #[tokio::test]
 async fn bulk_progress_is_read_from_any_instance_on_the_same_redis() {
-    let base = service_url("TEST_REDIS_URL");
-    let db = format!("{}/10", base.rsplit_once('/').unwrap().0);
-    let mut r = redis::Client::open(db.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let (db, mut r) = fresh_redis(10).await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Taskdeck::start(dir_a.path(), &["--redis", &db]);
     let b = Taskdeck::start(dir_b.path(), &["--redis", &db]);

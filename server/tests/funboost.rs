@@ -41,19 +41,12 @@ fn funboost_peer(args: &[&str]) -> Command {
 
 #[tokio::test]
 async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
-    let server = redis_server();
-    let bus = format!("{server}/15");
-    let mut r = redis::Client::open(bus.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let (bus, mut r) = fresh_redis(15).await;
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &["--redis", &bus]);
 
     let queue = format!("fb_mixin_{}", std::process::id());
-    let mut broker = redis::Client::open(format!("{server}/7"))
+    let mut broker = redis::Client::open(redis_db(7))
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -144,7 +137,7 @@ async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
 #[tokio::test]
 async fn funboost_and_rust_consumers_of_one_queue_are_listed_from_their_heartbeats() {
     use taskdeck_worker::{Emitter, RedisBroker, RedisStreamSink, Worker};
-    let db = format!("{}/7", redis_server());
+    let db = redis_db(7);
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &["--redis", &db, "--worker-drop-after", "60s"]);
     let queue = format!("fb_fleet_{}", std::process::id());
@@ -254,7 +247,7 @@ async fn funboost_and_rust_consumers_of_one_queue_are_listed_from_their_heartbea
 async fn records_a_funboost_worker_saved_in_mongodb_are_read_by_taskdeck() {
     let mongo = service_url("TEST_MONGODB_URL");
     let queue = format!("fb_saved_{}", std::process::id());
-    let mut broker = redis::Client::open(format!("{}/7", redis_server()))
+    let mut broker = redis::Client::open(redis_db(7))
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -356,14 +349,7 @@ fn epoch() -> f64 {
 /// starts them again, a revoked message never runs, a task spinning in a loop is killed.
 #[tokio::test]
 async fn funboost_workers_obey_pause_resume_revoke_and_kill() {
-    let server = redis_server();
-    let db = format!("{server}/13");
-    let mut r = redis::Client::open(db.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut r).await.unwrap();
+    let (db, mut r) = fresh_redis(13).await;
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &["--redis", &db]);
     let queue = format!("fb_ctl_{}", std::process::id());
@@ -537,7 +523,7 @@ async fn the_mixin_posts_records_over_http_with_an_ingest_token() {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let queue = format!("fb_http_{}", std::process::id());
-    let mut broker = redis::Client::open(format!("{}/7", redis_server()))
+    let mut broker = redis::Client::open(redis_db(7))
         .unwrap()
         .get_multiplexed_async_connection()
         .await

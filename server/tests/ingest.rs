@@ -355,26 +355,6 @@ async fn bad_requests_get_clear_errors() {
     );
 }
 
-/// A Redis database of its own for each test, since the stream's key is fixed.
-fn redis_url(db: u8) -> String {
-    let base = service_url("TEST_REDIS_URL");
-    format!("{}/{db}", base.rsplit_once('/').unwrap().0)
-}
-
-async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
-    let conn = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let mut c = conn.clone();
-    redis::cmd("FLUSHDB")
-        .query_async::<()>(&mut c)
-        .await
-        .unwrap();
-    conn
-}
-
 async fn wait_pending_zero(conn: &mut redis::aio::MultiplexedConnection) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -409,8 +389,8 @@ async fn wait_count(db: &Db, sql: &str, want: i64) {
 
 #[tokio::test]
 async fn redis_stream_events_are_committed_then_acknowledged() {
-    let url = redis_url(11);
-    let mut conn = redis(&url).await;
+    // A database of its own: the stream's key is fixed.
+    let (url, mut conn) = fresh_redis(11).await;
     let dir = tempfile::tempdir().unwrap();
     let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
     let db = Db::Sqlite(
@@ -492,8 +472,7 @@ async fn redis_stream_events_are_committed_then_acknowledged() {
 
 #[tokio::test]
 async fn entries_left_pending_by_a_dead_instance_are_claimed_and_recorded_once() {
-    let url = redis_url(12);
-    let mut conn = redis(&url).await;
+    let (url, mut conn) = fresh_redis(12).await;
     // A previous instance read these entries and died before acknowledging them.
     redis::cmd("XGROUP")
         .arg("CREATE")

@@ -382,3 +382,24 @@ impl MongoDb {
         }
     }
 }
+
+/// Database `db` of the test Redis: tests that write fixed keys each have their own.
+pub fn redis_db(db: u8) -> String {
+    let base = service_url("TEST_REDIS_URL");
+    format!("{}/{db}", base.rsplit_once('/').unwrap().0)
+}
+
+/// [`redis_db`] emptied, with a connection to it.
+pub async fn fresh_redis(db: u8) -> (String, redis::aio::MultiplexedConnection) {
+    let url = redis_db(db);
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    (url, conn)
+}
