@@ -41,7 +41,7 @@ fn funboost_peer(args: &[&str]) -> Command {
 
 #[tokio::test]
 async fn funboost_workers_stream_running_and_final_records_with_the_mixin() {
-    let (bus, mut r) = fresh_redis(15).await;
+    let (bus, _) = fresh_redis(15).await;
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &["--redis", &bus]);
 
