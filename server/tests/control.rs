@@ -754,7 +754,7 @@ async fn waiting_messages_are_listed_and_deleted() {
 /// instance answers it.
 #[tokio::test]
 async fn bulk_progress_is_read_from_any_instance_on_the_same_redis() {
-    let (db, mut r) = fresh_redis(10).await;
+    let (db, _) = fresh_redis(10).await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Taskdeck::start(dir_a.path(), &["--redis", &db]);
     let b = Taskdeck::start(dir_b.path(), &["--redis", &db]);
