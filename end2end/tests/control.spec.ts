@@ -282,6 +282,7 @@ test('the waiting messages of a queue: browsed page by page, one moved, one dele
   await expect(page.getByTestId('waiting-selection')).toContainText('3 selected');
   await page.getByTestId('waiting-revoke-selected').click();
   await expect(page.getByTestId('waiting-bulk-progress')).toHaveText('Revoke waiting: 3 read, 3 sent, 0 skipped, 0 failed — done');
+  expect(questions.pop()).toBe('Revoke waiting among the 3 selected tasks? Tasks in other states are skipped.');
   expect(redis('HKEYS', `funboost_kill_task_hash:${queue}`).split('\n').sort()).toEqual([6, 7, 8].map((i) => `${queue}-${i}`));
   await expect(page.getByTestId('waiting-selection')).toContainText('0 selected');
 

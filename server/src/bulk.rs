@@ -118,7 +118,8 @@ impl Services {
             .map_err(|e| ControlError::Unavailable(format!("the bus failed: {e}")))
     }
 
-    /// Writes this instance's progress of a job where the other instances read it.
+    /// Writes this instance's progress of a job where the other instances read it (the route
+    /// that starts a job shares it first, before answering).
     pub async fn share_bulk(&self, id: &str) {
         if let Some(b) = self.bulk_progress(id) {
             if let Err(e) = self.bus.share_bulk(&b).await {
@@ -148,7 +149,6 @@ impl Services {
             .map(|b| b.action)
             .unwrap_or(Action::Retry);
         let who = Requester { actor, ip };
-        self.share_bulk(id).await;
         let mut facts = Facts::new();
         let mut at = PageAt::First;
         let mut seen = 0usize;

@@ -36,11 +36,20 @@ pub enum ControlError {
     Unavailable(String),
 }
 
-/// The target is not in a state the command can change (a message no longer waiting, a
-/// priority for a queue without priorities): the caller's conflict, not an outage.
+/// The target is not in a state the command can change (a message no longer waiting): the
+/// caller's conflict, not an outage.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct TargetRefused(String);
+
+/// Whether sending failed because of the target (a conflict) rather than an outage.
+fn refused_by_target(e: &anyhow::Error) -> bool {
+    e.is::<TargetRefused>()
+        || matches!(
+            e.downcast_ref::<taskdeck_worker::BrokerError>(),
+            Some(taskdeck_worker::BrokerError::NoPriorities)
+        )
+}
 
 impl From<ControlError> for app::backend::BackendError {
     fn from(e: ControlError) -> Self {
@@ -242,20 +251,34 @@ impl Services {
         &self,
         queue: &str,
     ) -> Result<(Vec<Consumer>, Option<serde_json::Value>, bool), ControlError> {
-        let broker = self.bus.broker();
-        let (fleet, queues) = tokio::join!(app::backend::Backend::workers(self), broker.queues());
+        let (fleet, registered) =
+            tokio::join!(app::backend::Backend::workers(self), self.registered(queue));
         let consumers = fleet
             .map_err(unavailable)?
             .consumers
             .into_iter()
             .filter(|c| c.heartbeat.queue_name == queue)
             .collect();
-        let queues = queues.map_err(|e| unavailable(format!("the broker failed: {e}")))?;
+        let (params, known) = registered?;
+        Ok((consumers, params, known))
+    }
+
+    /// The parameters the queue's consumers registered, and whether the broker knows it.
+    async fn registered(
+        &self,
+        queue: &str,
+    ) -> Result<(Option<serde_json::Value>, bool), ControlError> {
+        let queues = self
+            .bus
+            .broker()
+            .queues()
+            .await
+            .map_err(|e| unavailable(format!("the broker failed: {e}")))?;
         let found = queues.queues.iter().find(|q| q.queue == queue);
         let params = found
             .and_then(|q| q.params.as_deref())
             .and_then(|p| serde_json::from_str(p).ok());
-        Ok((consumers, params, found.is_some()))
+        Ok((params, found.is_some()))
     }
 
     /// Fails unless the broker or the store knows `queue`.
@@ -282,7 +305,7 @@ impl Services {
         &self,
         queue: &str,
     ) -> Result<Option<serde_json::Value>, ControlError> {
-        let (_, params, known) = self.queue_facts(queue).await?;
+        let (params, known) = self.registered(queue).await?;
         self.check_known(queue, known).await?;
         Ok(params)
     }
@@ -434,13 +457,15 @@ impl Services {
             )
             .await;
         let sent = match (sent, action) {
-            (Ok((_, Some(raw))), Action::Delete) => self
-                .record_deleted(&queue, &raw, who.actor)
-                .await
-                .map(|d| (None, Some(d))),
+            (Ok((_, Some(raw))), Action::Delete) => {
+                let layout = taskdeck_worker::Queue::from_params(&queue, params.as_ref());
+                self.record_deleted(&layout, &raw, who.actor)
+                    .await
+                    .map(|d| (None, Some(d)))
+            }
             (sent, _) => sent,
         };
-        let target_refused = matches!(&sent, Err(e) if e.is::<TargetRefused>());
+        let target_refused = matches!(&sent, Err(e) if refused_by_target(e));
         let now = crate::ingest::now_epoch();
         match sent {
             Ok((version, detail)) => {
@@ -530,13 +555,6 @@ impl Services {
                     Action::Delete => Placement::Out,
                     _ => placement.unwrap_or(Placement::Front),
                 };
-                if matches!(to, Placement::Priority(_)) && layout.broker_kind() == "REDIS_ACK_ABLE"
-                {
-                    return Err(TargetRefused(
-                        "this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead".into(),
-                    )
-                    .into());
-                }
                 let moved = broker
                     .move_waiting(&layout, task_id.unwrap_or_default(), to)
                     .await?;
@@ -575,34 +593,51 @@ impl Services {
 
     /// What can be done to the task now, and the latest kill or revoke of it.
     /// Records a deleted message's task as revoked (funboost keeps no record of a task that
-    /// never started: this one says who took it out); answers the command's detail.
-    async fn record_deleted(&self, queue: &str, raw: &str, actor: &str) -> anyhow::Result<String> {
+    /// never started: this one says who took it out); answers the command's detail. A record
+    /// that cannot be written puts the message back (at the end of its queue): nothing is lost.
+    async fn record_deleted(
+        &self,
+        layout: &taskdeck_worker::Queue,
+        raw: &str,
+        actor: &str,
+    ) -> anyhow::Result<String> {
         let now = crate::ingest::now_epoch();
-        let message = taskdeck_worker::Message::parse(raw.to_owned(), now)
-            .map_err(|e| anyhow::anyhow!("deleted, but the message is unreadable: {e}"))?;
-        let event = protocol::event::TaskEvent {
-            v: Some(1),
-            task_id: message.task_id.clone(),
-            queue_name: queue.to_owned(),
-            state: Some(TaskState::Revoked),
-            run_status: Some("finish".into()),
-            success: Some(false),
-            params: serde_json::value::to_raw_value(&message.kwargs).ok(),
-            publish_time: Some(message.publish_time),
-            time_end: Some(now),
-            exception_type: Some("Deleted".into()),
-            exception_msg: Some(format!("deleted from the queue by {actor}")),
-            ..Default::default()
+        let recorded = match taskdeck_worker::Message::parse(raw.to_owned(), now) {
+            Ok(message) => {
+                let event = protocol::event::TaskEvent {
+                    v: Some(1),
+                    task_id: message.task_id.clone(),
+                    queue_name: layout.name.clone(),
+                    state: Some(TaskState::Revoked),
+                    run_status: Some("finish".into()),
+                    success: Some(false),
+                    params: serde_json::value::to_raw_value(&message.kwargs).ok(),
+                    publish_time: Some(message.publish_time),
+                    time_end: Some(now),
+                    exception_type: Some("Deleted".into()),
+                    exception_msg: Some(format!("deleted from the queue by {actor}")),
+                    ..Default::default()
+                };
+                let prepared = crate::ingest::Prepared {
+                    records: vec![crate::ingest::record::TaskRecord::from_event(event, now)],
+                    ..Default::default()
+                };
+                self.ingest
+                    .submit(prepared, std::time::Duration::from_secs(10))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("the message is unreadable: {e}")),
         };
-        let prepared = crate::ingest::Prepared {
-            records: vec![crate::ingest::record::TaskRecord::from_event(event, now)],
-            ..Default::default()
-        };
-        self.ingest
-            .submit(prepared, std::time::Duration::from_secs(10))
-            .await
-            .map_err(|e| anyhow::anyhow!("deleted, but its record was not written: {e}"))?;
-        Ok("deleted from the queue; recorded as revoked".to_owned())
+        match recorded {
+            Ok(_) => Ok("deleted from the queue; recorded as revoked".to_owned()),
+            Err(why) => {
+                self.bus.broker().publish(layout, raw).await.map_err(|e| {
+                    anyhow::anyhow!("deleted, but its record was not written ({why}) and putting it back failed: {e}")
+                })?;
+                anyhow::bail!("not deleted: its record could not be written ({why}); the message is back at the end of its queue")
+            }
+        }
     }
 
     pub async fn controls_of(

@@ -16,16 +16,13 @@ const LOOKUPS: usize = 16;
 fn describe(position: u64, key: String, raw: &str, layout: Layout) -> WaitingMessage {
     let body: Option<serde_json::Map<String, Value>> = serde_json::from_str(raw).ok();
     let extra = body.as_ref().and_then(|b| b.get("extra"));
-    let others = extra.and_then(|e| e.get("other_extra_params"));
-    let priority = match layout {
-        Layout::Zset => others
-            .and_then(|o| o.pointer("/for_broker_redis_zset_priority/priority"))
-            .and_then(Value::as_f64),
-        Layout::Lists { .. } => others
-            .and_then(|o| o.get("priroty"))
-            .and_then(Value::as_f64)
-            .filter(|p| *p > 0.0),
-    };
+    // Read where funboost's publishers put it, as the worker reads it.
+    let priority = taskdeck_worker::Message::parse(raw.to_owned(), 0.0)
+        .ok()
+        .and_then(|m| match layout {
+            Layout::Zset => Some(m.zset_priority()),
+            Layout::Lists { .. } => Some(m.priority()).filter(|p| *p > 0).map(f64::from),
+        });
     let params = match &body {
         Some(b) => {
             let kwargs: serde_json::Map<String, Value> = b

@@ -5,12 +5,12 @@
 use crate::api::queue_waiting;
 use crate::components::control::{self, CommandButton, CommandStatus};
 use crate::components::links::{encode, task_href};
+use crate::components::pick::{PickAll, PickOne, Picked};
 use crate::format;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use protocol::control::{Action, Bulk, Command, WaitingMessage, WaitingPage};
-use std::collections::BTreeSet;
 
 /// Messages per page.
 const PAGE: u32 = 20;
@@ -25,7 +25,7 @@ pub fn WaitingMessages(queue: String) -> impl IntoView {
         move || (offset.get(), reload.get()),
         move |(at, _)| queue_waiting(q.clone(), at, PAGE),
     );
-    let selected = RwSignal::new(BTreeSet::<String>::new());
+    let selected: Picked = RwSignal::new(Default::default());
     // Outside the reloaded list, so a bulk job's progress outlives the reload it ends with.
     let job = RwSignal::new(None::<Bulk>);
     let job_error = RwSignal::new(None::<String>);
@@ -65,7 +65,7 @@ pub fn WaitingMessages(queue: String) -> impl IntoView {
 #[component]
 fn WaitingTable(
     page: WaitingPage,
-    selected: RwSignal<BTreeSet<String>>,
+    selected: Picked,
     may: bool,
     on_sent: Callback<Command>,
 ) -> impl IntoView {
@@ -76,23 +76,6 @@ fn WaitingTable(
         .iter()
         .filter_map(|m| m.task_id.clone())
         .collect();
-    let all_ids = ids.clone();
-    let all_selected = move || {
-        let s = selected.get();
-        !all_ids.is_empty() && all_ids.iter().all(|id| s.contains(id))
-    };
-    let toggle_all = move |_| {
-        let on = !all_selected_now(&ids, selected);
-        selected.update(|s| {
-            for id in &ids {
-                if on {
-                    s.insert(id.clone());
-                } else {
-                    s.remove(id);
-                }
-            }
-        })
-    };
     let now = page.now;
     let rows = page
         .messages
@@ -105,7 +88,7 @@ fn WaitingTable(
                 <thead>
                     <tr>
                         {may.then(|| view! {
-                            <th class="pick"><input type="checkbox" aria-label=move || t().wait_select_page prop:checked=all_selected.clone() on:change=toggle_all.clone() data-testid="waiting-pick-all"/></th>
+                            <PickAll ids=Signal::stored(ids) picked=selected label=|t| t.wait_select_page testid="waiting-pick-all"/>
                         })}
                         <th class="num">{move || t().wait_position}</th>
                         <th>{move || t().col_task}</th>
@@ -123,30 +106,21 @@ fn WaitingTable(
     }
 }
 
-fn all_selected_now(ids: &[String], selected: RwSignal<BTreeSet<String>>) -> bool {
-    selected.with_untracked(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id)))
-}
-
 #[component]
 fn Row(
     m: WaitingMessage,
     queue: String,
     now: f64,
-    selected: RwSignal<BTreeSet<String>>,
+    selected: Picked,
     may: bool,
     on_sent: Callback<Command>,
 ) -> impl IntoView {
     let t = use_strings();
     let Prefs { locale, zone, .. } = use_prefs();
     let id = m.task_id.clone();
-    let pick = id.clone().map(|id| {
-        let checked_id = id.clone();
-        view! {
-            <input type="checkbox" aria-label=move || t().wait_select
-                prop:checked=move || selected.with(|s| s.contains(&checked_id))
-                on:change=move |_| selected.update(|s| if !s.remove(&id) { s.insert(id.clone()); })/>
-        }
-    });
+    let pick = id
+        .clone()
+        .map(|id| view! { <PickOne id picked=selected label=|t| t.wait_select/> });
     let published = m.publish_time;
     let state = m.state;
     let actions = id.clone().map(|id| {
@@ -169,7 +143,10 @@ fn Row(
     });
     view! {
         <tr data-task-id=id.clone().unwrap_or_default()>
-            {may.then(|| view! { <td class="pick">{pick}</td> })}
+            {may.then(|| match pick {
+                Some(p) => p.into_any(),
+                None => view! { <td class="pick"></td> }.into_any(),
+            })}
             <td class="num muted">{m.position + 1}</td>
             <td class="clip-id" title=id.clone()>
                 {match id.clone() {
@@ -199,7 +176,7 @@ fn Row(
 #[component]
 fn SelectionBar(
     queue: String,
-    selected: RwSignal<BTreeSet<String>>,
+    selected: Picked,
     job: RwSignal<Option<Bulk>>,
     error: RwSignal<Option<String>>,
     on_done: impl Fn() + Clone + Send + Sync + 'static,
@@ -216,11 +193,11 @@ fn SelectionBar(
             if ids.is_empty() || busy.get_untracked() {
                 return;
             }
-            let question = match action {
-                Action::Delete => t().ctl_delete_confirm,
-                _ => t().ctl_revoke_confirm,
-            };
-            if !control::confirmed(Some(&format!("{question} ({})", ids.len()))) {
+            let question = prefs
+                .locale
+                .get_untracked()
+                .bulk_confirm_selected(action, ids.len());
+            if !control::confirmed(Some(&question)) {
                 return;
             }
             error.set(None);
@@ -229,7 +206,7 @@ fn SelectionBar(
             let on_done = on_done.clone();
             leptos::task::spawn_local(async move {
                 control::run_bulk(body, job, error).await;
-                selected.set(BTreeSet::new());
+                selected.set(Default::default());
                 on_done();
             });
         }
@@ -249,7 +226,7 @@ fn SelectionBar(
     }
 }
 
-/// "1–50 of 1,234" with the previous and next pages.
+/// "1–20 / 1,234" with the previous and next pages.
 #[component]
 fn Pager(page: WaitingPage, offset: RwSignal<u64>) -> impl IntoView {
     let t = use_strings();

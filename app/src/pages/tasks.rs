@@ -5,6 +5,7 @@
 use crate::api::search_tasks;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, QueueLink, TaskLink};
+use crate::components::pick::{PickAll, PickOne, Picked};
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings, Prefs};
@@ -449,36 +450,19 @@ fn row_key(t: &TaskSummary) -> (String, TaskState, u32, u64, u64) {
 fn TaskTable(
     shown: Memo<TaskPage>,
     /// The picked tasks, when the viewer may send commands.
-    selected: Option<RwSignal<std::collections::BTreeSet<String>>>,
+    selected: Option<Picked>,
 ) -> impl IntoView {
     let t = use_strings();
-    let page_ids = move || {
+    let page_ids = Signal::derive(move || {
         shown.with(|p| {
             p.tasks
                 .iter()
                 .map(|t| t.task_id.clone())
                 .collect::<Vec<_>>()
         })
-    };
-    let pick_all = selected.map(|sel| {
-        let all = move || {
-            let ids = page_ids();
-            sel.with(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id)))
-        };
-        let toggle = move |_| {
-            let ids = page_ids();
-            let on = !sel.with_untracked(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id)));
-            sel.update(|s| {
-                for id in ids {
-                    if on {
-                        s.insert(id);
-                    } else {
-                        s.remove(&id);
-                    }
-                }
-            });
-        };
-        view! { <th class="pick"><input type="checkbox" aria-label=move || t().tasks_select_page prop:checked=all on:change=toggle data-testid="pick-all"/></th> }
+    });
+    let pick_all = selected.map(|picked| {
+        view! { <PickAll ids=page_ids picked label=|t| t.tasks_select_page testid="pick-all"/> }
     });
     let Prefs { locale, zone, .. } = use_prefs();
     // The ids on screen and, of those, the ones the previous page lacked.
@@ -527,14 +511,7 @@ fn TaskTable(
                         }));
                         let host_href = task.host_name.clone().map(|h| tasks_href(&TaskQuery { host: Some(h), ..TaskQuery::default() }));
                         let started = task.start_time.or(task.publish_time);
-                        let pick = selected.map(|sel| {
-                            let (id, checked_id) = (task.task_id.clone(), task.task_id.clone());
-                            view! {
-                                <td class="pick"><input type="checkbox" aria-label=move || t().tasks_select
-                                    prop:checked=move || sel.with(|s| s.contains(&checked_id))
-                                    on:change=move |_| sel.update(|s| if !s.remove(&id) { s.insert(id.clone()); })/></td>
-                            }
-                        });
+                        let pick = selected.map(|picked| view! { <PickOne id=task.task_id.clone() picked label=|t| t.tasks_select/> });
                         view! {
                             <tr data-task-id=task.task_id.clone() data-state=state.as_str() class:fresh=is_fresh>
                                 {pick}
@@ -635,7 +612,7 @@ mod tests {
 fn BulkActions(
     filter: String,
     total: Signal<Option<protocol::task::TaskTotal>>,
-    selected: RwSignal<std::collections::BTreeSet<String>>,
+    selected: Picked,
 ) -> impl IntoView {
     use protocol::control::{Action, Bulk};
     let t = use_strings();

@@ -288,22 +288,40 @@ impl Broker for MemoryBroker {
         let t = now();
         self.with(|i| {
             let found = queue.lists().into_iter().find_map(|list| {
-                let at = i.queues.get(&list)?.iter().take(super::SCAN_WAITING).position(|m| {
-                    crate::message::Message::parse(m.clone(), t).is_ok_and(|m| m.task_id == task_id)
-                })?;
+                let at = i
+                    .queues
+                    .get(&list)?
+                    .iter()
+                    .take(super::SCAN_WAITING)
+                    .position(|m| {
+                        crate::message::Message::parse(m.clone(), t)
+                            .is_ok_and(|m| m.task_id == task_id)
+                    })?;
                 Some((list, at))
             });
             let Some((list, at)) = found else {
                 return Ok(None);
             };
-            let raw = i.queues.get_mut(&list).and_then(|q| q.remove(at)).expect("found above");
+            let raw = i
+                .queues
+                .get_mut(&list)
+                .and_then(|q| q.remove(at))
+                .expect("found above");
             let was = raw.clone();
             match (to, queue.layout) {
                 (Placement::Front, Layout::Lists { .. }) => {
-                    i.queues.entry(queue.lists()[0].clone()).or_default().push_front(raw);
+                    i.queues
+                        .entry(queue.lists()[0].clone())
+                        .or_default()
+                        .push_front(raw);
                 }
                 (Placement::Front, Layout::Zset) => {
-                    let top = i.queues.get(&list).and_then(|q| q.front()).and_then(|m| queue.score_of(m)).unwrap_or(0.0);
+                    let top = i
+                        .queues
+                        .get(&list)
+                        .and_then(|q| q.front())
+                        .and_then(|m| queue.score_of(m))
+                        .unwrap_or(0.0);
                     let new = with_priority(&raw, Layout::Zset, top + 1.0).unwrap_or(raw);
                     i.put(queue, new);
                 }
@@ -312,9 +330,7 @@ impl Broker for MemoryBroker {
                     Some(new) => i.put(queue, new),
                     None => {
                         i.queues.entry(list).or_default().insert(at, raw);
-                        return Err(BrokerError::Other(
-                            "this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead".into(),
-                        ));
+                        return Err(BrokerError::NoPriorities);
                     }
                 },
             }

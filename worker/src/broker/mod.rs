@@ -21,6 +21,9 @@ pub enum BrokerError {
     Redis(#[from] ::redis::RedisError),
     #[error("{0}")]
     Other(String),
+    /// A priority asked of a queue kept without priorities: the caller's mistake.
+    #[error("this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead")]
+    NoPriorities,
 }
 
 /// What a heartbeat tells the consumer back.

@@ -580,9 +580,7 @@ impl Broker for RedisBroker {
             (Placement::Out, _) => (raw.clone(), from.clone(), "out", 0.0),
             (Placement::Priority(p), layout) => {
                 let Some(new) = with_priority(&raw, layout, p) else {
-                    return Err(BrokerError::Other(
-                        "this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead".into(),
-                    ));
+                    return Err(BrokerError::NoPriorities);
                 };
                 let to_key = queue.list_of(&new);
                 match layout {
