@@ -462,17 +462,11 @@ impl Store {
                     let re = mongodb::bson::Regex { pattern: regex_escape(text), options: "i".into() };
                     filter.insert("$or", ["actor", "action", "target", "outcome", "detail"].map(|f| doc! { f: re.clone() }).to_vec());
                 }
-                // One more than asked: a server that answers `$lt` on doubles like `$lte` (the
-                // MongoDB-protocol test server does) gives back the page's boundary entry, which
-                // is dropped here.
-                let mut cursor = m.own().collection::<Document>("audit").find(filter).sort(doc! { "at": -1 }).limit(i64::from(limit) + 1).await?;
+                let mut cursor = m.own().collection::<Document>("audit").find(filter).sort(doc! { "at": -1 }).limit(i64::from(limit)).await?;
                 let mut out = Vec::new();
-                while cursor.advance().await? && out.len() < limit as usize {
+                while cursor.advance().await? {
                     let d = cursor.deserialize_current()?;
                     let at = d.get_f64("at")?;
-                    if at >= before {
-                        continue;
-                    }
                     let s = |k: &str| d.get_str(k).unwrap_or_default().to_owned();
                     out.push(AuditEntry {
                         at,
