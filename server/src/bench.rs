@@ -367,6 +367,6 @@ async fn copy_ceiling(pool: &sqlx::PgPool, rows: &[TaskRecord]) -> anyhow::Resul
         .await?;
     let started = Instant::now();
     let mut conn = pool.acquire().await?;
-    crate::store::copy_rows(&mut conn, "bench_copy", rows).await?;
+    crate::store::copy_rows(&mut conn, "bench_copy", &rows.iter().collect::<Vec<_>>()).await?;
     Ok((rows.len(), started.elapsed().as_secs_f64()))
 }

@@ -238,6 +238,80 @@ async fn http_events_into_postgres_follow_the_state_machine() {
     pg.drop().await;
 }
 
+/// Batches of thousands are written over several Postgres connections at once (split by task
+/// id): concurrent batches, redelivered events and a bad event among them still leave every
+/// task, counter and dead letter exactly once.
+#[tokio::test]
+async fn large_postgres_batches_written_in_shares_count_everything_once() {
+    let pg = PgDb::new("ingest_shares").await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    const TASKS: usize = 3_000;
+    let task = |i: usize| format!("big{i:05}");
+    let running: Vec<Value> = (0..TASKS)
+        .map(|i| event(&task(i), "big", json!({"state": "running", "run_times": 1})))
+        .collect();
+    let mut finished: Vec<Value> = (0..TASKS)
+        .map(|i| {
+            let outcome = if i % 10 == 3 {
+                json!({"state": "failed", "exception_type": "Boom", "exception_msg": format!("boom {i}"), "time_cost": 0.2})
+            } else {
+                json!({"state": "success", "time_cost": 0.1})
+            };
+            event(&task(i), "big", outcome)
+        })
+        .collect();
+    finished.insert(TASKS / 2, json!("not an event"));
+    let (status, report) = post(&td.url, Value::Array(running).to_string()).await;
+    assert_eq!(status, 202, "{report}");
+
+    // Two halves at once, then everything again as a redelivery.
+    let (first, second) = finished.split_at(finished.len() / 2);
+    let (a, b) = tokio::join!(
+        post(&td.url, Value::Array(first.to_vec()).to_string()),
+        post(&td.url, Value::Array(second.to_vec()).to_string()),
+    );
+    assert_eq!((a.0, b.0), (202, 202), "{} {}", a.1, b.1);
+    let (status, report) = post(&td.url, Value::Array(finished).to_string()).await;
+    assert_eq!(status, 202, "{report}");
+
+    let pool = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    let db = Db::Pg(pool.clone());
+    let failed = (0..TASKS).filter(|i| i % 10 == 3).count() as i64;
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM tasks WHERE queue = 'big'")
+            .await,
+        TASKS as i64
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM tasks WHERE queue = 'big' AND state = 2")
+            .await,
+        TASKS as i64 - failed
+    );
+    for grain in 0..4 {
+        assert_eq!(
+            db.stat("big", grain, 2).await,
+            TASKS as i64 - failed,
+            "grain {grain}"
+        );
+        assert_eq!(db.stat("big", grain, 3).await, failed, "grain {grain}");
+    }
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(count) AS BIGINT) FROM failure_stats WHERE queue = 'big' AND grain = 1 AND exception_type = 'Boom'")
+            .await,
+        failed
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM dead_letters WHERE payload = '\"not an event\"'")
+            .await,
+        2,
+        "the bad event of each of the two posts that carried it"
+    );
+    pool.close().await;
+    drop(td);
+    pg.drop().await;
+}
+
 #[tokio::test]
 async fn a_postgres_outage_delays_events_but_loses_none() {
     let pg = PgDb::new("outage").await;

@@ -1,6 +1,7 @@
 //! The stored form of a task and the state machine that merges events into it.
 
 use protocol::event::{TaskEvent, TaskState};
+use std::collections::HashMap;
 
 /// One row of the task table: the latest known state of one task.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,16 +153,24 @@ impl TaskRecord {
 }
 
 /// Reduces a batch to one record per task, in arrival order of first appearance.
-pub fn reduce(records: impl IntoIterator<Item = TaskRecord>) -> Vec<TaskRecord> {
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut out: Vec<TaskRecord> = Vec::new();
-    for record in records {
-        match index.get(&record.task_id) {
-            Some(&i) => out[i].merge(record),
-            None => {
-                index.insert(record.task_id.clone(), out.len());
-                out.push(record);
-            }
+pub fn reduce(records: Vec<TaskRecord>) -> Vec<TaskRecord> {
+    // Slots are found on borrowed ids first, so no id is copied to key the map.
+    let slots: Vec<usize> = {
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+        records
+            .iter()
+            .map(|r| {
+                let next = index.len();
+                *index.entry(r.task_id.as_str()).or_insert(next)
+            })
+            .collect()
+    };
+    let mut out: Vec<TaskRecord> = Vec::with_capacity(records.len());
+    for (record, slot) in records.into_iter().zip(slots) {
+        if slot < out.len() {
+            out[slot].merge(record);
+        } else {
+            out.push(record);
         }
     }
     out
@@ -228,7 +237,7 @@ mod tests {
 
     #[test]
     fn reduce_keeps_one_record_per_task() {
-        let out = reduce([
+        let out = reduce(vec![
             record("a", "running", 1),
             record("b", "running", 1),
             record("a", "success", 1),

@@ -268,7 +268,7 @@ fn task_upsert_tail(greatest: &str, least: &str) -> String {
 
 /// The queues a batch names, each with the latest receive time, in a stable order (so
 /// concurrent writers lock rows in the same order).
-fn queues_seen(records: &[TaskRecord]) -> Vec<(&str, f64)> {
+fn queues_seen<'a>(records: impl IntoIterator<Item = &'a TaskRecord>) -> Vec<(&'a str, f64)> {
     let mut seen: std::collections::BTreeMap<&str, f64> = Default::default();
     for r in records {
         let t = seen.entry(r.queue.as_str()).or_insert(r.updated_at);
