@@ -205,7 +205,41 @@ async fn collect(
     }
 }
 
+/// One batch on its way through the share writers: its senders hear back once every share
+/// has committed.
+struct BatchJob {
+    waiting: Vec<oneshot::Sender<WriteOutcome>>,
+    /// Events of the batch, for the queue-depth gauge.
+    queued: u64,
+    left: usize,
+    outcome: WriteOutcome,
+}
+
+/// One share of a batch: the records of some of its tasks (and, for the first share, its
+/// dead letters).
+struct Share {
+    records: Vec<TaskRecord>,
+    dead: Vec<DeadLetter>,
+    job: Arc<std::sync::Mutex<BatchJob>>,
+}
+
+/// Splits every batch by task id over the store's writers, each writing its shares in order on
+/// its own connection. A task always lands in the same share, so its events are written in the
+/// order they came; shares of the same batch commit independently, and a writer moves on to its
+/// share of the next batch without waiting for the others.
 async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metrics: Arc<Metrics>) {
+    let writers = store.writers();
+    let mut shares_tx = Vec::with_capacity(writers);
+    let mut handles = Vec::with_capacity(writers);
+    for _ in 0..writers {
+        let (tx, rx) = mpsc::channel(1);
+        shares_tx.push(tx);
+        handles.push(tokio::spawn(write_shares(
+            rx,
+            store.clone(),
+            metrics.clone(),
+        )));
+    }
     while let Some(batch) = batches.recv().await {
         let queued: u64 = batch.iter().map(|s| s.prepared.len() as u64).sum();
         let mut records = Vec::new();
@@ -216,9 +250,51 @@ async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metri
             dead.extend(s.prepared.dead);
             waiting.push(s.done);
         }
-        let records = record::reduce(records);
+        let mut parts: Vec<Vec<TaskRecord>> = (0..writers).map(|_| Vec::new()).collect();
+        for r in record::reduce(records) {
+            parts[share_of(&r.task_id, writers)].push(r);
+        }
+        let job = Arc::new(std::sync::Mutex::new(BatchJob {
+            waiting,
+            queued,
+            left: writers,
+            outcome: WriteOutcome::default(),
+        }));
+        let mut dead = Some(dead);
+        for (tx, records) in shares_tx.iter().zip(parts) {
+            let share = Share {
+                records,
+                dead: dead.take().unwrap_or_default(),
+                job: job.clone(),
+            };
+            if tx.send(share).await.is_err() {
+                return;
+            }
+        }
+    }
+    drop(shares_tx);
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn share_of(task_id: &str, writers: usize) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    if writers == 1 {
+        return 0;
+    }
+    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one(task_id);
+    (h % writers as u64) as usize
+}
+
+async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: Arc<Metrics>) {
+    while let Some(Share { records, dead, job }) = shares.recv().await {
         let mut backoff = Duration::from_millis(100);
-        loop {
+        let outcome = loop {
+            if records.is_empty() && dead.is_empty() {
+                break Some(WriteOutcome::default());
+            }
             let started = Instant::now();
             match store.write_batch(&records, &dead).await {
                 Ok(outcome) => {
@@ -228,25 +304,35 @@ async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metri
                     if outcome.changed > 0 {
                         metrics.committed.send_modify(|n| *n += 1);
                     }
-                    for done in waiting {
-                        let _ = done.send(outcome);
-                    }
-                    break;
+                    break Some(outcome);
                 }
                 Err(e) => {
                     metrics.flush_errors.fetch_add(1, Relaxed);
                     // Nobody waits any more: every source has given up and will send again
-                    // (HTTP clients retry, Redis entries stay pending), so drop the batch.
-                    if waiting.iter().all(|d| d.is_closed()) {
+                    // (HTTP clients retry, Redis entries stay pending), so drop the share.
+                    let abandoned = job.lock().unwrap().waiting.iter().all(|d| d.is_closed());
+                    if abandoned {
                         tracing::warn!(error = %format!("{e:#}"), rows = records.len(), "batch write failed; its senders gave up and will resend");
-                        break;
+                        break None;
                     }
                     tracing::warn!(error = %format!("{e:#}"), rows = records.len(), retry_in_ms = backoff.as_millis() as u64, "batch write failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
+        };
+        let mut job = job.lock().unwrap();
+        if let Some(o) = outcome {
+            job.outcome.changed += o.changed;
+            job.outcome.finished += o.finished;
         }
-        metrics.queued.fetch_sub(queued, Relaxed);
+        job.left -= 1;
+        if job.left == 0 {
+            metrics.queued.fetch_sub(job.queued, Relaxed);
+            let outcome = job.outcome;
+            for done in job.waiting.drain(..) {
+                let _ = done.send(outcome);
+            }
+        }
     }
 }

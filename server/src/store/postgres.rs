@@ -1,5 +1,5 @@
-//! Postgres writes: each batch is split by task id over a few connections, each of which
-//! copies its share (binary COPY) and upserts it in one statement, then adds its counters.
+//! Postgres writes: each batch (or share of one, see `Store::writers`) is copied with binary
+//! COPY and upserted in one statement, then its counters are added, in one transaction.
 
 use super::{DeadLetter, WriteOutcome};
 use crate::ingest::record::TaskRecord;
@@ -35,54 +35,10 @@ const ADD_DEAD: &str = "
 INSERT INTO dead_letters (received_at, source, error, payload)
 SELECT * FROM UNNEST($1::float8[], $2::text[], $3::text[], $4::text[])";
 
-/// Connections one batch is written over. Postgres runs each connection's statements on one
-/// core: a single writer leaves the server's other cores idle while taskdeck waits on it.
-/// Shares never hold the same task (split by task id), so they never wait on each other's
-/// rows; their counter rows they lock in one global order (sorted increments), so they
-/// cannot deadlock either.
-const WRITERS: usize = 2;
-
-/// Below this many records one connection is cheaper than the extra round trips.
-const SPLIT_FROM: usize = 500;
-
+/// One transaction: COPY into the scratch table, upsert, then the counters of what changed.
 pub async fn write_batch(
     pool: &PgPool,
     records: &[TaskRecord],
-    dead: &[DeadLetter],
-) -> sqlx::Result<WriteOutcome> {
-    if records.len() < SPLIT_FROM {
-        return write_share(pool, &records.iter().collect::<Vec<_>>(), dead).await;
-    }
-    let mut shares: Vec<Vec<&TaskRecord>> = vec![Vec::new(); WRITERS];
-    for r in records {
-        shares[share_of(&r.task_id)].push(r);
-    }
-    let mut writes = Vec::with_capacity(shares.len());
-    let mut dead = dead;
-    for share in &shares {
-        writes.push(write_share(pool, share, dead));
-        dead = &[];
-    }
-    let outcomes = futures_util::future::try_join_all(writes).await?;
-    Ok(outcomes
-        .into_iter()
-        .fold(WriteOutcome::default(), |a, b| WriteOutcome {
-            changed: a.changed + b.changed,
-            finished: a.finished + b.finished,
-        }))
-}
-
-fn share_of(task_id: &str) -> usize {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one(task_id);
-    (h % WRITERS as u64) as usize
-}
-
-/// One transaction: COPY into the scratch table, upsert, then the counters of what changed.
-async fn write_share(
-    pool: &PgPool,
-    records: &[&TaskRecord],
     dead: &[DeadLetter],
 ) -> sqlx::Result<WriteOutcome> {
     let mut tx = pool.begin().await?;
@@ -119,7 +75,7 @@ async fn write_share(
             .execute(&mut *tx)
             .await?;
     }
-    let seen = super::queues_seen(records.iter().copied());
+    let seen = super::queues_seen(records);
     if !seen.is_empty() {
         sqlx::query(SEEN_QUEUES)
             .bind(seen.iter().map(|(q, _)| *q).collect::<Vec<_>>())
@@ -147,7 +103,7 @@ async fn write_share(
 pub async fn copy_rows(
     conn: &mut sqlx::PgConnection,
     table: &str,
-    records: &[&TaskRecord],
+    records: &[TaskRecord],
 ) -> sqlx::Result<()> {
     const CHUNK: usize = 4 << 20;
     let mut copy = conn
