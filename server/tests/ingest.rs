@@ -544,6 +544,90 @@ async fn redis_stream_events_are_committed_then_acknowledged() {
     );
 }
 
+/// Appends `n` finished tasks `<prefix><i>` to the event stream.
+async fn add_finished(conn: &mut redis::aio::MultiplexedConnection, prefix: &str, n: usize) {
+    let mut pipe = redis::pipe();
+    for i in 0..n {
+        let e = event(
+            &format!("{prefix}{i}"),
+            "comeback",
+            json!({"state": "success", "run_times": 1, "time_cost": 0.01}),
+        );
+        pipe.cmd("XADD")
+            .arg("taskdeck:events")
+            .arg("*")
+            .arg("event")
+            .arg(e.to_string())
+            .ignore();
+    }
+    pipe.query_async::<()>(conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_stream_is_read_again_after_redis_drops_the_connections() {
+    let (url, mut conn) = fresh_redis(8).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
+    let db = Db::Sqlite(
+        sqlx::SqlitePool::connect(&format!(
+            "sqlite:{}",
+            dir.path().join("data/taskdeck.db").display()
+        ))
+        .await
+        .unwrap(),
+    );
+    add_finished(&mut conn, "before", 100).await;
+    wait_count(
+        &db,
+        "SELECT COUNT(*) FROM tasks WHERE queue = 'comeback'",
+        100,
+    )
+    .await;
+
+    // Every connection taskdeck holds on this database is closed by the server, the one
+    // blocked in XREADGROUP included.
+    let me: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let theirs: Vec<&str> = clients
+        .lines()
+        .filter(|l| l.split(' ').any(|f| f == "db=8"))
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .filter(|id| *id != me.to_string())
+        .collect();
+    assert!(!theirs.is_empty(), "taskdeck's connections in {clients}");
+    for id in theirs {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    add_finished(&mut conn, "after", 100).await;
+    wait_count(
+        &db,
+        "SELECT COUNT(*) FROM tasks WHERE queue = 'comeback'",
+        200,
+    )
+    .await;
+    wait_pending_zero(&mut conn).await;
+    assert_eq!(
+        db.stat("comeback", 1, 2).await,
+        200,
+        "each success counted once"
+    );
+}
+
 #[tokio::test]
 async fn entries_left_pending_by_a_dead_instance_are_claimed_and_recorded_once() {
     let (url, mut conn) = fresh_redis(12).await;

@@ -7,6 +7,7 @@ pub mod memory;
 pub mod metrics;
 pub mod record;
 pub mod redis_stream;
+mod resp;
 pub mod stats;
 
 use crate::store::{DeadLetter, Store, WriteOutcome};
@@ -64,8 +65,12 @@ impl Prepared {
     /// Parses raw events (JSON values, or text that was not JSON) from `source`.
     pub fn from_raw(raw: impl IntoIterator<Item = RawEvent>, source: &str) -> Prepared {
         let now = now_epoch();
-        let mut p = Prepared::default();
-        for (i, item) in raw.into_iter().enumerate() {
+        let raw = raw.into_iter();
+        let mut p = Prepared {
+            records: Vec::with_capacity(raw.size_hint().0),
+            ..Prepared::default()
+        };
+        for (i, item) in raw.enumerate() {
             let (error, payload) = match item {
                 RawEvent::Text(text) => match TaskEvent::from_json_str(&text) {
                     Ok(event) => {

@@ -42,10 +42,11 @@ impl TaskRecord {
         let state = event.effective_state();
         let exception_type = event.exception_class();
         let exception_msg = event.exception_message();
-        let params = match (&event.params, &event.params_str) {
-            (Some(p), _) => Some(p.get().to_owned()),
-            (None, Some(s)) => Some(s.clone()),
-            (None, None) => None,
+        // Raw JSON becomes the record's text without a copy.
+        let raw_text = |raw: Box<serde_json::value::RawValue>| Box::<str>::from(raw).into_string();
+        let params = match (event.params, event.params_str) {
+            (Some(p), _) => Some(raw_text(p)),
+            (None, s) => s,
         };
         let cost = event
             .time_cost
@@ -76,7 +77,7 @@ impl TaskRecord {
                 .run_times
                 .unwrap_or(u32::from(state != TaskState::Pending)),
             params,
-            result: event.result.map(|r| r.get().to_owned()),
+            result: event.result.map(raw_text),
             exception_type,
             exception_msg,
             traceback: event.traceback,

@@ -33,6 +33,8 @@ const LINGER: Duration = Duration::from_millis(10);
 
 pub struct StreamSource {
     conn: ConnectionManager,
+    /// XREADGROUP only: its large replies are parsed by `resp`.
+    reads: super::resp::ReplyConn,
     ingest: Ingest,
     consumer: String,
     in_flight: Arc<Semaphore>,
@@ -52,6 +54,7 @@ impl StreamSource {
             .set_response_timeout(Some(BLOCK + Duration::from_secs(5)))
             .set_max_delay(Duration::from_secs(1));
         Ok(StreamSource {
+            reads: super::resp::ReplyConn::new(&client, BLOCK + Duration::from_secs(5)),
             conn: ConnectionManager::new_lazy_with_config(client, config)?,
             ingest,
             consumer,
@@ -153,7 +156,7 @@ impl StreamSource {
         cmd.arg("STREAMS").arg(STREAM).arg(from);
         // Walked by hand: redis' `StreamReadReply` clones the whole reply and builds a map per
         // entry, which cost more CPU than reading it.
-        let reply: Value = cmd.query_async(&mut self.conn).await?;
+        let reply = self.reads.query(&cmd).await?;
         read_reply(reply).map_err(|what| {
             redis::RedisError::from((redis::ErrorKind::Parse, "unexpected XREADGROUP reply", what))
         })
