@@ -217,13 +217,7 @@ async fn state_machine_scenario(td: &Taskdeck, db: &Db) {
 async fn http_events_into_sqlite_follow_the_state_machine() {
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &[]);
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("data/taskdeck.db").display()
-    ))
-    .await
-    .unwrap();
-    state_machine_scenario(&td, &Db::Sqlite(pool)).await;
+    state_machine_scenario(&td, &sqlite_of(dir.path()).await).await;
 }
 
 #[tokio::test]
@@ -449,6 +443,16 @@ async fn wait_pending_zero(conn: &mut redis::aio::MultiplexedConnection) {
     }
 }
 
+/// The SQLite store of a taskdeck started in `dir`.
+async fn sqlite_of(dir: &std::path::Path) -> Db {
+    let path = dir.join("data/taskdeck.db");
+    Db::Sqlite(
+        sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap(),
+    )
+}
+
 async fn wait_count(db: &Db, sql: &str, want: i64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -467,14 +471,7 @@ async fn redis_stream_events_are_committed_then_acknowledged() {
     let (url, mut conn) = fresh_redis(11).await;
     let dir = tempfile::tempdir().unwrap();
     let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
-    let db = Db::Sqlite(
-        sqlx::SqlitePool::connect(&format!(
-            "sqlite:{}",
-            dir.path().join("data/taskdeck.db").display()
-        ))
-        .await
-        .unwrap(),
-    );
+    let db = sqlite_of(dir.path()).await;
 
     let mut pipe = redis::pipe();
     for i in 0..200 {
@@ -568,14 +565,7 @@ async fn the_stream_is_read_again_after_redis_drops_the_connections() {
     let (url, mut conn) = fresh_redis(8).await;
     let dir = tempfile::tempdir().unwrap();
     let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
-    let db = Db::Sqlite(
-        sqlx::SqlitePool::connect(&format!(
-            "sqlite:{}",
-            dir.path().join("data/taskdeck.db").display()
-        ))
-        .await
-        .unwrap(),
-    );
+    let db = sqlite_of(dir.path()).await;
     add_finished(&mut conn, "before", 100).await;
     wait_count(
         &db,
@@ -685,14 +675,7 @@ async fn entries_left_pending_by_a_dead_instance_are_claimed_and_recorded_once()
 
     let dir = tempfile::tempdir().unwrap();
     let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
-    let db = Db::Sqlite(
-        sqlx::SqlitePool::connect(&format!(
-            "sqlite:{}",
-            dir.path().join("data/taskdeck.db").display()
-        ))
-        .await
-        .unwrap(),
-    );
+    let db = sqlite_of(dir.path()).await;
     wait_count(
         &db,
         "SELECT COUNT(*) FROM tasks WHERE queue = 'orphans' AND state = 3",
