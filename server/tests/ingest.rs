@@ -566,13 +566,9 @@ async fn the_stream_is_read_again_after_redis_drops_the_connections() {
     let dir = tempfile::tempdir().unwrap();
     let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
     let db = sqlite_of(dir.path()).await;
+    const RECORDED: &str = "SELECT COUNT(*) FROM tasks WHERE queue = 'comeback'";
     add_finished(&mut conn, "before", 100).await;
-    wait_count(
-        &db,
-        "SELECT COUNT(*) FROM tasks WHERE queue = 'comeback'",
-        100,
-    )
-    .await;
+    wait_count(&db, RECORDED, 100).await;
 
     // Every connection taskdeck holds on this database is closed by the server, the one
     // blocked in XREADGROUP included.
@@ -604,12 +600,7 @@ async fn the_stream_is_read_again_after_redis_drops_the_connections() {
     }
 
     add_finished(&mut conn, "after", 100).await;
-    wait_count(
-        &db,
-        "SELECT COUNT(*) FROM tasks WHERE queue = 'comeback'",
-        200,
-    )
-    .await;
+    wait_count(&db, RECORDED, 200).await;
     wait_pending_zero(&mut conn).await;
     assert_eq!(
         db.stat("comeback", 1, 2).await,
