@@ -482,20 +482,10 @@ async fn redis_stream_events_are_committed_then_acknowledged() {
                 "stream_q",
                 json!({"state": state, "run_times": 1, "time_cost": 0.01}),
             );
-            pipe.cmd("XADD")
-                .arg("taskdeck:events")
-                .arg("*")
-                .arg("event")
-                .arg(e.to_string())
-                .ignore();
+            xadd_event(&mut pipe, &e.to_string());
         }
     }
-    pipe.cmd("XADD")
-        .arg("taskdeck:events")
-        .arg("*")
-        .arg("event")
-        .arg("{broken")
-        .ignore();
+    xadd_event(&mut pipe, "{broken");
     pipe.cmd("XADD")
         .arg("taskdeck:events")
         .arg("*")
@@ -541,6 +531,16 @@ async fn redis_stream_events_are_committed_then_acknowledged() {
     );
 }
 
+/// Queues `XADD taskdeck:events * event <text>` on `pipe`.
+fn xadd_event(pipe: &mut redis::Pipeline, text: &str) {
+    pipe.cmd("XADD")
+        .arg("taskdeck:events")
+        .arg("*")
+        .arg("event")
+        .arg(text)
+        .ignore();
+}
+
 /// Appends `n` finished tasks `<prefix><i>` to the event stream.
 async fn add_finished(conn: &mut redis::aio::MultiplexedConnection, prefix: &str, n: usize) {
     let mut pipe = redis::pipe();
@@ -550,12 +550,7 @@ async fn add_finished(conn: &mut redis::aio::MultiplexedConnection, prefix: &str
             "comeback",
             json!({"state": "success", "run_times": 1, "time_cost": 0.01}),
         );
-        pipe.cmd("XADD")
-            .arg("taskdeck:events")
-            .arg("*")
-            .arg("event")
-            .arg(e.to_string())
-            .ignore();
+        xadd_event(&mut pipe, &e.to_string());
     }
     pipe.query_async::<()>(conn).await.unwrap();
 }
