@@ -28,7 +28,7 @@ pub struct ServeArgs {
     /// [default: sqlite:./data/taskdeck.db]
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
-    /// Redis for the control bus and ingest stream (redis://… or rediss://…); without it the
+    /// Redis for the control bus and ingest stream (redis://… or redis+unix://…); without it the
     /// bus is in-process [env: TASKDECK_REDIS]
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
@@ -316,14 +316,16 @@ impl Settings {
         ) {
             Some(found) if found.value.is_empty() => None,
             Some(found) => {
-                let ok_scheme = ["redis://", "rediss://", "redis+unix://", "unix://"]
+                let ok_scheme = ["redis://", "redis+unix://", "unix://"]
                     .iter()
                     .any(|s| found.value.starts_with(s));
                 if !ok_scheme || redis::Client::open(found.value.as_str()).is_err() {
                     return Err(invalid(
                         "redis",
                         found,
-                        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…".into(),
+                        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] or redis+unix:///PATH[?db=N] \
+                         (TLS is not supported: reach Redis over a private network or a tunnel)"
+                            .into(),
                     ));
                 }
                 Some(found.value)
@@ -671,6 +673,11 @@ mod tests {
 
         for (var, value, name) in [
             ("TASKDECK_REDIS", "http://x", "`redis`"),
+            (
+                "TASKDECK_REDIS",
+                "rediss://h:6380/0",
+                "TLS is not supported",
+            ),
             ("TASKDECK_LOG", "info,=[", "`log`"),
             ("TASKDECK_LOG_FORMAT", "xml", "`log_format`"),
             ("TASKDECK_STORE", "sqlite::memory:", "`store`"),
