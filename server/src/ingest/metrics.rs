@@ -148,13 +148,13 @@ impl Metrics {
         self.batch_rows.render(
             &mut out,
             "taskdeck_ingest_batch_rows",
-            "Records per batch write.",
+            "Records per write: a batch, or on Postgres one share of it.",
             &BATCH_BOUNDS,
         );
         self.flush_seconds.render(
             &mut out,
             "taskdeck_ingest_flush_seconds",
-            "Duration of one batch write.",
+            "Duration of one write (a batch, or on Postgres one share of it).",
             &FLUSH_BOUNDS,
         );
         out
