@@ -494,6 +494,11 @@ async fn bulk(td: &Taskdeck, body: Value) -> (u16, Value) {
     (status, resp.json().await.unwrap())
 }
 
+/// A bulk command's `(matched, sent, skipped, failed)`.
+fn bulk_counts(job: &Value) -> [Option<u64>; 4] {
+    ["matched", "sent", "skipped", "failed"].map(|k| job[k].as_u64())
+}
+
 async fn bulk_done(td: &Taskdeck, id: &str) -> Value {
     let start = Instant::now();
     loop {
@@ -536,13 +541,8 @@ async fn bulk_retry_of_a_filter_and_of_listed_tasks() {
     assert_eq!(status, 202, "{job}");
     let job = bulk_done(&td, job["id"].as_str().unwrap()).await;
     assert_eq!(
-        (
-            job["matched"].as_u64(),
-            job["sent"].as_u64(),
-            job["skipped"].as_u64(),
-            job["failed"].as_u64()
-        ),
-        (Some(450), Some(450), Some(0), Some(0)),
+        bulk_counts(&job),
+        [Some(450), Some(450), Some(0), Some(0)],
         "{job}"
     );
     assert_eq!(job["capped"], false);
@@ -563,12 +563,8 @@ async fn bulk_retry_of_a_filter_and_of_listed_tasks() {
     assert_eq!(status, 202);
     let job = bulk_done(&td, job["id"].as_str().unwrap()).await;
     assert_eq!(
-        (
-            job["matched"].as_u64(),
-            job["sent"].as_u64(),
-            job["skipped"].as_u64()
-        ),
-        (Some(3), Some(1), Some(2)),
+        bulk_counts(&job),
+        [Some(3), Some(1), Some(2), Some(0)],
         "{job}"
     );
 
@@ -714,13 +710,8 @@ async fn waiting_messages_are_listed_and_deleted() {
     assert_eq!(status, 202, "{job}");
     let job = bulk_done(&td, job["id"].as_str().unwrap()).await;
     assert_eq!(
-        (
-            job["matched"].as_u64(),
-            job["sent"].as_u64(),
-            job["skipped"].as_u64(),
-            job["failed"].as_u64()
-        ),
-        (Some(3), Some(2), Some(1), Some(0)),
+        bulk_counts(&job),
+        [Some(3), Some(2), Some(1), Some(0)],
         "{job}"
     );
     for id in ["w0", "w1"] {

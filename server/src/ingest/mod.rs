@@ -216,6 +216,7 @@ struct BatchJob {
     waiting: Vec<oneshot::Sender<WriteOutcome>>,
     /// Events of the batch, for the queue-depth gauge.
     queued: u64,
+    /// Shares not yet committed (or given up on).
     left: usize,
     outcome: WriteOutcome,
 }

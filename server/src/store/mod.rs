@@ -134,8 +134,6 @@ impl Store {
         }
     }
 
-    /// Writes a reduced batch (one record per task) and the dead letters that came with it in
-    /// one transaction: either all of it is committed or none.
     /// How many shares of each batch (split by task id) are written at once, each on its own
     /// connection. Postgres runs a connection's statements on one core, so one writer leaves
     /// its other cores idle; concurrent shares never touch the same task, and lock counter
@@ -148,6 +146,8 @@ impl Store {
         }
     }
 
+    /// Writes a reduced batch (one record per task) and the dead letters that came with it in
+    /// one transaction: either all of it is committed or none.
     pub async fn write_batch(
         &self,
         records: &[TaskRecord],
