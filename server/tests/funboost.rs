@@ -325,10 +325,12 @@ async fn records_a_funboost_worker_saved_in_mongodb_are_read_by_taskdeck() {
     coll.drop().await.unwrap();
 }
 
-/// Start times (epoch seconds) of each `step(i)` a control peer began, by `i`.
+/// Start times (epoch seconds) of each `step(i)` a control peer began, by `i`. A line the peer
+/// is still appending has no newline yet (and could parse as a wrong time): it waits.
 fn starts(path: &std::path::Path) -> Vec<(i64, f64)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
         .lines()
         .filter_map(|l| {
             let (i, at) = l.split_once(' ')?;

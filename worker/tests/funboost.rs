@@ -86,9 +86,12 @@ fn rust_worker(
     (stop, run, flushed)
 }
 
+/// The records the funboost peer has finished writing: a line still being appended while we
+/// read has no newline yet and is left for the next read.
 fn read_records(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
