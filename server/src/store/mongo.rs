@@ -745,3 +745,37 @@ async fn count_finished(
     }
     Ok(total)
 }
+
+/// Retention on MongoDB: records, dead letters and chart counters older than their cutoffs
+/// (`buckets` as [`super::retention::bucket_cutoffs`] gives them). A record goes by its last
+/// write (`utime`, the field of the TTL index both funboost and taskdeck create, so the delete
+/// walks an index in every collection). The TTL index alone is not enough: servers without
+/// TTL indexes keep everything, and an index funboost created keeps its own expiry. Returns
+/// (records, dead letters, counters) deleted.
+pub async fn prune(
+    m: &MongoStore,
+    cutoff: f64,
+    buckets: &[(&str, Grain, i64)],
+) -> anyhow::Result<(u64, u64, u64)> {
+    let old = doc! { "utime": { "$lt": DateTime::from_millis((cutoff * 1_000.0) as i64) } };
+    let mut records = 0;
+    for name in m.records().list_collection_names().await? {
+        let coll = m.records().collection::<Document>(&name);
+        records += coll.delete_many(old.clone()).await?.deleted_count;
+    }
+    let own = m.own();
+    let dead = own
+        .collection::<Document>("dead_letters")
+        .delete_many(doc! { "received_at": { "$lt": cutoff } })
+        .await?
+        .deleted_count;
+    let mut counters = 0;
+    for (collection, grain, first_kept) in buckets {
+        counters += own
+            .collection::<Document>(collection)
+            .delete_many(doc! { "grain": i32::from(grain.code()), "bucket": { "$lt": first_kept } })
+            .await?
+            .deleted_count;
+    }
+    Ok((records, dead, counters))
+}

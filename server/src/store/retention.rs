@@ -38,6 +38,7 @@ impl Store {
                 .await?,
             ..Pruned::default()
         };
+        let buckets = bucket_cutoffs(now, retention);
         // SQLite addresses rows by rowid, Postgres by ctid: both delete one chunk per statement.
         let (tasks, dead) = match self {
             Store::Sqlite(_) => (
@@ -48,44 +49,39 @@ impl Store {
                 "DELETE FROM tasks WHERE ctid IN (SELECT ctid FROM tasks WHERE sort_time < $1 LIMIT $2)",
                 "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < $1 LIMIT $2)",
             ),
-            // MongoDB expires documents itself (TTL index on `utime`).
-            Store::Mongodb(_) => return Ok(pruned),
+            Store::Mongodb(m) => {
+                let (tasks, dead_letters, buckets) =
+                    super::mongo::prune(m, cutoff, &buckets).await?;
+                return Ok(Pruned {
+                    tasks,
+                    dead_letters,
+                    buckets,
+                    ..pruned
+                });
+            }
         };
         pruned.tasks = self.delete_chunks(tasks, cutoff).await?;
         pruned.dead_letters = self.delete_chunks(dead, cutoff).await?;
-        for (grain, keep) in STATS_KEEP {
-            let bucket_cutoff = (now - keep.as_secs_f64()).floor();
+        for (table, grain, bucket_cutoff) in buckets {
             let sql = match self {
-                Store::Sqlite(_) => format!(
-                    "DELETE FROM task_stats WHERE (queue, grain, bucket, metric, idx) IN \
-                     (SELECT queue, grain, bucket, metric, idx FROM task_stats WHERE grain = {} AND bucket < ?1 LIMIT ?2)",
-                    grain.code()
-                ),
+                Store::Sqlite(_) => {
+                    // task_stats is WITHOUT ROWID: its rows are addressed by their key.
+                    let row = match table {
+                        "task_stats" => "queue, grain, bucket, metric, idx",
+                        _ => "rowid",
+                    };
+                    format!(
+                        "DELETE FROM {table} WHERE ({row}) IN \
+                         (SELECT {row} FROM {table} WHERE grain = {} AND bucket < ?1 LIMIT ?2)",
+                        grain.code()
+                    )
+                }
                 _ => format!(
-                    "DELETE FROM task_stats WHERE ctid IN (SELECT ctid FROM task_stats WHERE grain = {} AND bucket < $1 LIMIT $2)",
+                    "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE grain = {} AND bucket < $1 LIMIT $2)",
                     grain.code()
                 ),
             };
-            pruned.buckets += self.delete_chunks(&sql, bucket_cutoff).await?;
-        }
-        for grain in crate::ingest::failures::FAILURE_GRAINS {
-            let keep = STATS_KEEP
-                .iter()
-                .find(|(g, _)| *g == grain)
-                .map(|(_, k)| *k);
-            let bucket_cutoff = (now - keep.unwrap_or(retention).as_secs_f64()).floor();
-            let sql = match self {
-                Store::Sqlite(_) => format!(
-                    "DELETE FROM failure_stats WHERE rowid IN \
-                     (SELECT rowid FROM failure_stats WHERE grain = {} AND bucket < ?1 LIMIT ?2)",
-                    grain.code()
-                ),
-                _ => format!(
-                    "DELETE FROM failure_stats WHERE ctid IN (SELECT ctid FROM failure_stats WHERE grain = {} AND bucket < $1 LIMIT $2)",
-                    grain.code()
-                ),
-            };
-            pruned.buckets += self.delete_chunks(&sql, bucket_cutoff).await?;
+            pruned.buckets += self.delete_chunks(&sql, bucket_cutoff as f64).await?;
         }
         Ok(pruned)
     }
@@ -145,6 +141,25 @@ impl Store {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+/// The chart counters to delete: `(table, grain, first bucket kept)`. Each grain is kept for
+/// its own time; failure counters of a grain without one, as long as task records.
+pub fn bucket_cutoffs(now: f64, retention: Duration) -> Vec<(&'static str, Grain, i64)> {
+    let keep = |grain: Grain| {
+        STATS_KEEP
+            .iter()
+            .find(|(g, _)| *g == grain)
+            .map_or(retention, |(_, k)| *k)
+    };
+    let cutoff = |grain| (now - keep(grain).as_secs_f64()).floor() as i64;
+    let stats = STATS_KEEP
+        .iter()
+        .map(|(grain, _)| ("task_stats", *grain, cutoff(*grain)));
+    let failures = crate::ingest::failures::FAILURE_GRAINS
+        .into_iter()
+        .map(|grain| ("failure_stats", grain, cutoff(grain)));
+    stats.chain(failures).collect()
 }
 
 /// Prunes every minute until `shutdown`.
@@ -225,6 +240,20 @@ mod tests {
             },
         ];
         store.write_batch(&records, &dead).await.unwrap();
+        if let Store::Mongodb(m) = &store {
+            // MongoDB records carry their write time (`utime`), as funboost's do: the old ones
+            // were written ten days ago.
+            use mongodb::bson::{doc, DateTime, Document};
+            let ten_days_ago = DateTime::from_millis(((now - 10.0 * DAY) * 1_000.0) as i64);
+            m.records()
+                .collection::<Document>("q")
+                .update_many(
+                    doc! { "time_start": { "$lt": now - DAY } },
+                    doc! { "$set": { "utime": ten_days_ago } },
+                )
+                .await
+                .unwrap();
+        }
         // Audit entries are kept 400 days, commands as long as task records.
         for (i, at) in [now - 401.0 * DAY, now - 10.0 * DAY]
             .into_iter()
@@ -313,6 +342,23 @@ mod tests {
                 .unwrap(),
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn mongodb_prunes_old_rows_only() {
+        let base = std::env::var("TEST_MONGODB_URL").expect("TEST_MONGODB_URL (make test sets it)");
+        let name = format!("taskdeck_retention_{}", std::process::id());
+        let store = Store::open(
+            &StoreUrl::Mongodb(format!("{}/{name}", base.trim_end_matches('/'))),
+            Duration::from_secs(7 * 86_400),
+        )
+        .await
+        .unwrap();
+        prunes_old_rows_only(store.clone()).await;
+        if let Store::Mongodb(m) = &store {
+            m.records().drop().await.unwrap();
+            m.own().drop().await.unwrap();
+        }
     }
 
     #[tokio::test]
