@@ -43,6 +43,9 @@ echo; echo "== 1-2. stream -> store, $tasks tasks ($((tasks * 2)) events of ~1.1
 "$bin" bench ingest --store "sqlite:$state/bench.db" --redis "$redis_bench" --tasks "$tasks"
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE bench"
 "$bin" bench ingest --store "${TEST_POSTGRES_URL%/postgres}/bench" --redis "$redis_bench" --tasks "$tasks" --copy-ceiling
+# Tasks that outlast a batch: each is written running, then updated when it finishes.
+psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE bench_long"
+"$bin" bench ingest --store "${TEST_POSTGRES_URL%/postgres}/bench_long" --redis "$redis_bench" --tasks "$tasks" --finish-lag 25000
 echo; echo "== 2b. MongoDB-protocol server, taskdeck vs funboost's own writes, $mongo_tasks tasks, $mongo_rounds rounds"
 # The test server's speed drifts by 2-3x from one run to the next (it is pure Python): the two
 # sides take turns, each round into fresh databases, and the medians are compared.
@@ -51,7 +54,7 @@ for round in $(seq "$mongo_rounds"); do
   "$bin" bench ingest --store "$TEST_MONGODB_URL/bench$round" --redis "$redis_bench" --tasks "$mongo_tasks" | tee -a "$state/mongo.txt"
   target/test-venv/bin/python scripts/funboost_baseline.py "$state/events.ndjson" "$TEST_MONGODB_URL" "baseline$round" | tee -a "$state/mongo.txt"
 done
-awk '/ -> (store|mongodb):/ { side = $1; for (i = 1; i < NF; i++) if ($(i + 1) == "events/s") rate[side] = rate[side] " " $i }
+awk '/^(mongodb|funboost) .* events\/s/ { side = $1; for (i = 1; i < NF; i++) if ($(i + 1) == "events/s") rate[side] = rate[side] " " $i }
   function median(list,  n, v, i, j, t) { n = split(list, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
   END { t = median(rate["mongodb"]); f = median(rate["funboost"]);
