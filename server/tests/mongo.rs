@@ -60,6 +60,17 @@ async fn records_use_funboost_layout_and_follow_the_state_machine() {
     for events in requeue {
         assert_eq!(post(&td.url, events.to_string()).await.0, 202);
     }
+    // A final event without a count leaves the attempts reached.
+    for events in [
+        json!([event(
+            "k",
+            "q1",
+            json!({"state": "running", "run_times": 3})
+        )]),
+        json!([event("k", "q1", json!({"state": "killed"}))]),
+    ] {
+        assert_eq!(post(&td.url, events.to_string()).await.0, 202);
+    }
 
     let client = mongodb::Client::with_uri_str(service_url("TEST_MONGODB_URL"))
         .await
@@ -76,6 +87,9 @@ async fn records_use_funboost_layout_and_follow_the_state_machine() {
         .unwrap()
         .expect("record r");
     assert_eq!(r.get_str("state").unwrap(), "pending", "{r}");
+    let k = coll.find_one(doc! { "_id": "k" }).await.unwrap().unwrap();
+    assert_eq!(k.get_str("state").unwrap(), "killed", "{k}");
+    assert_eq!(k.get_i64("run_times").unwrap(), 3, "{k}");
     assert_eq!(a.get_str("run_status").unwrap(), "finish");
     assert!(!a.get_bool("success").unwrap());
     assert_eq!(a.get_str("exception").unwrap(), "ValueError    bad n");

@@ -316,9 +316,11 @@ pub async fn write_batch(
                 }
                 Some(old) if old.accepts(r) => {
                     fields.insert("td_batch", marker);
+                    // run_times never goes backwards (an event may not carry the count).
+                    let runs = fields.remove("run_times").unwrap_or(Bson::Int64(0));
                     updates.push((
                         r,
-                        doc! { "q": old.guard(&r.task_id), "u": { "$set": fields } },
+                        doc! { "q": old.guard(&r.task_id), "u": { "$set": fields, "$max": { "run_times": runs } } },
                     ));
                 }
                 Some(_) => {}
