@@ -73,9 +73,11 @@ impl TaskRecord {
             queue: event.queue_name,
             function: event.function,
             state,
-            run_times: event
-                .run_times
-                .unwrap_or(u32::from(state != TaskState::Pending)),
+            // Without a count, one run if the task got to run: a revoked or expired one never did.
+            run_times: event.run_times.unwrap_or(u32::from(!matches!(
+                state,
+                TaskState::Pending | TaskState::Revoked | TaskState::Expired
+            ))),
             params,
             result: event.result.map(raw_text),
             exception_type,
@@ -247,6 +249,26 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].task_id, "a");
         assert_eq!(out[0].state, TaskState::Success);
+    }
+
+    #[test]
+    fn tasks_that_never_ran_count_no_run() {
+        let runs = |state: &str| {
+            let e =
+                TaskEvent::from_json(json!({"task_id": "t", "queue_name": "q", "state": state}));
+            TaskRecord::from_event(e.unwrap(), 10.0).run_times
+        };
+        for (state, n) in [
+            ("pending", 0),
+            ("revoked", 0),
+            ("expired", 0),
+            ("running", 1),
+            ("success", 1),
+            ("failed", 1),
+            ("killed", 1),
+        ] {
+            assert_eq!(runs(state), n, "{state}");
+        }
     }
 
     #[test]
