@@ -372,7 +372,9 @@ async fn store_path_alone(
         .into_iter()
         .map(|chunk| {
             let ingest = ingest.clone();
-            tokio::spawn(async move { ingest.submit(chunk, Duration::from_secs(600)).await })
+            tokio::spawn(
+                async move { ingest.submit_patient(chunk, Duration::from_secs(600)).await },
+            )
         })
         .collect();
     for submit in submits {

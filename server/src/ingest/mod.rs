@@ -12,8 +12,9 @@ pub mod stats;
 
 use crate::store::{DeadLetter, Store, WriteOutcome};
 use metrics::Metrics;
-use protocol::event::TaskEvent;
+use protocol::event::{TaskEvent, TaskState};
 use record::TaskRecord;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -130,6 +131,8 @@ pub enum IngestError {
 struct Submission {
     prepared: Prepared,
     done: oneshot::Sender<WriteOutcome>,
+    /// The sender can wait a batch longer (see [`Ingest::submit_patient`]).
+    patient: bool,
 }
 
 /// The handle sources use to hand events to the batcher.
@@ -150,7 +153,7 @@ impl Ingest {
         let (tx, rx) = mpsc::channel(config.queue);
         let (batches_tx, batches_rx) = mpsc::channel(1);
         let collector = tokio::spawn(collect(rx, batches_tx, config));
-        let writer = tokio::spawn(write(batches_rx, store, metrics.clone()));
+        let writer = tokio::spawn(write(batches_rx, store, metrics.clone(), config.max_age));
         let handle = tokio::spawn(async move {
             let _ = collector.await;
             let _ = writer.await;
@@ -166,10 +169,36 @@ impl Ingest {
         prepared: Prepared,
         timeout: Duration,
     ) -> Result<WriteOutcome, IngestError> {
+        self.hand_over(prepared, timeout, false).await
+    }
+
+    /// Like [`Ingest::submit`], for a sender that can wait a batch longer (the Redis stream,
+    /// whose entries simply stay pending): a task still running at the end of its batch is
+    /// carried into the next one, so when it finishes by then it is written once — not
+    /// inserted as running and then updated, which costs a database about twice as much.
+    pub async fn submit_patient(
+        &self,
+        prepared: Prepared,
+        timeout: Duration,
+    ) -> Result<WriteOutcome, IngestError> {
+        self.hand_over(prepared, timeout, true).await
+    }
+
+    async fn hand_over(
+        &self,
+        prepared: Prepared,
+        timeout: Duration,
+        patient: bool,
+    ) -> Result<WriteOutcome, IngestError> {
         let n = prepared.len() as u64;
         let (done, committed) = oneshot::channel();
         let deadline = Instant::now() + timeout;
-        let sent = tokio::time::timeout(timeout, self.tx.send(Submission { prepared, done })).await;
+        let submission = Submission {
+            prepared,
+            done,
+            patient,
+        };
+        let sent = tokio::time::timeout(timeout, self.tx.send(submission)).await;
         match sent {
             Err(_) => return Err(IngestError::Timeout),
             Ok(Err(_)) => return Err(IngestError::Closed),
@@ -221,19 +250,37 @@ struct BatchJob {
     outcome: WriteOutcome,
 }
 
+type Job = Arc<std::sync::Mutex<BatchJob>>;
+
 /// One share of a batch: the records of some of its tasks (and, for the first share, its
 /// dead letters).
 struct Share {
     records: Vec<TaskRecord>,
     dead: Vec<DeadLetter>,
-    job: Arc<std::sync::Mutex<BatchJob>>,
+    /// None for the records carried over when no batch followed in time.
+    job: Option<Job>,
+    /// Earlier batches waiting for records they carried into this share, one entry per record.
+    also: Vec<Job>,
+}
+
+/// A running record carried into the next batch, and the batches waiting for its commit.
+struct Carried {
+    record: TaskRecord,
+    jobs: Vec<Job>,
 }
 
 /// Splits every batch by task id over the store's writers, each writing its shares in order on
 /// its own connection. A task always lands in the same share, so its events are written in the
 /// order they came; shares of the same batch commit independently, and a writer moves on to its
-/// share of the next batch without waiting for the others.
-async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metrics: Arc<Metrics>) {
+/// share of the next batch without waiting for the others. Tasks of patient senders still
+/// running at the end of a batch are carried into the next one (or written after `max_age`
+/// when none follows); their batch is answered once they are committed.
+async fn write(
+    mut batches: mpsc::Receiver<Vec<Submission>>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    max_age: Duration,
+) {
     let writers = store.writers();
     let mut shares_tx = Vec::with_capacity(writers);
     let mut handles = Vec::with_capacity(writers);
@@ -246,7 +293,17 @@ async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metri
             metrics.clone(),
         )));
     }
-    while let Some(batch) = batches.recv().await {
+    let mut carried: HashMap<String, Carried> = HashMap::new();
+    loop {
+        let next = if carried.is_empty() {
+            batches.recv().await
+        } else {
+            tokio::time::timeout(max_age, batches.recv())
+                .await
+                .unwrap_or(Some(Vec::new()))
+        };
+        let Some(batch) = next else { break };
+        let patient = !batch.is_empty() && batch.iter().all(|s| s.patient);
         let queued: u64 = batch.iter().map(|s| s.prepared.len() as u64).sum();
         let mut records = Vec::new();
         let mut dead = Vec::new();
@@ -256,32 +313,88 @@ async fn write(mut batches: mpsc::Receiver<Vec<Submission>>, store: Store, metri
             dead.extend(s.prepared.dead);
             waiting.push(s.done);
         }
-        let mut parts: Vec<Vec<TaskRecord>> = (0..writers).map(|_| Vec::new()).collect();
+        let job = (!waiting.is_empty()).then(|| {
+            Arc::new(std::sync::Mutex::new(BatchJob {
+                waiting,
+                queued,
+                left: writers,
+                outcome: WriteOutcome::default(),
+            }))
+        });
+        let mut out: Vec<Carried> = Vec::new();
+        let mut carry: HashMap<String, Carried> = HashMap::new();
         for r in record::reduce(records) {
-            parts[share_of(&r.task_id, writers)].push(r);
-        }
-        let job = Arc::new(std::sync::Mutex::new(BatchJob {
-            waiting,
-            queued,
-            left: writers,
-            outcome: WriteOutcome::default(),
-        }));
-        let mut dead = Some(dead);
-        for (tx, records) in shares_tx.iter().zip(parts) {
-            let share = Share {
-                records,
-                dead: dead.take().unwrap_or_default(),
-                job: job.clone(),
+            let mut c = match carried.remove(&r.task_id) {
+                Some(mut c) => {
+                    c.record.merge(r);
+                    c
+                }
+                None => Carried {
+                    record: r,
+                    jobs: Vec::new(),
+                },
             };
-            if tx.send(share).await.is_err() {
-                return;
+            // Carried once at most: a task still running a batch later is written.
+            match (
+                &job,
+                patient && c.jobs.is_empty() && c.record.state == TaskState::Running,
+            ) {
+                (Some(job), true) => {
+                    job.lock().unwrap().left += 1;
+                    c.jobs.push(job.clone());
+                    carry.insert(c.record.task_id.clone(), c);
+                }
+                _ => out.push(c),
             }
         }
+        // What was carried and did not come up again is written now.
+        out.extend(std::mem::replace(&mut carried, carry).into_values());
+        if dispatch(&shares_tx, out, dead, job).await.is_err() {
+            return;
+        }
     }
+    let _ = dispatch(
+        &shares_tx,
+        carried.into_values().collect(),
+        Vec::new(),
+        None,
+    )
+    .await;
     drop(shares_tx);
     for h in handles {
         let _ = h.await;
     }
+}
+
+/// Sends one share to every writer.
+async fn dispatch(
+    shares_tx: &[mpsc::Sender<Share>],
+    out: Vec<Carried>,
+    dead: Vec<DeadLetter>,
+    job: Option<Job>,
+) -> Result<(), ()> {
+    let writers = shares_tx.len();
+    if job.is_none() && out.is_empty() {
+        return Ok(());
+    }
+    let mut parts: Vec<(Vec<TaskRecord>, Vec<Job>)> =
+        (0..writers).map(|_| Default::default()).collect();
+    for c in out {
+        let part = &mut parts[share_of(&c.record.task_id, writers)];
+        part.0.push(c.record);
+        part.1.extend(c.jobs);
+    }
+    let mut dead = Some(dead);
+    for (tx, (records, also)) in shares_tx.iter().zip(parts) {
+        let share = Share {
+            records,
+            dead: dead.take().unwrap_or_default(),
+            job: job.clone(),
+            also,
+        };
+        tx.send(share).await.map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 fn share_of(task_id: &str, writers: usize) -> usize {
@@ -295,7 +408,13 @@ fn share_of(task_id: &str, writers: usize) -> usize {
 }
 
 async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: Arc<Metrics>) {
-    while let Some(Share { records, dead, job }) = shares.recv().await {
+    while let Some(Share {
+        records,
+        dead,
+        job,
+        also,
+    }) = shares.recv().await
+    {
         let mut backoff = Duration::from_millis(100);
         let outcome = loop {
             if records.is_empty() && dead.is_empty() {
@@ -316,7 +435,10 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
                     metrics.flush_errors.fetch_add(1, Relaxed);
                     // Nobody waits any more: every source has given up and will send again
                     // (HTTP clients retry, Redis entries stay pending), so drop the share.
-                    let abandoned = job.lock().unwrap().waiting.iter().all(|d| d.is_closed());
+                    let abandoned = job
+                        .iter()
+                        .chain(&also)
+                        .all(|j| j.lock().unwrap().waiting.iter().all(|d| d.is_closed()));
                     if abandoned {
                         tracing::warn!(error = %format!("{e:#}"), rows = records.len(), "batch write failed; its senders gave up and will resend");
                         break None;
@@ -327,18 +449,151 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
                 }
             }
         };
-        let mut job = job.lock().unwrap();
-        if let Some(o) = outcome {
+        if let (Some(job), Some(o)) = (&job, outcome) {
+            let mut job = job.lock().unwrap();
             job.outcome.changed += o.changed;
             job.outcome.finished += o.finished;
         }
-        job.left -= 1;
-        if job.left == 0 {
-            metrics.queued.fetch_sub(job.queued, Relaxed);
-            let outcome = job.outcome;
-            for done in job.waiting.drain(..) {
-                let _ = done.send(outcome);
+        for job in job.iter().chain(&also) {
+            let mut job = job.lock().unwrap();
+            job.left -= 1;
+            if job.left == 0 {
+                metrics.queued.fetch_sub(job.queued, Relaxed);
+                let outcome = job.outcome;
+                for done in job.waiting.drain(..) {
+                    let _ = done.send(outcome);
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreUrl;
+    use serde_json::json;
+
+    async fn start(max_age: Duration) -> (Store, Ingest, JoinHandle<()>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let store = Store::open(&StoreUrl::Sqlite(url), Duration::from_secs(86_400))
+            .await
+            .unwrap();
+        // One submission per batch.
+        let config = BatchConfig {
+            max_rows: 1,
+            max_age,
+            queue: 16,
+        };
+        let (ingest, batcher) = Ingest::start(store.clone(), config, Default::default());
+        (store, ingest, batcher, dir)
+    }
+
+    fn event(id: &str, state: &str, run_times: u32) -> Prepared {
+        let text = json!({"task_id": id, "queue_name": "q", "state": state, "run_times": run_times,
+            "time_start": 1_795_000_000.0, "time_end": 1_795_000_001.0})
+        .to_string();
+        Prepared::from_raw([RawEvent::Text(text)], "test")
+    }
+
+    async fn state_of(store: &Store, id: &str) -> (TaskState, u32) {
+        let t = store.get_task(id).await.unwrap().expect("recorded");
+        (t.summary.state, t.summary.run_times)
+    }
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn a_task_running_at_the_end_of_a_batch_is_written_once_with_its_finish() {
+        let (store, ingest, _batcher, _dir) = start(LONG).await;
+        let first = {
+            let ingest = ingest.clone();
+            tokio::spawn(async move { ingest.submit_patient(event("t", "running", 1), LONG).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !first.is_finished(),
+            "the running event waits for the next batch"
+        );
+        let second = ingest
+            .submit_patient(event("t", "success", 1), LONG)
+            .await
+            .unwrap();
+        assert_eq!(second.changed, 1);
+        tokio::time::timeout(Duration::from_secs(10), first)
+            .await
+            .expect("answered with the batch it was carried into")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ingest.metrics.stored.load(Relaxed),
+            1,
+            "one write, not running then success"
+        );
+        assert_eq!(state_of(&store, "t").await, (TaskState::Success, 1));
+    }
+
+    #[tokio::test]
+    async fn a_carried_task_is_written_after_the_batch_age_when_nothing_follows() {
+        let age = Duration::from_millis(400);
+        let (store, ingest, _batcher, _dir) = start(age).await;
+        let started = Instant::now();
+        ingest
+            .submit_patient(event("u", "running", 1), LONG)
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= age, "{:?}", started.elapsed());
+        assert_eq!(state_of(&store, "u").await, (TaskState::Running, 1));
+    }
+
+    #[tokio::test]
+    async fn a_task_is_carried_once_and_impatient_senders_never_wait() {
+        let (store, ingest, _batcher, _dir) = start(LONG).await;
+        let first = {
+            let ingest = ingest.clone();
+            tokio::spawn(async move { ingest.submit_patient(event("r", "running", 1), LONG).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A retry, still running: written with the first attempt's record, not carried again.
+        let within = Duration::from_secs(10);
+        tokio::time::timeout(
+            within,
+            ingest.submit_patient(event("r", "running", 2), LONG),
+        )
+        .await
+        .expect("not carried a second time")
+        .unwrap();
+        tokio::time::timeout(within, first)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(state_of(&store, "r").await, (TaskState::Running, 2));
+        // HTTP and the in-process channel: a running event is written at once.
+        tokio::time::timeout(within, ingest.submit(event("h", "running", 1), LONG))
+            .await
+            .expect("not carried")
+            .unwrap();
+        assert_eq!(state_of(&store, "h").await, (TaskState::Running, 1));
+    }
+
+    #[tokio::test]
+    async fn carried_tasks_are_written_when_ingest_stops() {
+        let (store, ingest, batcher, _dir) = start(LONG).await;
+        let sender = {
+            let ingest = ingest.clone();
+            tokio::spawn(async move { ingest.submit_patient(event("w", "running", 1), LONG).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Every handle gone (the sender gave up, as a source does when it stops).
+        sender.abort();
+        let _ = sender.await;
+        drop(ingest);
+        tokio::time::timeout(Duration::from_secs(10), batcher)
+            .await
+            .expect("the batcher ends without waiting for the batch age")
+            .unwrap();
+        assert_eq!(state_of(&store, "w").await, (TaskState::Running, 1));
     }
 }

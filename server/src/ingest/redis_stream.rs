@@ -22,11 +22,13 @@ const READ_COUNT: usize = 2_000;
 const BLOCK: Duration = Duration::from_millis(1_000);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Entries read ahead while earlier ones wait for their commit (eight full chunks). Counted
-/// in entries, not chunks: at a moderate rate reads return small chunks, and a budget of
-/// chunks would run out within milliseconds, leaving new events unread in Redis until the
-/// batch in flight commits — a whole batch age of extra latency.
-const IN_FLIGHT: u32 = 8 * READ_COUNT as u32;
+/// Entries read ahead while earlier ones wait for their commit (sixteen full chunks: about
+/// three batches, one being gathered, one being written and one whose running tasks were
+/// carried into the next, see `Ingest::submit_patient`). Counted in entries, not chunks: at a
+/// moderate rate reads return small chunks, and a budget of chunks would run out within
+/// milliseconds, leaving new events unread in Redis until the batch in flight commits — a
+/// whole batch age of extra latency.
+const IN_FLIGHT: u32 = 16 * READ_COUNT as u32;
 /// After a short read, time for entries to gather before reading again, so events trickling
 /// in one by one are not read (and acknowledged) one round trip each.
 const LINGER: Duration = Duration::from_millis(10);
@@ -213,7 +215,7 @@ impl StreamSource {
             let prepared = Prepared::from_raw(entries.into_iter().map(|e| e.event), "redis");
             ingest.metrics.received("redis", prepared.len());
             ingest.metrics.rejected("redis", prepared.dead.len());
-            if let Err(e) = ingest.submit(prepared, COMMIT_TIMEOUT).await {
+            if let Err(e) = ingest.submit_patient(prepared, COMMIT_TIMEOUT).await {
                 tracing::warn!(error = %e, entries = ids.len(), "events from the stream not committed; they stay pending");
                 unacked.store(true, Relaxed);
                 return;
