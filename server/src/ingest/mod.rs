@@ -504,14 +504,22 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(60);
 
+    /// A patient sender's running event for `id`, handed over in the background; returns once
+    /// the batcher has it.
+    async fn running_in_background(
+        ingest: &Ingest,
+        id: &str,
+    ) -> JoinHandle<Result<WriteOutcome, IngestError>> {
+        let (ingest, event) = (ingest.clone(), event(id, "running", 1));
+        let sender = tokio::spawn(async move { ingest.submit_patient(event, LONG).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sender
+    }
+
     #[tokio::test]
     async fn a_task_running_at_the_end_of_a_batch_is_written_once_with_its_finish() {
         let (store, ingest, _batcher, _dir) = start(LONG).await;
-        let first = {
-            let ingest = ingest.clone();
-            tokio::spawn(async move { ingest.submit_patient(event("t", "running", 1), LONG).await })
-        };
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let first = running_in_background(&ingest, "t").await;
         assert!(
             !first.is_finished(),
             "the running event waits for the next batch"
@@ -550,11 +558,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_is_carried_once_and_impatient_senders_never_wait() {
         let (store, ingest, _batcher, _dir) = start(LONG).await;
-        let first = {
-            let ingest = ingest.clone();
-            tokio::spawn(async move { ingest.submit_patient(event("r", "running", 1), LONG).await })
-        };
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let first = running_in_background(&ingest, "r").await;
         // A retry, still running: written with the first attempt's record, not carried again.
         let within = Duration::from_secs(10);
         tokio::time::timeout(
@@ -581,11 +585,7 @@ mod tests {
     #[tokio::test]
     async fn carried_tasks_are_written_when_ingest_stops() {
         let (store, ingest, batcher, _dir) = start(LONG).await;
-        let sender = {
-            let ingest = ingest.clone();
-            tokio::spawn(async move { ingest.submit_patient(event("w", "running", 1), LONG).await })
-        };
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let sender = running_in_background(&ingest, "w").await;
         // Every handle gone (the sender gave up, as a source does when it stops).
         sender.abort();
         let _ = sender.await;
