@@ -14,7 +14,7 @@ use crate::store::{DeadLetter, Store, WriteOutcome};
 use metrics::Metrics;
 use protocol::event::{TaskEvent, TaskState};
 use record::TaskRecord;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -257,8 +257,9 @@ type Job = Arc<std::sync::Mutex<BatchJob>>;
 struct Share {
     records: Vec<TaskRecord>,
     dead: Vec<DeadLetter>,
-    /// None for the records carried over when no batch followed in time.
-    job: Option<Job>,
+    /// The batch's senders, patient and impatient ones apart (none for the records carried
+    /// over when no batch followed in time).
+    jobs: Vec<Job>,
     /// Earlier batches waiting for records they carried into this share, one entry per record.
     also: Vec<Job>,
 }
@@ -303,23 +304,33 @@ async fn write(
                 .unwrap_or(Some(Vec::new()))
         };
         let Some(batch) = next else { break };
-        let patient = !batch.is_empty() && batch.iter().all(|s| s.patient);
-        let queued: u64 = batch.iter().map(|s| s.prepared.len() as u64).sum();
+        // Patient and impatient senders are answered separately: only the former wait for
+        // carried tasks. Tasks an impatient sender sent events of are never carried.
+        let mut impatient: HashSet<String> = HashSet::new();
         let mut records = Vec::new();
         let mut dead = Vec::new();
-        let mut waiting = Vec::with_capacity(batch.len());
+        let mut waiting = [Vec::new(), Vec::new()];
+        let mut queued = [0u64; 2];
         for s in batch {
+            let kind = usize::from(s.patient);
+            queued[kind] += s.prepared.len() as u64;
+            if !s.patient {
+                impatient.extend(s.prepared.records.iter().map(|r| r.task_id.clone()));
+            }
             records.extend(s.prepared.records);
             dead.extend(s.prepared.dead);
-            waiting.push(s.done);
+            waiting[kind].push(s.done);
         }
-        let job = (!waiting.is_empty()).then(|| {
-            Arc::new(std::sync::Mutex::new(BatchJob {
-                waiting,
-                queued,
-                left: writers,
-                outcome: WriteOutcome::default(),
-            }))
+        let [impatient_job, patient_job] = [0, 1].map(|kind| {
+            let waiting = std::mem::take(&mut waiting[kind]);
+            (!waiting.is_empty()).then(|| {
+                Arc::new(std::sync::Mutex::new(BatchJob {
+                    waiting,
+                    queued: queued[kind],
+                    left: writers,
+                    outcome: WriteOutcome::default(),
+                }))
+            })
         });
         let mut out: Vec<Carried> = Vec::new();
         let mut carry: HashMap<String, Carried> = HashMap::new();
@@ -335,10 +346,10 @@ async fn write(
                 },
             };
             // Carried once at most: a task still running a batch later is written.
-            match (
-                &job,
-                patient && c.jobs.is_empty() && c.record.state == TaskState::Running,
-            ) {
+            let carry_it = c.jobs.is_empty()
+                && c.record.state == TaskState::Running
+                && !impatient.contains(&c.record.task_id);
+            match (&patient_job, carry_it) {
                 (Some(job), true) => {
                     job.lock().unwrap().left += 1;
                     c.jobs.push(job.clone());
@@ -349,7 +360,8 @@ async fn write(
         }
         // What was carried and did not come up again is written now.
         out.extend(std::mem::replace(&mut carried, carry).into_values());
-        if dispatch(&shares_tx, out, dead, job).await.is_err() {
+        let jobs = patient_job.into_iter().chain(impatient_job).collect();
+        if dispatch(&shares_tx, out, dead, jobs).await.is_err() {
             return;
         }
     }
@@ -357,7 +369,7 @@ async fn write(
         &shares_tx,
         carried.into_values().collect(),
         Vec::new(),
-        None,
+        Vec::new(),
     )
     .await;
     drop(shares_tx);
@@ -371,10 +383,10 @@ async fn dispatch(
     shares_tx: &[mpsc::Sender<Share>],
     out: Vec<Carried>,
     dead: Vec<DeadLetter>,
-    job: Option<Job>,
+    jobs: Vec<Job>,
 ) -> Result<(), ()> {
     let writers = shares_tx.len();
-    if job.is_none() && out.is_empty() {
+    if jobs.is_empty() && out.is_empty() {
         return Ok(());
     }
     let mut parts: Vec<(Vec<TaskRecord>, Vec<Job>)> =
@@ -389,7 +401,7 @@ async fn dispatch(
         let share = Share {
             records,
             dead: dead.take().unwrap_or_default(),
-            job: job.clone(),
+            jobs: jobs.clone(),
             also,
         };
         tx.send(share).await.map_err(|_| ())?;
@@ -411,7 +423,7 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
     while let Some(Share {
         records,
         dead,
-        job,
+        jobs,
         also,
     }) = shares.recv().await
     {
@@ -435,7 +447,7 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
                     metrics.flush_errors.fetch_add(1, Relaxed);
                     // Nobody waits any more: every source has given up and will send again
                     // (HTTP clients retry, Redis entries stay pending), so drop the share.
-                    let abandoned = job
+                    let abandoned = jobs
                         .iter()
                         .chain(&also)
                         .all(|j| j.lock().unwrap().waiting.iter().all(|d| d.is_closed()));
@@ -449,12 +461,13 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
                 }
             }
         };
-        if let (Some(job), Some(o)) = (&job, outcome) {
+        for job in jobs.iter().filter(|_| outcome.is_some()) {
+            let o = outcome.unwrap_or_default();
             let mut job = job.lock().unwrap();
             job.outcome.changed += o.changed;
             job.outcome.finished += o.finished;
         }
-        for job in job.iter().chain(&also) {
+        for job in jobs.iter().chain(&also) {
             let mut job = job.lock().unwrap();
             job.left -= 1;
             if job.left == 0 {
@@ -475,14 +488,20 @@ mod tests {
     use serde_json::json;
 
     async fn start(max_age: Duration) -> (Store, Ingest, JoinHandle<()>, tempfile::TempDir) {
+        start_with(max_age, 1).await
+    }
+
+    async fn start_with(
+        max_age: Duration,
+        max_rows: usize,
+    ) -> (Store, Ingest, JoinHandle<()>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
         let store = Store::open(&StoreUrl::Sqlite(url), Duration::from_secs(86_400))
             .await
             .unwrap();
-        // One submission per batch.
         let config = BatchConfig {
-            max_rows: 1,
+            max_rows,
             max_age,
             queue: 16,
         };
@@ -580,6 +599,41 @@ mod tests {
             .expect("not carried")
             .unwrap();
         assert_eq!(state_of(&store, "h").await, (TaskState::Running, 1));
+    }
+
+    #[tokio::test]
+    async fn in_a_batch_shared_with_an_impatient_sender_only_patient_tasks_are_carried() {
+        // A batch of two submissions.
+        let (store, ingest, _batcher, _dir) = start_with(LONG, 2).await;
+        let patient = running_in_background(&ingest, "p").await;
+        let within = Duration::from_secs(10);
+        tokio::time::timeout(within, ingest.submit(event("i", "running", 1), LONG))
+            .await
+            .expect("the impatient sender's task is written with its batch")
+            .unwrap();
+        assert_eq!(state_of(&store, "i").await, (TaskState::Running, 1));
+        assert!(
+            !patient.is_finished(),
+            "the patient sender's task is carried"
+        );
+        // Two events, a batch by themselves.
+        let mut finish = event("p", "success", 1);
+        finish.records.extend(event("x", "success", 1).records);
+        tokio::time::timeout(within, ingest.submit(finish, LONG))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(within, patient)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(state_of(&store, "p").await, (TaskState::Success, 1));
+        assert_eq!(
+            ingest.metrics.stored.load(Relaxed),
+            3,
+            "each task written once"
+        );
     }
 
     #[tokio::test]
