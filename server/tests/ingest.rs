@@ -443,6 +443,24 @@ async fn wait_pending_zero(conn: &mut redis::aio::MultiplexedConnection) {
     }
 }
 
+/// A taskdeck on SQLite (in the returned directory) reading the event stream of Redis
+/// database `db` (emptied), a connection to that database and the store. Bind the directory
+/// before the taskdeck, so the taskdeck stops first.
+async fn stream_taskdeck(
+    db: u8,
+) -> (
+    redis::aio::MultiplexedConnection,
+    tempfile::TempDir,
+    Taskdeck,
+    Db,
+) {
+    let (url, conn) = fresh_redis(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--redis", &url]);
+    let store = sqlite_of(dir.path()).await;
+    (conn, dir, td, store)
+}
+
 /// The SQLite store of a taskdeck started in `dir`.
 async fn sqlite_of(dir: &std::path::Path) -> Db {
     let path = dir.join("data/taskdeck.db");
@@ -468,10 +486,7 @@ async fn wait_count(db: &Db, sql: &str, want: i64) {
 #[tokio::test]
 async fn redis_stream_events_are_committed_then_acknowledged() {
     // A database of its own: the stream's key is fixed.
-    let (url, mut conn) = fresh_redis(11).await;
-    let dir = tempfile::tempdir().unwrap();
-    let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
-    let db = sqlite_of(dir.path()).await;
+    let (mut conn, _dir, _td, db) = stream_taskdeck(11).await;
 
     let mut pipe = redis::pipe();
     for i in 0..200 {
@@ -557,10 +572,7 @@ async fn add_finished(conn: &mut redis::aio::MultiplexedConnection, prefix: &str
 
 #[tokio::test]
 async fn the_stream_is_read_again_after_redis_drops_the_connections() {
-    let (url, mut conn) = fresh_redis(8).await;
-    let dir = tempfile::tempdir().unwrap();
-    let _td = Taskdeck::start(dir.path(), &["--redis", &url]);
-    let db = sqlite_of(dir.path()).await;
+    let (mut conn, _dir, _td, db) = stream_taskdeck(8).await;
     const RECORDED: &str = "SELECT COUNT(*) FROM tasks WHERE queue = 'comeback'";
     add_finished(&mut conn, "before", 100).await;
     wait_count(&db, RECORDED, 100).await;

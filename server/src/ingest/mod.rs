@@ -305,7 +305,9 @@ async fn write(
         };
         let Some(batch) = next else { break };
         // Patient and impatient senders are answered separately: only the former wait for
-        // carried tasks. Tasks an impatient sender sent events of are never carried.
+        // carried tasks. Tasks an impatient sender sent events of are never carried (only a
+        // batch with patient senders carries anything, so only such a batch lists them).
+        let any_patient = batch.iter().any(|s| s.patient);
         let mut impatient: HashSet<String> = HashSet::new();
         let mut records = Vec::new();
         let mut dead = Vec::new();
@@ -314,7 +316,7 @@ async fn write(
         for s in batch {
             let kind = usize::from(s.patient);
             queued[kind] += s.prepared.len() as u64;
-            if !s.patient {
+            if any_patient && !s.patient {
                 impatient.extend(s.prepared.records.iter().map(|r| r.task_id.clone()));
             }
             records.extend(s.prepared.records);
@@ -523,6 +525,13 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(60);
 
+    /// `f`, which must be done well before any batch age of these tests runs out.
+    async fn soon<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .unwrap_or_else(|_| panic!("{what}"))
+    }
+
     /// A patient sender's running event for `id`, handed over in the background; returns once
     /// the batcher has it.
     async fn running_in_background(
@@ -548,9 +557,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(second.changed, 1);
-        tokio::time::timeout(Duration::from_secs(10), first)
+        soon("answered with the batch it was carried into", first)
             .await
-            .expect("answered with the batch it was carried into")
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -579,25 +587,13 @@ mod tests {
         let (store, ingest, _batcher, _dir) = start(LONG).await;
         let first = running_in_background(&ingest, "r").await;
         // A retry, still running: written with the first attempt's record, not carried again.
-        let within = Duration::from_secs(10);
-        tokio::time::timeout(
-            within,
-            ingest.submit_patient(event("r", "running", 2), LONG),
-        )
-        .await
-        .expect("not carried a second time")
-        .unwrap();
-        tokio::time::timeout(within, first)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let again = ingest.submit_patient(event("r", "running", 2), LONG);
+        soon("not carried a second time", again).await.unwrap();
+        soon("answered with it", first).await.unwrap().unwrap();
         assert_eq!(state_of(&store, "r").await, (TaskState::Running, 2));
         // HTTP and the in-process channel: a running event is written at once.
-        tokio::time::timeout(within, ingest.submit(event("h", "running", 1), LONG))
-            .await
-            .expect("not carried")
-            .unwrap();
+        let impatient = ingest.submit(event("h", "running", 1), LONG);
+        soon("not carried", impatient).await.unwrap();
         assert_eq!(state_of(&store, "h").await, (TaskState::Running, 1));
     }
 
@@ -606,11 +602,13 @@ mod tests {
         // A batch of two submissions.
         let (store, ingest, _batcher, _dir) = start_with(LONG, 2).await;
         let patient = running_in_background(&ingest, "p").await;
-        let within = Duration::from_secs(10);
-        tokio::time::timeout(within, ingest.submit(event("i", "running", 1), LONG))
-            .await
-            .expect("the impatient sender's task is written with its batch")
-            .unwrap();
+        let impatient = ingest.submit(event("i", "running", 1), LONG);
+        soon(
+            "the impatient sender's task is written with its batch",
+            impatient,
+        )
+        .await
+        .unwrap();
         assert_eq!(state_of(&store, "i").await, (TaskState::Running, 1));
         assert!(
             !patient.is_finished(),
@@ -619,13 +617,9 @@ mod tests {
         // Two events, a batch by themselves.
         let mut finish = event("p", "success", 1);
         finish.records.extend(event("x", "success", 1).records);
-        tokio::time::timeout(within, ingest.submit(finish, LONG))
+        soon("written", ingest.submit(finish, LONG)).await.unwrap();
+        soon("answered with the finish", patient)
             .await
-            .unwrap()
-            .unwrap();
-        tokio::time::timeout(within, patient)
-            .await
-            .unwrap()
             .unwrap()
             .unwrap();
         assert_eq!(state_of(&store, "p").await, (TaskState::Success, 1));
@@ -644,10 +638,12 @@ mod tests {
         sender.abort();
         let _ = sender.await;
         drop(ingest);
-        tokio::time::timeout(Duration::from_secs(10), batcher)
-            .await
-            .expect("the batcher ends without waiting for the batch age")
-            .unwrap();
+        soon(
+            "the batcher ends without waiting for the batch age",
+            batcher,
+        )
+        .await
+        .unwrap();
         assert_eq!(state_of(&store, "w").await, (TaskState::Running, 1));
     }
 }

@@ -1,5 +1,6 @@
 //! Retention: old task records, dead letters and chart buckets are deleted in small chunks,
-//! so no delete holds a lock for long and ingest keeps flowing meanwhile.
+//! so no delete holds a lock for long and ingest keeps flowing meanwhile (MongoDB: one
+//! `delete_many` per collection, which locks documents, not collections).
 
 use super::Store;
 use protocol::series::Grain;
@@ -145,7 +146,7 @@ impl Store {
 
 /// The chart counters to delete: `(table, grain, first bucket kept)`. Each grain is kept for
 /// its own time; failure counters of a grain without one, as long as task records.
-pub fn bucket_cutoffs(now: f64, retention: Duration) -> Vec<(&'static str, Grain, i64)> {
+pub(super) fn bucket_cutoffs(now: f64, retention: Duration) -> Vec<(&'static str, Grain, i64)> {
     let keep = |grain: Grain| {
         STATS_KEEP
             .iter()
