@@ -306,6 +306,81 @@ async fn large_postgres_batches_written_in_shares_count_everything_once() {
     pg.drop().await;
 }
 
+/// New tasks are copied straight into `tasks`; when another writer (another instance) inserts
+/// one of them between the look-up and the copy, the batch is written again at once through
+/// the upsert: the task ends in its final state, counted once, and no write is retried.
+#[tokio::test]
+async fn a_task_inserted_meanwhile_by_another_writer_is_upserted() {
+    let pg = PgDb::new("ingest_race").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut td = Taskdeck::start(dir.path(), &["--store", &pg.url]);
+    let pool = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    // Another instance's transaction has inserted `raced` as running and not committed yet:
+    // taskdeck's look-up cannot see it, its COPY waits on the primary key.
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO tasks (task_id, queue, state, run_times, extra, updated_at, sort_time, host_name) \
+         VALUES ('raced', 'race', 1, 1, '{}', 1795000000.5, 1795000000.5, 'h2')",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let events = json!([
+        event(
+            "raced",
+            "race",
+            json!({"state": "success", "run_times": 1, "time_end": 1_795_000_001.0, "time_cost": 0.5})
+        ),
+        event(
+            "fresh",
+            "race",
+            json!({"state": "success", "run_times": 1, "time_end": 1_795_000_001.0, "time_cost": 0.5})
+        ),
+    ]);
+    let url = td.url.clone();
+    let posted = tokio::spawn(async move { post(&url, events.to_string()).await });
+    let waiting = Instant::now();
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        assert!(waiting.elapsed() < Duration::from_secs(20), "taskdeck's COPY never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    other.commit().await.unwrap();
+    let (status, report) = posted.await.unwrap();
+    assert_eq!(status, 202, "{report}");
+
+    let db = Db::Pg(pool.clone());
+    assert_eq!(
+        db.state("raced").await,
+        2,
+        "the finish moved the other writer's row on"
+    );
+    assert_eq!(db.state("fresh").await, 2);
+    assert_eq!(
+        db.text("SELECT host_name FROM tasks WHERE task_id = 'raced'")
+            .await
+            .as_deref(),
+        Some("h1")
+    );
+    for grain in 0..4 {
+        assert_eq!(db.stat("race", grain, 2).await, 2, "grain {grain}");
+    }
+    pool.close().await;
+    td.terminate();
+    let log = td.log();
+    assert!(
+        !log.contains("batch write failed"),
+        "the batch was retried:\n{log}"
+    );
+    pg.drop().await;
+}
+
 #[tokio::test]
 async fn a_postgres_outage_delays_events_but_loses_none() {
     let pg = PgDb::new("outage").await;

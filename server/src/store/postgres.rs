@@ -1,14 +1,18 @@
-//! Postgres writes: each batch (or share of one, see `Store::writers`) is copied with binary
-//! COPY and upserted in one statement, then its counters are added, in one transaction.
+//! Postgres writes: each batch (or share of one, see `Store::writers`) is written in one
+//! transaction: tasks the table does not hold yet by one binary COPY straight into `tasks`,
+//! the others copied into a scratch table and upserted in one statement; then the counters
+//! of what changed.
 
 use super::{DeadLetter, WriteOutcome};
 use crate::ingest::record::TaskRecord;
-use crate::ingest::stats;
-use sqlx::PgPool;
+use crate::ingest::stats::{self, Finished};
+use sqlx::{PgConnection, PgPool};
+use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
-/// Each batch is first copied (binary COPY) into this session's scratch table, emptied at
-/// every commit; one statement then upserts it into `tasks`.
+/// Tasks already stored are first copied (binary COPY) into this session's scratch table,
+/// emptied at every commit; one statement then upserts it into `tasks`.
 const SCRATCH: &str =
     "CREATE TEMP TABLE IF NOT EXISTS batch_tasks (LIKE tasks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
 
@@ -19,6 +23,8 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
         super::task_upsert_tail("GREATEST", "LEAST")
     )
 });
+
+const STORED: &str = "SELECT task_id FROM tasks WHERE task_id = ANY($1)";
 
 const ADD_STATS: &str = "
 INSERT INTO task_stats (queue, grain, bucket, metric, idx, count, total)
@@ -35,46 +41,80 @@ const ADD_DEAD: &str = "
 INSERT INTO dead_letters (received_at, source, error, payload)
 SELECT * FROM UNNEST($1::float8[], $2::text[], $3::text[], $4::text[])";
 
-/// One transaction: COPY into the scratch table, upsert, then the counters of what changed.
+/// Writes a batch; see the module doc. Most tasks of a batch are new (a short task's start and
+/// finish usually come in one batch), and a plain COPY into `tasks` costs Postgres much less
+/// than an upsert through the scratch table. Another instance may insert one of them between
+/// the look-up and the COPY: the COPY then fails on the primary key and the batch is written
+/// again, every task through the upsert.
 pub async fn write_batch(
     pool: &PgPool,
     records: &[TaskRecord],
     dead: &[DeadLetter],
 ) -> sqlx::Result<WriteOutcome> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(SCRATCH).execute(&mut *tx).await?;
-    copy_rows(&mut tx, "batch_tasks", records).await?;
-    let rows: Vec<super::sqlite::Returned> =
-        sqlx::query_as(UPSERT.as_str()).fetch_all(&mut *tx).await?;
-    let changed = rows.len();
-    let finished: Vec<_> = rows
-        .into_iter()
-        .filter_map(super::sqlite::finished_from_row)
-        .collect();
-    super::failures::add_postgres(&mut tx, &crate::ingest::failures::increments(&finished)).await?;
-    let increments = stats::increments(&finished);
-    if !increments.is_empty() {
-        sqlx::query(ADD_STATS)
-            .bind(
-                increments
-                    .iter()
-                    .map(|(k, _)| k.queue.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                increments
-                    .iter()
-                    .map(|(k, _)| k.grain.code())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(increments.iter().map(|(k, _)| k.bucket).collect::<Vec<_>>())
-            .bind(increments.iter().map(|(k, _)| k.metric).collect::<Vec<_>>())
-            .bind(increments.iter().map(|(k, _)| k.idx).collect::<Vec<_>>())
-            .bind(increments.iter().map(|(_, v)| v.count).collect::<Vec<_>>())
-            .bind(increments.iter().map(|(_, v)| v.total).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
+    match write_in_tx(pool, records, dead, true).await {
+        Err(e) if is_unique_violation(&e) => write_in_tx(pool, records, dead, false).await,
+        written => written,
     }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "23505")
+}
+
+/// One transaction: new tasks copied into `tasks` (when `copy_new`), the rest upserted, then
+/// the counters of what changed.
+async fn write_in_tx(
+    pool: &PgPool,
+    records: &[TaskRecord],
+    dead: &[DeadLetter],
+    copy_new: bool,
+) -> sqlx::Result<WriteOutcome> {
+    let mut tx = pool.begin().await?;
+    let stored: Option<HashSet<String>> = match copy_new && !records.is_empty() {
+        true => Some(
+            sqlx::query_scalar(STORED)
+                .bind(
+                    records
+                        .iter()
+                        .map(|r| r.task_id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect(),
+        ),
+        false => None,
+    };
+    let (new, known): (Vec<&TaskRecord>, Vec<&TaskRecord>) = records
+        .iter()
+        .partition(|r| stored.as_ref().is_some_and(|s| !s.contains(&r.task_id)));
+    let mut finished: Vec<Finished> = new
+        .iter()
+        .filter(|r| r.state.is_final())
+        .map(|r| Finished::of(r))
+        .collect();
+    if !new.is_empty() {
+        copy_rows(&mut tx, "tasks", &new).await?;
+    }
+    let mut changed = new.len();
+    if !known.is_empty() {
+        sqlx::query(SCRATCH).execute(&mut *tx).await?;
+        copy_rows(&mut tx, "batch_tasks", &known).await?;
+        let rows: Vec<super::sqlite::Returned> =
+            sqlx::query_as(UPSERT.as_str()).fetch_all(&mut *tx).await?;
+        changed += rows.len();
+        finished.extend(
+            rows.into_iter()
+                .filter_map(super::sqlite::finished_from_row),
+        );
+    }
+    let failures = crate::ingest::failures::increments(&finished);
+    super::failures::add_postgres(&mut tx, &failures).await?;
+    let increments = stats::increments(&finished);
+    add_stats(&mut tx, &increments).await?;
     let seen = super::queues_seen(records);
     if !seen.is_empty() {
         sqlx::query(SEEN_QUEUES)
@@ -99,11 +139,41 @@ pub async fn write_batch(
     })
 }
 
+async fn add_stats(
+    conn: &mut PgConnection,
+    increments: &[(stats::StatKey, stats::StatValue)],
+) -> sqlx::Result<()> {
+    if increments.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(ADD_STATS)
+        .bind(
+            increments
+                .iter()
+                .map(|(k, _)| k.queue.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            increments
+                .iter()
+                .map(|(k, _)| k.grain.code())
+                .collect::<Vec<_>>(),
+        )
+        .bind(increments.iter().map(|(k, _)| k.bucket).collect::<Vec<_>>())
+        .bind(increments.iter().map(|(k, _)| k.metric).collect::<Vec<_>>())
+        .bind(increments.iter().map(|(k, _)| k.idx).collect::<Vec<_>>())
+        .bind(increments.iter().map(|(_, v)| v.count).collect::<Vec<_>>())
+        .bind(increments.iter().map(|(_, v)| v.total).collect::<Vec<_>>())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Sends `records` to `table` (the `tasks` column layout) with one binary COPY.
-pub async fn copy_rows(
-    conn: &mut sqlx::PgConnection,
+pub async fn copy_rows<R: Borrow<TaskRecord> + Sync>(
+    conn: &mut PgConnection,
     table: &str,
-    records: &[TaskRecord],
+    records: &[R],
 ) -> sqlx::Result<()> {
     const CHUNK: usize = 4 << 20;
     let mut copy = conn
@@ -114,7 +184,7 @@ pub async fn copy_rows(
     buf.extend_from_slice(&0i32.to_be_bytes());
     buf.extend_from_slice(&0i32.to_be_bytes());
     for r in records {
-        encode_row(&mut buf, r);
+        encode_row(&mut buf, r.borrow());
         if buf.len() > CHUNK {
             copy.send(std::mem::take(&mut buf)).await?;
         }
