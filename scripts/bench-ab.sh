@@ -3,7 +3,7 @@
 # figure moves by ±5 %: the binaries take turns for ROUNDS rounds on the same durable Postgres
 # and Redis, each run into emptied tables after a CHECKPOINT (else the previous run's
 # checkpoint lands in the next measurement), and the median of each is printed. Figures, never
-# pass/fail.
+# pass/fail. Also prints the median of taskdeck's own CPU time per run.
 # Usage: scripts/bench-ab.sh [-r ROUNDS] [-t TASKS] [-l FINISH_LAG] BINARY...
 #   e.g. cp target/release/taskdeck /tmp/before; (change, cargo build --release -p server);
 #        scripts/bench-ab.sh /tmp/before target/release/taskdeck
@@ -34,14 +34,18 @@ store="${TEST_POSTGRES_URL%/postgres}/ab"
 for round in $(seq "$rounds"); do
   for bin in "$@"; do
     psql -q "$store" -c "TRUNCATE tasks, task_stats, queues, failure_stats" -c "CHECKPOINT"
-    rate=$("$bin" bench ingest --store "$store" --redis "$redis" --tasks "$tasks" "${lag[@]}" |
-      sed -n 's/.*= *\([0-9]*\) events\/s.*/\1/p')
-    echo "round $round  $bin  $rate events/s" | tee -a "$state/rates"
+    out=$("$bin" bench ingest --store "$store" --redis "$redis" --tasks "$tasks" "${lag[@]}")
+    rate=$(sed -n 's/.*= *\([0-9]*\) events\/s.*/\1/p' <<<"$out")
+    cpu=$(sed -n 's/.*taskdeck CPU \([0-9.]*\) s.*/\1/p' <<<"$out")
+    echo "round $round  $bin  $rate events/s  $cpu s" | tee -a "$state/rates"
   done
 done
 echo
+# The rate, and taskdeck's own CPU time (steadier than the rate: it moves only with taskdeck's work).
+median() { sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+  printf "%s %s %s %s\n", m, v[1], v[NR], NR }'; }
 for bin in "$@"; do
-  grep -F "  $bin  " "$state/rates" | awk '{ print $(NF - 1) }' | sort -n |
-    awk -v c="$bin" '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-      printf "median of %d  %s  %.0f events/s (%.0f – %.0f)\n", NR, c, m, v[1], v[NR] }'
+  read -r m lo hi n < <(grep -F "  $bin  " "$state/rates" | awk '{ print $4 }' | median)
+  read -r c clo chi _ < <(grep -F "  $bin  " "$state/rates" | awk '{ print $6 }' | median)
+  printf "median of %d  %s  %.0f events/s (%.0f – %.0f), taskdeck CPU %.2f s (%.2f – %.2f)\n" "$n" "$bin" "$m" "$lo" "$hi" "$c" "$clo" "$chi"
 done

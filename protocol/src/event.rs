@@ -213,7 +213,14 @@ impl OtherFields {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&serde_json::to_string(k).unwrap_or_default());
+            // Field names almost never need escaping: skip the serializer for those.
+            if k.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                out.push('"');
+                out.push_str(k);
+                out.push('"');
+            } else {
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+            }
             out.push(':');
             out.push_str(v.get());
         }
@@ -559,6 +566,17 @@ mod tests {
         assert_eq!(back["msg_dict"]["x"], 1);
         assert_eq!(back["params"]["x"], 1);
         assert!(back.get("_id").is_none());
+    }
+
+    #[test]
+    fn other_fields_are_kept_as_a_json_object_whatever_their_names() {
+        let text = r#"{"task_id":"t","queue_name":"q","state":"running","plain":1,"quo\"te":[2],"back\\slash\n":{"a":"b"},"ünï":"x"}"#;
+        let e = TaskEvent::from_json_str(text).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&e.other.to_json()).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"plain": 1, "quo\"te": [2], "back\\slash\n": {"a": "b"}, "ünï": "x"})
+        );
     }
 
     #[test]

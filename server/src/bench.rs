@@ -270,7 +270,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         args.tasks
     );
     println!(
-        "{:<9} stream -> store, finishes {} tasks after their start: {total_events} events in {elapsed:.2} s = {:>9.0} events/s ({:.0} tasks/s); taskdeck CPU {cpu:.1} s; peak RSS {:.0} MiB",
+        "{:<9} stream -> store, finishes {} tasks after their start: {total_events} events in {elapsed:.2} s = {:>9.0} events/s ({:.0} tasks/s); taskdeck CPU {cpu:.2} s; peak RSS {:.0} MiB",
         store.kind().as_str(),
         args.finish_lag,
         total_events as f64 / elapsed,

@@ -4,10 +4,11 @@
 //! them, so its cost follows the number of groups, never the number of failed tasks.
 
 use super::stats::Finished;
+use foldhash::{HashMap, HashMapExt};
 use protocol::event::TaskState;
 use protocol::failures::{FailureFilter, FailureGroup, FailureGroups};
 use protocol::series::Grain;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The grains failures are counted at: minutes for ranges up to 6 h, hours beyond.
 pub const FAILURE_GRAINS: [Grain; 2] = [Grain::Minute, Grain::Hour];

@@ -11,10 +11,10 @@ mod resp;
 pub mod stats;
 
 use crate::store::{DeadLetter, Store, WriteOutcome};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use metrics::Metrics;
 use protocol::event::{TaskEvent, TaskState};
 use record::TaskRecord;
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -412,12 +412,11 @@ async fn dispatch(
 }
 
 fn share_of(task_id: &str, writers: usize) -> usize {
-    use std::hash::{BuildHasher, BuildHasherDefault};
+    use std::hash::BuildHasher;
     if writers == 1 {
         return 0;
     }
-    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one(task_id);
+    let h = foldhash::fast::FixedState::default().hash_one(task_id);
     (h % writers as u64) as usize
 }
 

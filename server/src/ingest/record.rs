@@ -1,7 +1,7 @@
 //! The stored form of a task and the state machine that merges events into it.
 
+use foldhash::{HashMap, HashMapExt};
 use protocol::event::{TaskEvent, TaskState};
-use std::collections::HashMap;
 
 /// One row of the task table: the latest known state of one task.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,9 +4,10 @@
 //! Stored as rows `(queue, grain, bucket, metric, idx) → (count, total)` and incremented by
 //! upsert, so concurrent writers (several taskdeck instances) add up instead of overwriting.
 
+use foldhash::{HashMap, HashMapExt};
 use protocol::event::TaskState;
 use protocol::series::{Grain, Latency, Series, SeriesPoint};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Metric codes of the stats rows. State counts use the state's own code (2..=6).
 pub const METRIC_RUN_HIST: i16 = 10;
