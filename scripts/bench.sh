@@ -16,12 +16,15 @@
 # Usage: scripts/bench.sh [TASKS] [MONGO_TASKS]   (defaults: 250,000 tasks = 500,000 events into
 # SQLite and Postgres; 20,000 tasks into the MongoDB-protocol test server, which is a slow
 # pure-Python server: its figures compare taskdeck with funboost on it, not with MongoDB; the two
-# take MONGO_ROUNDS turns, default 3, and the medians are compared)
+# take MONGO_ROUNDS turns, default 3, and the medians are compared). BENCH_UPTO=N stops after
+# section N (e.g. 3: the ingest figures alone, ~5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${1:-250000}
 mongo_tasks=${2:-20000}
 mongo_rounds=${MONGO_ROUNDS:-3}
+# Section N runs only up to BENCH_UPTO.
+section() { [ "$1" -le "${BENCH_UPTO:-7}" ] || exit 0; }
 
 scripts/ensure-tools.sh --test
 scripts/build-site.sh release
@@ -84,19 +87,23 @@ done
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 "$bin" bench verify --store "$store" --tasks 500000
 
+section 4
 echo; echo "== 4. workers: Rust vs funboost 55 on the same Redis"
 "$bin" bench worker --redis "${TEST_REDIS_URL%/0}"
 
+section 5
 echo; echo "== 5. chart series: counters vs counting records per bucket"
 "$bin" bench series --store "sqlite:$state/series.db" --tasks 1000000
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE series"
 "$bin" bench series --store "${TEST_POSTGRES_URL%/postgres}/series" --tasks "${SERIES_PG_TASKS:-10000000}"
 
+section 6
 echo; echo "== 6. live dashboards: event -> browser latency at 5,000 events/s; server CPU and RSS"
 "$bin" bench live --store "sqlite:$state/live.db" --redis "${TEST_REDIS_URL%/0}/4"
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE live"
 "$bin" bench live --store "${TEST_POSTGRES_URL%/postgres}/live" --redis "${TEST_REDIS_URL%/0}/4"
 
+section 7
 echo; echo "== 7. search: first-page latency of task searches; on MongoDB also funboost's way"
 "$bin" bench search --store "sqlite:$state/search.db" --tasks 1000000
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE search"

@@ -6,7 +6,7 @@
 use super::{DeadLetter, WriteOutcome};
 use crate::ingest::record::TaskRecord;
 use crate::ingest::stats::{self, Finished};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Executor, PgConnection, PgPool};
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -63,6 +63,25 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "23505")
 }
 
+/// The ids of `records` that `tasks` holds. The look-up must walk the primary key: for a
+/// batch of ids the planner prefers a sequential scan while `tasks` looks small, and a plan
+/// chosen when the table was empty (or just truncated) stays cached while it grows, costing
+/// seconds per batch. Sequential scans are off for the look-up only: with them off, a scan of
+/// the scratch table would look costly enough to be JIT-compiled at every upsert.
+async fn stored_ids(
+    conn: &mut PgConnection,
+    records: &[TaskRecord],
+) -> sqlx::Result<HashSet<String>> {
+    conn.execute("SET LOCAL enable_seqscan = off").await?;
+    let asked: Vec<&str> = records.iter().map(|r| r.task_id.as_str()).collect();
+    let ids: Vec<String> = sqlx::query_scalar(STORED)
+        .bind(asked)
+        .fetch_all(&mut *conn)
+        .await?;
+    conn.execute("SET LOCAL enable_seqscan TO DEFAULT").await?;
+    Ok(ids.into_iter().collect())
+}
+
 /// One transaction: new tasks copied into `tasks` (when `copy_new`), the rest upserted, then
 /// the counters of what changed.
 async fn write_in_tx(
@@ -73,19 +92,7 @@ async fn write_in_tx(
 ) -> sqlx::Result<WriteOutcome> {
     let mut tx = pool.begin().await?;
     let stored: Option<HashSet<String>> = match copy_new && !records.is_empty() {
-        true => Some(
-            sqlx::query_scalar(STORED)
-                .bind(
-                    records
-                        .iter()
-                        .map(|r| r.task_id.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect(),
-        ),
+        true => Some(stored_ids(&mut tx, records).await?),
         false => None,
     };
     let (new, known): (Vec<&TaskRecord>, Vec<&TaskRecord>) = records
