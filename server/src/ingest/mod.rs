@@ -45,7 +45,7 @@ pub struct BatchConfig {
 impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
-            max_rows: 5_000,
+            max_rows: 10_000,
             max_age: Duration::from_millis(200),
             queue: 256,
         }
