@@ -44,23 +44,25 @@ SELECT * FROM UNNEST($1::float8[], $2::text[], $3::text[], $4::text[])";
 /// Writes a batch; see the module doc. Most tasks of a batch are new (a short task's start and
 /// finish usually come in one batch), and a plain COPY into `tasks` costs Postgres much less
 /// than an upsert through the scratch table. Another instance may insert one of them between
-/// the look-up and the COPY: the COPY then fails on the primary key and the batch is written
-/// again, every task through the upsert.
+/// the look-up and the COPY: the COPY then fails on the primary key (or, when two instances
+/// each wait for a task the other inserted, one of them on a deadlock) and the batch is
+/// written again, every task through the upsert.
 pub async fn write_batch(
     pool: &PgPool,
     records: &[TaskRecord],
     dead: &[DeadLetter],
 ) -> sqlx::Result<WriteOutcome> {
     match write_in_tx(pool, records, dead, true).await {
-        Err(e) if is_unique_violation(&e) => write_in_tx(pool, records, dead, false).await,
+        Err(e) if lost_a_race(&e) => write_in_tx(pool, records, dead, false).await,
         written => written,
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+/// unique_violation or deadlock_detected.
+fn lost_a_race(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .and_then(|d| d.code())
-        .is_some_and(|code| code == "23505")
+        .is_some_and(|code| code == "23505" || code == "40P01")
 }
 
 /// The ids of `records` that `tasks` holds. The look-up must walk the primary key: for a
