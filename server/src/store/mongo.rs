@@ -138,6 +138,13 @@ fn set_fields(r: &TaskRecord, now: DateTime) -> Document {
     d
 }
 
+/// A record as first inserted.
+fn new_record(r: &TaskRecord, now: DateTime) -> Document {
+    let mut d = set_fields(r, now);
+    d.insert("_id", &r.task_id);
+    d
+}
+
 /// What the state machine needs of a stored record. Records funboost wrote itself carry no
 /// `td_rank`: their rank comes from `run_status`.
 struct Stored {
@@ -233,8 +240,8 @@ async fn ensure_indexes(m: &MongoStore, queue: &str) -> mongodb::error::Result<(
     Ok(())
 }
 
-/// Inserts `docs` unordered; returns the positions refused because the `_id` exists already
-/// (written meanwhile by another instance). Any other refusal is an error.
+/// Inserts `docs` unordered; returns the positions refused because the `_id` exists already.
+/// Any other refusal is an error.
 pub(super) async fn insert_new(
     coll: &mongodb::Collection<Document>,
     docs: Vec<Document>,
@@ -291,9 +298,29 @@ pub async fn write_batch(
     for (queue, rows) in &by_queue {
         ensure_indexes(m, queue).await?;
         let coll = m.records().collection::<Document>(queue);
-        // The state machine runs here, on one read of the batch's records: secantus and
-        // MongoDB alike serve an `_id $in` read fast, while upserts guarded by `$or` crawl.
-        let ids: Vec<&str> = rows.iter().map(|r| r.task_id.as_str()).collect();
+        // Most records of a batch are new (a short task's start and finish usually come in
+        // one batch): all are inserted first, and only those refused because the task is
+        // stored already (earlier, or meanwhile by another instance) go through the state
+        // machine, on one read of their stored records.
+        let docs: Vec<Document> = rows.iter().map(|r| new_record(r, now)).collect();
+        let mut refused: Vec<usize> = insert_new(&coll, docs, &format!("a record of {queue}"))
+            .await?
+            .into_iter()
+            .collect();
+        refused.sort_unstable();
+        applied.extend(
+            rows.iter()
+                .enumerate()
+                .filter(|(i, _)| refused.binary_search(i).is_err())
+                .map(|(_, r)| *r),
+        );
+        if refused.is_empty() {
+            continue;
+        }
+        // Secantus and MongoDB alike serve an `_id $in` read fast, while upserts guarded by
+        // `$or` crawl.
+        let known: Vec<&TaskRecord> = refused.iter().map(|&i| rows[i]).collect();
+        let ids: Vec<&str> = known.iter().map(|r| r.task_id.as_str()).collect();
         let mut stored: HashMap<String, Stored> = HashMap::new();
         let mut cursor = coll
             .find(doc! { "_id": { "$in": &ids } })
@@ -305,36 +332,33 @@ pub async fn write_batch(
                 stored.insert(id.to_owned(), Stored::of(&d));
             }
         }
-        let mut inserts: Vec<(&TaskRecord, Document)> = Vec::new();
         let mut updates: Vec<(&TaskRecord, Document)> = Vec::new();
-        for r in rows {
-            let mut fields = set_fields(r, now);
-            match stored.get(&r.task_id) {
-                None => {
-                    fields.insert("_id", &r.task_id);
-                    inserts.push((r, fields));
-                }
-                Some(old) if old.accepts(r) => {
-                    fields.insert("td_batch", marker);
-                    // run_times never goes backwards (an event may not carry the count).
-                    let runs = fields.remove("run_times").unwrap_or(Bson::Int64(0));
-                    updates.push((
-                        r,
-                        doc! { "q": old.guard(&r.task_id), "u": { "$set": fields, "$max": { "run_times": runs } } },
-                    ));
-                }
-                Some(_) => {}
+        let mut vanished: Vec<&TaskRecord> = Vec::new();
+        for r in known {
+            let Some(old) = stored.get(&r.task_id) else {
+                vanished.push(r);
+                continue;
+            };
+            if old.accepts(r) {
+                let mut fields = set_fields(r, now);
+                fields.insert("td_batch", marker);
+                // run_times never goes backwards (an event may not carry the count).
+                let runs = fields.remove("run_times").unwrap_or(Bson::Int64(0));
+                updates.push((
+                    r,
+                    doc! { "q": old.guard(&r.task_id), "u": { "$set": fields, "$max": { "run_times": runs } } },
+                ));
             }
         }
-        let docs: Vec<Document> = inserts.iter().map(|(_, d)| d.clone()).collect();
-        // A record inserted meanwhile by another instance is counted by that instance.
-        let refused = insert_new(&coll, docs, &format!("a record of {queue}")).await?;
+        // Refused as stored, then gone before the read (retention deleted it): inserted again.
+        let docs: Vec<Document> = vanished.iter().map(|r| new_record(r, now)).collect();
+        let again = insert_new(&coll, docs, &format!("a record of {queue}")).await?;
         applied.extend(
-            inserts
+            vanished
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| !refused.contains(i))
-                .map(|(_, (r, _))| *r),
+                .filter(|(i, _)| !again.contains(i))
+                .map(|(_, r)| *r),
         );
         if !updates.is_empty() {
             let statements: Vec<Document> = updates.iter().map(|(_, u)| u.clone()).collect();
