@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ingest benchmarks, side by side in one run (figures, never pass/fail on timing):
-#   1. events/s from the Redis stream into SQLite and into Postgres, taskdeck CPU and peak RSS;
+#   1. events/s from the Redis stream into SQLite and into Postgres (median of PG_ROUNDS, default
+#      3), taskdeck CPU and peak RSS;
 #   2. the ceiling: a raw binary COPY of the same rows into the same Postgres, and the baseline:
 #      funboost's own bulk ReplaceOne writes of the same events into the same MongoDB server;
 #   3. durability: SIGKILL `taskdeck serve` while 1,000,000 events stream in through Redis,
@@ -23,6 +24,12 @@ cd "$(dirname "$0")/.."
 tasks=${1:-250000}
 mongo_tasks=${2:-20000}
 mongo_rounds=${MONGO_ROUNDS:-3}
+pg_rounds=${PG_ROUNDS:-3}
+# The median of the events/s figures on the lines of FILE that start with PREFIX.
+median_rate() {
+  awk -v p="$2" 'index($0, p) == 1 { for (i = 1; i < NF; i++) if ($(i + 1) == "events/s") print $i }' "$1" | sort -n |
+    awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # Section N runs only up to BENCH_UPTO.
 section() { [ "$1" -le "${BENCH_UPTO:-7}" ] || exit 0; }
 
@@ -44,8 +51,18 @@ redis_bench="${TEST_REDIS_URL%/0}/5"
 
 echo; echo "== 1-2. stream -> store, $tasks tasks ($((tasks * 2)) events of ~1.1 KB)"
 "$bin" bench ingest --store "sqlite:$state/bench.db" --redis "$redis_bench" --tasks "$tasks"
+# One run moves by ±8 % here: PG_ROUNDS runs (default 3), each into emptied tables after a
+# checkpoint (else the previous run's lands in the next), and their median; the last run also
+# times the store path alone and the COPY ceiling.
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE bench"
-"$bin" bench ingest --store "${TEST_POSTGRES_URL%/postgres}/bench" --redis "$redis_bench" --tasks "$tasks" --copy-ceiling
+pg_bench="${TEST_POSTGRES_URL%/postgres}/bench"
+for round in $(seq "$pg_rounds"); do
+  [ "$round" = 1 ] || psql -q "$pg_bench" -c "TRUNCATE tasks, task_stats, queues, failure_stats"
+  psql -q "$pg_bench" -c "CHECKPOINT"
+  last=(); [ "$round" = "$pg_rounds" ] && last=(--copy-ceiling)
+  "$bin" bench ingest --store "$pg_bench" --redis "$redis_bench" --tasks "$tasks" "${last[@]}" | tee -a "$state/pg.txt"
+done
+printf "postgres  median of %d rounds: %.0f events/s\n" "$pg_rounds" "$(median_rate "$state/pg.txt" "postgres  stream")"
 # Tasks that outlast a batch: each is written running, then updated when it finishes.
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE bench_long"
 "$bin" bench ingest --store "${TEST_POSTGRES_URL%/postgres}/bench_long" --redis "$redis_bench" --tasks "$tasks" --finish-lag 25000
@@ -57,11 +74,8 @@ for round in $(seq "$mongo_rounds"); do
   "$bin" bench ingest --store "$TEST_MONGODB_URL/bench$round" --redis "$redis_bench" --tasks "$mongo_tasks" | tee -a "$state/mongo.txt"
   target/test-venv/bin/python scripts/funboost_baseline.py "$state/events.ndjson" "$TEST_MONGODB_URL" "baseline$round" | tee -a "$state/mongo.txt"
 done
-awk '/^(mongodb|funboost) .* events\/s/ { side = $1; for (i = 1; i < NF; i++) if ($(i + 1) == "events/s") rate[side] = rate[side] " " $i }
-  function median(list,  n, v, i, j, t) { n = split(list, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
-  END { t = median(rate["mongodb"]); f = median(rate["funboost"]);
-    printf "mongodb   median of %d rounds: taskdeck %.0f events/s, funboost %.0f events/s = %.2fx\n", split(rate["mongodb"], x, " "), t, f, t / f }' "$state/mongo.txt"
+awk -v t="$(median_rate "$state/mongo.txt" "mongodb ")" -v f="$(median_rate "$state/mongo.txt" "funboost ")" -v n="$mongo_rounds" \
+  'BEGIN { printf "mongodb   median of %d rounds: taskdeck %.0f events/s, funboost %.0f events/s = %.2fx\n", n, t, f, t / f }'
 
 echo; echo "== 3. durability: SIGKILL while 1,000,000 events stream in, then restart"
 psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE durable"
