@@ -98,6 +98,7 @@ for _ in $(seq 600); do
   [ "$len" = 0 ] && [ "$pending" = 0 ] && break
   sleep 0.5
 done
+echo "after the restart the stream holds $len entries, $pending of them pending (both 0 when every entry was acknowledged and deleted)"
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 "$bin" bench verify --store "$store" --tasks 500000
 

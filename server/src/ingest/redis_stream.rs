@@ -220,7 +220,10 @@ impl StreamSource {
                 unacked.store(true, Relaxed);
                 return;
             }
+            // In one transaction: a process killed while writing the two commands must not
+            // leave entries acknowledged but never deleted, which nothing would remove.
             let mut pipe = redis::pipe();
+            pipe.atomic();
             pipe.cmd("XACK").arg(STREAM).arg(GROUP).arg(&ids).ignore();
             pipe.cmd("XDEL").arg(STREAM).arg(&ids).ignore();
             if let Err(e) = pipe.query_async::<()>(&mut conn).await {
