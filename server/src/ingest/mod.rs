@@ -462,11 +462,12 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
                 }
             }
         };
-        for job in jobs.iter().filter(|_| outcome.is_some()) {
-            let o = outcome.unwrap_or_default();
-            let mut job = job.lock().unwrap();
-            job.outcome.changed += o.changed;
-            job.outcome.finished += o.finished;
+        if let Some(o) = outcome {
+            for job in &jobs {
+                let mut job = job.lock().unwrap();
+                job.outcome.changed += o.changed;
+                job.outcome.finished += o.finished;
+            }
         }
         for job in jobs.iter().chain(&also) {
             let mut job = job.lock().unwrap();

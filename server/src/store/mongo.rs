@@ -303,23 +303,19 @@ pub async fn write_batch(
         // stored already (earlier, or meanwhile by another instance) go through the state
         // machine, on one read of their stored records.
         let docs: Vec<Document> = rows.iter().map(|r| new_record(r, now)).collect();
-        let mut refused: Vec<usize> = insert_new(&coll, docs, &format!("a record of {queue}"))
-            .await?
-            .into_iter()
-            .collect();
-        refused.sort_unstable();
-        applied.extend(
-            rows.iter()
-                .enumerate()
-                .filter(|(i, _)| refused.binary_search(i).is_err())
-                .map(|(_, r)| *r),
-        );
-        if refused.is_empty() {
+        let refused = insert_new(&coll, docs, &format!("a record of {queue}")).await?;
+        let mut known: Vec<&TaskRecord> = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            match refused.contains(&i) {
+                true => known.push(r),
+                false => applied.push(r),
+            }
+        }
+        if known.is_empty() {
             continue;
         }
         // Secantus and MongoDB alike serve an `_id $in` read fast, while upserts guarded by
         // `$or` crawl.
-        let known: Vec<&TaskRecord> = refused.iter().map(|&i| rows[i]).collect();
         let ids: Vec<&str> = known.iter().map(|r| r.task_id.as_str()).collect();
         let mut stored: HashMap<String, Stored> = HashMap::new();
         let mut cursor = coll

@@ -93,13 +93,13 @@ async fn write_in_tx(
     copy_new: bool,
 ) -> sqlx::Result<WriteOutcome> {
     let mut tx = pool.begin().await?;
-    let stored: Option<HashSet<String>> = match copy_new && !records.is_empty() {
-        true => Some(stored_ids(&mut tx, records).await?),
-        false => None,
+    let (new, known): (Vec<&TaskRecord>, Vec<&TaskRecord>) = match copy_new && !records.is_empty() {
+        true => {
+            let stored = stored_ids(&mut tx, records).await?;
+            records.iter().partition(|r| !stored.contains(&r.task_id))
+        }
+        false => (Vec::new(), records.iter().collect()),
     };
-    let (new, known): (Vec<&TaskRecord>, Vec<&TaskRecord>) = records
-        .iter()
-        .partition(|r| stored.as_ref().is_some_and(|s| !s.contains(&r.task_id)));
     let mut finished: Vec<Finished> = new
         .iter()
         .filter(|r| r.state.is_final())
