@@ -15,6 +15,8 @@ use std::fmt;
 pub const EVENT_FORMAT_VERSION: u64 = 1;
 /// Longest accepted `task_id` / `queue_name`, in bytes.
 pub const MAX_ID_LEN: usize = 256;
+/// The field that lists the payloads taskdeck cut to size, with their original sizes in bytes.
+pub const CUT_FIELD: &str = "taskdeck_cut";
 
 /// Where a task is in its life. `pending → running → success | failed | killed | revoked |
 /// expired`; the last five are final and never change again.
@@ -363,6 +365,7 @@ impl TaskEvent {
         let mut event: TaskEvent = serde_json::from_str(text).map_err(|e| EventError(clean(e)))?;
         event.normalise();
         event.validate()?;
+        event.make_storable();
         Ok(event)
     }
 
@@ -405,6 +408,58 @@ impl TaskEvent {
         }
     }
 
+    /// Applies [`crate::text`]'s rules: no U+0000, no lone surrogates, every field bounded.
+    /// What was cut is listed in the `taskdeck_cut` field (`{"params": <original bytes>, …}`).
+    fn make_storable(&mut self) {
+        use crate::text::{storable_json, storable_key, storable_opt, Limits};
+        for (field, max) in [
+            (&mut self.function, Limits::NAME),
+            (&mut self.exception_type, Limits::NAME),
+            (&mut self.host_name, Limits::NAME),
+            (&mut self.host_process, Limits::NAME),
+            (&mut self.script_name, Limits::NAME),
+            (&mut self.consumer_id, Limits::NAME),
+            (&mut self.exception_msg, Limits::MESSAGE),
+            (&mut self.exception, Limits::MESSAGE),
+            (&mut self.traceback, Limits::TRACEBACK),
+            (&mut self.params_str, Limits::JSON),
+        ] {
+            *field = storable_opt(field.take(), max);
+        }
+        for a in self.attempts.iter_mut().flatten() {
+            a.exception_type = storable_opt(a.exception_type.take(), Limits::NAME);
+            a.exception_msg = storable_opt(a.exception_msg.take(), MAX_ATTEMPT_MSG);
+        }
+        let mut cut: Vec<(String, usize)> = Vec::new();
+        for (name, payload) in [("params", &mut self.params), ("result", &mut self.result)] {
+            if let Some(raw) = payload.take() {
+                let (kept, was) = storable_json(raw, Limits::JSON);
+                *payload = Some(kept);
+                if let Some(bytes) = was {
+                    cut.push((name.to_owned(), bytes));
+                }
+            }
+        }
+        // Other fields share one budget: each value within what is left of it.
+        let mut left = Limits::JSON;
+        let fields = std::mem::take(&mut self.other.0);
+        for (key, value) in fields {
+            let key = storable_key(key);
+            let budget = left.saturating_sub(key.len() + 4).max(16);
+            let (kept, was) = storable_json(value, budget);
+            if let Some(bytes) = was {
+                cut.push((key.clone(), bytes));
+            }
+            left = left.saturating_sub(key.len() + kept.get().len() + 4);
+            self.other.0.push((key, kept));
+        }
+        if !cut.is_empty() {
+            let cut: serde_json::Map<String, Value> =
+                cut.into_iter().map(|(k, n)| (k, Value::from(n))).collect();
+            self.other.insert(CUT_FIELD, &cut);
+        }
+    }
+
     fn validate(&self) -> Result<(), EventError> {
         if let Some(v) = self.v {
             if v == 0 || v > EVENT_FORMAT_VERSION {
@@ -420,6 +475,11 @@ impl TaskEvent {
             if value.len() > MAX_ID_LEN {
                 return Err(EventError(format!(
                     "`{name}` is longer than {MAX_ID_LEN} bytes"
+                )));
+            }
+            if crate::text::has_control(value) {
+                return Err(EventError(format!(
+                    "`{name}` must not contain control characters"
                 )));
             }
         }
@@ -690,6 +750,57 @@ mod tests {
     }
 
     #[test]
+    fn what_a_store_cannot_hold_is_decided_at_parse_time() {
+        let text = r#"{"task_id":"t","queue_name":"q","state":"failed","exception_msg":"a\u0000b",
+            "exception_type":"E\u0000","params":{"k\u0000":"v\u0000","s":"\ud800"},
+            "result":"\u0000","odd\u0000":["\u0000"]}"#;
+        let e = TaskEvent::from_json_str(text).unwrap();
+        assert_eq!(e.exception_msg.as_deref(), Some("a\u{FFFD}b"));
+        assert_eq!(e.exception_type.as_deref(), Some("E\u{FFFD}"));
+        assert_eq!(
+            e.params.as_ref().unwrap().get(),
+            r#"{"k\ufffd":"v\ufffd","s":"\ufffd"}"#
+        );
+        assert_eq!(e.result.as_ref().unwrap().get(), r#""\ufffd""#);
+        let back = serde_json::to_string(&e).unwrap();
+        assert!(!back.contains("\\u0000") && !back.contains('\0'), "{back}");
+        assert!(e.other.contains_key("odd\u{FFFD}"));
+        // Ids are refused with a reason rather than changed.
+        for id in [r"a\u0000", r"a\n", r"a\u007f"] {
+            let text = format!(r#"{{"task_id":"{id}","queue_name":"q","state":"running"}}"#);
+            let err = TaskEvent::from_json_str(&text).unwrap_err().to_string();
+            assert!(err.contains("control characters"), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_field_is_bounded_and_cut_payloads_are_named() {
+        use crate::text::Limits;
+        let big = "x".repeat(Limits::JSON * 2);
+        let e = TaskEvent::from_json(json!({"task_id": "t", "queue_name": "q", "state": "failed",
+            "params": {"big": big}, "result": big, "traceback": big, "exception_msg": big,
+            "function": big, "host_name": big, "msg_dict": {"big": big}, "other": big,
+            "exception": format!("{big}    m")}))
+        .unwrap();
+        assert!(e.params.as_ref().unwrap().get().len() <= Limits::JSON + 8);
+        assert!(e.result.as_ref().unwrap().get().len() <= Limits::JSON + 8);
+        assert!(e.traceback.as_ref().unwrap().len() <= Limits::TRACEBACK + 3);
+        assert!(e.exception_msg.as_ref().unwrap().len() <= Limits::MESSAGE + 3);
+        assert!(e.function.as_ref().unwrap().len() <= Limits::NAME + 3);
+        assert!(e.host_name.as_ref().unwrap().len() <= Limits::NAME + 3);
+        assert!(e.exception_class().unwrap().len() <= Limits::MESSAGE + 3);
+        assert!(
+            e.other.to_json().len() <= 2 * Limits::JSON,
+            "{}",
+            e.other.to_json().len()
+        );
+        let cut: Value = serde_json::from_str(e.other.get(CUT_FIELD).unwrap().get()).unwrap();
+        assert_eq!(cut["params"], Limits::JSON * 2 + 10);
+        assert!(cut["result"].as_u64().unwrap() > Limits::JSON as u64);
+        assert!(cut["msg_dict"].is_u64() && cut["other"].is_u64(), "{cut}");
+    }
+
+    #[test]
     fn state_codes_round_trip_and_finals_rank_highest() {
         for s in TaskState::ALL {
             assert_eq!(TaskState::from_code(s.code()), Some(s));
@@ -746,6 +857,89 @@ mod tests {
         ] {
             let err = event(bad.clone()).unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}
+
+/// Whatever a sender puts in an event, parsing never panics, and what it accepts is storable.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value: deep nesting, every kind of number, strings with control characters,
+    /// U+0000 and text outside the basic plane.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            any::<String>(),
+            "[\\x00-\\x1f\\u{7f}\\u{fffd}a\\\\\"]{0,8}",
+            Just("\u{0}".to_owned()),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            text.clone().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec((text.clone(), inner), 0..8)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 14] = [
+        "task_id",
+        "queue_name",
+        "state",
+        "run_status",
+        "params",
+        "result",
+        "exception_msg",
+        "exception",
+        "traceback",
+        "host_name",
+        "run_times",
+        "time_start",
+        "attempts",
+        "other",
+    ];
+
+    fn event() -> impl Strategy<Value = Value> {
+        prop::collection::vec((prop::sample::select(FIELDS.to_vec()), json_value()), 0..10)
+            .prop_map(|fields| {
+                let mut m: serde_json::Map<String, Value> =
+                    fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                // Often a readable event, so the accepted path is exercised too.
+                m.entry("task_id").or_insert_with(|| "t".into());
+                m.entry("queue_name").or_insert_with(|| "q".into());
+                m.entry("state").or_insert_with(|| "failed".into());
+                Value::Object(m)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn parsing_never_panics_and_accepted_events_are_storable(e in event()) {
+            let text = e.to_string();
+            if let Ok(parsed) = TaskEvent::from_json_str(&text) {
+                let back = serde_json::to_string(&parsed).unwrap();
+                prop_assert!(!back.contains('\0'));
+                prop_assert!(!back.contains("\\u0000"));
+                prop_assert!(back.len() <= text.len() + 2 * crate::text::Limits::JSON);
+            }
+        }
+
+        #[test]
+        fn any_text_is_refused_or_read_without_panicking(text in any::<String>()) {
+            let _ = TaskEvent::from_json_str(&text);
         }
     }
 }

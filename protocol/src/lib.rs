@@ -13,6 +13,7 @@ pub mod overview;
 pub mod queue;
 pub mod series;
 pub mod task;
+pub mod text;
 
 pub use health::{BusKind, Check, Health, HealthChecks, HealthStatus, StoreKind, VersionInfo};
 

@@ -16,6 +16,8 @@ pub struct Metrics {
     /// Tasks that reached a final state.
     pub finished: AtomicU64,
     pub flush_errors: AtomicU64,
+    /// Events the store refused (isolated from their batch and kept as dead letters).
+    pub refused: AtomicU64,
     /// Events waiting for the writer right now.
     pub queued: AtomicU64,
     /// Browsers connected to the live stream right now.
@@ -125,6 +127,12 @@ impl Metrics {
                 "counter",
                 "Batch writes that failed and were retried.",
                 &self.flush_errors,
+            ),
+            (
+                "taskdeck_ingest_events_refused_total",
+                "counter",
+                "Events the store refused, isolated from their batch and kept as dead letters.",
+                &self.refused,
             ),
             (
                 "taskdeck_ingest_queue_events",

@@ -23,6 +23,8 @@ use tokio::task::JoinHandle;
 
 /// A payload kept in a dead letter is cut to this size.
 const DEAD_LETTER_MAX: usize = 64 * 1024;
+/// The reason kept with a dead letter is cut to this size.
+const DEAD_LETTER_ERROR_MAX: usize = 2 * 1024;
 
 /// An event as a source read it.
 pub enum RawEvent {
@@ -82,11 +84,13 @@ impl Prepared {
                 },
                 RawEvent::Invalid { error, payload } => (error, payload),
             };
+            // Dead letters follow the stored-text rules too: a raw NUL in what a sender sent
+            // must not make the store refuse the letter that reports it.
             p.dead.push(DeadLetter {
                 received_at: now,
                 source: source.to_owned(),
-                error: error.clone(),
-                payload: truncate(payload, DEAD_LETTER_MAX),
+                error: protocol::text::storable(error.clone(), DEAD_LETTER_ERROR_MAX),
+                payload: protocol::text::storable(payload, DEAD_LETTER_MAX),
             });
             p.errors.push((i, error));
         }
@@ -100,17 +104,6 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 pub fn now_epoch() -> f64 {
@@ -434,7 +427,7 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
                 break Some(WriteOutcome::default());
             }
             let started = Instant::now();
-            match store.write_batch(&records, &dead).await {
+            match write_isolating(&store, &records, &dead, &metrics).await {
                 Ok(outcome) => {
                     metrics.flushed(records.len() + dead.len(), started.elapsed().as_secs_f64());
                     metrics.stored.fetch_add(outcome.changed as u64, Relaxed);
@@ -481,6 +474,88 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
             }
         }
     }
+}
+
+/// Writes a share. When the store refuses it for a reason that sending it again cannot fix (a
+/// value it cannot hold, a constraint), the records are split in halves until each refused
+/// one is alone: those become dead letters with the store's message, the others commit, and
+/// the senders are answered as usual. Errors that may pass (connection, pool, lock) are
+/// returned, for the caller to retry the whole share; records of it already committed by then
+/// are upserted again, which changes nothing.
+async fn write_isolating(
+    store: &Store,
+    records: &[TaskRecord],
+    dead: &[DeadLetter],
+    metrics: &Metrics,
+) -> anyhow::Result<WriteOutcome> {
+    let first = match store.write_batch(records, dead).await {
+        Ok(outcome) => return Ok(outcome),
+        Err(e) if crate::store::transient(&e) => return Err(e),
+        Err(e) => e,
+    };
+    tracing::warn!(error = %format!("{first:#}"), rows = records.len(), dead_letters = dead.len(),
+        "the store refused a batch; writing it in parts to isolate what it refuses");
+    let mut outcome = WriteOutcome::default();
+    let mut refused: Vec<DeadLetter> = Vec::new();
+    // The first error speaks for the records only when no dead letter was written with them.
+    let known = dead.is_empty().then_some(first);
+    let mut parts: Vec<(&[TaskRecord], Option<anyhow::Error>)> = vec![(records, known)];
+    while let Some((part, known)) = parts.pop() {
+        let error = match known {
+            Some(e) => e,
+            None => match store.write_batch(part, &[]).await {
+                Ok(o) => {
+                    outcome.changed += o.changed;
+                    outcome.finished += o.finished;
+                    continue;
+                }
+                Err(e) if crate::store::transient(&e) => return Err(e),
+                Err(e) => e,
+            },
+        };
+        match part {
+            [] => {}
+            [one] => {
+                tracing::warn!(task_id = %one.task_id, error = %format!("{error:#}"), "the store refused an event; kept as a dead letter");
+                refused.push(DeadLetter {
+                    received_at: one.updated_at,
+                    source: "store".into(),
+                    error: protocol::text::storable(
+                        format!("the store refused this event: {error:#}"),
+                        DEAD_LETTER_ERROR_MAX,
+                    ),
+                    payload: protocol::text::storable(one.to_event_json(), DEAD_LETTER_MAX),
+                });
+            }
+            _ => {
+                let (a, b) = part.split_at(part.len() / 2);
+                parts.push((b, None));
+                parts.push((a, None));
+            }
+        }
+    }
+    metrics.refused.fetch_add(refused.len() as u64, Relaxed);
+    let mut letters = dead.to_vec();
+    letters.extend(refused);
+    if letters.is_empty() {
+        return Ok(outcome);
+    }
+    match store.write_batch(&[], &letters).await {
+        Ok(_) => {}
+        Err(e) if crate::store::transient(&e) => return Err(e),
+        Err(_) => {
+            for letter in letters {
+                if let Err(e) = store.write_batch(&[], std::slice::from_ref(&letter)).await {
+                    if crate::store::transient(&e) {
+                        return Err(e);
+                    }
+                    tracing::error!(error = %format!("{e:#}"), source = %letter.source,
+                        "the store refused a dead letter; it is only in this log");
+                }
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

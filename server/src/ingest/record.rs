@@ -40,7 +40,10 @@ pub struct TaskRecord {
 impl TaskRecord {
     pub fn from_event(event: TaskEvent, received_at: f64) -> TaskRecord {
         let state = event.effective_state();
-        let exception_type = event.exception_class();
+        // Taken from funboost's `exception` text when absent: bounded like a name.
+        let exception_type = event
+            .exception_class()
+            .map(|c| protocol::cut(c, protocol::text::Limits::NAME));
         let exception_msg = event.exception_message();
         // Raw JSON becomes the record's text without a copy.
         let raw_text = |raw: Box<serde_json::value::RawValue>| Box::<str>::from(raw).into_string();
@@ -139,6 +142,53 @@ impl TaskRecord {
             attempts
         );
         self.run_times = self.run_times.max(old.run_times);
+    }
+
+    /// The record as one event in taskdeck's format (for a dead letter: sent again, it
+    /// records the same thing).
+    pub fn to_event_json(&self) -> String {
+        use serde_json::{Map, Value};
+        let mut m: Map<String, Value> = serde_json::from_str(&self.extra).unwrap_or_default();
+        let raw = |t: &Option<String>| {
+            t.as_deref().map(|t| {
+                serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.to_owned()))
+            })
+        };
+        let fields: [(&str, Option<Value>); 20] = [
+            ("task_id", Some(self.task_id.clone().into())),
+            ("queue_name", Some(self.queue.clone().into())),
+            ("state", Some(self.state.as_str().into())),
+            ("run_times", Some(self.run_times.into())),
+            ("function", self.function.clone().map(Value::from)),
+            ("params", raw(&self.params)),
+            ("result", raw(&self.result)),
+            (
+                "exception_type",
+                self.exception_type.clone().map(Value::from),
+            ),
+            ("exception_msg", self.exception_msg.clone().map(Value::from)),
+            ("traceback", self.traceback.clone().map(Value::from)),
+            ("publish_time", self.publish_time.map(Value::from)),
+            ("time_start", self.start_time.map(Value::from)),
+            ("time_end", self.end_time.map(Value::from)),
+            ("time_cost", self.cost.map(Value::from)),
+            ("host_name", self.host_name.clone().map(Value::from)),
+            ("process_id", self.process_id.map(Value::from)),
+            ("thread_id", self.thread_id.map(Value::from)),
+            ("script_name", self.script_name.clone().map(Value::from)),
+            ("consumer_id", self.consumer_id.clone().map(Value::from)),
+            ("attempts", raw(&self.attempts)),
+        ];
+        // funboost's own fields kept in `extra` would contradict `state`.
+        for k in ["run_status", "success", "exception"] {
+            m.remove(k);
+        }
+        for (k, v) in fields {
+            if let Some(v) = v {
+                m.insert(k.to_owned(), v);
+            }
+        }
+        Value::Object(m).to_string()
     }
 
     /// Seconds between publishing and the first start.
@@ -269,6 +319,18 @@ mod tests {
         ] {
             assert_eq!(runs(state), n, "{state}");
         }
+    }
+
+    #[test]
+    fn a_record_as_an_event_records_the_same_thing() {
+        let mut r = record("t", "failed", 2);
+        r.exception_type = Some("E".into());
+        r.host_name = Some("h".into());
+        let again = TaskRecord::from_event(
+            TaskEvent::from_json_str(&r.to_event_json()).unwrap(),
+            r.updated_at,
+        );
+        assert_eq!(again, r);
     }
 
     #[test]

@@ -289,6 +289,68 @@ fn queues_seen(records: &[TaskRecord]) -> Vec<(&str, f64)> {
     seen.into_iter().collect()
 }
 
+/// A store's refusal of what was written, reported in a reply rather than as an error of its
+/// driver (e.g. MongoDB's per-document write errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Whether a store error may pass if the same write is tried again (the connection, the
+/// pool, a lock, a deadlock, a server shutting down), as opposed to a refusal of what was
+/// written (a value or size it cannot hold, a constraint), which only gets the same answer.
+pub fn transient(e: &anyhow::Error) -> bool {
+    if e.downcast_ref::<Refused>().is_some() {
+        return false;
+    }
+    if let Some(e) = e.downcast_ref::<sqlx::Error>() {
+        return match e {
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    // Primary result codes: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN.
+                    let primary = code.parse::<i64>().unwrap_or(0) & 0xff;
+                    matches!(primary, 5 | 6 | 7 | 10 | 13 | 14)
+                } else {
+                    // SQLSTATE classes: connection, transaction rollback (serialization,
+                    // deadlock), insufficient resources, operator intervention, system error.
+                    ["08", "40", "53", "57", "58", "XX"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                }
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            _ => false,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<mongodb::error::Error>() {
+        use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
+        return e.contains_label(RETRYABLE_WRITE_ERROR)
+            || e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+            || matches!(
+                *e.kind,
+                ErrorKind::Io(_)
+                    | ErrorKind::ConnectionPoolCleared { .. }
+                    | ErrorKind::ServerSelection { .. }
+                    | ErrorKind::DnsResolve { .. }
+                    | ErrorKind::Authentication { .. }
+                    | ErrorKind::Shutdown
+            )
+            // Server answers that name a passing state: host unreachable, shutting down,
+            // stepped down, not primary, interrupted, write conflict, time limit.
+            || matches!(&*e.kind, ErrorKind::Command(c) if [
+                6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436,
+            ]
+            .contains(&c.code));
+    }
+    // Not a database's answer (a timeout of ours, a task that failed): try again.
+    true
+}
+
 /// An event that could not be read, kept with the reason.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeadLetter {

@@ -63,12 +63,32 @@ const DUPLICATE_KEY: i32 = 11_000;
 /// Collections whose indexes this process has already ensured.
 static INDEXED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
+/// A JSON payload as a BSON value, or as its text where BSON cannot hold it the same way
+/// (invalid JSON, object keys starting with `$` or holding `.`, which servers refuse or read
+/// as operators and paths).
 fn json_to_bson(text: &str) -> Bson {
     serde_json::from_str::<serde_json::Value>(text)
         .ok()
+        .filter(bson_safe)
         .and_then(|v| mongodb::bson::to_bson(&v).ok())
         .unwrap_or_else(|| Bson::String(text.to_owned()))
 }
+
+fn safe_key(k: &str) -> bool {
+    !k.starts_with('$') && !k.contains('.') && !k.contains('\0')
+}
+
+fn bson_safe(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(m) => m.iter().all(|(k, v)| safe_key(k) && bson_safe(v)),
+        serde_json::Value::Array(a) => a.iter().all(bson_safe),
+        _ => true,
+    }
+}
+
+/// Fields kept as JSON text beside a BSON value that could not hold them as they were.
+const RESULT_TEXT: &str = "td_result_json";
+const OTHER_TEXT: &str = "td_other_json";
 
 fn opt<T: Into<Bson>>(d: &mut Document, key: &str, v: Option<T>) {
     if let Some(v) = v {
@@ -84,10 +104,23 @@ fn set_fields(r: &TaskRecord, now: DateTime) -> Document {
     if let Ok(serde_json::Value::Object(extra)) =
         serde_json::from_str::<serde_json::Value>(&r.extra)
     {
+        // What BSON cannot hold as it is stays together as JSON text, read back by get_task.
+        let mut odd = serde_json::Map::new();
         for (k, v) in extra {
-            if !k.starts_with('$') && !k.contains('.') && k != "_id" {
-                d.insert(k, mongodb::bson::to_bson(&v).unwrap_or(Bson::Null));
+            let bson = Some(&v)
+                .filter(|v| safe_key(&k) && k != "_id" && bson_safe(v))
+                .and_then(|v| mongodb::bson::to_bson(v).ok());
+            match bson {
+                Some(b) => {
+                    d.insert(k, b);
+                }
+                None => {
+                    odd.insert(k, v);
+                }
             }
+        }
+        if !odd.is_empty() {
+            d.insert(OTHER_TEXT, serde_json::Value::Object(odd).to_string());
         }
     }
     d.insert("task_id", &r.task_id);
@@ -111,7 +144,13 @@ fn set_fields(r: &TaskRecord, now: DateTime) -> Document {
         d.insert("params", json_to_bson(p));
         d.insert("params_str", p.as_str());
     }
-    opt(&mut d, "result", r.result.as_deref().map(json_to_bson));
+    if let Some(result) = r.result.as_deref() {
+        let bson = json_to_bson(result);
+        if matches!(bson, Bson::String(_)) && !result.starts_with('"') {
+            d.insert(RESULT_TEXT, result);
+        }
+        d.insert("result", bson);
+    }
     opt(&mut d, "exception_type", r.exception_type.clone());
     opt(&mut d, "exception_msg", r.exception_msg.clone());
     if let Some(t) = &r.exception_type {
@@ -256,11 +295,11 @@ pub(super) async fn insert_new(
             return Err(e.into());
         };
         for we in failure.write_errors.iter().flatten() {
-            anyhow::ensure!(
-                we.code == DUPLICATE_KEY,
-                "MongoDB refused {what}: {}",
-                we.message
-            );
+            if we.code != DUPLICATE_KEY {
+                return Err(
+                    super::Refused(format!("MongoDB refused {what}: {}", we.message)).into(),
+                );
+            }
             duplicates.insert(we.index);
         }
     }
@@ -364,10 +403,11 @@ pub async fn write_batch(
                 .await?;
             if let Ok(errors) = reply.get_array("writeErrors") {
                 if let Some(e) = errors.iter().filter_map(Bson::as_document).next() {
-                    anyhow::bail!(
+                    return Err(super::Refused(format!(
                         "MongoDB refused a record of {queue}: {}",
                         e.get_str("errmsg").unwrap_or("unknown error")
-                    );
+                    ))
+                    .into());
                 }
             }
             let matched = num(&reply, "n").unwrap_or_default() as usize;
@@ -654,19 +694,27 @@ pub async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<Ta
                 "script_name",
                 "consumer_id",
                 "attempts",
+                RESULT_TEXT,
+                OTHER_TEXT,
             ] {
                 extra.remove(k);
             }
+            let mut extra = Bson::Document(extra).into_relaxed_extjson();
+            if let (Some(odd), serde_json::Value::Object(map)) = (text(&d, OTHER_TEXT), &mut extra)
+            {
+                if let Ok(serde_json::Value::Object(odd)) = serde_json::from_str(&odd) {
+                    map.extend(odd);
+                }
+            }
             return Ok(Some(TaskDetail {
                 summary: summary(&d, false),
-                result: json_text(&d, "result"),
+                result: text(&d, RESULT_TEXT).or_else(|| json_text(&d, "result")),
                 traceback: text(&d, "traceback"),
                 process_id: num(&d, "process_id").map(|v| v as i64),
                 thread_id: num(&d, "thread_id").map(|v| v as i64),
                 script_name: text(&d, "script_name"),
                 consumer_id: text(&d, "consumer_id"),
-                extra: serde_json::to_string(&Bson::Document(extra).into_relaxed_extjson())
-                    .unwrap_or_default(),
+                extra: extra.to_string(),
                 updated_at: num(&d, "td_updated_at").unwrap_or_default(),
                 attempts: d
                     .get("attempts")
