@@ -29,6 +29,9 @@ mkdir -p "$site"
 cp -r public/. "$site/"
 mkdir -p "$site/vendor"
 cp node_modules/echarts/dist/echarts.min.js "$site/vendor/"
+# Content-hashed names and brotli/gzip siblings (see scripts/seal-site.mjs).
+node scripts/seal-site.mjs "$pkg.tmp" "$site/vendor" "$profile"
 rm -rf "$pkg"
 mv "$pkg.tmp" "$pkg"
-echo "site built in $site ($(du -sh "$pkg/taskdeck_bg.wasm" | cut -f1) wasm, $profile)"
+wasm=$(ls "$pkg"/taskdeck.*.wasm)
+echo "site built in $site ($(du -h "$wasm" | cut -f1) wasm, $(du -h "$wasm.br" | cut -f1) brotli, $profile)"

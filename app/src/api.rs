@@ -138,18 +138,9 @@ pub async fn task_controls(
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-/// Admin pages' reads: only for admins (the gate lets any signed-in user reach `/api/ui`).
-#[cfg(feature = "ssr")]
-fn require_admin() -> Result<(), ServerFnError> {
-    match crate::me::current() {
-        Some(me) if me.role == protocol::auth::Role::Admin => Ok(()),
-        _ => Err(ServerFnError::new("only admins may see this")),
-    }
-}
-
 #[server(prefix = "/api/ui", endpoint = "admin_users", input = GetUrl)]
 pub async fn admin_users() -> Result<Vec<protocol::auth::UserInfo>, ServerFnError> {
-    require_admin()?;
+    crate::backend::require_admin()?;
     let backend = crate::backend::use_backend()?;
     backend
         .users()
@@ -159,7 +150,7 @@ pub async fn admin_users() -> Result<Vec<protocol::auth::UserInfo>, ServerFnErro
 
 #[server(prefix = "/api/ui", endpoint = "admin_tokens", input = GetUrl)]
 pub async fn admin_tokens() -> Result<Vec<protocol::auth::TokenInfo>, ServerFnError> {
-    require_admin()?;
+    crate::backend::require_admin()?;
     let backend = crate::backend::use_backend()?;
     backend
         .tokens()
@@ -172,7 +163,7 @@ pub async fn admin_audit(
     text: String,
     before: Option<f64>,
 ) -> Result<protocol::auth::AuditPage, ServerFnError> {
-    require_admin()?;
+    crate::backend::require_admin()?;
     let backend = crate::backend::use_backend()?;
     backend
         .audit(&text, before, 100)

@@ -4,6 +4,7 @@
 //! call it exactly as the REST handlers do, so the UI and the API cannot drift apart.
 
 use async_trait::async_trait;
+use leptos::prelude::ServerFnError;
 use protocol::failures::{FailureFilter, FailureGroups};
 use protocol::heartbeat::Fleet;
 use protocol::overview::Overview;
@@ -93,8 +94,45 @@ impl std::error::Error for BackendError {}
 pub type SharedBackend = Arc<dyn Backend>;
 
 /// The backend of the current request, provided by the server for every render and every
-/// server function call.
-pub fn use_backend() -> Result<SharedBackend, leptos::prelude::ServerFnError> {
+/// server function call, for a caller the gate let read.
+pub fn use_backend() -> Result<SharedBackend, ServerFnError> {
+    match access() {
+        Some(a) if a.read => {}
+        Some(_) => {
+            return Err(refuse(
+                http::StatusCode::FORBIDDEN,
+                "this token has no `read` scope",
+            ))
+        }
+        None => return Err(refuse(http::StatusCode::UNAUTHORIZED, "sign in first")),
+    }
     leptos::prelude::use_context::<SharedBackend>()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("taskdeck backend missing from context"))
+        .ok_or_else(|| ServerFnError::new("taskdeck backend missing from context"))
+}
+
+/// Admin pages' reads: the gate lets any reader reach `/api/ui`, these check the role.
+pub fn require_admin() -> Result<(), ServerFnError> {
+    match access() {
+        Some(a) if a.admin => Ok(()),
+        _ => Err(refuse(
+            http::StatusCode::FORBIDDEN,
+            "only admins may see this",
+        )),
+    }
+}
+
+/// What the gate found the caller may do (absent when the request did not pass the gate).
+fn access() -> Option<protocol::auth::Access> {
+    leptos::prelude::use_context::<http::request::Parts>()?
+        .extensions
+        .get::<protocol::auth::Access>()
+        .cloned()
+}
+
+/// An error that answers with `status` (server functions answer 500 unless told otherwise).
+fn refuse(status: http::StatusCode, message: &str) -> ServerFnError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    ServerFnError::new(message)
 }

@@ -27,6 +27,12 @@ pub struct Zone {
     browser: bool,
 }
 
+impl Default for Zone {
+    fn default() -> Zone {
+        Zone::utc()
+    }
+}
+
 impl Zone {
     pub fn utc() -> Zone {
         Zone {

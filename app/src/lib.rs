@@ -1,6 +1,7 @@
 //! taskdeck's user interface: the document shell, the app with its routes, and the pages.
 
 pub mod api;
+pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod commands;
@@ -14,7 +15,7 @@ pub mod prefs;
 
 use components::layout::Layout;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -24,6 +25,9 @@ use prefs::Prefs;
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let me = me::current().and_then(|m| serde_json::to_string(&m).ok());
+    let names = use_context::<assets::AssetNames>().unwrap_or_default();
+    #[cfg(feature = "ssr")]
+    assets::send_page_policy();
     view! {
         <!DOCTYPE html>
         <html>
@@ -32,8 +36,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 {me.map(|m| view! { <meta name=me::META content=m/> })}
+                <link rel="stylesheet" id="taskdeck" href=names.css/>
                 // The queue page's charts; before the app's scripts, which draw with it.
-                <script src="/vendor/echarts.min.js" defer></script>
+                <script src=names.echarts defer></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -64,10 +69,9 @@ pub fn App() -> impl IntoView {
             data-theme=move || prefs.theme.get().attr()
             data-hydrated=move || hydrated.get().then_some("true")
         />
-        <Stylesheet id="taskdeck" href="/pkg/taskdeck.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="taskdeck: live dashboard and control plane for function workers"/>
-        <Title formatter=|page: String| if page.is_empty() { "taskdeck".to_owned() } else { format!("{page} · taskdeck") }/>
+        <Title formatter=title_text/>
         <Router>
             <Layout>
                 <Routes fallback=pages::NotFound>
@@ -85,4 +89,18 @@ pub fn App() -> impl IntoView {
             </Layout>
         </Router>
     }
+}
+
+/// The document title of a page. leptos_meta writes the server's `<title>` as it gets it, so
+/// text that came from a worker or the address (a queue name, a task id) is escaped here; the
+/// browser sets `document.title`, which is text already.
+fn title_text(page: String) -> String {
+    let title = if page.is_empty() {
+        "taskdeck".to_owned()
+    } else {
+        format!("{page} · taskdeck")
+    };
+    #[cfg(feature = "ssr")]
+    let title = html_escape::encode_text(&title).into_owned();
+    title
 }

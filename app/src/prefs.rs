@@ -38,10 +38,43 @@ impl Theme {
 /// Reactive preferences shared by the whole app through context.
 #[derive(Clone, Copy)]
 pub struct Prefs {
-    pub theme: RwSignal<Theme>,
-    pub locale: RwSignal<Locale>,
+    pub theme: Pref<Theme>,
+    pub locale: Pref<Locale>,
     /// UTC on the server and until hydration, then the browser's zone.
-    pub zone: RwSignal<crate::format::Zone>,
+    pub zone: Pref<crate::format::Zone>,
+}
+
+/// A preference, read by nearly every piece of text. Its reads never panic: on the server,
+/// leptos may still resolve the view of a request whose client has left (a suspense's
+/// effect, once its resources load) after the request's signals were disposed; such a read
+/// gets the default instead of panicking a worker thread.
+#[derive(Debug)]
+pub struct Pref<T: Send + Sync + 'static>(RwSignal<T>);
+
+impl<T: Send + Sync + 'static> Clone for Pref<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Pref<T> {}
+
+impl<T: Clone + Default + Send + Sync + 'static> Pref<T> {
+    pub fn new(value: T) -> Self {
+        Pref(RwSignal::new(value))
+    }
+
+    pub fn get(&self) -> T {
+        self.0.try_get().unwrap_or_default()
+    }
+
+    pub fn get_untracked(&self) -> T {
+        self.0.try_get_untracked().unwrap_or_default()
+    }
+
+    pub fn set(&self, value: T) {
+        let _ = self.0.try_set(value);
+    }
 }
 
 impl Prefs {
@@ -54,9 +87,9 @@ impl Prefs {
             .and_then(Locale::from_code)
             .unwrap_or_else(preferred_locale);
         let prefs = Prefs {
-            theme: RwSignal::new(theme),
-            locale: RwSignal::new(locale),
-            zone: RwSignal::new(crate::format::Zone::utc()),
+            theme: Pref::new(theme),
+            locale: Pref::new(locale),
+            zone: Pref::new(crate::format::Zone::utc()),
         };
         provide_context(prefs);
         prefs

@@ -109,6 +109,16 @@ pub struct Me {
     pub csrf: String,
 }
 
+/// What the caller of a page or server function may do, as the gate found it (a user's role
+/// or a token's scopes). Server functions check it themselves, so a page rendered by mistake
+/// for someone the gate did not let through carries no data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub read: bool,
+    pub control: bool,
+    pub admin: bool,
+}
+
 /// A user as the API shows it (never its password hash).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -18,7 +18,8 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format, retention,
-    /// site_root, demo, worker_drop_after, search_scan, secure_cookies) [env: TASKDECK_CONFIG]
+    /// site_root, demo, worker_drop_after, search_scan, secure_cookies, trusted_proxies)
+    /// [env: TASKDECK_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free one [env: TASKDECK_BIND] [default: 127.0.0.1:3000]
@@ -69,6 +70,11 @@ pub struct ServeArgs {
     /// [default: false]. The admin password is never a flag: see TASKDECK_ADMIN_PASSWORD
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Reverse proxies whose Forwarded / X-Forwarded-For headers name the client, as
+    /// addresses or networks, e.g. 10.0.0.0/8,127.0.0.1 [env: TASKDECK_TRUSTED_PROXIES]
+    /// [default: none: the peer is the client]
+    #[arg(long, value_name = "CIDR,…")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// The optional TOML file; unknown keys are errors, not silently ignored typos.
@@ -86,11 +92,13 @@ struct FileSettings {
     worker_drop_after: Option<String>,
     search_scan: Option<u32>,
     secure_cookies: Option<bool>,
+    trusted_proxies: Option<String>,
 }
 
 /// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 13] = [
+const ENV_VARS: [&str; 14] = [
     "TASKDECK_ADMIN_PASSWORD",
+    "TASKDECK_TRUSTED_PROXIES",
     "TASKDECK_SECURE_COOKIES",
     "TASKDECK_RETENTION",
     "TASKDECK_SEARCH_SCAN",
@@ -204,6 +212,8 @@ pub struct Settings {
     pub search_scan: u32,
     /// The session cookie is sent over HTTPS only.
     pub secure_cookies: bool,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::client::TrustedProxies,
     /// `TASKDECK_ADMIN_PASSWORD`: the admin password taskdeck sets at start.
     pub admin_password: Option<String>,
 }
@@ -446,19 +456,37 @@ impl Settings {
             None => false,
         };
 
-        let admin_password = match env.get("TASKDECK_ADMIN_PASSWORD") {
-            Some(p) if p.chars().count() < crate::auth::MIN_PASSWORD => {
-                return Err(ConfigError::Invalid {
-                    name: "admin_password",
-                    origin: "TASKDECK_ADMIN_PASSWORD".into(),
-                    value: "(hidden)".into(),
-                    expected: format!(
-                        "a password of at least {} characters",
-                        crate::auth::MIN_PASSWORD
-                    ),
-                })
+        let trusted_proxies = match pick(
+            "trusted_proxies",
+            args.trusted_proxies.as_ref(),
+            "TASKDECK_TRUSTED_PROXIES",
+            file.trusted_proxies.as_ref(),
+        ) {
+            Some(found) => {
+                crate::http::client::TrustedProxies::parse(&found.value).map_err(|e| {
+                    invalid(
+                        "trusted_proxies",
+                        found,
+                        format!("{e}; expected addresses or networks, e.g. 10.0.0.0/8,127.0.0.1"),
+                    )
+                })?
             }
-            p => p.cloned(),
+            None => Default::default(),
+        };
+
+        let admin_password = match env.get("TASKDECK_ADMIN_PASSWORD") {
+            Some(p) => {
+                if let Err(rule) = crate::auth::password::policy(p) {
+                    return Err(ConfigError::Invalid {
+                        name: "admin_password",
+                        origin: "TASKDECK_ADMIN_PASSWORD".into(),
+                        value: "(hidden)".into(),
+                        expected: rule,
+                    });
+                }
+                Some(p.clone())
+            }
+            None => None,
         };
 
         let flag = match (args.demo, args.no_demo) {
@@ -490,6 +518,7 @@ impl Settings {
             worker_drop_after,
             search_scan,
             secure_cookies,
+            trusted_proxies,
             admin_password,
         })
     }

@@ -25,6 +25,12 @@ pub const MIN_GAP: Duration = Duration::from_millis(250);
 pub const TASKS_GAP: Duration = Duration::from_secs(1);
 /// Most task filters one instance keeps live at once.
 pub const MAX_TASK_VIEWS: usize = 32;
+/// Most live streams one caller (a user, over all their tabs, or a token) keeps open on one
+/// instance: a page opens one or two.
+pub const MAX_STREAMS_PER_CALLER: usize = 24;
+/// Most different task filters one caller keeps live, so that one caller cannot take every
+/// slot of [`MAX_TASK_VIEWS`].
+pub const MAX_TASK_VIEWS_PER_CALLER: usize = 4;
 /// Recomputed at least this often while watched.
 pub const TICK: Duration = Duration::from_secs(2);
 /// Where instances tell each other that they committed something.
@@ -116,12 +122,30 @@ pub struct Frame {
 
 type Views = HashMap<View, watch::Sender<Option<Frame>>>;
 
+/// What one caller has open.
+#[derive(Default)]
+struct Usage {
+    streams: usize,
+    /// Open streams per task filter.
+    task_views: HashMap<View, usize>,
+}
+
+/// Why a stream was not opened.
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    /// This caller has too many open (429).
+    Caller(String),
+    /// This instance has too many task filters live (503).
+    Instance(String),
+}
+
 pub struct Live {
     services: Arc<Services>,
     metrics: Arc<Metrics>,
     /// Bumped on every committed change, local or remote.
     changes: watch::Sender<u64>,
     views: Mutex<Views>,
+    callers: Arc<Mutex<HashMap<String, Usage>>>,
     shutdown: CancellationToken,
 }
 
@@ -140,6 +164,7 @@ impl Live {
             metrics: metrics.clone(),
             changes: watch::Sender::new(0),
             views: Mutex::new(HashMap::new()),
+            callers: Default::default(),
             shutdown: shutdown.clone(),
         });
         tokio::spawn(relay_local(
@@ -163,10 +188,7 @@ impl Live {
     }
 
     /// The frames of `view`, starting its producer if nobody watched it yet, or why not.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        view: View,
-    ) -> Result<watch::Receiver<Option<Frame>>, String> {
+    fn subscribe(self: &Arc<Self>, view: View) -> Result<watch::Receiver<Option<Frame>>, String> {
         let mut views = self.views();
         if let Some(tx) = views.get(&view) {
             return Ok(tx.subscribe());
@@ -189,10 +211,46 @@ impl Live {
         Ok(rx)
     }
 
-    /// Counts a connected browser until the returned guard is dropped.
-    pub fn client(&self) -> ClientGuard {
+    /// Opens a stream of `view` for `caller` (how the audit log names them), within the
+    /// caller's share: the frames, and a guard that counts the stream until dropped.
+    pub fn open(
+        self: &Arc<Self>,
+        caller: &str,
+        view: View,
+    ) -> Result<(watch::Receiver<Option<Frame>>, StreamGuard), Refusal> {
+        let tasks = matches!(view, View::Tasks { .. });
+        {
+            let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+            let usage = callers.entry(caller.to_owned()).or_default();
+            if usage.streams >= MAX_STREAMS_PER_CALLER {
+                return Err(Refusal::Caller(format!(
+                    "you have {MAX_STREAMS_PER_CALLER} live streams open on this instance already; \
+                     close some (other tabs or scripts) first"
+                )));
+            }
+            if tasks
+                && !usage.task_views.contains_key(&view)
+                && usage.task_views.len() >= MAX_TASK_VIEWS_PER_CALLER
+            {
+                return Err(Refusal::Caller(format!(
+                    "you follow {MAX_TASK_VIEWS_PER_CALLER} different live task filters already; \
+                     close one first"
+                )));
+            }
+            usage.streams += 1;
+            if tasks {
+                *usage.task_views.entry(view.clone()).or_default() += 1;
+            }
+        }
+        let guard = StreamGuard {
+            metrics: self.metrics.clone(),
+            callers: self.callers.clone(),
+            caller: caller.to_owned(),
+            task_view: tasks.then(|| view.clone()),
+        };
         self.metrics.live_clients.fetch_add(1, Relaxed);
-        ClientGuard(self.metrics.clone())
+        let frames = self.subscribe(view).map_err(Refusal::Instance)?;
+        Ok((frames, guard))
     }
 
     async fn compute(&self, view: &View) -> (&'static str, String) {
@@ -239,11 +297,33 @@ fn unavailable(e: impl std::fmt::Display) -> (&'static str, String) {
     ("unavailable", body.to_string())
 }
 
-pub struct ClientGuard(Arc<Metrics>);
+/// One open stream, counted for its caller and in the metrics until dropped.
+pub struct StreamGuard {
+    metrics: Arc<Metrics>,
+    callers: Arc<Mutex<HashMap<String, Usage>>>,
+    caller: String,
+    task_view: Option<View>,
+}
 
-impl Drop for ClientGuard {
+impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.live_clients.fetch_sub(1, Relaxed);
+        self.metrics.live_clients.fetch_sub(1, Relaxed);
+        let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(usage) = callers.get_mut(&self.caller) else {
+            return;
+        };
+        usage.streams = usage.streams.saturating_sub(1);
+        if let Some(view) = &self.task_view {
+            if let Some(n) = usage.task_views.get_mut(view) {
+                *n -= 1;
+                if *n == 0 {
+                    usage.task_views.remove(view);
+                }
+            }
+        }
+        if usage.streams == 0 {
+            callers.remove(&self.caller);
+        }
     }
 }
 

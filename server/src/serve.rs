@@ -91,11 +91,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         )
         })?;
     let addr = listener.local_addr()?;
+    let site = crate::http::assets::Site::load(&settings.site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("taskdeck")
         .site_root(settings.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        // Absolute: leptos joins it to the binary's folder.
+        .hash_files(site.hash_file.is_some())
+        .hash_file(std::sync::Arc::<str>::from(
+            site.hash_file.as_ref().map_or_else(
+                || "hash.txt".to_owned(),
+                |p| p.to_string_lossy().into_owned(),
+            ),
+        ))
         .build();
     let live = crate::live::Live::start(
         services.clone(),
@@ -113,6 +122,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         services,
         live,
         auth,
+        site,
+        trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
     });
 
     tokio::spawn(wait_for_signal(shutdown.clone()));
@@ -197,7 +208,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// Without the built bundle the pages still render on the server but never become
 /// interactive; say so at start instead of leaving a half-working UI to be discovered.
 fn check_site_assets(site_root: &std::path::Path) {
-    let bundle = site_root.join("pkg").join("taskdeck.js");
+    let bundle = site_root.join("pkg").join(crate::http::assets::HASH_FILE);
     if !bundle.is_file() {
         tracing::warn!(
             expected = %bundle.display(),

@@ -539,7 +539,7 @@ async fn first_run_prints_a_generated_password_once() {
         .output()
         .unwrap();
     assert_eq!(short.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&short.stderr).contains("a password of at least 8 characters"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("a password has at least 8 characters"));
 }
 
 /// Users, roles, tokens and the audit log through the admin API, in one store.

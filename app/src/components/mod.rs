@@ -6,3 +6,4 @@ pub mod layout;
 pub mod links;
 pub mod pick;
 pub mod sparkline;
+pub mod title;

@@ -6,10 +6,10 @@ use crate::api::{admin_audit, admin_tokens, admin_users};
 use crate::commands::request;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::encode;
+use crate::components::title::PageTitle;
 use crate::me::use_me;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use protocol::auth::{AuditPage, CreatedToken, Role, Scope, TokenInfo, UserInfo};
@@ -23,7 +23,7 @@ fn AdminFrame(
     let t = use_strings();
     let admin = use_me().is_some_and(|m| m.role == Role::Admin);
     view! {
-        <Title text=move || title(t())/>
+        <PageTitle text=move || title(t()).to_owned()/>
         <div class="page-head">
             <h1>{move || t().nav_admin}</h1>
             <p class="lead">{move || t().adm_lead}</p>

@@ -7,10 +7,10 @@ use crate::api::failure_groups;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, QueueLink, TaskLink};
 use crate::components::sparkline::Sparkline;
+use crate::components::title::PageTitle;
 use crate::format;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use protocol::event::TaskState;
@@ -55,7 +55,7 @@ pub fn Failures() -> impl IntoView {
     });
     let groups = Resource::new(move || query.get(), failure_groups);
     view! {
-        <Title text=move || t().failures_title/>
+        <PageTitle text=move || t().failures_title.to_owned()/>
         <div class="page-head">
             <h1>{move || t().failures_title}</h1>
             <p class="lead">{move || t().failures_lead}</p>

@@ -3,9 +3,9 @@
 use crate::api::queue_list;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::QueueLink;
+use crate::components::title::PageTitle;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use protocol::task::QueueSummary;
 
 #[component]
@@ -13,7 +13,7 @@ pub fn Queues() -> impl IntoView {
     let t = use_strings();
     let queues = Resource::new(|| (), |_| queue_list());
     view! {
-        <Title text=move || t().queues_title/>
+        <PageTitle text=move || t().queues_title.to_owned()/>
         <div class="page-head">
             <h1>{move || t().queues_title}</h1>
             <p class="lead">{move || t().queues_lead}</p>

@@ -1,6 +1,6 @@
+use crate::components::title::PageTitle;
 use crate::prefs::use_strings;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 
 /// Makes the server answer 404 for the page being rendered (on routes that render whole
@@ -17,7 +17,7 @@ pub fn NotFound() -> impl IntoView {
     answer_not_found();
     let t = use_strings();
     view! {
-        <Title text=move || t().not_found_title/>
+        <PageTitle text=move || t().not_found_title.to_owned()/>
         <section class="empty-state">
             <h1>{move || t().not_found_title}</h1>
             <p>{move || t().not_found_body}</p>

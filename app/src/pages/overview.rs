@@ -2,11 +2,11 @@ use crate::api::{overview, system_status};
 use crate::components::empty_state::EmptyState;
 use crate::components::links::QueueLink;
 use crate::components::sparkline::Sparkline;
+use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use protocol::overview::{failure_rate, Drain, Overview, QueueRow, Totals};
 use protocol::{BusKind, Check, Health};
 
@@ -14,7 +14,7 @@ use protocol::{BusKind, Check, Health};
 pub fn Overview() -> impl IntoView {
     let t = use_strings();
     view! {
-        <Title text=move || t().overview_title/>
+        <PageTitle text=move || t().overview_title.to_owned()/>
         <div class="page-head">
             <h1>{move || t().overview_title}</h1>
             <p class="lead">{move || t().overview_lead}</p>
@@ -135,7 +135,7 @@ pub(crate) fn Stat(
 }
 
 #[component]
-fn BoardRow(r: QueueRow, locale: RwSignal<crate::i18n::Locale>) -> impl IntoView {
+fn BoardRow(r: QueueRow, locale: crate::prefs::Pref<crate::i18n::Locale>) -> impl IntoView {
     let t = use_strings();
     let share = failure_rate(r.success_last_hour, r.failed_last_hour);
     let drain = r.drain();

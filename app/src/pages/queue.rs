@@ -9,12 +9,12 @@ use crate::components::chart::EChart;
 use crate::components::control;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, queue_href};
+use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{effective_dark, use_prefs, use_strings, Prefs};
 use charming::Chart;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::params::ParamsMap;
@@ -78,7 +78,7 @@ pub fn Queue() -> impl IntoView {
     let queue = Memo::new(move |_| params.read().get("queue").unwrap_or_default());
     let range = Memo::new(move |_| Range::from_query(&query.read()));
     view! {
-        <Title text=move || queue.get()/>
+        <PageTitle text=move || queue.get()/>
         {move || view! { <QueueScreen queue=queue.get() range=range.get()/> }}
     }
 }

@@ -6,10 +6,10 @@ use crate::api::task_detail;
 use crate::components::empty_state::EmptyState;
 use crate::components::json_view::JsonView;
 use crate::components::links::{encode, QueueLink};
+use crate::components::title::PageTitle;
 use crate::format;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use protocol::event::TaskState;
@@ -22,7 +22,7 @@ pub fn Task() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("task_id").unwrap_or_default());
     let detail = Resource::new(move || id.get(), task_detail);
     view! {
-        <Title text=move || format!("{} · {}", id.get(), t().nav_tasks)/>
+        <PageTitle text=move || format!("{} · {}", id.get(), t().nav_tasks)/>
         <div class="page-head task-head">
             <p class="crumbs"><A href="/tasks">{move || t().nav_tasks}</A> " /"</p>
         </div>

@@ -6,11 +6,11 @@ use crate::api::search_tasks;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, QueueLink, TaskLink};
 use crate::components::pick::{PickAll, PickOne, Picked};
+use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
@@ -110,7 +110,7 @@ pub fn Tasks() -> impl IntoView {
     // Kept across searches: a list held still stays held until resumed.
     let paused = RwSignal::new(false);
     view! {
-        <Title text=move || t().tasks_title/>
+        <PageTitle text=move || t().tasks_title.to_owned()/>
         <div class="page-head">
             <h1>{move || t().tasks_title}</h1>
             <p class="lead">{move || t().tasks_lead}</p>

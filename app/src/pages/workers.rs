@@ -3,11 +3,11 @@
 
 use crate::api::workers;
 use crate::components::empty_state::EmptyState;
+use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use protocol::heartbeat::{Consumer, Fleet, Liveness};
@@ -39,7 +39,7 @@ pub fn Workers() -> impl IntoView {
         }
     });
     view! {
-        <Title text=move || t().workers_title/>
+        <PageTitle text=move || t().workers_title.to_owned()/>
         <div class="page-head">
             <h1>{move || t().workers_title}</h1>
             <p class="lead">{move || t().workers_lead}</p>

@@ -17,6 +17,9 @@ use tower_sessions::Session;
 pub const USER: &str = "user";
 pub const CSRF: &str = "csrf";
 const SEEN: &str = "seen";
+/// A mark of the password the session was started with: a session whose user's password
+/// changed since (a reset by an admin, a change elsewhere) ends at its next request.
+const PASSWORD: &str = "pw";
 /// A session's expiry is pushed forward (one store write) at most this often.
 const TOUCH_EVERY: i64 = 300;
 /// The header pages send their CSRF token in.
@@ -49,10 +52,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
+/// The client's address: as `http::client` read it (through trusted proxies), else the peer.
 pub fn client_ip(req_ext: &http::Extensions) -> String {
     req_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<crate::http::client::ClientAddr>()
+        .map(|c| c.0.to_string())
+        .or_else(|| {
+            req_ext
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
         .unwrap_or_default()
 }
 
@@ -92,7 +101,7 @@ pub async fn guard(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
             }
             Ok(None) => {
                 auth.audit(
-                    "anonymous",
+                    super::ANONYMOUS,
                     "token.use",
                     &path,
                     "denied",
@@ -179,6 +188,11 @@ pub async fn guard(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
             });
         }
     }
+    req.extensions_mut().insert(protocol::auth::Access {
+        read: principal.allows(Need::Read),
+        control: principal.allows(Need::Control),
+        admin: principal.allows(Need::Admin),
+    });
     req.extensions_mut().insert(principal);
     next.run(req).await
 }
@@ -203,6 +217,12 @@ async fn session_user(
         session.flush().await?;
         return Ok(None);
     };
+    if session.get::<String>(PASSWORD).await?.as_deref()
+        != Some(&password_mark(&user.password_hash))
+    {
+        session.flush().await?;
+        return Ok(None);
+    }
     let csrf = session.get::<String>(CSRF).await?.unwrap_or_default();
     let now = crate::ingest::now_epoch() as i64;
     if session
@@ -223,14 +243,28 @@ async fn session_user(
 }
 
 /// Starts a signed-in session: a new id (no fixation), the user, a fresh CSRF token.
-pub async fn begin(session: &Session, name: &str) -> anyhow::Result<()> {
+pub async fn begin(session: &Session, user: &crate::store::auth::User) -> anyhow::Result<()> {
     session.cycle_id().await?;
-    session.insert(USER, name).await?;
+    session.insert(USER, &user.name).await?;
+    keep_password(session, &user.password_hash).await?;
     session.insert(CSRF, super::password::random_hex()).await?;
     session
         .insert(SEEN, crate::ingest::now_epoch() as i64)
         .await?;
     Ok(())
+}
+
+/// Marks `session` as started with the password `hash` (the user's current one): after
+/// signing in, and for the session that changed its own password, which stays signed in.
+pub async fn keep_password(session: &Session, hash: &str) -> anyhow::Result<()> {
+    session.insert(PASSWORD, password_mark(hash)).await?;
+    Ok(())
+}
+
+/// Enough of a digest of the password hash to tell a change; it says nothing of the password.
+fn password_mark(hash: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(hash.as_bytes())[..8])
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -49,8 +49,19 @@ enum Notice {
     FormExpired,
 }
 
+/// What the sign-in page needs: the gate's state and the stylesheet's name.
+#[derive(Clone)]
+pub struct LoginState {
+    pub auth: Arc<Auth>,
+    pub css: Arc<str>,
+}
+
+/// The sign-in page's policy: its stylesheet and icon, its form; no script at all.
+const LOGIN_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub async fn page(
-    State(auth): State<Arc<Auth>>,
+    State(login): State<LoginState>,
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
@@ -59,7 +70,7 @@ pub async fn page(
         _ => Notice::None,
     };
     render(
-        &auth,
+        &login,
         &headers,
         StatusCode::OK,
         notice,
@@ -68,7 +79,8 @@ pub async fn page(
     )
 }
 
-pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
+pub async fn sign_in(State(login): State<LoginState>, req: Request) -> Response {
+    let auth = &login.auth;
     let ip = client_ip(req.extensions());
     let session = req.extensions().get::<Session>().cloned();
     let (parts, body) = req.into_parts();
@@ -82,7 +94,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         cookie_value(cookies, FORM_COOKIE).is_some_and(|c| !c.is_empty() && c == form.csrf);
     if !form_ok {
         auth.audit(
-            "anonymous",
+            super::ANONYMOUS,
             "login",
             &form.name,
             "denied",
@@ -91,7 +103,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         )
         .await;
         return render(
-            &auth,
+            &login,
             &headers,
             StatusCode::FORBIDDEN,
             Notice::FormExpired,
@@ -100,9 +112,13 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         );
     }
     let now = crate::ingest::now_epoch();
-    if let Some(wait) = auth.limited(&ip, &form.name, now) {
+    let verdict = auth.sign_in_verdict(&ip, &form.name, now);
+    if let super::Verdict::Wait(delay) = verdict {
+        tokio::time::sleep(delay).await;
+    }
+    if let super::Verdict::Refuse(wait) = verdict {
         auth.audit(
-            "anonymous",
+            super::ANONYMOUS,
             "login",
             &form.name,
             "limited",
@@ -111,7 +127,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         )
         .await;
         let mut response = render(
-            &auth,
+            &login,
             &headers,
             StatusCode::TOO_MANY_REQUESTS,
             Notice::Limited(wait),
@@ -145,7 +161,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
     let (Some(user), true, Some(session)) = (user, ok, session) else {
         auth.failed(&ip, &form.name, now);
         auth.audit(
-            "anonymous",
+            super::ANONYMOUS,
             "login",
             &form.name,
             "failed",
@@ -154,7 +170,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         )
         .await;
         return render(
-            &auth,
+            &login,
             &headers,
             StatusCode::UNAUTHORIZED,
             Notice::Failed,
@@ -162,7 +178,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
             &form.next,
         );
     };
-    if let Err(e) = begin(&session, &user.name).await {
+    if let Err(e) = begin(&session, &user).await {
         tracing::error!(error = %format!("{e:#}"), "cannot start a session");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -170,7 +186,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         )
             .into_response();
     }
-    auth.succeeded(&user.name);
+    auth.succeeded(&ip, &user.name);
     auth.audit(
         &format!("user:{}", user.name),
         "login",
@@ -180,7 +196,7 @@ pub async fn sign_in(State(auth): State<Arc<Auth>>, req: Request) -> Response {
         &ip,
     )
     .await;
-    Redirect::to(local_target(&form.next)).into_response()
+    Redirect::to(&local_target(&form.next)).into_response()
 }
 
 pub async fn sign_out(State(auth): State<Arc<Auth>>, session: Session, req: Request) -> Response {
@@ -221,13 +237,20 @@ pub async fn sign_out(State(auth): State<Arc<Auth>>, session: Session, req: Requ
 
 use axum::extract::FromRequest;
 
-/// Only a path on this site: never `//host` or `/\host`, which browsers read as another site.
-fn local_target(next: &str) -> &str {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if ok {
-        next
-    } else {
-        "/"
+/// Where to go after signing in: `next` only if, read as a URL reference against this site,
+/// it stays on this site and holds no control character or backslash (browsers drop tabs and
+/// newlines and read `\\` as `/`, so `/<TAB>/evil.example` and `/\\evil.example` lead away);
+/// otherwise the overview. The answer is the normalised, percent-encoded path and query.
+fn local_target(next: &str) -> String {
+    const HERE: &str = "http://taskdeck.invalid/";
+    let clean =
+        next.starts_with('/') && !next.contains('\\') && !next.chars().any(|c| c.is_control());
+    let base = url::Url::parse(HERE).expect("a valid base");
+    match base.join(next) {
+        Ok(to) if clean && to.origin() == base.origin() => {
+            to[url::Position::BeforePath..].to_owned()
+        }
+        _ => "/".to_owned(),
     }
 }
 
@@ -260,7 +283,7 @@ fn escape(s: &str) -> String {
 }
 
 fn render(
-    auth: &Auth,
+    login: &LoginState,
     headers: &HeaderMap,
     status: StatusCode,
     notice: Notice,
@@ -303,7 +326,7 @@ fn render(
 <meta name="color-scheme" content="light dark"/>
 <title>{title}</title>
 <link rel="icon" href="/favicon.svg"/>
-<link rel="stylesheet" href="/pkg/taskdeck.css"/>
+<link rel="stylesheet" href="{css}"/>
 </head>
 <body class="login-body">
 <main class="login-card">
@@ -330,6 +353,7 @@ fn render(
         l_password = escape(t.login_password),
         submit = escape(t.login_submit),
         lead = escape(t.login_lead),
+        css = escape(&login.css),
     );
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
@@ -337,7 +361,11 @@ fn render(
         SET_COOKIE,
         HeaderValue::from_str(&format!(
             "{FORM_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-            if auth.secure_cookies { "; Secure" } else { "" }
+            if login.auth.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            }
         ))
         .expect("cookie is ASCII"),
     );
@@ -345,8 +373,10 @@ fn render(
         http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     );
-    // The sign-in page never runs inside another site's frame (clickjacking).
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(LOGIN_POLICY),
+    );
     response
 }
 
@@ -356,11 +386,28 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(local_target("/tasks?state=failed"), "/tasks?state=failed");
-        assert_eq!(local_target("//evil.example/x"), "/");
-        assert_eq!(local_target("/\\evil.example"), "/");
-        assert_eq!(local_target("https://evil.example"), "/");
-        assert_eq!(local_target(""), "/");
+        for (next, to) in [
+            ("/tasks?state=failed", "/tasks?state=failed"),
+            ("/queues/%E4%BD%A0", "/queues/%E4%BD%A0"),
+            ("/queues/你好?x=é", "/queues/%E4%BD%A0%E5%A5%BD?x=%C3%A9"),
+            ("/a/../tasks", "/tasks"),
+            ("/tasks#frag", "/tasks#frag"),
+            ("//evil.example/x", "/"),
+            ("///evil.example/x", "/"),
+            ("/\\evil.example", "/"),
+            ("/\t/evil.example", "/"),
+            ("/\n/evil.example", "/"),
+            ("/\r\nSet-Cookie: x=y", "/"),
+            ("/%09/evil.example", "/%09/evil.example"),
+            ("https://evil.example", "/"),
+            ("javascript:alert(1)", "/"),
+            ("http:evil.example", "/"),
+            ("", "/"),
+            ("tasks", "/"),
+            ("/\u{0}", "/"),
+        ] {
+            assert_eq!(local_target(next), to, "{next:?}");
+        }
     }
 
     #[test]

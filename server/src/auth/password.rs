@@ -14,6 +14,27 @@ pub fn hash(password: &str) -> String {
         .to_string()
 }
 
+/// What a password must be: at least [`super::MIN_PASSWORD`] characters, not only blanks,
+/// at most [`MAX_PASSWORD`] bytes. The message says which rule it broke.
+pub fn policy(password: &str) -> Result<(), String> {
+    if password.chars().count() < super::MIN_PASSWORD {
+        return Err(format!(
+            "a password has at least {} characters",
+            super::MIN_PASSWORD
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err("a password cannot be only spaces".into());
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(format!("a password has at most {MAX_PASSWORD} bytes"));
+    }
+    Ok(())
+}
+
+/// Longest password taskdeck takes, in bytes.
+pub const MAX_PASSWORD: usize = 1024;
+
 /// A malformed stored hash verifies nothing.
 pub fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
@@ -54,5 +75,16 @@ mod tests {
         assert_eq!(p.chars().count(), 20);
         assert_ne!(generate(), p);
         assert_eq!(random_hex().len(), 64);
+    }
+
+    #[test]
+    fn passwords_follow_the_policy() {
+        assert!(policy("correct horse").is_ok());
+        assert!(policy("short").unwrap_err().contains("at least"));
+        assert!(policy("          ").unwrap_err().contains("only spaces"));
+        assert!(policy("\t\t\t\t\n\n\n\n")
+            .unwrap_err()
+            .contains("only spaces"));
+        assert!(policy(&"x".repeat(2000)).unwrap_err().contains("at most"));
     }
 }

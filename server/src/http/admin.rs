@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::guard::Caller;
-use crate::auth::{password, tokens, Principal, MIN_PASSWORD};
+use crate::auth::{password, tokens, Principal};
 use crate::store::auth::{Token, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -27,7 +27,8 @@ pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserIn
 }
 
 /// Creates a user (role and password required) or changes an existing one's role or password.
-/// An admin cannot take away their own admin role, so there is always one.
+/// An admin cannot take away their own admin role, so there is always one. A new password
+/// ends the user's other sessions.
 #[utoipa::path(put, path = "/users/{name}", tag = "admin", request_body = UserChange,
     params(("name" = String, Path, description = "1–64 letters, digits, `.`, `_`, `-`, `@`")),
     responses(
@@ -37,6 +38,7 @@ pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserIn
 pub async fn put_user(
     State(state): State<AppState>,
     who: Caller,
+    session: tower_sessions::Session,
     Path(name): Path<String>,
     body: Result<Json<UserChange>, JsonRejection>,
 ) -> Result<Json<UserInfo>, ApiError> {
@@ -52,11 +54,7 @@ pub async fn put_user(
         ));
     }
     if let Some(p) = &change.password {
-        if p.chars().count() < MIN_PASSWORD {
-            return Err(ApiError::bad_request(format!(
-                "a password has at least {MIN_PASSWORD} characters"
-            )));
-        }
+        password::policy(p).map_err(ApiError::bad_request)?;
     }
     let own = matches!(&who.principal, Principal::User { name: me, .. } if *me == name);
     if own
@@ -98,6 +96,13 @@ pub async fn put_user(
         }
     };
     store.put_user(&user, false).await.map_err(store_error)?;
+    // Every session of this user started with the old password ends at its next request;
+    // the one that changed its own password stays signed in.
+    if own && change.password.is_some() {
+        crate::auth::guard::keep_password(&session, &user.password_hash)
+            .await
+            .map_err(store_error)?;
+    }
     let mut what = Vec::new();
     if let Some(r) = change.role {
         what.push(format!("role {r}"));

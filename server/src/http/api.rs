@@ -101,9 +101,14 @@ static OPENAPI: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
     api
 });
 
+/// Largest JSON body a route takes (a bulk command names up to 10,000 task ids of up to 256
+/// bytes each). Events have their own limit (`events::MAX_BODY`).
+pub const JSON_BODY_MAX: usize = 4 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
     let (router, _) = documented().split_for_parts();
     router
+        .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_MAX))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(super::events::metrics))
         .route("/api/v1/{*rest}", any(api_not_found))

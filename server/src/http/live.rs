@@ -3,7 +3,8 @@
 use super::error::ApiError;
 use super::export::split_query;
 use super::AppState;
-use crate::live::View;
+use crate::auth::guard::Caller;
+use crate::live::{Refusal, View};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -40,11 +41,13 @@ pub struct LiveQuery {
     responses(
         (status = 200, description = "An event stream (text/event-stream)", content_type = "text/event-stream", body = String),
         (status = 400, description = "Unknown view, grain or task filter, or a queue view without a queue", body = super::error::ErrorBody),
+        (status = 429, description = "This caller has too many live streams or live task filters open", body = super::error::ErrorBody),
         (status = 503, description = "Too many different task filters are live on this instance", body = super::error::ErrorBody),
     )
 )]
 pub async fn live(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -73,8 +76,14 @@ pub async fn live(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .or(last_event_id);
-    let frames = state.live.subscribe(view).map_err(ApiError::unavailable)?;
-    let guard = state.live.client();
+    let (frames, guard) =
+        state
+            .live
+            .open(&caller.actor, view)
+            .map_err(|refusal| match refusal {
+                Refusal::Caller(m) => ApiError::too_many(m),
+                Refusal::Instance(m) => ApiError::unavailable(m),
+            })?;
     let stream = futures_util::stream::unfold(
         (frames, last, guard, true),
         |(mut frames, mut last, guard, mut first)| async move {

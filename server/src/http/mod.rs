@@ -2,7 +2,10 @@
 
 mod admin;
 mod api;
+pub mod assets;
+pub mod client;
 mod control;
+pub mod edge;
 pub(crate) mod error;
 mod events;
 mod export;
@@ -20,6 +23,7 @@ use axum::Router;
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -30,11 +34,22 @@ pub struct AppState {
     pub services: Arc<Services>,
     pub live: Arc<crate::live::Live>,
     pub auth: Arc<Auth>,
+    pub site: assets::Site,
+    pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
 impl FromRef<AppState> for Arc<Auth> {
     fn from_ref(state: &AppState) -> Self {
         state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for auth::login::LoginState {
+    fn from_ref(state: &AppState) -> Self {
+        auth::login::LoginState {
+            auth: state.auth.clone(),
+            css: state.site.names.css.as_str().into(),
+        }
     }
 }
 
@@ -44,9 +59,17 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// Everything taskdeck serves. Requests pass, outermost first: the trace; the refusal of
+/// paths the gate and the router could read differently (`edge`); the security headers;
+/// then either the static assets (their own file service, outside the gate) or the sessions,
+/// compression and the gate in front of the API, the sign-in page and the pages.
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = state.services.clone();
-    let provide_backend = move || provide_context(backend.clone());
+    let names = state.site.names.clone();
+    let provide_backend = move || {
+        provide_context(backend.clone());
+        provide_context(names.clone());
+    };
     let routes = generate_route_list(app::App);
     let shell = {
         let options = state.leptos_options.clone();
@@ -61,17 +84,32 @@ pub fn router(state: AppState) -> Router {
             tower_sessions::cookie::time::Duration::seconds(auth::SESSION_IDLE.as_secs() as i64),
         ));
     let guard = axum::middleware::from_fn_with_state(state.auth.clone(), auth::guard);
-    Router::new()
+    // Any other path: the app's "not found" page, behind the gate like every page.
+    let not_found =
+        leptos_axum::render_app_async_with_context(provide_backend.clone(), shell.clone());
+    let gated = Router::new()
         .route("/login", get(auth::login::page).post(auth::login::sign_in))
         .route("/logout", post(auth::login::sign_out))
         .merge(api::router())
-        .leptos_routes_with_context(&state, routes, provide_backend.clone(), shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_backend, app::shell))
+        .leptos_routes_with_context(&state, routes, provide_backend, shell)
+        .fallback(move |req: axum::extract::Request| not_found(req))
         .layer(guard)
-        .layer(sessions)
+        // Pages and JSON; never the live streams (`text/event-stream` is left alone).
+        .layer(CompressionLayer::new())
+        .layer(sessions);
+    let secure = state.auth.secure_cookies;
+    let trusted = state.trusted_proxies.clone();
+    state
+        .site
+        .router()
+        .merge(gated)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            client::remember(trusted.clone(), req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            edge::security_headers(secure, req, next)
+        }))
+        .layer(axum::middleware::from_fn(edge::refuse_odd_paths))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
