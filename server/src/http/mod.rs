@@ -11,6 +11,7 @@ mod events;
 mod export;
 mod live;
 mod queues;
+mod render;
 mod tasks;
 mod workers;
 
@@ -87,12 +88,15 @@ pub fn router(state: AppState) -> Router {
     // Any other path: the app's "not found" page, behind the gate like every page.
     let not_found =
         leptos_axum::render_app_async_with_context(provide_backend.clone(), shell.clone());
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, provide_backend, shell)
+        .fallback(move |req: axum::extract::Request| not_found(req))
+        .layer(axum::middleware::from_fn(render::to_completion));
     let gated = Router::new()
         .route("/login", get(auth::login::page).post(auth::login::sign_in))
         .route("/logout", post(auth::login::sign_out))
         .merge(api::router())
-        .leptos_routes_with_context(&state, routes, provide_backend, shell)
-        .fallback(move |req: axum::extract::Request| not_found(req))
+        .merge(pages)
         .layer(guard)
         // Pages and JSON; never the live streams (`text/event-stream` is left alone).
         .layer(CompressionLayer::new())

@@ -403,3 +403,80 @@ pub async fn fresh_redis(db: u8) -> (String, redis::aio::MultiplexedConnection) 
         .unwrap();
     (url, conn)
 }
+
+/// A browser without JavaScript: keeps cookies, never follows redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The sign-in form's hidden CSRF field (its cookie lands in the client's jar).
+pub async fn form_token(http: &reqwest::Client, url: &str) -> String {
+    let html = http
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find(r#"name="csrf" value=""#).expect("csrf field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+pub async fn sign_in(
+    http: &reqwest::Client,
+    url: &str,
+    name: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
+    let csrf = form_token(http, url).await;
+    http.post(format!("{url}/login"))
+        .form(&[
+            ("name", name),
+            ("password", password),
+            ("csrf", &csrf),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The page's CSRF token, from the `taskdeck-me` meta tag a signed-in page carries.
+pub async fn page_me(http: &reqwest::Client, url: &str) -> Value {
+    let html = http
+        .get(format!("{url}/tasks"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html
+        .find(r#"<meta name="taskdeck-me" content=""#)
+        .expect("me meta")
+        + 34;
+    let end = html[at..].find('"').unwrap();
+    serde_json::from_str(&html[at..at + end].replace("&quot;", "\"")).unwrap()
+}
+
+pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("taskdeck_session="))
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("taskdeck_session=")
+                .to_owned()
+        })
+}
