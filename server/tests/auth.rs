@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::process::Stdio;
-use std::time::Duration;
 
 async fn audit(td: &Taskdeck, text: &str) -> Vec<Value> {
     let (status, body) = get_json(&format!("{}/api/v1/audit?text={text}", td.url)).await;
