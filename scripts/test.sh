@@ -55,6 +55,12 @@ if [ "$build_status" = 0 ]; then
   npx --no-install playwright test \
     --config end2end/playwright.config.ts 2>&1 | tee "$state/e2e.log"
   e2e_status=${PIPESTATUS[0]}
+  # A panic on the server fails the run even when every page looked right.
+  if grep -q panicked "$state/taskdeck.log"; then
+    echo "taskdeck panicked during the end-to-end tests:"
+    grep -A 12 panicked "$state/taskdeck.log" | head -n 40
+    e2e_status=1
+  fi
   [ "$e2e_status" = 0 ] || { echo "--- taskdeck log"; tail -n 50 "$state/taskdeck.log"; }
 fi
 

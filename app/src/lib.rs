@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
     provide_context(me::SignedIn(me::current()));
     // Effects run only in the browser, so this marks the moment the page became interactive.
     let hydrated = RwSignal::new(false);
+    provide_context(Hydrated(hydrated));
     Effect::new(move |_| {
         prefs.zone.set(format::Zone::browser());
         hydrated.set(true);
@@ -88,6 +89,17 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </Layout>
         </Router>
+    }
+}
+
+/// True once the page is interactive in the browser; never on the server.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub RwSignal<bool>);
+
+impl Hydrated {
+    /// Whether the browser runs the page now (for parts that only work there).
+    pub fn get() -> bool {
+        use_context::<Hydrated>().is_some_and(|h| h.0.get())
     }
 }
 

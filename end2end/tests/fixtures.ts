@@ -1,10 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { test as base, expect, Page } from '@playwright/test';
 
-/** Fails any test whose page logs a console error or throws. */
+/** Fails any test whose page logs a console error, throws, breaks its content security policy
+ *  (every page runs under its content security policy). */
 export const test = base.extend<{ page: Page }>({
   page: async ({ page }, use) => {
     const problems: string[] = [];
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) =>
+        console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));
+    });
+
     page.on('console', (msg) => {
       if (msg.type() !== 'error') return;
       // A page served with an error status (404 test) is reported as a failed load of the

@@ -75,7 +75,12 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
             <QueueLink queue=s.queue.clone()/>
             {s.function.clone().map(|f| view! { " · " <span class="mono">{f}</span> })}
         </p>
-        <TaskControl task_id=s.task_id.clone() state/>
+        // Browser-only: its reads (a local resource) would keep a server render's suspense
+        // waiting on data the server never loads.
+        {
+            let task_id = s.task_id.clone();
+            move || crate::Hydrated::get().then(|| view! { <TaskControl task_id=task_id.clone() state/> })
+        }
         <div class="task-grid">
             <div class="task-main">
                 <section class="card">

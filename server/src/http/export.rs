@@ -134,7 +134,13 @@ pub async fn export_tasks(
     let stamp = chrono::DateTime::from_timestamp(now as i64, 0)
         .map(|t| t.format("%Y%m%d-%H%M%S").to_string())
         .unwrap_or_default();
-    let body = Body::from_stream(stream(state.services.clone(), filter, format, max));
+    // Fused: the compression layer polls once more after the end.
+    let body = Body::from_stream(futures_util::StreamExt::fuse(stream(
+        state.services.clone(),
+        filter,
+        format,
+        max,
+    )));
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
