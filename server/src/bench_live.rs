@@ -112,20 +112,27 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
             .local_addr()?
             .port()
     );
-    // The SSE clients and /metrics use a token; Chromium signs in as the admin.
-    let token = {
+    // Each SSE client is a dashboard of its own and has a token of its own (one caller may keep
+    // only a few streams open); /metrics uses the first. Chromium signs in as the admin.
+    let tokens = {
         let url = crate::config::StoreUrl::parse_bench(&args.store)?;
         let store = crate::store::Store::open(&url, Duration::from_secs(7 * 86_400)).await?;
-        let (_, value) = crate::auth::tokens::create(
-            &store,
-            "bench live",
-            vec![protocol::auth::Scope::Read],
-            "bench",
-        )
-        .await?;
+        let most = args.dashboards.iter().copied().max().unwrap_or(1).max(1);
+        let mut tokens = Vec::with_capacity(most);
+        for i in 0..most {
+            let (_, value) = crate::auth::tokens::create(
+                &store,
+                &format!("bench live {i}"),
+                vec![protocol::auth::Scope::Read],
+                "bench",
+            )
+            .await?;
+            tokens.push(value);
+        }
         store.close().await;
-        value
+        tokens
     };
+    let token = tokens[0].clone();
     let password = crate::auth::password::generate();
     let log = std::env::temp_dir().join(format!("taskdeck-bench-live-{}.log", std::process::id()));
     let mut server = Command::new(std::env::current_exe()?)
@@ -182,7 +189,7 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
             let path = format!("/api/v1/live?{}", VIEWS[sse.len() % VIEWS.len()]);
             sse.push(tokio::spawn(sse_client(
                 addr.clone(),
-                token.clone(),
+                tokens[sse.len()].clone(),
                 path,
                 sse.is_empty(),
                 seen.clone(),

@@ -597,22 +597,7 @@ async fn redis_stream_events_are_committed_then_acknowledged() {
         "each success counted once"
     );
     // Committed entries are acknowledged and removed from the stream.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let len: i64 = redis::cmd("XLEN")
-            .arg("taskdeck:events")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if len == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{len} entries left in the stream"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_stream_empty(&mut conn).await;
     wait_pending_zero(&mut conn).await;
     let dead = db.text("SELECT error FROM dead_letters WHERE source = 'redis' AND error LIKE '%no `event` field%'").await;
     assert!(

@@ -220,22 +220,7 @@ async fn scenario(kind: Kind, redis_db_index: u8) {
             .ignore();
     }
     pipe.query_async::<()>(&mut conn).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let len: i64 = redis::cmd("XLEN")
-            .arg("taskdeck:events")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if len == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{len} entries still in the stream"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_stream_empty(&mut conn).await;
     check_round(&td, &kind, dir.path(), "stream").await;
     let metrics = metrics(&td.url).await;
     assert!(

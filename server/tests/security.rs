@@ -159,6 +159,11 @@ async fn session(td: &Taskdeck, name: &str, password: &str) -> (String, String) 
     (format!("taskdeck_session={cookie}"), csrf)
 }
 
+/// `GET path` with a session's cookie.
+async fn get_as(td: &Taskdeck, cookie: &str, path: &str) -> Reply {
+    raw(&td.url, "GET", path, &[("Cookie", cookie)], "").await
+}
+
 /// Sends a change as a signed-in user (with their CSRF token).
 async fn change(
     td: &Taskdeck,
@@ -612,6 +617,20 @@ async fn hostile_names_never_become_markup() {
             );
         }
     }
+    // A payload over its bound is cut when recorded, and its page says so.
+    let big = json!([event(
+        "big",
+        "q",
+        json!({"state": "success", "params": {"blob": "x".repeat(200_000)}})
+    )]);
+    assert_eq!(post(&td.url, big.to_string()).await.0, 202);
+    let page = get_as(&td, &cookie, "/tasks/big").await.text();
+    let notice = scraper::Html::parse_document(&page)
+        .select(&scraper::Selector::parse("[data-testid=task-cut]").unwrap())
+        .next()
+        .map(|n| n.text().collect::<String>())
+        .expect("the page says the params were cut");
+    assert!(notice.contains("200,011 B"), "{notice}");
     assert!(!td.log().contains("panicked"));
 }
 
@@ -889,14 +908,7 @@ async fn nobody_can_grow_the_audit_log() {
         assert_eq!(r.status, 401);
     }
     let (cookie, _) = session(&td, "admin", ADMIN_PASSWORD).await;
-    let r = raw(
-        &td.url,
-        "GET",
-        "/api/v1/audit?limit=500",
-        &[("Cookie", &cookie)],
-        "",
-    )
-    .await;
+    let r = get_as(&td, &cookie, "/api/v1/audit?limit=500").await;
     assert_eq!(r.status, 200);
     assert!(r.body.len() < 64 * 1024, "{} bytes of audit", r.body.len());
     let page: Value = serde_json::from_slice(&r.body).unwrap();
@@ -1027,85 +1039,57 @@ async fn failed_sign_ins_cannot_lock_the_owner_out() {
     );
 }
 
+/// Opens a live stream and keeps its connection: the status and the head of the answer.
+async fn open_stream(url: &str, path: &str, auth: &str) -> (u16, String, tokio::net::TcpStream) {
+    let host = url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, text, conn)
+}
+
 #[tokio::test]
 async fn live_streams_are_shared_fairly_between_callers() {
     let dir = tempfile::tempdir().unwrap();
     let td = Taskdeck::start(dir.path(), &[]);
     let token = format!("Bearer {}", td.token);
-    let open = |path: String, auth: String| {
-        let url = td.url.clone();
-        async move {
-            let host = url.trim_start_matches("http://").to_owned();
-            let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
-            let head =
-                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n");
-            conn.write_all(head.as_bytes()).await.unwrap();
-            let mut buf = [0u8; 64];
-            let n = conn.read(&mut buf).await.unwrap();
-            let status: u16 = String::from_utf8_lossy(&buf[..n])
-                .split(' ')
-                .nth(1)
-                .unwrap()
-                .parse()
-                .unwrap();
-            (status, conn)
-        }
-    };
     let mut kept = Vec::new();
     for i in 0..24 {
-        let (status, conn) =
-            open(format!("/api/v1/live?view=queue&queue=q{i}"), token.clone()).await;
+        let path = format!("/api/v1/live?view=queue&queue=q{i}");
+        let (status, _, conn) = open_stream(&td.url, &path, &token).await;
         assert_eq!(status, 200, "stream {i}");
         kept.push(conn);
     }
-    let (status, _) = open("/api/v1/live?view=overview".into(), token.clone()).await;
-    assert_eq!(status, 429, "one caller's share is full");
+    let (status, text, _) = open_stream(&td.url, "/api/v1/live?view=overview", &token).await;
+    assert_eq!(status, 429, "one caller's share is full: {text}");
     // Another caller is not affected.
     let (cookie, _) = session(&td, "admin", ADMIN_PASSWORD).await;
-    let r = raw(
-        &td.url,
-        "GET",
-        "/api/v1/live?view=overview",
-        &[("Cookie", &cookie)],
-        "",
-    )
-    .await;
+    let r = get_as(&td, &cookie, "/api/v1/live?view=overview").await;
     assert_eq!(r.status, 200);
     drop(kept);
-    // Task filters: four per caller, so nobody takes every slot of the instance.
-    let dir2 = tempfile::tempdir().unwrap();
-    let td2 = Taskdeck::start(dir2.path(), &[]);
-    let token2 = format!("Bearer {}", td2.token);
-    let open2 = |path: String, auth: String| {
-        let url = td2.url.clone();
-        async move {
-            let host = url.trim_start_matches("http://").to_owned();
-            let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
-            let head =
-                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n");
-            conn.write_all(head.as_bytes()).await.unwrap();
-            let mut buf = [0u8; 4096];
-            let n = conn.read(&mut buf).await.unwrap();
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let status: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
-            (status, text, conn)
-        }
-    };
+
+    // Task filters: four per caller, so nobody takes every slot of the instance (a second
+    // instance: the first may not have noticed the closed streams yet).
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let token = format!("Bearer {}", td.token);
     let mut filters = Vec::new();
     for q in 0..4 {
-        let (status, _, conn) = open2(
-            format!("/api/v1/live?view=tasks&queue=f{q}"),
-            token2.clone(),
-        )
-        .await;
+        let path = format!("/api/v1/live?view=tasks&queue=f{q}");
+        let (status, _, conn) = open_stream(&td.url, &path, &token).await;
         assert_eq!(status, 200);
         filters.push(conn);
     }
-    let (status, text, _) = open2("/api/v1/live?view=tasks&queue=f9".into(), token2.clone()).await;
+    let (status, text, _) = open_stream(&td.url, "/api/v1/live?view=tasks&queue=f9", &token).await;
     assert_eq!(status, 429, "{text}");
     assert!(text.contains("live task filters"), "{text}");
     // The same filter again is not a new one.
-    let (status, _, _c) = open2("/api/v1/live?view=tasks&queue=f0".into(), token2.clone()).await;
+    let (status, _, _again) =
+        open_stream(&td.url, "/api/v1/live?view=tasks&queue=f0", &token).await;
     assert_eq!(status, 200);
 }
 

@@ -66,6 +66,13 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
         })
     };
     let updated = task.updated_at;
+    // Payloads taskdeck cut to size when it recorded them, with their original sizes.
+    let cut = cut_fields(&task.extra);
+    let other_cut: Vec<(String, i64)> = cut
+        .iter()
+        .filter(|(k, _)| *k != "params" && *k != "result")
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
     view! {
         <div class="title-row">
             <h1 class="task-id" data-testid="task-id">{s.task_id.clone()}</h1>
@@ -104,20 +111,23 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
                 })}
                 <section class="card">
                     <h2>{move || t().task_params}</h2>
+                    <CutNote bytes=cut.get("params").copied()/>
                     {match s.params.clone() {
-                        Some(p) => view! { <JsonView text=p test="task-params"/> }.into_any(),
+                        Some(p) => view! { <Payload text=p cut=cut.contains_key("params") test="task-params"/> }.into_any(),
                         None => view! { <p class="muted">{move || t().task_no_params}</p> }.into_any(),
                     }}
                 </section>
                 <section class="card">
                     <h2>{move || t().task_result}</h2>
+                    <CutNote bytes=cut.get("result").copied()/>
                     {match task.result.clone() {
-                        Some(r) => view! { <JsonView text=r test="task-result"/> }.into_any(),
+                        Some(r) => view! { <Payload text=r cut=cut.contains_key("result") test="task-result"/> }.into_any(),
                         None => view! { <p class="muted">{move || t().task_no_result}</p> }.into_any(),
                     }}
                 </section>
                 <section class="card">
                     <h2>{move || t().task_extra}</h2>
+                    <CutNote bytes=(!other_cut.is_empty()).then(|| other_cut.iter().map(|(_, n)| *n).sum())/>
                     <JsonView text=task.extra.clone() test="task-extra"/>
                 </section>
             </div>
@@ -344,5 +354,45 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
                 view! { <A href=href attr:class="mono small" attr:data-testid="retry-link">{c.detail.clone()}</A> }
             })}
         </div>
+    }
+}
+
+/// The payloads taskdeck cut to size when it recorded the task (`taskdeck_cut` in the extra
+/// fields) with their original sizes in bytes.
+fn cut_fields(extra: &str) -> std::collections::BTreeMap<String, i64> {
+    serde_json::from_str::<serde_json::Value>(extra)
+        .ok()
+        .and_then(|e| e.get(protocol::event::CUT_FIELD)?.as_object().cloned())
+        .map(|cut| {
+            cut.into_iter()
+                .map(|(k, n)| (k, n.as_i64().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Says that a payload was cut when recorded, and how large it was.
+#[component]
+fn CutNote(bytes: Option<i64>) -> impl IntoView {
+    let t = use_strings();
+    bytes.map(|n| {
+        view! {
+            <p class="cut-note" data-testid="task-cut">
+                {move || t().task_cut} " " {format::count(n)} " B"
+            </p>
+        }
+    })
+}
+
+/// A payload as collapsible JSON; one cut to size (stored as a JSON string of its first
+/// bytes) as that text.
+#[component]
+fn Payload(text: String, cut: bool, test: &'static str) -> impl IntoView {
+    let head = cut
+        .then(|| serde_json::from_str::<String>(&text).ok())
+        .flatten();
+    match head {
+        Some(head) => view! { <pre class="json json-raw" data-testid=test>{head}</pre> }.into_any(),
+        None => view! { <JsonView text test/> }.into_any(),
     }
 }

@@ -493,6 +493,11 @@ async fn write_isolating(
         Err(e) if crate::store::transient(&e) => return Err(e),
         Err(e) => e,
     };
+    // A store that does not answer a ping refuses everything for a reason of its own (an
+    // outage worded as a refusal): wait for it rather than take the batch apart.
+    if let Err(down) = store.ping().await {
+        return Err(first.context(format!("the store does not answer: {down}")));
+    }
     tracing::warn!(error = %format!("{first:#}"), rows = records.len(), dead_letters = dead.len(),
         "the store refused a batch; writing it in parts to isolate what it refuses");
     let mut outcome = WriteOutcome::default();

@@ -312,8 +312,10 @@ pub fn transient(e: &anyhow::Error) -> bool {
                     matches!(primary, 5 | 6 | 7 | 10 | 13 | 14)
                 } else {
                     // SQLSTATE classes: connection, transaction rollback (serialization,
-                    // deadlock), insufficient resources, operator intervention, system error.
-                    ["08", "40", "53", "57", "58", "XX"]
+                    // deadlock), insufficient resources, object not in prerequisite state
+                    // (a database not accepting connections, a lock not available), operator
+                    // intervention, system error.
+                    ["08", "40", "53", "55", "57", "58", "XX"]
                         .iter()
                         .any(|class| code.starts_with(class))
                 }

@@ -414,16 +414,14 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The body of `GET url` with this client's cookies.
+pub async fn text_of(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// The sign-in form's hidden CSRF field (its cookie lands in the client's jar).
 pub async fn form_token(http: &reqwest::Client, url: &str) -> String {
-    let html = http
-        .get(format!("{url}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(http, &format!("{url}/login")).await;
     let at = html.find(r#"name="csrf" value=""#).expect("csrf field") + 19;
     html[at..at + 64].to_owned()
 }
@@ -450,14 +448,7 @@ pub async fn sign_in(
 
 /// The page's CSRF token, from the `taskdeck-me` meta tag a signed-in page carries.
 pub async fn page_me(http: &reqwest::Client, url: &str) -> Value {
-    let html = http
-        .get(format!("{url}/tasks"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(http, &format!("{url}/tasks")).await;
     let at = html
         .find(r#"<meta name="taskdeck-me" content=""#)
         .expect("me meta")
@@ -479,4 +470,24 @@ pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
                 .trim_start_matches("taskdeck_session=")
                 .to_owned()
         })
+}
+
+/// Waits until every entry of taskdeck's event stream has been acknowledged and removed.
+pub async fn wait_stream_empty(conn: &mut redis::aio::MultiplexedConnection) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let len: i64 = redis::cmd("XLEN")
+            .arg("taskdeck:events")
+            .query_async(conn)
+            .await
+            .unwrap();
+        if len == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{len} entries left in the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
