@@ -22,7 +22,15 @@ struct Sse {
 
 impl Sse {
     async fn open(url: &str, last_event_id: Option<u64>) -> Sse {
-        let mut req = get(url);
+        Sse::open_with(get(url), last_event_id).await
+    }
+
+    /// Opens the stream as the caller holding `token`.
+    async fn open_as(url: &str, token: &str) -> Sse {
+        Sse::open_with(client().get(url).bearer_auth(token), None).await
+    }
+
+    async fn open_with(mut req: reqwest::RequestBuilder, last_event_id: Option<u64>) -> Sse {
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());
         }
@@ -381,17 +389,17 @@ async fn a_task_filter_pushes_its_newest_page_as_matching_tasks_arrive() {
         assert!(message.contains(says), "{query}: {message}");
     }
 
-    // One instance keeps at most 32 task filters live; the 33rd is told to come back later.
+    // One instance keeps at most 32 task filters live (each caller at most 4): eight callers
+    // take them all, and a ninth is told to come back later.
     drop(sse);
     let mut open = Vec::new();
-    for limit in 1..=32 {
-        open.push(
-            Sse::open(
-                &format!("{}/api/v1/live?view=tasks&limit={limit}", td.url),
-                None,
-            )
-            .await,
-        );
+    for caller in 0..8 {
+        let token = new_token(&td.url, &["read"]).await;
+        for n in 1..=4 {
+            let limit = caller * 4 + n;
+            let url = format!("{}/api/v1/live?view=tasks&limit={limit}", td.url);
+            open.push(Sse::open_as(&url, &token).await);
+        }
     }
     let (status, body) = get_json(&format!("{}/api/v1/live?view=tasks&limit=33", td.url)).await;
     assert_eq!(status, 503, "{body}");

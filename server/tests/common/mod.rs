@@ -491,3 +491,26 @@ pub async fn wait_stream_empty(conn: &mut redis::aio::MultiplexedConnection) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A new API token with `scopes`, created by the admin through the API.
+pub async fn new_token(url: &str, scopes: &[&str]) -> String {
+    let admin = browser();
+    let resp = sign_in(&admin, url, "admin", ADMIN_PASSWORD, "/").await;
+    assert_eq!(resp.status(), 303);
+    let csrf = page_me(&admin, url).await["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = admin
+        .post(format!("{url}/api/v1/tokens"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({"name": "test", "scopes": scopes}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    resp.json::<Value>().await.unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
