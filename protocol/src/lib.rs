@@ -12,6 +12,7 @@ pub mod heartbeat;
 pub mod overview;
 pub mod queue;
 pub mod series;
+pub mod state;
 pub mod task;
 pub mod text;
 

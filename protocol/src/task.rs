@@ -1,6 +1,6 @@
 //! Task records as the API and the UI read them.
 
-use crate::event::TaskState;
+use crate::state::TaskState;
 use serde::{Deserialize, Serialize};
 
 /// One row of a task list.

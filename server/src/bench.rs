@@ -5,9 +5,10 @@
 use crate::bench_proc::Proc;
 use crate::config::StoreUrl;
 use crate::ingest::metrics::Metrics;
-use crate::ingest::record::TaskRecord;
 use crate::ingest::redis_stream::{StreamSource, FIELD, STREAM};
-use crate::ingest::{now_epoch, BatchConfig, Ingest};
+use crate::ingest::{BatchConfig, Ingest};
+use crate::model::now_epoch;
+use crate::model::record::TaskRecord;
 use crate::store::Store;
 use anyhow::Context;
 use clap::Args;

@@ -13,8 +13,8 @@
 
 use crate::bench::sample_event;
 use crate::bench_proc::{quantile, Proc};
-use crate::ingest::now_epoch;
 use crate::ingest::redis_stream::{FIELD, STREAM};
+use crate::model::now_epoch;
 use anyhow::{bail, Context};
 use clap::Args;
 use protocol::overview::Overview;

@@ -6,7 +6,7 @@
 use crate::bench::BENCH_QUEUES;
 use crate::bench_series::{seed, time};
 use crate::config::StoreUrl;
-use crate::ingest::now_epoch;
+use crate::model::now_epoch;
 use crate::store::{MongoStore, Store};
 use clap::Args;
 use mongodb::bson::{doc, Document};

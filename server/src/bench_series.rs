@@ -5,8 +5,8 @@
 use crate::bench::{sample_event, BENCH_QUEUES};
 use crate::bench_proc::quantile;
 use crate::config::StoreUrl;
-use crate::ingest::record::{reduce, TaskRecord};
-use crate::ingest::{now_epoch, stats};
+use crate::model::record::{reduce, TaskRecord};
+use crate::model::{now_epoch, stats};
 use crate::store::retention::STATS_KEEP;
 use crate::store::Store;
 use clap::Args;

@@ -68,7 +68,7 @@ impl Services {
                     ));
                 }
                 let (filter, _, _) = query
-                    .parse(crate::ingest::now_epoch())
+                    .parse(crate::model::now_epoch())
                     .map_err(|e| ControlError::Invalid(format!("`filter`: {e}")))?;
                 Target::Filter(Box::new(filter))
             }
@@ -82,7 +82,7 @@ impl Services {
             id: uuid::Uuid::now_v7().to_string(),
             action: request.action,
             actor: actor.clone(),
-            started_at: crate::ingest::now_epoch(),
+            started_at: crate::model::now_epoch(),
             finished_at: None,
             matched: 0,
             sent: 0,
@@ -216,7 +216,7 @@ impl Services {
                 break;
             }
         }
-        self.update_bulk(id, |b| b.finished_at = Some(crate::ingest::now_epoch()));
+        self.update_bulk(id, |b| b.finished_at = Some(crate::model::now_epoch()));
         self.share_bulk(id).await;
         if let Some(b) = self.bulk_progress(id) {
             let detail = format!(

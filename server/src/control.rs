@@ -288,7 +288,7 @@ impl Services {
         }
         let known = self
             .store
-            .queue_summaries(crate::ingest::now_epoch())
+            .queue_summaries(crate::model::now_epoch())
             .await
             .map_err(unavailable)?
             .iter()
@@ -430,7 +430,7 @@ impl Services {
 
         let mut row = CommandRow {
             id: uuid::Uuid::now_v7().to_string(),
-            requested_at: crate::ingest::now_epoch(),
+            requested_at: crate::model::now_epoch(),
             sent_at: None,
             actor: who.actor.to_owned(),
             action: action.code().to_owned(),
@@ -466,7 +466,7 @@ impl Services {
             (sent, _) => sent,
         };
         let target_refused = matches!(&sent, Err(e) if refused_by_target(e));
-        let now = crate::ingest::now_epoch();
+        let now = crate::model::now_epoch();
         match sent {
             Ok((version, detail)) => {
                 row.sent_at = Some(now);
@@ -601,7 +601,7 @@ impl Services {
         raw: &str,
         actor: &str,
     ) -> anyhow::Result<String> {
-        let now = crate::ingest::now_epoch();
+        let now = crate::model::now_epoch();
         let recorded = match taskdeck_worker::Message::parse(raw.to_owned(), now) {
             Ok(message) => {
                 let event = protocol::event::TaskEvent {
@@ -619,7 +619,7 @@ impl Services {
                     ..Default::default()
                 };
                 let prepared = crate::ingest::Prepared {
-                    records: vec![crate::ingest::record::TaskRecord::from_event(event, now)],
+                    records: vec![crate::model::record::TaskRecord::from_event(event, now)],
                     ..Default::default()
                 };
                 self.ingest
@@ -688,7 +688,7 @@ impl Services {
                 );
             }
         }
-        let now = crate::ingest::now_epoch();
+        let now = crate::model::now_epoch();
         Ok(rows
             .iter()
             .map(|r| {

@@ -104,7 +104,7 @@ impl View {
         if query.older.is_some() || query.newer.is_some() {
             return Err("a live task list is the newest page: drop `older`/`newer`".into());
         }
-        query.parse(crate::ingest::now_epoch())?;
+        query.parse(crate::model::now_epoch())?;
         let query = serde_urlencoded::to_string(query).map_err(|e| e.to_string())?;
         Ok(View::Tasks { query })
     }
@@ -273,7 +273,7 @@ impl Live {
             View::Tasks { query } => {
                 let parsed = serde_urlencoded::from_str::<TaskQuery>(query)
                     .map_err(|e| e.to_string())
-                    .and_then(|q| q.parse(crate::ingest::now_epoch()));
+                    .and_then(|q| q.parse(crate::model::now_epoch()));
                 match parsed {
                     Ok((filter, at, limit)) => self
                         .services
@@ -328,7 +328,7 @@ impl Drop for StreamGuard {
 }
 
 fn now_ms() -> u64 {
-    (crate::ingest::now_epoch() * 1000.0) as u64
+    (crate::model::now_epoch() * 1000.0) as u64
 }
 
 /// Computes `view` while somebody watches it; ends (and forgets the view) when nobody does,

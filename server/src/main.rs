@@ -14,6 +14,7 @@ mod control;
 mod http;
 mod ingest;
 mod live;
+mod model;
 mod serve;
 mod services;
 mod store;

@@ -1,7 +1,8 @@
 //! The service layer: what the REST API and the UI's server functions both call.
 
 use crate::bus::Bus;
-use crate::ingest::{stats, Ingest};
+use crate::ingest::Ingest;
+use crate::model::stats;
 use crate::store::Store;
 use app::backend::{Backend, BackendError};
 use async_trait::async_trait;
@@ -115,7 +116,7 @@ impl Backend for Services {
 
     async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError> {
         self.store
-            .queue_summaries(crate::ingest::now_epoch())
+            .queue_summaries(crate::model::now_epoch())
             .await
             .map_err(unavailable)
     }
@@ -134,7 +135,7 @@ impl Backend for Services {
                 )));
             }
         }
-        let to = to.unwrap_or_else(|| crate::ingest::now_epoch().floor() as i64 + 1);
+        let to = to.unwrap_or_else(|| crate::model::now_epoch().floor() as i64 + 1);
         let width = grain.seconds();
         // By default the window's buckets end with the one `to` falls in: 60 whole seconds,
         // minutes, 24 hours or 30 days, the newest still filling.
@@ -287,7 +288,7 @@ impl Services {
     /// Reads every source of the overview at once: the store's counters, the broker's queues
     /// and the heartbeats.
     async fn gather(&self) -> Result<Gathered, BackendError> {
-        let now = crate::ingest::now_epoch();
+        let now = crate::model::now_epoch();
         let now_s = now.floor() as i64;
         let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
         let broker = self.bus.broker();

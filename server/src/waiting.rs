@@ -103,7 +103,7 @@ impl Services {
         }
         Ok(WaitingPage {
             queue: queue.to_owned(),
-            now: crate::ingest::now_epoch(),
+            now: crate::model::now_epoch(),
             layout: layout.broker_kind().to_owned(),
             total: total.map_err(failed)?,
             offset,

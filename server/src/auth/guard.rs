@@ -82,7 +82,7 @@ pub async fn guard(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
     let (principal, session_csrf) = if let Some(presented) = bearer {
         match auth.verify_token(&presented).await {
             Ok(Some(token)) => {
-                let now = crate::ingest::now_epoch();
+                let now = crate::model::now_epoch();
                 if auth.should_touch(&token.id, now) {
                     // Off the request's path: a slow or absent store does not delay it.
                     let (store, id) = (auth.store.clone(), token.id.clone());
@@ -224,7 +224,7 @@ async fn session_user(
         return Ok(None);
     }
     let csrf = session.get::<String>(CSRF).await?.unwrap_or_default();
-    let now = crate::ingest::now_epoch() as i64;
+    let now = crate::model::now_epoch() as i64;
     if session
         .get::<i64>(SEEN)
         .await?
@@ -249,7 +249,7 @@ pub async fn begin(session: &Session, user: &crate::store::auth::User) -> anyhow
     keep_password(session, &user.password_hash).await?;
     session.insert(CSRF, super::password::random_hex()).await?;
     session
-        .insert(SEEN, crate::ingest::now_epoch() as i64)
+        .insert(SEEN, crate::model::now_epoch() as i64)
         .await?;
     Ok(())
 }

@@ -111,7 +111,7 @@ pub async fn sign_in(State(login): State<LoginState>, req: Request) -> Response 
             &form.next,
         );
     }
-    let now = crate::ingest::now_epoch();
+    let now = crate::model::now_epoch();
     let verdict = auth.sign_in_verdict(&ip, &form.name, now);
     if let super::Verdict::Wait(delay) = verdict {
         tokio::time::sleep(delay).await;

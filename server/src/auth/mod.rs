@@ -311,7 +311,7 @@ impl Auth {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                 _ = stop.cancelled() => {
-                    let later = crate::ingest::now_epoch() + 120.0;
+                    let later = crate::model::now_epoch() + 120.0;
                     let due = self.anonymous.lock().unwrap().due(later);
                     self.write_summaries(due).await;
                     return;
@@ -345,7 +345,7 @@ impl Auth {
         detail: &str,
         ip: &str,
     ) {
-        let now = crate::ingest::now_epoch();
+        let now = crate::model::now_epoch();
         if actor == ANONYMOUS {
             let (write, due) = self
                 .anonymous
@@ -362,7 +362,7 @@ impl Auth {
 
     /// Writes the summaries of the anonymous refusals whose minute is over.
     pub async fn flush_anonymous(&self) {
-        let now = crate::ingest::now_epoch();
+        let now = crate::model::now_epoch();
         let due = self.anonymous.lock().unwrap().due(now);
         self.write_summaries(due).await;
     }
@@ -500,7 +500,7 @@ pub async fn audit(
     ip: &str,
 ) {
     let entry = AuditEntry {
-        at: crate::ingest::now_epoch(),
+        at: crate::model::now_epoch(),
         actor: bounded(actor, AUDIT_FIELD),
         action: bounded(action, AUDIT_FIELD),
         target: bounded(target, AUDIT_FIELD),
@@ -519,7 +519,7 @@ pub async fn audit(
 /// password (created as admin if missing). Without it, the first run (no user at all) creates
 /// `admin` with a generated password, printed once on standard error and never again.
 pub async fn ensure_admin(store: &Store, password: Option<&str>) -> anyhow::Result<()> {
-    let now = crate::ingest::now_epoch();
+    let now = crate::model::now_epoch();
     let system = Auth::new(store.clone(), false);
     if let Some(password) = password {
         let existing = store.user(ADMIN).await?;

@@ -29,7 +29,7 @@ pub async fn create(
         secret_hash: digest(&secret),
         scopes,
         created_by: created_by.to_owned(),
-        created_at: crate::ingest::now_epoch(),
+        created_at: crate::model::now_epoch(),
         last_used_at: None,
     };
     store.put_token(&token).await?;

@@ -68,7 +68,7 @@ pub async fn put_user(
     }
     let store = &state.auth.store;
     let existing = store.user(&name).await.map_err(store_error)?;
-    let now = crate::ingest::now_epoch();
+    let now = crate::model::now_epoch();
     let user = match existing {
         Some(u) => User {
             password_hash: change

@@ -125,7 +125,7 @@ pub async fn export_tasks(
             "an export starts at the newest matching task: drop `older`/`newer`",
         ));
     }
-    let now = crate::ingest::now_epoch();
+    let now = crate::model::now_epoch();
     let (filter, _, _) = query.parse(now).map_err(ApiError::bad_request)?;
     let (content_type, ext) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),

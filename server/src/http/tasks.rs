@@ -26,7 +26,7 @@ pub async fn list_tasks(
 ) -> Result<Json<TaskPage>, ApiError> {
     let Query(q) = q.map_err(ApiError::from)?;
     let (filter, at, limit) = q
-        .parse(crate::ingest::now_epoch())
+        .parse(crate::model::now_epoch())
         .map_err(ApiError::bad_request)?;
     Ok(Json(state.services.list_tasks(&filter, &at, limit).await?))
 }
@@ -70,7 +70,7 @@ pub async fn failures(
 ) -> Result<Json<FailureGroups>, ApiError> {
     let Query(q) = q.map_err(ApiError::from)?;
     let filter = q
-        .parse(crate::ingest::now_epoch())
+        .parse(crate::model::now_epoch())
         .map_err(ApiError::bad_request)?;
     Ok(Json(state.services.failures(&filter).await?))
 }

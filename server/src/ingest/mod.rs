@@ -2,22 +2,20 @@
 //! which writes them to the store in batches and tells each source when its events are
 //! committed — only then does a source acknowledge them (HTTP 202, XACK).
 
-pub mod failures;
 pub mod memory;
 pub mod metrics;
-pub mod record;
 pub mod redis_stream;
 mod resp;
-pub mod stats;
 
+use crate::model::now_epoch;
+use crate::model::record::{self, TaskRecord};
 use crate::store::{DeadLetter, Store, WriteOutcome};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use metrics::Metrics;
 use protocol::event::{TaskEvent, TaskState};
-use record::TaskRecord;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -104,13 +102,6 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-pub fn now_epoch() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! transaction, read by range for the failures view.
 
 use super::Store;
-use crate::ingest::failures::{assemble, FailureKey, FailureRow, FailureValue};
+use crate::model::failures::{assemble, FailureKey, FailureRow, FailureValue};
 use crate::store::retention::STATS_KEEP;
 use mongodb::bson::{doc, DateTime, Document};
 use protocol::event::TaskState;

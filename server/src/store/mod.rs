@@ -15,8 +15,8 @@ pub mod retention;
 mod sqlite;
 
 use crate::config::StoreUrl;
-use crate::ingest::record::TaskRecord;
-use crate::ingest::stats::StatRow;
+use crate::model::record::TaskRecord;
+use crate::model::stats::StatRow;
 use mongodb::bson::doc;
 use protocol::event::TaskState;
 use protocol::series::Grain;
@@ -274,7 +274,7 @@ fn task_upsert_tail(greatest: &str, least: &str) -> String {
                 AND excluded.run_times >= tasks.run_times) \
          RETURNING task_id, queue, state, publish_time, start_time, end_time, cost, sort_time, exception_type, \
          CASE WHEN state >= 3 THEN substr(exception_msg, 1, {sample}) END AS sample_msg",
-        sample = crate::ingest::failures::SAMPLE_MSG
+        sample = crate::model::failures::SAMPLE_MSG
     )
 }
 

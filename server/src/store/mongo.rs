@@ -8,8 +8,8 @@
 //! records already written are not counted again, so counters can miss such a batch.
 
 use super::{DeadLetter, WriteOutcome};
-use crate::ingest::record::TaskRecord;
-use crate::ingest::stats::{self, Finished, StatRow};
+use crate::model::record::TaskRecord;
+use crate::model::stats::{self, Finished, StatRow};
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
@@ -436,7 +436,7 @@ pub async fn write_batch(
         .collect();
     let own = m.own();
     add_stats(&own, &stats::increments(&finished)).await?;
-    super::failures::add_mongo(&own, &crate::ingest::failures::increments(&finished)).await?;
+    super::failures::add_mongo(&own, &crate::model::failures::increments(&finished)).await?;
     let seen: Vec<Document> = super::queues_seen(records)
         .into_iter()
         .map(|(q, t)| doc! { "q": { "_id": q }, "u": { "$max": { "last_seen": t }, "$min": { "first_seen": t } }, "upsert": true })

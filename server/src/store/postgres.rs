@@ -4,8 +4,8 @@
 //! of what changed.
 
 use super::{DeadLetter, WriteOutcome};
-use crate::ingest::record::TaskRecord;
-use crate::ingest::stats::{self, Finished};
+use crate::model::record::TaskRecord;
+use crate::model::stats::{self, Finished};
 use sqlx::{Executor, PgConnection, PgPool};
 use std::borrow::Borrow;
 use std::collections::HashSet;
@@ -120,7 +120,7 @@ async fn write_in_tx(
                 .filter_map(super::sqlite::finished_from_row),
         );
     }
-    let failures = crate::ingest::failures::increments(&finished);
+    let failures = crate::model::failures::increments(&finished);
     super::failures::add_postgres(&mut tx, &failures).await?;
     let increments = stats::increments(&finished);
     add_stats(&mut tx, &increments).await?;

@@ -157,7 +157,7 @@ pub(super) fn bucket_cutoffs(now: f64, retention: Duration) -> Vec<(&'static str
     let stats = STATS_KEEP
         .iter()
         .map(|(grain, _)| ("task_stats", *grain, cutoff(*grain)));
-    let failures = crate::ingest::failures::FAILURE_GRAINS
+    let failures = crate::model::failures::FAILURE_GRAINS
         .into_iter()
         .map(|grain| ("failure_stats", grain, cutoff(grain)));
     stats.chain(failures).collect()
@@ -170,7 +170,7 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
             _ = tokio::time::sleep(EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
-        match store.prune(crate::ingest::now_epoch(), retention).await {
+        match store.prune(crate::model::now_epoch(), retention).await {
             Ok(p) if p != Pruned::default() => {
                 tracing::info!(
                     tasks = p.tasks,
@@ -185,10 +185,7 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
                 tracing::warn!(error = %format!("{e:#}"), "retention pass failed; retrying in a minute")
             }
         }
-        if let Err(e) = store
-            .purge_sessions(crate::ingest::now_epoch() as i64)
-            .await
-        {
+        if let Err(e) = store.purge_sessions(crate::model::now_epoch() as i64).await {
             tracing::warn!(error = %format!("{e:#}"), "cannot remove expired sessions");
         }
     }
@@ -198,7 +195,7 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
 mod tests {
     use super::*;
     use crate::config::StoreUrl;
-    use crate::ingest::record::TaskRecord;
+    use crate::model::record::TaskRecord;
     use crate::store::DeadLetter;
     use protocol::event::TaskEvent;
 

@@ -1,8 +1,8 @@
 //! SQLite writes: one transaction per batch, multi-row statements of up to 1,000 rows.
 
 use super::{DeadLetter, WriteOutcome};
-use crate::ingest::record::TaskRecord;
-use crate::ingest::stats::{self, Finished};
+use crate::model::record::TaskRecord;
+use crate::model::stats::{self, Finished};
 use protocol::event::TaskState;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::sync::LazyLock;
@@ -81,7 +81,7 @@ pub async fn write_batch(
         changed += rows.len();
         finished.extend(rows.into_iter().filter_map(finished_from_row));
     }
-    super::failures::add_sqlite(&mut tx, &crate::ingest::failures::increments(&finished)).await?;
+    super::failures::add_sqlite(&mut tx, &crate::model::failures::increments(&finished)).await?;
     let increments = stats::increments(&finished);
     for chunk in increments.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(ADD_STAT_HEAD);

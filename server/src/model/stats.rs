@@ -34,6 +34,9 @@ pub fn hist_upper_bound(idx: i16) -> f64 {
     HIST_MIN * 2f64.powf(f64::from(idx) / 3.0)
 }
 
+/// Longest sample message of a failure group kept (characters in SQL, bytes on MongoDB).
+pub const SAMPLE_MSG: usize = 300;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatKey {
     pub queue: String,
@@ -75,7 +78,7 @@ impl Finished {
                 .exception_msg
                 .clone()
                 .filter(|_| failed)
-                .map(|m| crate::store::cut(m, super::failures::SAMPLE_MSG)),
+                .map(|m| protocol::cut(m, SAMPLE_MSG)),
             queue: r.queue.clone(),
             state: r.state,
             at: r.end_time.unwrap_or_else(|| r.sort_time()),

@@ -4,6 +4,7 @@
 //! them, so its cost follows the number of groups, never the number of failed tasks.
 
 use super::stats::Finished;
+pub use super::stats::SAMPLE_MSG;
 use foldhash::{HashMap, HashMapExt};
 use protocol::event::TaskState;
 use protocol::failures::{FailureFilter, FailureGroup, FailureGroups};
@@ -12,9 +13,6 @@ use std::collections::BTreeMap;
 
 /// The grains failures are counted at: minutes for ranges up to 6 h, hours beyond.
 pub const FAILURE_GRAINS: [Grain; 2] = [Grain::Minute, Grain::Hour];
-
-/// Longest sample message kept (characters in SQL, bytes on MongoDB).
-pub const SAMPLE_MSG: usize = 300;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FailureKey {
