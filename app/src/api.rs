@@ -15,10 +15,7 @@ pub async fn system_status() -> Result<Health, ServerFnError> {
 #[server(prefix = "/api/ui", endpoint = "queues", input = GetUrl)]
 pub async fn queue_list() -> Result<Vec<protocol::task::QueueSummary>, ServerFnError> {
     let backend = crate::backend::use_backend()?;
-    backend
-        .queues()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.queues().await.map_err(crate::backend::fail)
 }
 
 /// Tasks matching a query (the tasks page's address), newest first.
@@ -30,31 +27,25 @@ pub async fn search_tasks(
     let backend = crate::backend::use_backend()?;
     let (filter, at, limit) = query
         .parse(crate::format::now())
-        .map_err(ServerFnError::new)?;
+        .map_err(|e| crate::backend::fail(protocol::ServiceError::invalid(e)))?;
     backend
         .list_tasks(&filter, &at, limit)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }
 
 /// Every consumer heard from recently.
 #[server(prefix = "/api/ui", endpoint = "workers", input = GetUrl)]
 pub async fn workers() -> Result<protocol::heartbeat::Fleet, ServerFnError> {
     let backend = crate::backend::use_backend()?;
-    backend
-        .workers()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.workers().await.map_err(crate::backend::fail)
 }
 
 /// One row per queue with its live facts.
 #[server(prefix = "/api/ui", endpoint = "overview", input = GetUrl)]
 pub async fn overview() -> Result<protocol::overview::Overview, ServerFnError> {
     let backend = crate::backend::use_backend()?;
-    backend
-        .overview()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.overview().await.map_err(crate::backend::fail)
 }
 
 /// One queue's page with the series of `grain` over its usual window.
@@ -67,7 +58,7 @@ pub async fn queue_page(
     backend
         .queue_page(&queue, grain)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }
 
 /// Messages waiting in a queue, as its consumers will take them.
@@ -81,7 +72,7 @@ pub async fn queue_waiting(
     backend
         .waiting(&queue, offset, limit)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }
 
 /// One queue's series over a fixed range.
@@ -96,7 +87,7 @@ pub async fn queue_series(
     backend
         .series(&queue, grain, Some(from), Some(to))
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }
 
 /// Everything recorded about one task, or `None` when the store has no such task.
@@ -105,10 +96,7 @@ pub async fn task_detail(
     task_id: String,
 ) -> Result<Option<protocol::task::TaskDetail>, ServerFnError> {
     let backend = crate::backend::use_backend()?;
-    backend
-        .task(&task_id)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.task(&task_id).await.map_err(crate::backend::fail)
 }
 
 /// Failure groups over the failures page's range.
@@ -119,11 +107,11 @@ pub async fn failure_groups(
     let backend = crate::backend::use_backend()?;
     let filter = query
         .parse(crate::format::now())
-        .map_err(ServerFnError::new)?;
+        .map_err(|e| crate::backend::fail(protocol::ServiceError::invalid(e)))?;
     backend
         .failures(&filter)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }
 
 /// What can be done to a task now, and the latest kill or revoke of it.
@@ -135,27 +123,21 @@ pub async fn task_controls(
     backend
         .task_controls(&task_id)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }
 
 #[server(prefix = "/api/ui", endpoint = "admin_users", input = GetUrl)]
 pub async fn admin_users() -> Result<Vec<protocol::auth::UserInfo>, ServerFnError> {
     crate::backend::require_admin()?;
     let backend = crate::backend::use_backend()?;
-    backend
-        .users()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.users().await.map_err(crate::backend::fail)
 }
 
 #[server(prefix = "/api/ui", endpoint = "admin_tokens", input = GetUrl)]
 pub async fn admin_tokens() -> Result<Vec<protocol::auth::TokenInfo>, ServerFnError> {
     crate::backend::require_admin()?;
     let backend = crate::backend::use_backend()?;
-    backend
-        .tokens()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.tokens().await.map_err(crate::backend::fail)
 }
 
 #[server(prefix = "/api/ui", endpoint = "admin_audit", input = GetUrl)]
@@ -168,5 +150,5 @@ pub async fn admin_audit(
     backend
         .audit(&text, before, 100)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(crate::backend::fail)
 }

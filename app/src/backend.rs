@@ -11,8 +11,8 @@ use protocol::overview::Overview;
 use protocol::queue::QueuePage;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
+pub use protocol::ServiceError;
 use protocol::{Health, VersionInfo};
-use std::fmt;
 use std::sync::Arc;
 
 #[async_trait]
@@ -26,11 +26,11 @@ pub trait Backend: Send + Sync + 'static {
         filter: &TaskFilter,
         at: &PageAt,
         limit: u32,
-    ) -> Result<TaskPage, BackendError>;
-    async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, BackendError>;
+    ) -> Result<TaskPage, ServiceError>;
+    async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, ServiceError>;
     /// Tasks that finished without success, grouped, over a range.
-    async fn failures(&self, filter: &FailureFilter) -> Result<FailureGroups, BackendError>;
-    async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError>;
+    async fn failures(&self, filter: &FailureFilter) -> Result<FailureGroups, ServiceError>;
+    async fn queues(&self) -> Result<Vec<QueueSummary>, ServiceError>;
     /// The chart series of `queue` over `[from, to)`, by default the grain's usual window.
     async fn series(
         &self,
@@ -38,26 +38,26 @@ pub trait Backend: Send + Sync + 'static {
         grain: Grain,
         from: Option<i64>,
         to: Option<i64>,
-    ) -> Result<Series, BackendError>;
+    ) -> Result<Series, ServiceError>;
     /// Every consumer heard from recently (funboost's and taskdeck's), by the broker's clock.
-    async fn workers(&self) -> Result<Fleet, BackendError>;
+    async fn workers(&self) -> Result<Fleet, ServiceError>;
     /// One row per queue: throughput, recent counts, backlog, consumers, pause. A broker that
     /// does not answer leaves its facts out (and says why) rather than failing the page.
-    async fn overview(&self) -> Result<Overview, BackendError>;
+    async fn overview(&self) -> Result<Overview, ServiceError>;
     /// One queue's page: its overview row, consumers, parameters and the chart series of
     /// `grain` over the grain's usual window ending now.
-    async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError>;
+    async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, ServiceError>;
     /// Every user (admins only: the server function checks).
-    async fn users(&self) -> Result<Vec<protocol::auth::UserInfo>, BackendError>;
+    async fn users(&self) -> Result<Vec<protocol::auth::UserInfo>, ServiceError>;
     /// Every API token, newest first, without secrets.
-    async fn tokens(&self) -> Result<Vec<protocol::auth::TokenInfo>, BackendError>;
+    async fn tokens(&self) -> Result<Vec<protocol::auth::TokenInfo>, ServiceError>;
     /// The audit log, newest first, filtered by text, before a time.
     async fn audit(
         &self,
         text: &str,
         before: Option<f64>,
         limit: u32,
-    ) -> Result<protocol::auth::AuditPage, BackendError>;
+    ) -> Result<protocol::auth::AuditPage, ServiceError>;
     /// `limit` messages waiting in the queue's broker keys from `offset`, in the order its
     /// consumers take them.
     async fn waiting(
@@ -65,31 +65,13 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         offset: u64,
         limit: u32,
-    ) -> Result<protocol::control::WaitingPage, BackendError>;
+    ) -> Result<protocol::control::WaitingPage, ServiceError>;
     /// What can be done to a task now (kill, revoke) and the latest such command.
     async fn task_controls(
         &self,
         task_id: &str,
-    ) -> Result<protocol::control::TaskControls, BackendError>;
+    ) -> Result<protocol::control::TaskControls, ServiceError>;
 }
-
-/// Why a service call failed: the caller's mistake, or a dependency that is down.
-#[derive(Debug)]
-pub enum BackendError {
-    Invalid(String),
-    Unavailable(String),
-}
-
-impl fmt::Display for BackendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BackendError::Invalid(m) => f.write_str(m),
-            BackendError::Unavailable(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for BackendError {}
 
 pub type SharedBackend = Arc<dyn Backend>;
 
@@ -99,12 +81,11 @@ pub fn use_backend() -> Result<SharedBackend, ServerFnError> {
     match access() {
         Some(a) if a.read => {}
         Some(_) => {
-            return Err(refuse(
-                http::StatusCode::FORBIDDEN,
+            return Err(fail(ServiceError::forbidden(
                 "this token has no `read` scope",
-            ))
+            )))
         }
-        None => return Err(refuse(http::StatusCode::UNAUTHORIZED, "sign in first")),
+        None => return Err(fail(ServiceError::unauthorized("sign in first"))),
     }
     leptos::prelude::use_context::<SharedBackend>()
         .ok_or_else(|| ServerFnError::new("taskdeck backend missing from context"))
@@ -114,10 +95,7 @@ pub fn use_backend() -> Result<SharedBackend, ServerFnError> {
 pub fn require_admin() -> Result<(), ServerFnError> {
     match access() {
         Some(a) if a.admin => Ok(()),
-        _ => Err(refuse(
-            http::StatusCode::FORBIDDEN,
-            "only admins may see this",
-        )),
+        _ => Err(fail(ServiceError::forbidden("only admins may see this"))),
     }
 }
 
@@ -129,10 +107,13 @@ fn access() -> Option<protocol::auth::Access> {
         .cloned()
 }
 
-/// An error that answers with `status` (server functions answer 500 unless told otherwise).
-fn refuse(status: http::StatusCode, message: &str) -> ServerFnError {
+/// A server function's error: the service error's message, answered with its status (server
+/// functions answer 500 unless told otherwise).
+pub fn fail(e: ServiceError) -> ServerFnError {
     if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(status);
+        if let Ok(status) = http::StatusCode::from_u16(e.status()) {
+            response.set_status(status);
+        }
     }
-    ServerFnError::new(message)
+    ServerFnError::new(e.message)
 }

@@ -1,10 +1,11 @@
 //! Wire and domain types shared by every taskdeck crate.
 //!
-//! Serde only (plus optional OpenAPI derives), so it compiles to wasm for the browser as well
-//! as for the server and the workers.
+//! Serde only (plus, for the server, optional OpenAPI derives and the HTTP answer of an error),
+//! so it compiles to wasm for the browser as well as for the server and the workers.
 
 pub mod auth;
 pub mod control;
+pub mod error;
 pub mod event;
 pub mod failures;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod state;
 pub mod task;
 pub mod text;
 
+pub use error::{ErrorKind, ServiceError};
 pub use health::{BusKind, Check, Health, HealthChecks, HealthStatus, StoreKind, VersionInfo};
 
 /// `s` cut to at most `max` bytes on a character boundary, with "…" when something was cut.

@@ -4,7 +4,7 @@
 //! after every page so any instance answers `GET /api/v1/tasks/bulk/{id}`; what each command did
 //! is in the store.
 
-use crate::control::{ControlError, Facts, Requester};
+use crate::control::{Facts, Requester, ServiceError};
 use crate::services::Services;
 use protocol::control::{Action, Bulk, BulkRequest, BULK_MAX};
 use protocol::event::TaskState;
@@ -35,24 +35,24 @@ impl Services {
         actor: String,
         ip: String,
         request: BulkRequest,
-    ) -> Result<Bulk, ControlError> {
+    ) -> Result<Bulk, ServiceError> {
         if !matches!(
             request.action,
             Action::Kill | Action::Revoke | Action::Retry | Action::Delete
         ) {
-            return Err(ControlError::Invalid(
-                "a bulk `action` is kill, revoke, retry or delete".into(),
+            return Err(ServiceError::invalid(
+                "a bulk `action` is kill, revoke, retry or delete",
             ));
         }
         if request.queue.is_some() && request.filter.is_some() {
-            return Err(ControlError::Invalid(
-                "`queue` goes with `ids` (a filter names its queue itself)".into(),
+            return Err(ServiceError::invalid(
+                "`queue` goes with `ids` (a filter names its queue itself)",
             ));
         }
         let target = match (request.ids, request.filter) {
             (Some(ids), None) => {
                 if ids.is_empty() || ids.len() > BULK_MAX {
-                    return Err(ControlError::Invalid(format!(
+                    return Err(ServiceError::invalid(format!(
                         "`ids` lists 1–{BULK_MAX} task ids"
                     )));
                 }
@@ -61,20 +61,20 @@ impl Services {
             (None, Some(filter)) => {
                 let query: TaskQuery =
                     serde_urlencoded::from_str(filter.trim_start_matches('?'))
-                        .map_err(|e| ControlError::Invalid(format!("`filter`: {e}")))?;
+                        .map_err(|e| ServiceError::invalid(format!("`filter`: {e}")))?;
                 if query.older.is_some() || query.newer.is_some() {
-                    return Err(ControlError::Invalid(
-                        "`filter` starts at the newest matching task: drop `older`/`newer`".into(),
+                    return Err(ServiceError::invalid(
+                        "`filter` starts at the newest matching task: drop `older`/`newer`",
                     ));
                 }
                 let (filter, _, _) = query
                     .parse(crate::model::now_epoch())
-                    .map_err(|e| ControlError::Invalid(format!("`filter`: {e}")))?;
+                    .map_err(|e| ServiceError::invalid(format!("`filter`: {e}")))?;
                 Target::Filter(Box::new(filter))
             }
             _ => {
-                return Err(ControlError::Invalid(
-                    "give either `ids` or `filter`, not both".into(),
+                return Err(ServiceError::invalid(
+                    "give either `ids` or `filter`, not both",
                 ))
             }
         };
@@ -108,14 +108,14 @@ impl Services {
 
     /// A bulk command's progress: this instance's own, or as the instance running it last
     /// shared it through Redis (at most a page of [`PAGE`] tasks behind).
-    pub async fn bulk_progress_anywhere(&self, id: &str) -> Result<Option<Bulk>, ControlError> {
+    pub async fn bulk_progress_anywhere(&self, id: &str) -> Result<Option<Bulk>, ServiceError> {
         if let Some(b) = self.bulk_progress(id) {
             return Ok(Some(b));
         }
         self.bus
             .shared_bulk(id)
             .await
-            .map_err(|e| ControlError::Unavailable(format!("the bus failed: {e}")))
+            .map_err(|e| ServiceError::unavailable(format!("the bus failed: {e}")))
     }
 
     /// Writes this instance's progress of a job where the other instances read it (the route
@@ -272,7 +272,10 @@ impl Services {
             {
                 Ok(_) => self.update_bulk(id, |b| b.sent += 1),
                 // Its state changed since it was read.
-                Err(ControlError::Conflict(_)) => self.update_bulk(id, |b| b.skipped += 1),
+                Err(ServiceError {
+                    kind: protocol::ErrorKind::Conflict,
+                    ..
+                }) => self.update_bulk(id, |b| b.skipped += 1),
                 Err(e) => self.bulk_failed(id, format!("{task_id}: {e}")),
             }
         }

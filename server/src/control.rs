@@ -19,22 +19,7 @@ pub const FUNBOOST_PICKUP_S: f64 = 15.0;
 /// A queue's live consumers, registered params and whether the broker knows it.
 pub(crate) type Facts = HashMap<String, (Vec<Consumer>, Option<serde_json::Value>, bool)>;
 
-/// Why a command cannot be sent.
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    NotFound(String),
-    /// The target is not in a state the command applies to.
-    #[error("{0}")]
-    Conflict(String),
-    /// No consumer of the queue can do it.
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Unavailable(String),
-}
+pub use protocol::ServiceError;
 
 /// The target is not in a state the command can change (a message no longer waiting): the
 /// caller's conflict, not an outage.
@@ -51,17 +36,8 @@ fn refused_by_target(e: &anyhow::Error) -> bool {
         )
 }
 
-impl From<ControlError> for app::backend::BackendError {
-    fn from(e: ControlError) -> Self {
-        match e {
-            ControlError::Unavailable(m) => app::backend::BackendError::Unavailable(m),
-            other => app::backend::BackendError::Invalid(other.to_string()),
-        }
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> ControlError {
-    ControlError::Unavailable(e.to_string())
+fn unavailable(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::unavailable(e.to_string())
 }
 
 /// What a command needs beyond its target.
@@ -250,7 +226,7 @@ impl Services {
     async fn queue_facts(
         &self,
         queue: &str,
-    ) -> Result<(Vec<Consumer>, Option<serde_json::Value>, bool), ControlError> {
+    ) -> Result<(Vec<Consumer>, Option<serde_json::Value>, bool), ServiceError> {
         let (fleet, registered) =
             tokio::join!(app::backend::Backend::workers(self), self.registered(queue));
         let consumers = fleet
@@ -267,7 +243,7 @@ impl Services {
     async fn registered(
         &self,
         queue: &str,
-    ) -> Result<(Option<serde_json::Value>, bool), ControlError> {
+    ) -> Result<(Option<serde_json::Value>, bool), ServiceError> {
         let queues = self
             .bus
             .broker()
@@ -282,7 +258,7 @@ impl Services {
     }
 
     /// Fails unless the broker or the store knows `queue`.
-    async fn check_known(&self, queue: &str, known_to_broker: bool) -> Result<(), ControlError> {
+    async fn check_known(&self, queue: &str, known_to_broker: bool) -> Result<(), ServiceError> {
         if known_to_broker {
             return Ok(());
         }
@@ -296,7 +272,7 @@ impl Services {
         if known {
             Ok(())
         } else {
-            Err(ControlError::NotFound(format!("no queue `{queue}`")))
+            Err(ServiceError::not_found(format!("no queue `{queue}`")))
         }
     }
 
@@ -304,7 +280,7 @@ impl Services {
     pub(crate) async fn known_queue(
         &self,
         queue: &str,
-    ) -> Result<Option<serde_json::Value>, ControlError> {
+    ) -> Result<Option<serde_json::Value>, ServiceError> {
         let (params, known) = self.registered(queue).await?;
         self.check_known(queue, known).await?;
         Ok(params)
@@ -318,7 +294,7 @@ impl Services {
         queue: Option<&str>,
         task_id: Option<&str>,
         args: Args<'_>,
-    ) -> Result<Command, ControlError> {
+    ) -> Result<Command, ServiceError> {
         self.command_in(who, action, queue, task_id, args, &mut Facts::new())
             .await
     }
@@ -333,21 +309,21 @@ impl Services {
         task_id: Option<&str>,
         args: Args<'_>,
         facts: &mut Facts,
-    ) -> Result<Command, ControlError> {
+    ) -> Result<Command, ServiceError> {
         let limits = match args {
             Args::Limits(l) => Some(l),
             _ => None,
         };
         if let Some(l) = limits {
-            l.check().map_err(ControlError::Invalid)?;
+            l.check().map_err(ServiceError::invalid)?;
         }
         let placement = match args {
             Args::Move(m) => Some(match (m.front, m.priority) {
                 (true, None) => Placement::Front,
                 (false, Some(p)) if p.is_finite() => Placement::Priority(p),
                 _ => {
-                    return Err(ControlError::Invalid(
-                        "give either `\"front\": true` or a finite `priority`".into(),
+                    return Err(ServiceError::invalid(
+                        "give either `\"front\": true` or a finite `priority`",
                     ))
                 }
             }),
@@ -371,17 +347,17 @@ impl Services {
                 };
                 if !fits {
                     return Err(match (action, state) {
-                        (_, None) if matches!(action, Action::Revoke | Action::Priority | Action::Delete) => ControlError::NotFound(format!(
+                        (_, None) if matches!(action, Action::Revoke | Action::Priority | Action::Delete) => ServiceError::not_found(format!(
                             "no task `{id}` recorded; for a message still waiting in the broker, name its queue (`?queue=`)"
                         )),
-                        (_, None) => ControlError::NotFound(format!("no task `{id}`")),
-                        (Action::Kill, Some(TaskState::Pending)) => ControlError::Conflict(
+                        (_, None) => ServiceError::not_found(format!("no task `{id}`")),
+                        (Action::Kill, Some(TaskState::Pending)) => ServiceError::conflict(
                             "the task has not started: revoke it instead".to_owned(),
                         ),
-                        (Action::Revoke | Action::Delete, Some(TaskState::Running)) => ControlError::Conflict(
+                        (Action::Revoke | Action::Delete, Some(TaskState::Running)) => ServiceError::conflict(
                             "the task is running: kill it instead".to_owned(),
                         ),
-                        (_, Some(s)) => ControlError::Conflict(format!(
+                        (_, Some(s)) => ServiceError::conflict(format!(
                             "the task is {}: nothing to {}",
                             s.as_str(),
                             action.code()
@@ -422,7 +398,7 @@ impl Services {
                 who.ip,
             )
             .await;
-            return Err(ControlError::Unsupported(format!(
+            return Err(ServiceError::unsupported(format!(
                 "cannot {} here: {why}",
                 action.code()
             )));
@@ -499,9 +475,9 @@ impl Services {
         if row.sent_at.is_none() {
             // A message that is not waiting (any more) is the target's state, not an outage.
             if target_refused {
-                return Err(ControlError::Conflict(row.detail));
+                return Err(ServiceError::conflict(row.detail));
             }
-            return Err(ControlError::Unavailable(format!(
+            return Err(ServiceError::unavailable(format!(
                 "not sent: {}",
                 row.detail
             )));
@@ -643,7 +619,7 @@ impl Services {
     pub async fn controls_of(
         &self,
         task_id: &str,
-    ) -> Result<protocol::control::TaskControls, ControlError> {
+    ) -> Result<protocol::control::TaskControls, ServiceError> {
         let Some(task) = self.store.get_task(task_id).await.map_err(unavailable)? else {
             return Ok(Default::default());
         };
@@ -666,7 +642,7 @@ impl Services {
         queue: Option<&str>,
         task_id: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<Command>, ControlError> {
+    ) -> Result<Vec<Command>, ServiceError> {
         let rows = self
             .store
             .commands(queue, task_id, limit)
@@ -711,9 +687,9 @@ impl Services {
 /// The recorded params of a task as the kwargs of a new message.
 fn retry_kwargs(
     params: Option<&str>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ControlError> {
+) -> Result<serde_json::Map<String, serde_json::Value>, ServiceError> {
     let text = params.ok_or_else(|| {
-        ControlError::Conflict("the task has no recorded params to publish again".into())
+        ServiceError::conflict("the task has no recorded params to publish again")
     })?;
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(mut kwargs)) => {
@@ -721,8 +697,8 @@ fn retry_kwargs(
             kwargs.remove("extra");
             Ok(kwargs)
         }
-        _ => Err(ControlError::Conflict(
-            "the task's recorded params are not a JSON object of keyword arguments".into(),
+        _ => Err(ServiceError::conflict(
+            "the task's recorded params are not a JSON object of keyword arguments",
         )),
     }
 }

@@ -4,7 +4,7 @@ use crate::bus::Bus;
 use crate::ingest::Ingest;
 use crate::model::stats;
 use crate::store::Store;
-use app::backend::{Backend, BackendError};
+use app::backend::Backend;
 use async_trait::async_trait;
 use protocol::failures::{FailureFilter, FailureGroups};
 use protocol::heartbeat::Fleet;
@@ -14,6 +14,7 @@ use protocol::overview::{
 use protocol::queue::QueuePage;
 use protocol::series::{Grain, Series};
 use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
+use protocol::ServiceError;
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -51,8 +52,8 @@ const LATEST_EPOCH: i64 = 253_402_300_799;
 /// Most buckets one series request may span.
 pub const MAX_SERIES_POINTS: i64 = 1_500;
 
-fn unavailable(e: anyhow::Error) -> BackendError {
-    BackendError::Unavailable(format!("the store failed: {e:#}"))
+fn unavailable(e: anyhow::Error) -> ServiceError {
+    ServiceError::unavailable(format!("the store failed: {e:#}"))
 }
 
 async fn check(probe: impl Future<Output = Result<(), String>>) -> Check {
@@ -99,22 +100,22 @@ impl Backend for Services {
         filter: &TaskFilter,
         at: &PageAt,
         limit: u32,
-    ) -> Result<TaskPage, BackendError> {
+    ) -> Result<TaskPage, ServiceError> {
         self.store
             .list_tasks(filter, at, limit)
             .await
             .map_err(unavailable)
     }
 
-    async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, BackendError> {
+    async fn task(&self, task_id: &str) -> Result<Option<TaskDetail>, ServiceError> {
         self.store.get_task(task_id).await.map_err(unavailable)
     }
 
-    async fn failures(&self, filter: &FailureFilter) -> Result<FailureGroups, BackendError> {
+    async fn failures(&self, filter: &FailureFilter) -> Result<FailureGroups, ServiceError> {
         self.store.failure_groups(filter).await.map_err(unavailable)
     }
 
-    async fn queues(&self) -> Result<Vec<QueueSummary>, BackendError> {
+    async fn queues(&self) -> Result<Vec<QueueSummary>, ServiceError> {
         self.store
             .queue_summaries(crate::model::now_epoch())
             .await
@@ -127,10 +128,10 @@ impl Backend for Services {
         grain: Grain,
         from: Option<i64>,
         to: Option<i64>,
-    ) -> Result<Series, BackendError> {
+    ) -> Result<Series, ServiceError> {
         for (name, t) in [("from", from), ("to", to)] {
             if t.is_some_and(|t| !(0..=LATEST_EPOCH).contains(&t)) {
-                return Err(BackendError::Invalid(format!(
+                return Err(ServiceError::invalid(format!(
                     "`{name}` must be epoch seconds between 0 and {LATEST_EPOCH} (year 9999)"
                 )));
             }
@@ -142,13 +143,13 @@ impl Backend for Services {
         let from = from
             .unwrap_or_else(|| (to - 1).div_euclid(width) * width - (grain.default_span() - width));
         if from >= to {
-            return Err(BackendError::Invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "`from` ({from}) must be before `to` ({to})"
             )));
         }
         let points = (to - from) / grain.seconds();
         if points > MAX_SERIES_POINTS {
-            return Err(BackendError::Invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "{points} {} buckets requested; at most {MAX_SERIES_POINTS}: choose a coarser grain or a shorter range",
                 grain.as_str()
             )));
@@ -162,13 +163,13 @@ impl Backend for Services {
         Ok(stats::assemble(queue, grain, from, to, &rows))
     }
 
-    async fn workers(&self) -> Result<Fleet, BackendError> {
+    async fn workers(&self) -> Result<Fleet, ServiceError> {
         let seen = self
             .bus
             .broker()
             .heartbeats()
             .await
-            .map_err(|e| BackendError::Unavailable(format!("the broker failed: {e}")))?;
+            .map_err(|e| ServiceError::unavailable(format!("the broker failed: {e}")))?;
         Ok(Fleet::build(
             seen.now,
             self.worker_drop_after.as_secs_f64(),
@@ -176,16 +177,16 @@ impl Backend for Services {
         ))
     }
 
-    async fn overview(&self) -> Result<Overview, BackendError> {
+    async fn overview(&self) -> Result<Overview, ServiceError> {
         Ok(self.gather().await?.overview)
     }
 
-    async fn users(&self) -> Result<Vec<protocol::auth::UserInfo>, BackendError> {
+    async fn users(&self) -> Result<Vec<protocol::auth::UserInfo>, ServiceError> {
         let users = self.store.users().await.map_err(unavailable)?;
         Ok(users.into_iter().map(|u| u.info()).collect())
     }
 
-    async fn tokens(&self) -> Result<Vec<protocol::auth::TokenInfo>, BackendError> {
+    async fn tokens(&self) -> Result<Vec<protocol::auth::TokenInfo>, ServiceError> {
         let tokens = self.store.tokens().await.map_err(unavailable)?;
         Ok(tokens.into_iter().map(|t| t.info()).collect())
     }
@@ -195,9 +196,9 @@ impl Backend for Services {
         text: &str,
         before: Option<f64>,
         limit: u32,
-    ) -> Result<protocol::auth::AuditPage, BackendError> {
+    ) -> Result<protocol::auth::AuditPage, ServiceError> {
         if !(1..=500).contains(&limit) {
-            return Err(BackendError::Invalid("`limit` is 1–500".into()));
+            return Err(ServiceError::invalid("`limit` is 1–500"));
         }
         let mut entries = self
             .store
@@ -216,8 +217,8 @@ impl Backend for Services {
     async fn task_controls(
         &self,
         task_id: &str,
-    ) -> Result<protocol::control::TaskControls, BackendError> {
-        self.controls_of(task_id).await.map_err(BackendError::from)
+    ) -> Result<protocol::control::TaskControls, ServiceError> {
+        self.controls_of(task_id).await
     }
 
     async fn waiting(
@@ -225,13 +226,11 @@ impl Backend for Services {
         queue: &str,
         offset: u64,
         limit: u32,
-    ) -> Result<protocol::control::WaitingPage, BackendError> {
-        self.waiting_messages(queue, offset, limit)
-            .await
-            .map_err(BackendError::from)
+    ) -> Result<protocol::control::WaitingPage, ServiceError> {
+        self.waiting_messages(queue, offset, limit).await
     }
 
-    async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, BackendError> {
+    async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, ServiceError> {
         let (gathered, series) = tokio::join!(self.gather(), self.series(queue, grain, None, None));
         let Gathered {
             overview,
@@ -287,7 +286,7 @@ struct Gathered {
 impl Services {
     /// Reads every source of the overview at once: the store's counters, the broker's queues
     /// and the heartbeats.
-    async fn gather(&self) -> Result<Gathered, BackendError> {
+    async fn gather(&self) -> Result<Gathered, ServiceError> {
         let now = crate::model::now_epoch();
         let now_s = now.floor() as i64;
         let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;

@@ -2,7 +2,7 @@
 //! what taskdeck knows of each task. funboost records a task only when it starts, so this is
 //! the one place a message nobody has taken yet can be seen (and moved, revoked or deleted).
 
-use crate::control::ControlError;
+use crate::control::ServiceError;
 use crate::services::Services;
 use futures_util::stream::{self, StreamExt};
 use protocol::control::{WaitingMessage, WaitingPage, WAITING_PAGE_MAX, WAITING_PARAMS_MAX};
@@ -60,9 +60,9 @@ impl Services {
         queue: &str,
         offset: u64,
         limit: u32,
-    ) -> Result<WaitingPage, ControlError> {
+    ) -> Result<WaitingPage, ServiceError> {
         if !(1..=WAITING_PAGE_MAX).contains(&limit) {
-            return Err(ControlError::Invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "`limit` is 1–{WAITING_PAGE_MAX}"
             )));
         }
@@ -70,7 +70,7 @@ impl Services {
         let layout = Queue::from_params(queue, params.as_ref());
         let broker = self.bus.broker();
         let failed = |e: taskdeck_worker::BrokerError| {
-            ControlError::Unavailable(format!("the broker failed: {e}"))
+            ServiceError::unavailable(format!("the broker failed: {e}"))
         };
         let (total, page) = tokio::join!(
             broker.waiting(&layout),
@@ -99,7 +99,7 @@ impl Services {
             .await;
         for (m, state) in messages.iter_mut().zip(states) {
             m.state =
-                state.map_err(|e| ControlError::Unavailable(format!("the store failed: {e:#}")))?;
+                state.map_err(|e| ServiceError::unavailable(format!("the store failed: {e:#}")))?;
         }
         Ok(WaitingPage {
             queue: queue.to_owned(),

@@ -151,6 +151,32 @@ async fn server_function_and_rest_api_share_the_service_layer() {
     for key in ["status", "store", "bus", "version"] {
         assert_eq!(via_ui[key], via_api[key], "{key}");
     }
+    // One error type: the same refusal has the same status through either door.
+    for (ui, api, status) in [
+        (
+            "/api/ui/queue_waiting?queue=nope&offset=0&limit=20",
+            "/api/v1/queues/nope/waiting",
+            404,
+        ),
+        (
+            "/api/ui/queue_series?queue=q&grain=minute&from=-5&to=60",
+            "/api/v1/queues/q/series?grain=minute&from=-5&to=60",
+            400,
+        ),
+        (
+            "/api/ui/tasks?query[state]=done",
+            "/api/v1/tasks?state=done",
+            400,
+        ),
+    ] {
+        let via_ui = get(&format!("{}{ui}", td.url)).send().await.unwrap();
+        let (via_api, body) = get_json(&format!("{}{api}", td.url)).await;
+        assert_eq!(
+            (via_ui.status().as_u16(), via_api),
+            (status, status),
+            "{ui} / {api}: {body}"
+        );
+    }
 }
 
 #[tokio::test]

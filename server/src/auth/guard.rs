@@ -2,13 +2,13 @@
 //! come from taskdeck's own pages (CSRF token).
 
 use super::{need_of, Auth, Need, Principal};
-use crate::http::error::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method};
 use protocol::auth::Me;
+use protocol::ServiceError;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -33,17 +33,17 @@ pub struct Caller {
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
+    type Rejection = ServiceError;
 
     async fn from_request_parts(
         parts: &mut http::request::Parts,
         _: &S,
-    ) -> Result<Caller, ApiError> {
+    ) -> Result<Caller, ServiceError> {
         let principal = parts
             .extensions
             .get::<Principal>()
             .cloned()
-            .ok_or_else(|| ApiError::unauthorized("sign in first"))?;
+            .ok_or_else(|| ServiceError::unauthorized("sign in first"))?;
         Ok(Caller {
             actor: principal.actor(),
             ip: client_ip(&parts.extensions),
@@ -146,7 +146,7 @@ pub async fn guard(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
             &ip,
         )
         .await;
-        return ApiError::forbidden(match need {
+        return ServiceError::forbidden(match need {
             Need::Ingest => {
                 "posting task events needs an API token with the `ingest` scope".to_owned()
             }
@@ -175,7 +175,7 @@ pub async fn guard(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
                 &ip,
             )
             .await;
-            return ApiError::forbidden(format!(
+            return ServiceError::forbidden(format!(
                 "missing or wrong CSRF token: send the page's token in the `{CSRF_HEADER}` header"
             ))
             .into_response();
@@ -268,7 +268,7 @@ fn password_mark(hash: &str) -> String {
 }
 
 fn unauthorized(message: &str) -> Response {
-    let mut response = ApiError::unauthorized(message).into_response();
+    let mut response = ServiceError::unauthorized(message).into_response();
     response.headers_mut().insert(
         WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"taskdeck\""),
@@ -278,7 +278,7 @@ fn unauthorized(message: &str) -> Response {
 
 fn store_down(e: anyhow::Error) -> Response {
     tracing::error!(error = %format!("{e:#}"), "cannot check credentials");
-    ApiError::unavailable("cannot check credentials: the store does not answer").into_response()
+    ServiceError::unavailable("cannot check credentials: the store does not answer").into_response()
 }
 
 /// Pages send the browser to sign in and come back; anything that is not a page navigation

@@ -1,27 +1,29 @@
 //! Users, API tokens and the audit log: admins only (the gate in `auth::guard` checks the role
 //! before these run; each handler also names who acted, for the audit log).
 
-use super::error::ApiError;
+use super::error::{JsonBody, Query};
 use super::AppState;
 use crate::auth::guard::Caller;
 use crate::auth::{password, tokens, Principal};
 use crate::store::auth::{Token, User};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::auth::{AuditPage, CreatedToken, NewToken, TokenInfo, UserChange, UserInfo};
+use protocol::ServiceError;
 use serde::Deserialize;
 
-fn store_error(e: anyhow::Error) -> ApiError {
+fn store_error(e: anyhow::Error) -> ServiceError {
     tracing::error!(error = %format!("{e:#}"), "store error");
-    ApiError::unavailable("the store does not answer; try again")
+    ServiceError::unavailable("the store does not answer; try again")
 }
 
 /// Every user, by name.
 #[utoipa::path(get, path = "/users", tag = "admin",
     responses((status = 200, body = Vec<UserInfo>), (status = 403, description = "Not an admin", body = super::error::ErrorBody)))]
-pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserInfo>>, ApiError> {
+pub async fn list_users(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<UserInfo>>, ServiceError> {
     let users = state.auth.store.users().await.map_err(store_error)?;
     Ok(Json(users.into_iter().map(User::info).collect()))
 }
@@ -40,21 +42,20 @@ pub async fn put_user(
     who: Caller,
     session: tower_sessions::Session,
     Path(name): Path<String>,
-    body: Result<Json<UserChange>, JsonRejection>,
-) -> Result<Json<UserInfo>, ApiError> {
-    let Json(change) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    JsonBody(change): JsonBody<UserChange>,
+) -> Result<Json<UserInfo>, ServiceError> {
     let valid_name = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
     if !valid_name {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "a user name is 1–64 letters, digits, `.`, `_`, `-` or `@`",
         ));
     }
     if let Some(p) = &change.password {
-        password::policy(p).map_err(ApiError::bad_request)?;
+        password::policy(p).map_err(ServiceError::invalid)?;
     }
     let own = matches!(&who.principal, Principal::User { name: me, .. } if *me == name);
     if own
@@ -62,7 +63,7 @@ pub async fn put_user(
             .role
             .is_some_and(|r| r != protocol::auth::Role::Admin)
     {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "you cannot take away your own admin role; another admin can",
         ));
     }
@@ -82,7 +83,7 @@ pub async fn put_user(
         },
         None => {
             let (Some(role), Some(p)) = (change.role, change.password.as_deref()) else {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::invalid(
                     "a new user needs `role` and `password`",
                 ));
             };
@@ -132,9 +133,9 @@ pub async fn delete_user(
     State(state): State<AppState>,
     who: Caller,
     Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, ServiceError> {
     if matches!(&who.principal, Principal::User { name: me, .. } if *me == name) {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "you cannot remove yourself; another admin can",
         ));
     }
@@ -145,7 +146,7 @@ pub async fn delete_user(
         .await
         .map_err(store_error)?
     {
-        return Err(ApiError::not_found(format!("no user `{name}`")));
+        return Err(ServiceError::not_found(format!("no user `{name}`")));
     }
     state
         .auth
@@ -156,7 +157,9 @@ pub async fn delete_user(
 
 /// Every API token, newest first (never their secrets).
 #[utoipa::path(get, path = "/tokens", tag = "admin", responses((status = 200, body = Vec<TokenInfo>)))]
-pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<TokenInfo>>, ServiceError> {
     let all = state.auth.store.tokens().await.map_err(store_error)?;
     Ok(Json(all.into_iter().map(Token::info).collect()))
 }
@@ -167,12 +170,11 @@ pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<Token
 pub async fn create_token(
     State(state): State<AppState>,
     who: Caller,
-    body: Result<Json<NewToken>, JsonRejection>,
-) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let Json(new) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    JsonBody(new): JsonBody<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ServiceError> {
     let name = new.name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::bad_request("a token's name is 1–100 characters"));
+        return Err(ServiceError::invalid("a token's name is 1–100 characters"));
     }
     let scopes = protocol::auth::Scope::parse_list(
         &new.scopes
@@ -181,7 +183,7 @@ pub async fn create_token(
             .collect::<Vec<_>>()
             .join(","),
     )
-    .map_err(ApiError::bad_request)?;
+    .map_err(ServiceError::invalid)?;
     let (token, value) = tokens::create(&state.auth.store, name, scopes, &who.actor)
         .await
         .map_err(store_error)?;
@@ -213,7 +215,7 @@ pub async fn delete_token(
     State(state): State<AppState>,
     who: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, ServiceError> {
     if !state
         .auth
         .store
@@ -221,7 +223,7 @@ pub async fn delete_token(
         .await
         .map_err(store_error)?
     {
-        return Err(ApiError::not_found(format!("no token `{id}`")));
+        return Err(ServiceError::not_found(format!("no token `{id}`")));
     }
     state.auth.forget_token(&id);
     state
@@ -248,9 +250,8 @@ pub struct AuditQuery {
     responses((status = 200, body = AuditPage), (status = 400, body = super::error::ErrorBody)))]
 pub async fn audit_log(
     State(state): State<AppState>,
-    q: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<AuditPage>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ServiceError> {
     let page =
         app::backend::Backend::audit(&*state.services, &q.text, q.before, q.limit.unwrap_or(100))
             .await?;

@@ -1,13 +1,14 @@
 //! REST routes. Every route is declared with `utoipa::path`, so `/api/v1/openapi.json` is
 //! generated from the same code that serves the requests.
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ErrorBody;
 use super::AppState;
 use app::backend::Backend;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use protocol::ServiceError;
 use protocol::{Health, VersionInfo};
 use std::sync::{Arc, LazyLock};
 use utoipa::OpenApi;
@@ -149,6 +150,6 @@ async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(&OPENAPI)
 }
 
-async fn api_not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no API route {uri}; see /api/v1/openapi.json"))
+async fn api_not_found(uri: Uri) -> ServiceError {
+    ServiceError::not_found(format!("no API route {uri}; see /api/v1/openapi.json"))
 }

@@ -1,16 +1,15 @@
 //! Commands: pause and resume a queue, kill or revoke a task, and what became of them. The gate
 //! lets only operators, admins and tokens with the `control` scope send them.
 
-use super::error::ApiError;
+use super::error::{JsonBody, Query};
 use super::AppState;
 use crate::auth::guard::Caller;
 use crate::control::{Args, Requester};
-use axum::extract::rejection::JsonRejection;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::control::{Action, Bulk, BulkRequest, Command, Limits, MoveTo, WaitingPage};
+use protocol::ServiceError;
 use serde::Deserialize;
 
 async fn send(
@@ -20,7 +19,7 @@ async fn send(
     queue: Option<&str>,
     task_id: Option<&str>,
     args: Args<'_>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     let requester = Requester {
         actor: &who.actor,
         ip: &who.ip,
@@ -44,7 +43,7 @@ pub async fn pause(
     State(state): State<AppState>,
     who: Caller,
     Path(queue): Path<String>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(&state, &who, Action::Pause, Some(&queue), None, Args::None).await
 }
 
@@ -55,7 +54,7 @@ pub async fn resume(
     State(state): State<AppState>,
     who: Caller,
     Path(queue): Path<String>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(&state, &who, Action::Resume, Some(&queue), None, Args::None).await
 }
 
@@ -72,7 +71,7 @@ pub async fn kill(
     State(state): State<AppState>,
     who: Caller,
     Path(task_id): Path<String>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(&state, &who, Action::Kill, None, Some(&task_id), Args::None).await
 }
 
@@ -95,9 +94,8 @@ pub async fn revoke(
     State(state): State<AppState>,
     who: Caller,
     Path(task_id): Path<String>,
-    q: Result<Query<RevokeQuery>, QueryRejection>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<RevokeQuery>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(
         &state,
         &who,
@@ -123,9 +121,8 @@ pub async fn delete(
     State(state): State<AppState>,
     who: Caller,
     Path(task_id): Path<String>,
-    q: Result<Query<RevokeQuery>, QueryRejection>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<RevokeQuery>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(
         &state,
         &who,
@@ -157,9 +154,8 @@ pub struct WaitingQuery {
 pub async fn waiting(
     State(state): State<AppState>,
     Path(queue): Path<String>,
-    q: Result<Query<WaitingQuery>, QueryRejection>,
-) -> Result<Json<WaitingPage>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<WaitingQuery>,
+) -> Result<Json<WaitingPage>, ServiceError> {
     Ok(Json(
         state
             .services
@@ -182,9 +178,8 @@ pub async fn limits(
     State(state): State<AppState>,
     who: Caller,
     Path(queue): Path<String>,
-    body: Result<Json<Limits>, JsonRejection>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    let Json(limits) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    JsonBody(limits): JsonBody<Limits>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(
         &state,
         &who,
@@ -208,7 +203,7 @@ pub async fn retry(
     State(state): State<AppState>,
     who: Caller,
     Path(task_id): Path<String>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(
         &state,
         &who,
@@ -233,9 +228,8 @@ pub async fn retry(
 pub async fn bulk(
     State(state): State<AppState>,
     who: Caller,
-    body: Result<Json<BulkRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<Bulk>), ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    JsonBody(request): JsonBody<BulkRequest>,
+) -> Result<(StatusCode, Json<Bulk>), ServiceError> {
     let job = state
         .services
         .start_bulk(who.actor.clone(), who.ip.clone(), request)?;
@@ -251,13 +245,13 @@ pub async fn bulk(
 pub async fn bulk_progress(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Bulk>, ApiError> {
+) -> Result<Json<Bulk>, ServiceError> {
     state
         .services
         .bulk_progress_anywhere(&id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no bulk command `{id}`")))
+        .ok_or_else(|| ServiceError::not_found(format!("no bulk command `{id}`")))
 }
 
 /// Puts back, now, the messages that consumers which stopped heartbeating (15 s, funboost's
@@ -270,7 +264,7 @@ pub async fn requeue(
     State(state): State<AppState>,
     who: Caller,
     Path(queue): Path<String>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(
         &state,
         &who,
@@ -297,11 +291,9 @@ pub async fn priority(
     State(state): State<AppState>,
     who: Caller,
     Path(task_id): Path<String>,
-    q: Result<Query<RevokeQuery>, QueryRejection>,
-    body: Result<Json<MoveTo>, JsonRejection>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
-    let Json(to) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Query(q): Query<RevokeQuery>,
+    JsonBody(to): JsonBody<MoveTo>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     send(
         &state,
         &who,
@@ -333,11 +325,10 @@ pub async fn clear(
     State(state): State<AppState>,
     who: Caller,
     Path(queue): Path<String>,
-    body: Result<Json<ClearConfirm>, JsonRejection>,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    JsonBody(body): JsonBody<ClearConfirm>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
     if body.confirm != queue {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "to clear a queue, send its name again as `confirm`",
         ));
     }
@@ -358,12 +349,11 @@ pub struct CommandsQuery {
     responses((status = 200, body = Vec<Command>), (status = 400, body = super::error::ErrorBody)))]
 pub async fn commands(
     State(state): State<AppState>,
-    q: Result<Query<CommandsQuery>, QueryRejection>,
-) -> Result<Json<Vec<Command>>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<CommandsQuery>,
+) -> Result<Json<Vec<Command>>, ServiceError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("`limit` is 1–500"));
+        return Err(ServiceError::invalid("`limit` is 1–500"));
     }
     Ok(Json(
         state

@@ -1,16 +1,14 @@
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+//! How errors and rejected requests look on the wire. Every handler answers errors as a
+//! `protocol::ServiceError` (one status per kind, `{"error": {"code", "message"}}`); the
+//! extractors here turn what axum cannot read into the same shape.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use protocol::ServiceError;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Every API error has the same JSON shape: `{"error": {"code": "...", "message": "..."}}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-}
-
+/// Every API error: `{"error": {"code": "...", "message": "..."}}` (the OpenAPI schema of
+/// what `ServiceError` answers).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -23,87 +21,40 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
+/// The query string as `T`; a malformed one is a `400` in the API's error shape.
+pub struct Query<T>(pub T);
 
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ServiceError;
 
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    pub fn too_large(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
-    }
-
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    }
-
-    /// The target is not in a state the request applies to, or cannot do it.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    /// The caller has used up their share; closing something of theirs helps.
-    pub fn too_many(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many", message)
-    }
-
-    /// The request may succeed if sent again later.
-    pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ServiceError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ServiceError::invalid(e.body_text()))
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message: self.message,
-            },
-        };
-        (self.status, Json(body)).into_response()
-    }
-}
+/// A JSON body as `T`; a malformed one is a `400` in the API's error shape.
+pub struct JsonBody<T>(pub T);
 
-impl From<app::backend::BackendError> for ApiError {
-    fn from(e: app::backend::BackendError) -> ApiError {
-        match e {
-            app::backend::BackendError::Invalid(m) => ApiError::bad_request(m),
-            app::backend::BackendError::Unavailable(_) => ApiError::unavailable(e.to_string()),
-        }
-    }
-}
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ServiceError;
 
-impl From<axum::extract::rejection::QueryRejection> for ApiError {
-    fn from(e: axum::extract::rejection::QueryRejection) -> ApiError {
-        ApiError::bad_request(e.body_text())
-    }
-}
-
-impl From<crate::control::ControlError> for ApiError {
-    fn from(e: crate::control::ControlError) -> ApiError {
-        use crate::control::ControlError as E;
-        match e {
-            E::Invalid(m) => ApiError::bad_request(m),
-            E::NotFound(m) => ApiError::not_found(m),
-            E::Conflict(m) => ApiError::conflict("conflict", m),
-            E::Unsupported(m) => ApiError::conflict("unsupported", m),
-            E::Unavailable(m) => ApiError::unavailable(m),
-        }
+    async fn from_request(req: Request, state: &S) -> Result<Self, ServiceError> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| JsonBody(j.0))
+            .map_err(|e| match e {
+                axum::extract::rejection::JsonRejection::BytesRejection(b)
+                    if b.status() == http::StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    ServiceError::too_large(b.body_text())
+                }
+                e => ServiceError::invalid(e.body_text()),
+            })
     }
 }

@@ -1,6 +1,5 @@
 //! `POST /api/v1/events`: task events as a JSON array, or NDJSON (one event per line).
 
-use super::error::ApiError;
 use super::AppState;
 use crate::ingest::{IngestError, Prepared, RawEvent};
 use axum::body::Body;
@@ -8,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::ServiceError;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -52,11 +52,14 @@ pub struct EventErrorReport {
         (status = 503, description = "The store did not commit in time; send again", body = super::error::ErrorBody),
     )
 )]
-pub async fn post_events(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
+pub async fn post_events(
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Response, ServiceError> {
     let bytes = read_body(body).await?;
     let raw = split_events(&bytes)?;
     if raw.len() > MAX_EVENTS {
-        return Err(ApiError::too_large(format!(
+        return Err(ServiceError::too_large(format!(
             "{} events in one request; send at most {MAX_EVENTS} per request",
             raw.len()
         )));
@@ -79,7 +82,9 @@ pub async fn post_events(State(state): State<AppState>, body: Body) -> Result<Re
             .submit(prepared, COMMIT_TIMEOUT)
             .await
             .map_err(|e| match e {
-                IngestError::Closed | IngestError::Timeout => ApiError::unavailable(e.to_string()),
+                IngestError::Closed | IngestError::Timeout => {
+                    ServiceError::unavailable(e.to_string())
+                }
             })?;
     }
     let report = IngestReport {
@@ -93,7 +98,7 @@ pub async fn post_events(State(state): State<AppState>, body: Body) -> Result<Re
 /// A JSON array (the whole body) or NDJSON (every non-blank line one event). A line that is
 /// not JSON is a per-event error, not a failed request.
 /// The body, at most [`MAX_BODY`]; a larger one is drained (up to [`DRAIN_UP_TO`]) and refused.
-async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+async fn read_body(body: Body) -> Result<Vec<u8>, ServiceError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut bytes = Vec::new();
@@ -103,7 +108,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
             break;
         };
         let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("reading the body failed: {e}")))?;
+            frame.map_err(|e| ServiceError::invalid(format!("reading the body failed: {e}")))?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen <= MAX_BODY {
@@ -112,7 +117,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
         }
     }
     if seen > MAX_BODY {
-        return Err(ApiError::too_large(format!(
+        return Err(ServiceError::too_large(format!(
             "the body is larger than {} MiB; send the events in smaller requests",
             MAX_BODY >> 20
         )));
@@ -120,14 +125,14 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-fn split_events(bytes: &[u8]) -> Result<Vec<RawEvent>, ApiError> {
+fn split_events(bytes: &[u8]) -> Result<Vec<RawEvent>, ServiceError> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+        .map_err(|e| ServiceError::invalid(format!("the body is not UTF-8: {e}")))?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let values: Vec<Box<serde_json::value::RawValue>> =
             serde_json::from_str(trimmed).map_err(|e| {
-                ApiError::bad_request(format!("the body is not a JSON array of events: {e}"))
+                ServiceError::invalid(format!("the body is not a JSON array of events: {e}"))
             })?;
         return Ok(values
             .into_iter()
@@ -135,7 +140,7 @@ fn split_events(bytes: &[u8]) -> Result<Vec<RawEvent>, ApiError> {
             .collect());
     }
     if trimmed.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "the body is empty; send a JSON array of events or NDJSON",
         ));
     }

@@ -1,12 +1,12 @@
 //! Streamed exports of the tasks a filter matches, as CSV or NDJSON.
 
-use super::error::ApiError;
 use super::AppState;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use protocol::task::{Cursor, PageAt, TaskFilter, TaskQuery, TaskSummary};
+use protocol::ServiceError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -46,9 +46,9 @@ enum Format {
 pub fn split_query(
     raw: Option<&str>,
     own: &[&str],
-) -> Result<(HashMap<String, String>, TaskQuery), ApiError> {
+) -> Result<(HashMap<String, String>, TaskQuery), ServiceError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+        .map_err(|e| ServiceError::invalid(format!("malformed query string: {e}")))?;
     let (mine, rest): (Vec<_>, Vec<_>) = pairs
         .into_iter()
         .partition(|(k, _)| own.contains(&k.as_str()));
@@ -60,14 +60,14 @@ pub fn split_query(
                 joined.push(',');
                 joined.push_str(&v);
             }
-            Some(_) => return Err(ApiError::bad_request(format!("`{k}` is given twice"))),
+            Some(_) => return Err(ServiceError::invalid(format!("`{k}` is given twice"))),
             None => merged.push((k, v)),
         }
     }
     let encoded =
-        serde_urlencoded::to_string(&merged).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        serde_urlencoded::to_string(&merged).map_err(|e| ServiceError::invalid(e.to_string()))?;
     let query: TaskQuery =
-        serde_urlencoded::from_str(&encoded).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        serde_urlencoded::from_str(&encoded).map_err(|e| ServiceError::invalid(e.to_string()))?;
     Ok((mine.into_iter().collect(), query))
 }
 
@@ -94,18 +94,18 @@ pub fn split_query(
 pub async fn export_tasks(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let (own, query) = split_query(raw.as_deref(), &["format", "max"])?;
     let format = match own.get("format").map(String::as_str) {
         Some("csv") => Format::Csv,
         Some("ndjson") => Format::Ndjson,
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "unknown format {other:?}; expected csv or ndjson"
             )))
         }
         None => {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::invalid(
                 "give `format=csv` or `format=ndjson`",
             ))
         }
@@ -117,16 +117,16 @@ pub async fn export_tasks(
             .ok()
             .filter(|m| (1..=MAX_ROWS).contains(m))
             .ok_or_else(|| {
-                ApiError::bad_request(format!("`max` must be a whole number from 1 to {MAX_ROWS}"))
+                ServiceError::invalid(format!("`max` must be a whole number from 1 to {MAX_ROWS}"))
             })?,
     };
     if query.older.is_some() || query.newer.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "an export starts at the newest matching task: drop `older`/`newer`",
         ));
     }
     let now = crate::model::now_epoch();
-    let (filter, _, _) = query.parse(now).map_err(ApiError::bad_request)?;
+    let (filter, _, _) = query.parse(now).map_err(ServiceError::invalid)?;
     let (content_type, ext) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Ndjson => ("application/x-ndjson", "ndjson"),

@@ -1,6 +1,5 @@
 //! The live stream route.
 
-use super::error::ApiError;
 use super::export::split_query;
 use super::AppState;
 use crate::auth::guard::Caller;
@@ -9,6 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use protocol::ServiceError;
 use serde::Deserialize;
 use std::convert::Infallible;
 
@@ -50,25 +50,25 @@ pub async fn live(
     caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServiceError> {
     let tasks = form_urlencoded_pairs(raw.as_deref()).any(|(k, v)| k == "view" && v == "tasks");
     let (view, last_event_id) = if tasks {
         let (own, query) = split_query(raw.as_deref(), &["view", "last_event_id"])?;
         let last = own.get("last_event_id").map(|v| {
             v.parse::<u64>()
-                .map_err(|_| ApiError::bad_request("`last_event_id` must be a whole number"))
+                .map_err(|_| ServiceError::invalid("`last_event_id` must be a whole number"))
         });
         (
-            View::tasks(&query).map_err(ApiError::bad_request)?,
+            View::tasks(&query).map_err(ServiceError::invalid)?,
             last.transpose()?,
         )
     } else {
         let q: LiveQuery =
             serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).map_err(|e| {
-                ApiError::bad_request(format!("Failed to deserialize query string: {e}"))
+                ServiceError::invalid(format!("Failed to deserialize query string: {e}"))
             })?;
         let view = View::parse(&q.view, q.queue.as_deref(), q.grain.as_deref())
-            .map_err(ApiError::bad_request)?;
+            .map_err(ServiceError::invalid)?;
         (view, q.last_event_id)
     };
     let last = headers
@@ -81,8 +81,8 @@ pub async fn live(
             .live
             .open(&caller.actor, view)
             .map_err(|refusal| match refusal {
-                Refusal::Caller(m) => ApiError::too_many(m),
-                Refusal::Instance(m) => ApiError::unavailable(m),
+                Refusal::Caller(m) => ServiceError::too_many(m),
+                Refusal::Instance(m) => ServiceError::unavailable(m),
             })?;
     let stream = futures_util::stream::unfold(
         (frames, last, guard, true),

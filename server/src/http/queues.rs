@@ -1,19 +1,19 @@
 //! Queue routes of the REST API.
 
-use super::error::ApiError;
+use super::error::Query;
 use super::AppState;
 use app::backend::Backend;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use protocol::series::{Grain, Series};
 use protocol::task::QueueSummary;
+use protocol::ServiceError;
 use serde::Deserialize;
 
 /// `grain`, or `default` when absent.
-fn grain(grain: Option<&str>, default: Grain) -> Result<Grain, ApiError> {
+fn grain(grain: Option<&str>, default: Grain) -> Result<Grain, ServiceError> {
     grain.map_or(Ok(default), |g| {
-        Grain::parse(g).map_err(ApiError::bad_request)
+        Grain::parse(g).map_err(ServiceError::invalid)
     })
 }
 
@@ -44,9 +44,8 @@ pub struct SeriesQuery {
 pub async fn series(
     State(state): State<AppState>,
     Path(queue): Path<String>,
-    q: Result<Query<SeriesQuery>, QueryRejection>,
-) -> Result<Json<Series>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<SeriesQuery>,
+) -> Result<Json<Series>, ServiceError> {
     let grain = grain(q.grain.as_deref(), Grain::Minute)?;
     Ok(Json(
         state.services.series(&queue, grain, q.from, q.to).await?,
@@ -79,9 +78,8 @@ pub struct QueuePageQuery {
 pub async fn queue_page(
     State(state): State<AppState>,
     Path(queue): Path<String>,
-    q: Result<Query<QueuePageQuery>, QueryRejection>,
-) -> Result<Json<protocol::queue::QueuePage>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<QueuePageQuery>,
+) -> Result<Json<protocol::queue::QueuePage>, ServiceError> {
     let grain = grain(q.grain.as_deref(), Grain::Second)?;
     Ok(Json(state.services.queue_page(&queue, grain).await?))
 }
@@ -90,7 +88,7 @@ pub async fn queue_page(
 #[utoipa::path(get, path = "/queues", tag = "queues", responses((status = 200, body = Vec<QueueSummary>)))]
 pub async fn list_queues(
     State(state): State<AppState>,
-) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+) -> Result<Json<Vec<QueueSummary>>, ServiceError> {
     Ok(Json(state.services.queues().await?))
 }
 
@@ -110,6 +108,6 @@ pub async fn list_queues(
 )]
 pub async fn overview(
     State(state): State<AppState>,
-) -> Result<Json<protocol::overview::Overview>, ApiError> {
+) -> Result<Json<protocol::overview::Overview>, ServiceError> {
     Ok(Json(state.services.overview().await?))
 }

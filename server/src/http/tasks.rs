@@ -1,13 +1,13 @@
 //! Task routes of the REST API.
 
-use super::error::ApiError;
+use super::error::Query;
 use super::AppState;
 use app::backend::Backend;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use protocol::failures::{FailureGroups, FailureQuery};
 use protocol::task::{TaskDetail, TaskPage, TaskQuery};
+use protocol::ServiceError;
 
 /// Tasks matching every given filter, newest first, with keyset pagination.
 #[utoipa::path(
@@ -22,12 +22,11 @@ use protocol::task::{TaskDetail, TaskPage, TaskQuery};
 )]
 pub async fn list_tasks(
     State(state): State<AppState>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
-) -> Result<Json<TaskPage>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<TaskQuery>,
+) -> Result<Json<TaskPage>, ServiceError> {
     let (filter, at, limit) = q
         .parse(crate::model::now_epoch())
-        .map_err(ApiError::bad_request)?;
+        .map_err(ServiceError::invalid)?;
     Ok(Json(state.services.list_tasks(&filter, &at, limit).await?))
 }
 
@@ -42,13 +41,13 @@ pub async fn list_tasks(
 pub async fn get_task(
     State(state): State<AppState>,
     Path(task_id): Path<String>,
-) -> Result<Json<TaskDetail>, ApiError> {
+) -> Result<Json<TaskDetail>, ServiceError> {
     state
         .services
         .task(&task_id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no task {task_id:?}")))
+        .ok_or_else(|| ServiceError::not_found(format!("no task {task_id:?}")))
 }
 
 /// Tasks that finished without success (failed, killed, revoked, expired) over a range,
@@ -66,11 +65,10 @@ pub async fn get_task(
 )]
 pub async fn failures(
     State(state): State<AppState>,
-    q: Result<Query<FailureQuery>, QueryRejection>,
-) -> Result<Json<FailureGroups>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<FailureQuery>,
+) -> Result<Json<FailureGroups>, ServiceError> {
     let filter = q
         .parse(crate::model::now_epoch())
-        .map_err(ApiError::bad_request)?;
+        .map_err(ServiceError::invalid)?;
     Ok(Json(state.services.failures(&filter).await?))
 }

@@ -1,12 +1,12 @@
 //! Worker routes of the REST API.
 
-use super::error::ApiError;
+use super::error::Query;
 use super::AppState;
 use app::backend::Backend;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use protocol::heartbeat::Fleet;
+use protocol::ServiceError;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -32,9 +32,8 @@ pub struct WorkersQuery {
 )]
 pub async fn list_workers(
     State(state): State<AppState>,
-    q: Result<Query<WorkersQuery>, QueryRejection>,
-) -> Result<Json<Fleet>, ApiError> {
-    let Query(q) = q.map_err(ApiError::from)?;
+    Query(q): Query<WorkersQuery>,
+) -> Result<Json<Fleet>, ServiceError> {
     let mut fleet = state.services.workers().await?;
     if let Some(queue) = q.queue {
         fleet.consumers.retain(|c| c.heartbeat.queue_name == queue);

@@ -1,0 +1,152 @@
+//! Why a request could not be served: one error for every service taskdeck offers, whatever
+//! door it came through (REST, a page's server function, the live stream). Each kind has one
+//! HTTP status and one stable code; the message is for the person who asked.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What went wrong, as a program needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request is malformed or names something impossible (400, `bad_request`).
+    Invalid,
+    /// Nobody signed in, or the token is unknown (401).
+    Unauthorized,
+    /// The caller may not do this (403).
+    Forbidden,
+    /// The target does not exist (404).
+    NotFound,
+    /// The target is not in a state the request applies to (409).
+    Conflict,
+    /// The target cannot do it, e.g. no consumer of the queue can (409, `unsupported`).
+    Unsupported,
+    /// The body is too large (413).
+    TooLarge,
+    /// The caller used up their share; closing something of theirs helps (429).
+    TooMany,
+    /// A dependency does not answer; the same request may succeed later (503).
+    Unavailable,
+}
+
+impl ErrorKind {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::Invalid => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict | ErrorKind::Unsupported => 409,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::TooMany => 429,
+            ErrorKind::Unavailable => 503,
+        }
+    }
+
+    /// The code in `{"error": {"code": …}}`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "bad_request",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::TooMany => "too_many",
+            ErrorKind::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A refused or failed request: its kind and what to tell the person who made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident),* $(,)?) => {
+        impl ServiceError {
+            $(
+                $(#[$doc])*
+                pub fn $name(message: impl Into<String>) -> ServiceError {
+                    ServiceError { kind: ErrorKind::$kind, message: message.into() }
+                }
+            )*
+        }
+    };
+}
+
+constructors! {
+    invalid => Invalid,
+    unauthorized => Unauthorized,
+    forbidden => Forbidden,
+    not_found => NotFound,
+    conflict => Conflict,
+    unsupported => Unsupported,
+    too_large => TooLarge,
+    too_many => TooMany,
+    unavailable => Unavailable,
+}
+
+impl ServiceError {
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// The REST answer: the kind's status and `{"error": {"code": …, "message": …}}`.
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for ServiceError {
+    fn into_response(self) -> axum_core::response::Response {
+        let body =
+            serde_json::json!({"error": {"code": self.kind.code(), "message": self.message}});
+        let status = http::StatusCode::from_u16(self.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            )],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_has_one_status_and_code() {
+        let kinds = [
+            ErrorKind::Invalid,
+            ErrorKind::Unauthorized,
+            ErrorKind::Forbidden,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::Unsupported,
+            ErrorKind::TooLarge,
+            ErrorKind::TooMany,
+            ErrorKind::Unavailable,
+        ];
+        let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), kinds.len());
+        assert_eq!(ServiceError::not_found("x").status(), 404);
+        assert_eq!(ServiceError::unsupported("x").status(), 409);
+        assert_eq!(ServiceError::invalid("bad").to_string(), "bad");
+    }
+}
