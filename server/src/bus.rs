@@ -67,6 +67,23 @@ impl Bus {
         }
     }
 
+    /// Every consumer heard from recently (funboost's and taskdeck's), by the broker's clock;
+    /// those silent longer than `drop_after` are left out.
+    pub async fn fleet(
+        &self,
+        drop_after: Duration,
+    ) -> Result<protocol::heartbeat::Fleet, protocol::ServiceError> {
+        let seen =
+            self.broker().heartbeats().await.map_err(|e| {
+                protocol::ServiceError::unavailable(format!("the broker failed: {e}"))
+            })?;
+        Ok(protocol::heartbeat::Fleet::build(
+            seen.now,
+            drop_after.as_secs_f64(),
+            seen.beats,
+        ))
+    }
+
     /// Shares a bulk command's progress with the other instances on the same Redis (kept a
     /// day); nothing to share in the embedded mode's single process.
     pub async fn share_bulk(&self, bulk: &protocol::control::Bulk) -> Result<(), String> {

@@ -7,7 +7,6 @@ mod bench_proc;
 mod bench_search;
 mod bench_series;
 mod bench_worker;
-mod bulk;
 mod bus;
 mod config;
 mod control;
@@ -19,7 +18,6 @@ mod serve;
 mod services;
 mod store;
 mod telemetry;
-mod waiting;
 
 use clap::{Parser, Subcommand};
 

@@ -17,6 +17,7 @@ use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::ServiceError;
 use protocol::{Check, Health, HealthChecks, HealthStatus, VersionInfo};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,21 +28,27 @@ pub struct Services {
     pub store: Store,
     pub bus: Bus,
     pub ingest: Ingest,
+    /// Commands to workers, bulk commands, waiting messages.
+    pub control: Arc<crate::control::Control>,
     started: Instant,
     worker_drop_after: Duration,
-    /// Bulk commands this instance runs or ran (the newest finished ones).
-    pub bulk: std::sync::Mutex<Vec<protocol::control::Bulk>>,
 }
 
 impl Services {
     pub fn new(store: Store, bus: Bus, ingest: Ingest, worker_drop_after: Duration) -> Services {
+        let control = Arc::new(crate::control::Control::new(
+            store.clone(),
+            bus.clone(),
+            ingest.clone(),
+            worker_drop_after,
+        ));
         Services {
             store,
             bus,
             ingest,
+            control,
             started: Instant::now(),
             worker_drop_after,
-            bulk: Default::default(),
         }
     }
 }
@@ -164,17 +171,7 @@ impl Backend for Services {
     }
 
     async fn workers(&self) -> Result<Fleet, ServiceError> {
-        let seen = self
-            .bus
-            .broker()
-            .heartbeats()
-            .await
-            .map_err(|e| ServiceError::unavailable(format!("the broker failed: {e}")))?;
-        Ok(Fleet::build(
-            seen.now,
-            self.worker_drop_after.as_secs_f64(),
-            seen.beats,
-        ))
+        self.bus.fleet(self.worker_drop_after).await
     }
 
     async fn overview(&self) -> Result<Overview, ServiceError> {
@@ -218,7 +215,7 @@ impl Backend for Services {
         &self,
         task_id: &str,
     ) -> Result<protocol::control::TaskControls, ServiceError> {
-        self.controls_of(task_id).await
+        self.control.controls_of(task_id).await
     }
 
     async fn waiting(
@@ -227,7 +224,7 @@ impl Backend for Services {
         offset: u64,
         limit: u32,
     ) -> Result<protocol::control::WaitingPage, ServiceError> {
-        self.waiting_messages(queue, offset, limit).await
+        self.control.waiting_messages(queue, offset, limit).await
     }
 
     async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, ServiceError> {

@@ -26,6 +26,7 @@ async fn send(
     };
     let command = state
         .services
+        .control
         .command(&requester, action, queue, task_id, args)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(command)))
@@ -159,6 +160,7 @@ pub async fn waiting(
     Ok(Json(
         state
             .services
+            .control
             .waiting_messages(&queue, q.offset.unwrap_or(0), q.limit.unwrap_or(50))
             .await?,
     ))
@@ -232,9 +234,10 @@ pub async fn bulk(
 ) -> Result<(StatusCode, Json<Bulk>), ServiceError> {
     let job = state
         .services
+        .control
         .start_bulk(who.actor.clone(), who.ip.clone(), request)?;
     // Readable from every instance before the answer leaves.
-    state.services.share_bulk(&job.id).await;
+    state.services.control.share_bulk(&job.id).await;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
@@ -248,6 +251,7 @@ pub async fn bulk_progress(
 ) -> Result<Json<Bulk>, ServiceError> {
     state
         .services
+        .control
         .bulk_progress_anywhere(&id)
         .await?
         .map(Json)
@@ -358,6 +362,7 @@ pub async fn commands(
     Ok(Json(
         state
             .services
+            .control
             .command_list(q.queue.as_deref(), q.task_id.as_deref(), limit)
             .await?,
     ))

@@ -2,8 +2,7 @@
 //! what taskdeck knows of each task. funboost records a task only when it starts, so this is
 //! the one place a message nobody has taken yet can be seen (and moved, revoked or deleted).
 
-use crate::control::ServiceError;
-use crate::services::Services;
+use super::{Control, ServiceError};
 use futures_util::stream::{self, StreamExt};
 use protocol::control::{WaitingMessage, WaitingPage, WAITING_PAGE_MAX, WAITING_PARAMS_MAX};
 use serde_json::Value;
@@ -52,7 +51,7 @@ fn describe(position: u64, key: String, raw: &str, layout: Layout) -> WaitingMes
     }
 }
 
-impl Services {
+impl Control {
     /// `limit` messages waiting in `queue` from `offset` (0 is taken next), with how many wait
     /// in all and each task's recorded state.
     pub async fn waiting_messages(

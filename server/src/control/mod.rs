@@ -4,17 +4,22 @@
 //! a killed or revoked task's record says it ended that way. funboost workers cannot confirm a
 //! pause: they read the flag within their 10 s heartbeat, and the answer says so.
 
-use crate::services::Services;
+mod bulk;
+pub mod judge;
+pub mod rules;
+mod waiting;
+
+use crate::bus::Bus;
+use crate::ingest::Ingest;
 use crate::store::commands::CommandRow;
-use protocol::control::{Action, Command, CommandState, Desired, Limits, MoveTo};
+use crate::store::Store;
+pub use judge::judge;
+use protocol::control::{Action, Command, Desired, Limits, MoveTo};
 use protocol::event::TaskState;
-use protocol::heartbeat::{kind_of, Consumer, Liveness};
+use protocol::heartbeat::Consumer;
+use rules::unsupported_by;
 use std::collections::HashMap;
 use taskdeck_worker::Placement;
-
-/// funboost consumers read the pause flag within their 10 s heartbeat; after this long a
-/// funboost-only pause counts as taken (they never confirm).
-pub const FUNBOOST_PICKUP_S: f64 = 15.0;
 
 /// A queue's live consumers, registered params and whether the broker knows it.
 pub(crate) type Facts = HashMap<String, (Vec<Consumer>, Option<serde_json::Value>, bool)>;
@@ -40,6 +45,36 @@ fn unavailable(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::unavailable(e.to_string())
 }
 
+/// The command service: sends commands to workers and judges them, runs bulk commands,
+/// reads the messages waiting in a queue. REST handlers and pages reach it through
+/// `Services::control`.
+pub struct Control {
+    store: Store,
+    bus: Bus,
+    ingest: Ingest,
+    /// Consumers silent for longer are not counted.
+    worker_drop_after: std::time::Duration,
+    /// Bulk commands this instance runs or ran (the newest finished ones).
+    bulk: std::sync::Mutex<Vec<protocol::control::Bulk>>,
+}
+
+impl Control {
+    pub fn new(
+        store: Store,
+        bus: Bus,
+        ingest: Ingest,
+        worker_drop_after: std::time::Duration,
+    ) -> Control {
+        Control {
+            store,
+            bus,
+            ingest,
+            worker_drop_after,
+            bulk: Default::default(),
+        }
+    }
+}
+
 /// What a command needs beyond its target.
 #[derive(Clone, Copy)]
 pub enum Args<'a> {
@@ -54,181 +89,16 @@ pub struct Requester<'a> {
     pub ip: &'a str,
 }
 
-/// Whether the queue's live consumers can do `action`: `None` when they can (or when none is
-/// alive: the command waits for one), otherwise why not.
-pub fn unsupported_by(
-    action: Action,
-    consumers: &[Consumer],
-    params: Option<&serde_json::Value>,
-) -> Option<String> {
-    let alive: Vec<&Consumer> = consumers
-        .iter()
-        .filter(|c| c.liveness == Liveness::Alive)
-        .collect();
-    if alive.is_empty()
-        || matches!(
-            action,
-            Action::Pause
-                | Action::Resume
-                | Action::Retry
-                | Action::Clear
-                | Action::Requeue
-                | Action::Priority
-        )
-    {
-        // Every worker kind honours pause: funboost by its flag, taskdeck's by both. A retry
-        // is only a new message.
-        return None;
-    }
-    let can = |c: &&Consumer| {
-        if kind_of(&c.heartbeat) == "funboost" {
-            action != Action::Limits && funboost_can_kill(params)
-        } else {
-            c.heartbeat
-                .capabilities
-                .iter()
-                .any(|k| k == action.capability())
-        }
-    };
-    if alive.iter().any(can) {
-        return None;
-    }
-    let all_funboost = alive.iter().all(|c| kind_of(&c.heartbeat) == "funboost");
-    Some(if all_funboost && action == Action::Limits {
-        "funboost reads `qps` and `concurrent_num` only when a worker starts: change the booster \
-         and restart its workers"
-            .to_owned()
-    } else if all_funboost {
-        "its funboost consumers cannot: remote kill needs `is_support_remote_kill_task=True` \
-         and `concurrent_mode=threading` in the booster"
-            .to_owned()
-    } else {
-        format!(
-            "no live consumer of the queue advertises `{}`",
-            action.capability()
-        )
-    })
-}
-
-/// funboost kills (and revokes) only with `is_support_remote_kill_task` on threading workers.
-fn funboost_can_kill(params: Option<&serde_json::Value>) -> bool {
-    params.is_some_and(|p| {
-        p.get("is_support_remote_kill_task")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
-            && p.get("concurrent_mode")
-                .and_then(|v| v.as_str())
-                .is_none_or(|m| m == "threading")
-    })
-}
-
-/// The command's state now, from the queue's live consumers, its desired state and (for kill
-/// and revoke) the task's state and end.
-pub fn judge(
-    row: &CommandRow,
-    now: f64,
-    consumers: &[Consumer],
-    task: Option<(TaskState, Option<f64>)>,
-) -> Command {
-    let action = Action::from_code(&row.action).unwrap_or(Action::Pause);
-    let alive: Vec<&Consumer> = consumers
-        .iter()
-        .filter(|c| c.liveness == Liveness::Alive)
-        .collect();
-    let funboost = alive
-        .iter()
-        .filter(|c| kind_of(&c.heartbeat) == "funboost")
-        .count() as u32;
-    let confirming: Vec<&&Consumer> = alive
-        .iter()
-        .filter(|c| kind_of(&c.heartbeat) != "funboost")
-        .collect();
-    let version = row.version.map(|v| v as u64);
-    let applied = version.map_or(0, |v| {
-        confirming
-            .iter()
-            .filter(|c| c.heartbeat.control_version >= v)
-            .count() as u32
-    });
-    let mut out = Command {
-        id: row.id.clone(),
-        action,
-        queue: row.queue.clone(),
-        task_id: row.task_id.clone(),
-        actor: row.actor.clone(),
-        requested_at: row.requested_at,
-        sent_at: row.sent_at,
-        version,
-        state: CommandState::Sent,
-        applied,
-        confirmable: confirming.len() as u32,
-        funboost,
-        done_at: None,
-        detail: row.detail.clone(),
-        ended_as: None,
-    };
-    let Some(sent_at) = row.sent_at else {
-        out.state = CommandState::Failed;
-        return out;
-    };
-    match action {
-        // Done when sent: the message is published, moved or deleted, the lists are emptied.
-        Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete => {
-            out.state = CommandState::Applied;
-            out.done_at = Some(sent_at);
-        }
-        Action::Limits => {
-            if out.confirmable > 0 && applied == out.confirmable {
-                out.state = CommandState::Applied;
-            } else if out.confirmable == 0 {
-                out.detail = format!(
-                    "{}; no live taskdeck consumer: it applies when one starts",
-                    row.detail
-                );
-            }
-        }
-        Action::Pause | Action::Resume => {
-            let confirmed = out.confirmable > 0 && applied == out.confirmable;
-            let funboost_had_time = funboost > 0 && now - sent_at >= FUNBOOST_PICKUP_S;
-            let someone = out.confirmable + funboost > 0;
-            if someone
-                && (confirmed || out.confirmable == 0)
-                && (funboost == 0 || funboost_had_time)
-            {
-                out.state = CommandState::Applied;
-            }
-            if out.state == CommandState::Sent && out.confirmable + funboost == 0 {
-                out.detail = "no live consumer: it applies when one starts".into();
-            }
-        }
-        Action::Kill | Action::Revoke => match task {
-            Some((TaskState::Killed | TaskState::Revoked, end)) => {
-                out.state = CommandState::Applied;
-                out.done_at = end;
-            }
-            Some((state, end)) if state.is_final() => {
-                out.state = CommandState::Failed;
-                out.done_at = end;
-                out.ended_as = Some(state);
-                out.detail = format!(
-                    "the task ended {} before the command took effect",
-                    state.as_str()
-                );
-            }
-            _ => {}
-        },
-    }
-    out
-}
-
-impl Services {
+impl Control {
     /// The queue's consumers heard from recently and its registered parameters.
     async fn queue_facts(
         &self,
         queue: &str,
     ) -> Result<(Vec<Consumer>, Option<serde_json::Value>, bool), ServiceError> {
-        let (fleet, registered) =
-            tokio::join!(app::backend::Backend::workers(self), self.registered(queue));
+        let (fleet, registered) = tokio::join!(
+            self.bus.fleet(self.worker_drop_after),
+            self.registered(queue)
+        );
         let consumers = fleet
             .map_err(unavailable)?
             .consumers
@@ -299,7 +169,7 @@ impl Services {
             .await
     }
 
-    /// [`Services::command`], reading each queue's consumers once per `facts` (a bulk command
+    /// [`Control::command`], reading each queue's consumers once per `facts` (a bulk command
     /// asks about many tasks of few queues).
     pub(crate) async fn command_in(
         &self,
@@ -335,34 +205,8 @@ impl Services {
             Some(id) => {
                 let found = self.store.get_task(id).await.map_err(unavailable)?;
                 let state = found.as_ref().map(|t| t.summary.state);
-                let fits = match (action, state) {
-                    (Action::Kill, Some(TaskState::Running)) => true,
-                    // A message still waiting in the broker may have no record yet (funboost
-                    // records a task when it starts): its queue must be named.
-                    (Action::Revoke, Some(TaskState::Pending)) => true,
-                    (Action::Revoke | Action::Priority | Action::Delete, None) => queue.is_some(),
-                    (Action::Priority | Action::Delete, Some(TaskState::Pending)) => true,
-                    (Action::Retry, Some(s)) => s.is_final() && s != TaskState::Success,
-                    _ => false,
-                };
-                if !fits {
-                    return Err(match (action, state) {
-                        (_, None) if matches!(action, Action::Revoke | Action::Priority | Action::Delete) => ServiceError::not_found(format!(
-                            "no task `{id}` recorded; for a message still waiting in the broker, name its queue (`?queue=`)"
-                        )),
-                        (_, None) => ServiceError::not_found(format!("no task `{id}`")),
-                        (Action::Kill, Some(TaskState::Pending)) => ServiceError::conflict(
-                            "the task has not started: revoke it instead".to_owned(),
-                        ),
-                        (Action::Revoke | Action::Delete, Some(TaskState::Running)) => ServiceError::conflict(
-                            "the task is running: kill it instead".to_owned(),
-                        ),
-                        (_, Some(s)) => ServiceError::conflict(format!(
-                            "the task is {}: nothing to {}",
-                            s.as_str(),
-                            action.code()
-                        )),
-                    });
+                if !rules::applies(action, state, queue.is_some()) {
+                    return Err(rules::refusal(action, state, id));
                 }
                 if action == Action::Retry {
                     let params = found.as_ref().and_then(|t| t.summary.params.as_deref());
@@ -651,7 +495,9 @@ impl Services {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let fleet = app::backend::Backend::workers(self)
+        let fleet = self
+            .bus
+            .fleet(self.worker_drop_after)
             .await
             .map_err(unavailable)?;
         let mut tasks: HashMap<String, Option<(TaskState, Option<f64>)>> = HashMap::new();
@@ -685,7 +531,7 @@ impl Services {
 }
 
 /// The recorded params of a task as the kwargs of a new message.
-fn retry_kwargs(
+pub(super) fn retry_kwargs(
     params: Option<&str>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ServiceError> {
     let text = params.ok_or_else(|| {
@@ -707,182 +553,5 @@ fn target(queue: &str, task_id: Option<&str>) -> String {
     match task_id {
         Some(id) => format!("{queue}/{id}"),
         None => queue.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use protocol::heartbeat::Heartbeat;
-
-    fn consumer(kind: &str, version: u64, alive: bool, capabilities: &[&str]) -> Consumer {
-        Consumer {
-            age_s: if alive { 1.0 } else { 30.0 },
-            liveness: if alive {
-                Liveness::Alive
-            } else {
-                Liveness::Stale
-            },
-            kind: kind.to_owned(),
-            heartbeat: Heartbeat {
-                queue_name: "q".into(),
-                worker_kind: if kind == "funboost" {
-                    String::new()
-                } else {
-                    kind.to_owned()
-                },
-                control_version: version,
-                capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
-                ..Default::default()
-            },
-        }
-    }
-
-    fn row(action: Action, sent_at: Option<f64>, version: Option<i64>) -> CommandRow {
-        CommandRow {
-            id: "c".into(),
-            requested_at: 100.0,
-            sent_at,
-            actor: "user:a".into(),
-            action: action.code().into(),
-            queue: "q".into(),
-            task_id: None,
-            version,
-            detail: String::new(),
-        }
-    }
-
-    #[test]
-    fn a_pause_is_applied_when_every_taskdeck_consumer_confirms_it() {
-        let pause = row(Action::Pause, Some(100.0), Some(7));
-        let rust = |v| consumer("taskdeck-rust", v, true, &["pause"]);
-        let c = judge(
-            &pause,
-            101.0,
-            &[rust(7), rust(6), consumer("taskdeck-rust", 1, false, &[])],
-            None,
-        );
-        assert_eq!(
-            (c.state, c.applied, c.confirmable, c.funboost),
-            (CommandState::Sent, 1, 2, 0)
-        );
-        let c = judge(&pause, 101.0, &[rust(7), rust(8)], None);
-        assert_eq!((c.state, c.applied), (CommandState::Applied, 2));
-        // funboost consumers never confirm: applied once their 10 s pickup has surely passed.
-        let fb = consumer("funboost", 0, true, &[]);
-        let c = judge(&pause, 105.0, &[rust(7), fb.clone()], None);
-        assert_eq!((c.state, c.funboost), (CommandState::Sent, 1));
-        let c = judge(&pause, 100.0 + FUNBOOST_PICKUP_S, &[rust(7), fb], None);
-        assert_eq!(c.state, CommandState::Applied);
-        // Nobody to apply it yet; never sent at all.
-        let c = judge(&pause, 500.0, &[], None);
-        assert_eq!(c.state, CommandState::Sent);
-        assert!(c.detail.contains("no live consumer"));
-        assert_eq!(
-            judge(&row(Action::Pause, None, None), 500.0, &[], None).state,
-            CommandState::Failed
-        );
-    }
-
-    #[test]
-    fn retries_publish_and_limits_need_taskdeck_consumers() {
-        let retry = CommandRow {
-            task_id: Some("t".into()),
-            detail: "new-id".into(),
-            ..row(Action::Retry, Some(100.0), None)
-        };
-        let c = judge(&retry, 100.0, &[], None);
-        assert_eq!(
-            (c.state, c.detail.as_str()),
-            (CommandState::Applied, "new-id")
-        );
-        let limits = CommandRow {
-            detail: "qps 5, concurrency own".into(),
-            ..row(Action::Limits, Some(100.0), Some(3))
-        };
-        let fb = consumer("funboost", 0, true, &[]);
-        let c = judge(&limits, 200.0, std::slice::from_ref(&fb), None);
-        assert_eq!(c.state, CommandState::Sent, "funboost never applies limits");
-        assert!(c
-            .detail
-            .starts_with("qps 5, concurrency own; no live taskdeck consumer"));
-        let c = judge(
-            &limits,
-            101.0,
-            &[fb, consumer("taskdeck-rust", 3, true, &["qps"])],
-            None,
-        );
-        assert_eq!(
-            (c.state, c.applied, c.funboost),
-            (CommandState::Applied, 1, 1)
-        );
-        assert_eq!(
-            retry_kwargs(Some(r#"{"a": 1, "extra": {"task_id": "x"}}"#))
-                .unwrap()
-                .len(),
-            1
-        );
-        assert!(retry_kwargs(Some("[1, 2]")).is_err());
-        assert!(retry_kwargs(None).is_err());
-    }
-
-    #[test]
-    fn a_kill_is_judged_by_how_the_task_ended() {
-        let kill = CommandRow {
-            task_id: Some("t".into()),
-            ..row(Action::Kill, Some(100.0), None)
-        };
-        assert_eq!(
-            judge(&kill, 101.0, &[], Some((TaskState::Running, None))).state,
-            CommandState::Sent
-        );
-        let c = judge(&kill, 101.0, &[], Some((TaskState::Killed, Some(100.5))));
-        assert_eq!((c.state, c.done_at), (CommandState::Applied, Some(100.5)));
-        let c = judge(&kill, 101.0, &[], Some((TaskState::Success, Some(100.2))));
-        assert_eq!(c.state, CommandState::Failed);
-        assert_eq!(
-            c.detail,
-            "the task ended success before the command took effect"
-        );
-    }
-
-    #[test]
-    fn only_consumers_that_can_kill_are_asked_to() {
-        let threading = serde_json::json!({"is_support_remote_kill_task": true, "concurrent_mode": "threading"});
-        let plain = serde_json::json!({"is_support_remote_kill_task": false});
-        let fb = [consumer("funboost", 0, true, &[])];
-        assert_eq!(unsupported_by(Action::Kill, &fb, Some(&threading)), None);
-        assert!(unsupported_by(Action::Kill, &fb, Some(&plain))
-            .unwrap()
-            .contains("is_support_remote_kill_task=True"));
-        assert!(unsupported_by(Action::Revoke, &fb, None).is_some());
-        assert_eq!(unsupported_by(Action::Pause, &fb, None), None);
-        let rust = [consumer("taskdeck-rust", 0, true, &["pause", "kill"])];
-        assert_eq!(unsupported_by(Action::Kill, &rust, None), None);
-        assert!(unsupported_by(Action::Revoke, &rust, None)
-            .unwrap()
-            .contains("advertises `revoke`"));
-        // funboost reads its limits only at start; taskdeck's workers change them live.
-        assert!(unsupported_by(Action::Limits, &fb, Some(&threading))
-            .unwrap()
-            .contains("only when a worker starts"));
-        assert_eq!(
-            unsupported_by(
-                Action::Limits,
-                &[consumer("taskdeck-rust", 0, true, &["qps", "concurrency"])],
-                None
-            ),
-            None
-        );
-        assert_eq!(unsupported_by(Action::Retry, &fb, Some(&plain)), None);
-        // Without a live consumer the request waits for one.
-        assert_eq!(
-            unsupported_by(
-                Action::Kill,
-                &[consumer("funboost", 0, false, &[])],
-                Some(&plain)
-            ),
-            None
-        );
     }
 }

@@ -4,8 +4,7 @@
 //! after every page so any instance answers `GET /api/v1/tasks/bulk/{id}`; what each command did
 //! is in the store.
 
-use crate::control::{Facts, Requester, ServiceError};
-use crate::services::Services;
+use super::{Control, Facts, Requester, ServiceError};
 use protocol::control::{Action, Bulk, BulkRequest, BULK_MAX};
 use protocol::event::TaskState;
 use protocol::task::{Cursor, PageAt, TaskQuery};
@@ -18,17 +17,7 @@ const MAX_ERRORS: usize = 10;
 /// Finished jobs kept for their progress to be read.
 const KEEP_DONE: usize = 100;
 
-/// Whether `action` applies to a task in `state`.
-fn fits(action: Action, state: TaskState) -> bool {
-    match action {
-        Action::Kill => state == TaskState::Running,
-        Action::Revoke | Action::Delete => state == TaskState::Pending,
-        Action::Retry => state.is_final() && state != TaskState::Success,
-        _ => false,
-    }
-}
-
-impl Services {
+impl Control {
     /// Checks the request and starts the job; answers its first progress.
     pub fn start_bulk(
         self: &Arc<Self>,
@@ -252,22 +241,12 @@ impl Services {
     ) {
         for (task_id, state) in page {
             self.update_bulk(id, |b| b.matched += 1);
-            let unrecorded_waiting = state.is_none()
-                && queue.is_some()
-                && matches!(action, Action::Revoke | Action::Delete);
-            if !(unrecorded_waiting || state.is_some_and(|s| fits(action, s))) {
+            if !super::rules::applies(action, state, queue.is_some()) {
                 self.update_bulk(id, |b| b.skipped += 1);
                 continue;
             }
             match self
-                .command_in(
-                    who,
-                    action,
-                    queue,
-                    Some(&task_id),
-                    crate::control::Args::None,
-                    facts,
-                )
+                .command_in(who, action, queue, Some(&task_id), super::Args::None, facts)
                 .await
             {
                 Ok(_) => self.update_bulk(id, |b| b.sent += 1),
