@@ -9,7 +9,7 @@ use crate::ingest::redis_stream::{StreamSource, FIELD, STREAM};
 use crate::ingest::{BatchConfig, Ingest};
 use crate::model::now_epoch;
 use crate::model::record::TaskRecord;
-use crate::store::Store;
+use crate::store::{SqlPool, Store};
 use anyhow::Context;
 use clap::Args;
 use protocol::event::TaskEvent;
@@ -113,10 +113,10 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         Duration::from_secs(7 * 86_400),
     )
     .await?;
-    let (tasks, finals, counted): (i64, i64, i64) = match &store {
-        Store::Sqlite(pool) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
-        Store::Postgres(pool) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
-        Store::Mongodb(_) => anyhow::bail!("verify runs against sqlite:… or postgres://…"),
+    let (tasks, finals, counted): (i64, i64, i64) = match store.sql_pool() {
+        Some(SqlPool::Sqlite(pool)) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
+        Some(SqlPool::Postgres(pool)) => sqlx::query_as(VERIFY).fetch_one(pool).await?,
+        None => anyhow::bail!("verify runs against sqlite:… or postgres://…"),
     };
     let ok = tasks == args.tasks as i64 && finals == tasks && counted == tasks;
     println!(
@@ -280,7 +280,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     );
 
     if args.copy_ceiling {
-        let Store::Postgres(pool) = &store else {
+        let Some(SqlPool::Postgres(pool)) = store.sql_pool() else {
             anyhow::bail!("--copy-ceiling needs a Postgres store");
         };
         let rows: Vec<TaskRecord> = events(args.tasks, t0, args.finish_lag)
@@ -348,7 +348,7 @@ async fn store_path_alone(
     t0: f64,
     lag: usize,
 ) -> anyhow::Result<(usize, usize, f64)> {
-    let Store::Postgres(pool) = store else {
+    let Some(SqlPool::Postgres(pool)) = store.sql_pool() else {
         anyhow::bail!("the store path figure is for Postgres");
     };
     sqlx::query("TRUNCATE tasks, task_stats, queues, failure_stats")

@@ -7,6 +7,7 @@ use crate::bench::BENCH_QUEUES;
 use crate::bench_series::{seed, time};
 use crate::config::StoreUrl;
 use crate::model::now_epoch;
+use crate::store::SqlPool;
 use crate::store::{MongoStore, Store};
 use clap::Args;
 use mongodb::bson::{doc, Document};
@@ -111,7 +112,7 @@ pub async fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&url, keep).await?;
     let now = now_epoch().floor();
     if !args.no_seed {
-        if let Store::Mongodb(m) = &store {
+        if let Some(m) = store.mongo() {
             // Emptied before seeding with the store's own indexes in place.
             m.client.database(&m.records_db).drop().await?;
             m.client.database(&m.own_db).drop().await?;
@@ -155,8 +156,8 @@ pub async fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
             (None, Some(stop)) => format!("({}k read)", stop.read / 1_000),
             (None, None) => "-".into(),
         };
-        let theirs = match &store {
-            Store::Mongodb(m) => {
+        let theirs = match store.mongo() {
+            Some(m) => {
                 let fb = FunboostQuery::of(&case, now_epoch());
                 Some(
                     time(args.reads.min(10), || async {
@@ -195,8 +196,8 @@ pub async fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
         Ok(store.failure_groups(&filter).await?.groups.len())
     })
     .await?;
-    let theirs = match &store {
-        Store::Mongodb(m) => Some(
+    let theirs = match store.mongo() {
+        Some(m) => Some(
             time(args.reads.min(10), || async {
                 group_records(m, now_epoch() - 86_400.0).await
             })
@@ -241,14 +242,14 @@ async fn group_records(m: &MongoStore, from: f64) -> anyhow::Result<usize> {
 /// Fresh planner statistics, as autovacuum (Postgres) or `PRAGMA optimize` would leave them.
 async fn analyze(store: &Store) -> anyhow::Result<()> {
     let started = Instant::now();
-    match store {
-        Store::Sqlite(pool) => {
+    match store.sql_pool() {
+        Some(SqlPool::Sqlite(pool)) => {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
-        Store::Postgres(pool) => {
+        Some(SqlPool::Postgres(pool)) => {
             sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
         }
-        Store::Mongodb(_) => return Ok(()),
+        None => return Ok(()),
     }
     println!("analyzed in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

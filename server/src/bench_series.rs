@@ -8,7 +8,7 @@ use crate::config::StoreUrl;
 use crate::model::record::{reduce, TaskRecord};
 use crate::model::{now_epoch, stats};
 use crate::store::retention::STATS_KEEP;
-use crate::store::Store;
+use crate::store::{SqlPool, Store};
 use clap::Args;
 use protocol::event::{TaskEvent, TaskState};
 use protocol::series::Grain;
@@ -41,7 +41,7 @@ pub async fn run(args: SeriesBenchArgs) -> anyhow::Result<()> {
         Duration::from_secs((u64::from(args.days) + 1) * 86_400),
     )
     .await?;
-    let (Store::Sqlite(_) | Store::Postgres(_)) = &store else {
+    let Some(SqlPool::Sqlite(_) | SqlPool::Postgres(_)) = store.sql_pool() else {
         anyhow::bail!("the series benchmark is for SQLite and Postgres");
     };
     let now = now_epoch().floor();
@@ -93,18 +93,18 @@ pub async fn run(args: SeriesBenchArgs) -> anyhow::Result<()> {
 /// Writes `tasks` finished tasks started evenly over the `days` before `now`, through the
 /// store's own batch write (records and counters), and prints the rate.
 pub(crate) async fn seed(store: &Store, tasks: usize, days: u32, now: f64) -> anyhow::Result<()> {
-    match store {
-        Store::Sqlite(pool) => {
+    match store.sql_pool() {
+        Some(SqlPool::Sqlite(pool)) => {
             let wipe = "DELETE FROM tasks; DELETE FROM task_stats; DELETE FROM queues;";
             sqlx::raw_sql(wipe).execute(pool).await?;
         }
-        Store::Postgres(pool) => {
+        Some(SqlPool::Postgres(pool)) => {
             sqlx::query("TRUNCATE tasks, task_stats, queues")
                 .execute(pool)
                 .await?;
         }
         // Emptied before the store opened (bench_search::open_empty): its indexes stay.
-        Store::Mongodb(_) => {}
+        None => {}
     }
     let spacing = f64::from(days) * 86_400.0 / tasks as f64;
     let t0 = now - f64::from(days) * 86_400.0;
@@ -145,32 +145,32 @@ async fn drop_expired_counters(store: &Store, now: f64) -> anyhow::Result<u64> {
             grain.code(),
             (now - keep.as_secs_f64()).floor() as i64
         );
-        dropped += match store {
-            Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await?.rows_affected(),
-            Store::Postgres(pool) => sqlx::query(&sql).execute(pool).await?.rows_affected(),
-            Store::Mongodb(_) => unreachable!(),
+        dropped += match store.sql_pool() {
+            Some(SqlPool::Sqlite(pool)) => sqlx::query(&sql).execute(pool).await?.rows_affected(),
+            Some(SqlPool::Postgres(pool)) => sqlx::query(&sql).execute(pool).await?.rows_affected(),
+            None => unreachable!(),
         };
     }
-    match store {
-        Store::Sqlite(pool) => {
+    match store.sql_pool() {
+        Some(SqlPool::Sqlite(pool)) => {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
-        Store::Postgres(pool) => {
+        Some(SqlPool::Postgres(pool)) => {
             sqlx::query("VACUUM ANALYZE task_stats")
                 .execute(pool)
                 .await?;
         }
-        Store::Mongodb(_) => unreachable!(),
+        None => unreachable!(),
     }
     Ok(dropped)
 }
 
 async fn sizes(store: &Store) -> anyhow::Result<(i64, i64)> {
     let sql = "SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM task_stats)";
-    Ok(match store {
-        Store::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-        Store::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-        Store::Mongodb(_) => unreachable!(),
+    Ok(match store.sql_pool() {
+        Some(SqlPool::Sqlite(pool)) => sqlx::query_as(sql).fetch_one(pool).await?,
+        Some(SqlPool::Postgres(pool)) => sqlx::query_as(sql).fetch_one(pool).await?,
+        None => unreachable!(),
     })
 }
 
@@ -201,10 +201,10 @@ async fn count_per_bucket(
                     .await?
                 };
             }
-            let n: i64 = match store {
-                Store::Sqlite(pool) => count!(pool),
-                Store::Postgres(pool) => count!(pool),
-                Store::Mongodb(_) => unreachable!(),
+            let n: i64 = match store.sql_pool() {
+                Some(SqlPool::Sqlite(pool)) => count!(pool),
+                Some(SqlPool::Postgres(pool)) => count!(pool),
+                None => unreachable!(),
             };
             points += usize::from(n >= 0);
         }

@@ -243,7 +243,7 @@ async fn session_user(
 }
 
 /// Starts a signed-in session: a new id (no fixation), the user, a fresh CSRF token.
-pub async fn begin(session: &Session, user: &crate::store::auth::User) -> anyhow::Result<()> {
+pub async fn begin(session: &Session, user: &crate::store::User) -> anyhow::Result<()> {
     session.cycle_id().await?;
     session.insert(USER, &user.name).await?;
     keep_password(session, &user.password_hash).await?;

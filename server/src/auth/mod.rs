@@ -11,8 +11,8 @@ pub mod tokens;
 
 pub use guard::guard;
 
-use crate::store::auth::{Token, User};
 use crate::store::Store;
+use crate::store::{Token, User};
 use protocol::auth::AuditEntry;
 use protocol::auth::{Role, Scope};
 use std::collections::HashMap;

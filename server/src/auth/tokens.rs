@@ -2,8 +2,8 @@
 //! SHA-256 of the secret is stored (a 256-bit random secret needs no slow hash), compared in
 //! constant time.
 
-use crate::store::auth::Token;
 use crate::store::Store;
+use crate::store::Token;
 use protocol::auth::Scope;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

@@ -3,7 +3,7 @@
 //! says it ended that way, and funboost consumers (which cannot confirm) are given their
 //! heartbeat's time to pick up a pause.
 
-use crate::store::commands::CommandRow;
+use crate::store::CommandRow;
 use protocol::control::{Action, Command, CommandState};
 use protocol::event::TaskState;
 use protocol::heartbeat::{kind_of, Consumer, Liveness};

@@ -11,7 +11,7 @@ mod waiting;
 
 use crate::bus::Bus;
 use crate::ingest::Ingest;
-use crate::store::commands::CommandRow;
+use crate::store::CommandRow;
 use crate::store::Store;
 pub use judge::judge;
 use protocol::control::{Action, Command, Desired, Limits, MoveTo};

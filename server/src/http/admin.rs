@@ -5,7 +5,7 @@ use super::error::{JsonBody, Query};
 use super::AppState;
 use crate::auth::guard::Caller;
 use crate::auth::{password, tokens, Principal};
-use crate::store::auth::{Token, User};
+use crate::store::{Token, User};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;

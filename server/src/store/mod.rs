@@ -1,292 +1,246 @@
-//! The task store: SQLite (embedded default), Postgres, or MongoDB, chosen by the store URL.
+//! The store, as a port: what taskdeck asks of wherever it keeps task records, counters,
+//! accounts and its journal — one trait per capability — and [`Store::open`], the only place
+//! that knows there are three backends: SQLite and Postgres (one implementation over a small
+//! dialect, `sql/`) and MongoDB (`mongo/`). Adding a query is one trait method plus one
+//! implementation per family.
 
-pub mod auth;
-pub mod commands;
+mod listing;
 mod mongo;
-mod postgres;
-pub use postgres::copy_rows;
-mod failures;
-mod mongo_query;
-mod query;
-pub(crate) use query::cut;
-pub use query::set_scan_budget;
+pub mod records;
 pub mod retention;
+mod sql;
 
-mod sqlite;
+pub use listing::{cut, set_scan_budget, Listing};
+pub use mongo::MongoStore;
+pub use records::{AuditEntry, CommandRow, DeadLetter, Token, User, WriteOutcome};
+pub use retention::Pruned;
+pub use sql::{copy_rows, SqlPool};
 
 use crate::config::StoreUrl;
 use crate::model::record::TaskRecord;
 use crate::model::stats::StatRow;
-use mongodb::bson::doc;
-use protocol::event::TaskState;
+use async_trait::async_trait;
+use protocol::failures::{FailureFilter, FailureGroups};
 use protocol::series::Grain;
+use protocol::task::{PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage};
 use protocol::StoreKind;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one reachability probe may take before the store counts as down.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-
-#[derive(Clone, Debug)]
-pub enum Store {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-    Mongodb(MongoStore),
-}
-
-pub use mongo::MongoStore;
-
-impl Store {
-    /// Connects and brings the schema up to date. The store must be reachable at start:
-    /// without it nothing can be recorded, so failing loudly beats serving an empty dashboard.
-    pub async fn open(url: &StoreUrl, retention: Duration) -> anyhow::Result<Store> {
-        match url {
-            StoreUrl::Sqlite(u) => {
-                let options = SqliteConnectOptions::from_str(u)?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true)
-                    // Index pages stay cached across batches: 64 MiB per connection at most.
-                    .pragma("cache_size", "-65536");
-                if let Some(dir) = options.get_filename().parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                    }
-                }
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(PROBE_TIMEOUT)
-                    .connect_with(options)
-                    .await?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
-                Ok(Store::Sqlite(pool))
-            }
-            StoreUrl::Postgres(u) => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(PgConnectOptions::from_str(u)?)
-                    .await?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
-                Ok(Store::Postgres(pool))
-            }
-            StoreUrl::Mongodb(u) => {
-                let mut options = mongodb::options::ClientOptions::parse(u).await?;
-                options.app_name = Some("taskdeck".into());
-                options.server_selection_timeout = Some(PROBE_TIMEOUT);
-                options.connect_timeout = Some(PROBE_TIMEOUT);
-                let database = options.default_database.clone();
-                let client = mongodb::Client::with_options(options)?;
-                let mongo = MongoStore::new(client, database, retention);
-                let store = Store::Mongodb(mongo.clone());
-                store.ping().await.map_err(anyhow::Error::msg)?;
-                mongo::ensure_own_indexes(&mongo).await?;
-                store.ensure_auth_indexes().await?;
-                Ok(store)
-            }
-        }
-    }
-
-    pub fn kind(&self) -> StoreKind {
-        match self {
-            Store::Sqlite(_) => StoreKind::Sqlite,
-            Store::Postgres(_) => StoreKind::Postgres,
-            Store::Mongodb(_) => StoreKind::Mongodb,
-        }
-    }
-
-    /// One real round trip to the store.
-    pub async fn ping(&self) -> Result<(), String> {
-        let probe = async {
-            match self {
-                Store::Sqlite(pool) => sqlx::query("SELECT 1")
-                    .execute(pool)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                Store::Postgres(pool) => sqlx::query("SELECT 1")
-                    .execute(pool)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                Store::Mongodb(m) => m
-                    .client
-                    .database("admin")
-                    .run_command(doc! { "ping": 1 })
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-            }
-        };
-        match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
-        }
-    }
-
+/// Writes of task records, their counters and dead letters.
+#[async_trait]
+pub trait TaskWrites {
     /// How many shares of each batch (split by task id) are written at once, each on its own
-    /// connection. Postgres runs a connection's statements on one core, so one writer leaves
-    /// its other cores idle; concurrent shares never touch the same task, and lock counter
-    /// rows in one order (sorted increments), so they neither wait on each other's tasks nor
-    /// deadlock. SQLite takes one writer at a time; MongoDB keeps one (not measured with more).
-    pub fn writers(&self) -> usize {
-        match self {
-            Store::Postgres(_) => 2,
-            Store::Sqlite(_) | Store::Mongodb(_) => 1,
-        }
-    }
+    /// connection.
+    fn writers(&self) -> usize;
 
-    /// Writes a reduced batch (one record per task) and the dead letters that came with it in
-    /// one transaction: either all of it is committed or none.
-    pub async fn write_batch(
+    /// Writes a reduced batch (one record per task) and the dead letters that came with it;
+    /// on the SQL stores in one transaction (all of it or none).
+    async fn write_batch(
         &self,
         records: &[TaskRecord],
         dead: &[DeadLetter],
-    ) -> anyhow::Result<WriteOutcome> {
-        Ok(match self {
-            Store::Sqlite(pool) => sqlite::write_batch(pool, records, dead).await?,
-            Store::Postgres(pool) => postgres::write_batch(pool, records, dead).await?,
-            Store::Mongodb(m) => mongo::write_batch(m, records, dead).await?,
-        })
+    ) -> anyhow::Result<WriteOutcome>;
+}
+
+/// Reads of task records: lists (keyset pages), one task, per-queue summaries.
+#[async_trait]
+pub trait TaskReads {
+    /// One page of the tasks matching `filter`, newest first, read for `how`.
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+        how: Listing,
+    ) -> anyhow::Result<TaskPage>;
+
+    /// One page to look at: params cut for the list, the first page counted.
+    async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> anyhow::Result<TaskPage> {
+        self.list(filter, at, limit, Listing::Page).await
     }
 
-    /// The chart counters of one queue and grain with bucket starts in `[from, to)`.
-    pub async fn stat_rows(
+    /// One page of an export: whole params, never counted.
+    async fn export_page(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+    ) -> anyhow::Result<TaskPage> {
+        self.list(filter, at, limit, Listing::Export).await
+    }
+
+    async fn get_task(&self, task_id: &str) -> anyhow::Result<Option<TaskDetail>>;
+
+    /// Every queue with its running count and finished counts over the last minute and hour
+    /// (from the counters, so the cost does not grow with the number of tasks).
+    async fn queue_summaries(&self, now: f64) -> anyhow::Result<Vec<QueueSummary>>;
+}
+
+/// The chart counters kept at write time.
+#[async_trait]
+pub trait Series {
+    /// The counters of one queue and grain with bucket starts in `[from, to)`.
+    async fn stat_rows(
         &self,
         queue: &str,
         grain: Grain,
         from: i64,
         to: i64,
-    ) -> anyhow::Result<Vec<StatRow>> {
-        const SELECT: &str = "SELECT bucket, metric, idx, count, total FROM task_stats";
-        Ok(match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_as(&format!(
-                    "{SELECT} WHERE queue = ?1 AND grain = ?2 AND bucket >= ?3 AND bucket < ?4"
-                ))
-                .bind(queue)
-                .bind(grain.code())
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await?
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_as(&format!(
-                    "{SELECT} WHERE queue = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4"
-                ))
-                .bind(queue)
-                .bind(grain.code())
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await?
-            }
-            Store::Mongodb(m) => mongo::stat_rows(m, queue, grain, from, to).await?,
-        })
-    }
+    ) -> anyhow::Result<Vec<StatRow>>;
 
     /// Tasks that reached a final state, per queue and bucket of `grain` from `since` on:
     /// `(queue, bucket, count)` for every queue at once (the overview's sparklines).
-    pub async fn finished_counts(
+    async fn finished_counts(
         &self,
         grain: Grain,
         since: i64,
-    ) -> anyhow::Result<Vec<(String, i64, i64)>> {
-        let finals: Vec<String> = TaskState::ALL
-            .iter()
-            .filter(|s| s.is_final())
-            .map(|s| s.code().to_string())
-            .collect();
-        let sql = format!(
-            "SELECT queue, bucket, CAST(SUM(count) AS BIGINT) FROM task_stats \
-             WHERE grain = {} AND bucket >= {since} AND metric IN ({}) GROUP BY queue, bucket",
-            grain.code(),
-            finals.join(", ")
-        );
-        Ok(match self {
-            Store::Sqlite(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
-            Store::Postgres(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
-            Store::Mongodb(m) => mongo::finished_counts(m, grain, since).await?,
-        })
+    ) -> anyhow::Result<Vec<(String, i64, i64)>>;
+}
+
+/// The failure counters kept at write time.
+#[async_trait]
+pub trait Failures {
+    /// The failure groups of `filter`'s range.
+    async fn failure_groups(&self, filter: &FailureFilter) -> anyhow::Result<FailureGroups>;
+}
+
+/// Users, their sessions and API tokens, shared by every instance on the same store.
+#[async_trait]
+pub trait Accounts {
+    async fn user(&self, name: &str) -> anyhow::Result<Option<User>>;
+    /// Every user, by name.
+    async fn users(&self) -> anyhow::Result<Vec<User>>;
+    /// Creates the user or replaces its hash and role (keeping when it was created); with
+    /// `only_new` an existing user is left alone and false returned.
+    async fn put_user(&self, u: &User, only_new: bool) -> anyhow::Result<bool>;
+    /// Removes the user; true when it existed (its sessions end at their next request).
+    async fn delete_user(&self, name: &str) -> anyhow::Result<bool>;
+    /// A session's data and expiry (epoch seconds), unless it expired before `now`.
+    async fn session(&self, id: &str, now: i64) -> anyhow::Result<Option<(String, i64)>>;
+    /// Stores a session; with `only_new` it refuses (returns false) an id already taken.
+    async fn put_session(
+        &self,
+        id: &str,
+        data: &str,
+        expires_at: i64,
+        only_new: bool,
+    ) -> anyhow::Result<bool>;
+    async fn delete_session(&self, id: &str) -> anyhow::Result<()>;
+    /// Removes sessions that expired before `now`; how many.
+    async fn purge_sessions(&self, now: i64) -> anyhow::Result<u64>;
+    async fn token(&self, id: &str) -> anyhow::Result<Option<Token>>;
+    /// Every token, newest first.
+    async fn tokens(&self) -> anyhow::Result<Vec<Token>>;
+    async fn put_token(&self, t: &Token) -> anyhow::Result<()>;
+    /// Revokes a token; true when it existed.
+    async fn delete_token(&self, id: &str) -> anyhow::Result<bool>;
+    async fn touch_token(&self, id: &str, at: f64) -> anyhow::Result<()>;
+}
+
+/// What happened, for the record: the audit log and the commands sent to workers.
+#[async_trait]
+pub trait Journal {
+    async fn audit(&self, e: &AuditEntry) -> anyhow::Result<()>;
+    /// The newest `limit` audit entries before `before` (all when `None`) whose actor,
+    /// action, target, outcome or detail contains `text` (any case), newest first.
+    async fn audit_log(
+        &self,
+        text: &str,
+        before: Option<f64>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<AuditEntry>>;
+    async fn put_command(&self, c: &CommandRow) -> anyhow::Result<()>;
+    /// Records that the command reached the control channel (with the version it set), or
+    /// why it did not.
+    async fn command_sent(
+        &self,
+        id: &str,
+        sent_at: Option<f64>,
+        version: Option<i64>,
+        detail: &str,
+    ) -> anyhow::Result<()>;
+    /// The newest `limit` commands, of one queue and/or task when given.
+    async fn commands(
+        &self,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<CommandRow>>;
+}
+
+/// Deleting what is older than it is kept.
+#[async_trait]
+pub trait Retention {
+    /// Deletes what is older than the retention (chart buckets and the audit log by their own
+    /// keep), in chunks that never hold a lock for long.
+    async fn prune(&self, now: f64, retention: Duration) -> anyhow::Result<Pruned>;
+}
+
+/// One backend: every capability, plus what it is and a way to reach it.
+#[async_trait]
+pub trait Backend:
+    TaskWrites + TaskReads + Series + Failures + Accounts + Journal + Retention + Send + Sync
+{
+    fn kind(&self) -> StoreKind;
+    /// One real round trip.
+    async fn round_trip(&self) -> Result<(), String>;
+    /// Waits for in-flight statements and closes every connection.
+    async fn close(&self);
+    /// The SQL pool, for benchmarks that measure the database itself.
+    fn sql_pool(&self) -> Option<&SqlPool> {
+        None
+    }
+    /// The MongoDB store, for benchmarks and tests that look at its layout.
+    fn mongo(&self) -> Option<&MongoStore> {
+        None
+    }
+}
+
+/// The store taskdeck was started with.
+#[derive(Clone)]
+pub struct Store(Arc<dyn Backend>);
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+
+    fn deref(&self) -> &(dyn Backend + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.0.kind().as_str())
+    }
+}
+
+impl Store {
+    /// Connects and brings the schema up to date. The store must be reachable at start:
+    /// without it nothing can be recorded, so failing loudly beats serving an empty dashboard.
+    pub async fn open(url: &StoreUrl, retention: Duration) -> anyhow::Result<Store> {
+        Ok(Store(match url {
+            StoreUrl::Sqlite(u) => Arc::new(sql::SqlStore::open_sqlite(u).await?),
+            StoreUrl::Postgres(u) => Arc::new(sql::SqlStore::open_postgres(u).await?),
+            StoreUrl::Mongodb(u) => Arc::new(mongo::MongoStore::open(u, retention).await?),
+        }))
     }
 
-    /// Waits for in-flight statements and closes every connection.
-    pub async fn close(&self) {
-        match self {
-            Store::Sqlite(pool) => pool.close().await,
-            Store::Postgres(pool) => pool.close().await,
-            Store::Mongodb(m) => m.client.clone().shutdown().await,
+    /// One real round trip to the store, within [`PROBE_TIMEOUT`].
+    pub async fn ping(&self) -> Result<(), String> {
+        match tokio::time::timeout(PROBE_TIMEOUT, self.0.round_trip()).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
         }
     }
-}
-
-/// The column list of the task upsert, shared by the SQL stores.
-const TASK_INSERT: &str =
-    "INSERT INTO tasks (task_id, queue, function, state, run_times, params, result, \
-    exception_type, exception_msg, traceback, publish_time, start_time, end_time, cost, host_name, \
-    process_id, thread_id, script_name, consumer_id, extra, updated_at, sort_time, attempts) ";
-
-/// The conflict half of the task upsert: the state machine of `TaskRecord::accepts` in SQL.
-/// The rank (`least(state, 2)`) must rise, or a running task must report a later attempt or
-/// be requeued (`TaskState::advances`);
-/// fields the event lacks keep their stored values; RETURNING yields only the rows that
-/// changed. `greatest`/`least` name the dialect's two-argument max and min.
-fn task_upsert_tail(greatest: &str, least: &str) -> String {
-    let keep = [
-        "function",
-        "params",
-        "result",
-        "exception_type",
-        "exception_msg",
-        "traceback",
-        "publish_time",
-        "start_time",
-        "end_time",
-        "cost",
-        "host_name",
-        "process_id",
-        "thread_id",
-        "script_name",
-        "consumer_id",
-        "attempts",
-    ]
-    .map(|c| format!("{c} = COALESCE(excluded.{c}, tasks.{c})"))
-    .join(", ");
-    format!(
-        "ON CONFLICT (task_id) DO UPDATE SET queue = excluded.queue, state = excluded.state, \
-         run_times = {greatest}(excluded.run_times, tasks.run_times), {keep}, extra = excluded.extra, \
-         updated_at = excluded.updated_at, \
-         sort_time = COALESCE(excluded.start_time, tasks.start_time, excluded.publish_time, tasks.publish_time, tasks.sort_time) \
-         WHERE {least}(excluded.state, 2) > {least}(tasks.state, 2) \
-            OR (excluded.state = 1 AND tasks.state = 1 AND excluded.run_times > tasks.run_times) \
-            OR (excluded.state = 0 AND tasks.state = 1 AND excluded.run_times >= 1 \
-                AND excluded.run_times >= tasks.run_times) \
-         RETURNING task_id, queue, state, publish_time, start_time, end_time, cost, sort_time, exception_type, \
-         CASE WHEN state >= 3 THEN substr(exception_msg, 1, {sample}) END AS sample_msg",
-        sample = crate::model::failures::SAMPLE_MSG
-    )
-}
-
-/// The queues a batch names, each with the latest receive time, in a stable order (so
-/// concurrent writers lock rows in the same order).
-fn queues_seen(records: &[TaskRecord]) -> Vec<(&str, f64)> {
-    let mut seen: std::collections::BTreeMap<&str, f64> = Default::default();
-    for r in records {
-        let t = seen.entry(r.queue.as_str()).or_insert(r.updated_at);
-        *t = t.max(r.updated_at);
-    }
-    seen.into_iter().collect()
 }
 
 /// A store's refusal of what was written, reported in a reply rather than as an error of its
@@ -351,23 +305,4 @@ pub fn transient(e: &anyhow::Error) -> bool {
     }
     // Not a database's answer (a timeout of ours, a task that failed): try again.
     true
-}
-
-/// An event that could not be read, kept with the reason.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeadLetter {
-    pub received_at: f64,
-    /// Where it came from: `http`, `redis`, `memory`.
-    pub source: String,
-    pub error: String,
-    /// The event as received (truncated to 64 KiB).
-    pub payload: String,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriteOutcome {
-    /// Records inserted or moved forward by this batch.
-    pub changed: usize,
-    /// Records that reached a final state with this batch (counted in the charts).
-    pub finished: usize,
 }

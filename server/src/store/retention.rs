@@ -16,7 +16,8 @@ pub const STATS_KEEP: [(Grain, Duration); 4] = [
 ];
 /// How long the audit log is kept: security events are looked back on a year and more later.
 pub const AUDIT_KEEP: Duration = Duration::from_secs(400 * 86_400);
-const CHUNK: i64 = 5_000;
+/// Rows one delete statement takes at most.
+pub(super) const CHUNK: i64 = 5_000;
 const EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -26,122 +27,6 @@ pub struct Pruned {
     pub buckets: u64,
     /// Audit entries and commands.
     pub history: u64,
-}
-
-impl Store {
-    /// Deletes what is older than the retention, chunk by chunk.
-    pub async fn prune(&self, now: f64, retention: Duration) -> anyhow::Result<Pruned> {
-        let cutoff = now - retention.as_secs_f64();
-        let mut pruned = Pruned {
-            // Commands are judged against task records: they go with them.
-            history: self
-                .prune_history(now - AUDIT_KEEP.as_secs_f64(), cutoff)
-                .await?,
-            ..Pruned::default()
-        };
-        let buckets = bucket_cutoffs(now, retention);
-        // SQLite addresses rows by rowid, Postgres by ctid: both delete one chunk per statement.
-        let (tasks, dead) = match self {
-            Store::Sqlite(_) => (
-                "DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE sort_time < ?1 LIMIT ?2)",
-                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < ?1 LIMIT ?2)",
-            ),
-            Store::Postgres(_) => (
-                "DELETE FROM tasks WHERE ctid IN (SELECT ctid FROM tasks WHERE sort_time < $1 LIMIT $2)",
-                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < $1 LIMIT $2)",
-            ),
-            Store::Mongodb(m) => {
-                let (tasks, dead_letters, buckets) =
-                    super::mongo::prune(m, cutoff, &buckets).await?;
-                return Ok(Pruned {
-                    tasks,
-                    dead_letters,
-                    buckets,
-                    ..pruned
-                });
-            }
-        };
-        pruned.tasks = self.delete_chunks(tasks, cutoff).await?;
-        pruned.dead_letters = self.delete_chunks(dead, cutoff).await?;
-        for (table, grain, bucket_cutoff) in buckets {
-            let sql = match self {
-                Store::Sqlite(_) => {
-                    // task_stats is WITHOUT ROWID: its rows are addressed by their key.
-                    let row = match table {
-                        "task_stats" => "queue, grain, bucket, metric, idx",
-                        _ => "rowid",
-                    };
-                    format!(
-                        "DELETE FROM {table} WHERE ({row}) IN \
-                         (SELECT {row} FROM {table} WHERE grain = {} AND bucket < ?1 LIMIT ?2)",
-                        grain.code()
-                    )
-                }
-                _ => format!(
-                    "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE grain = {} AND bucket < $1 LIMIT $2)",
-                    grain.code()
-                ),
-            };
-            pruned.buckets += self.delete_chunks(&sql, bucket_cutoff as f64).await?;
-        }
-        Ok(pruned)
-    }
-
-    /// Audit entries older than `audit_cutoff`, commands older than `commands_cutoff`.
-    async fn prune_history(&self, audit_cutoff: f64, commands_cutoff: f64) -> anyhow::Result<u64> {
-        let (audit, commands) = match self {
-            Store::Sqlite(_) => (
-                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT ?2)",
-                "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE requested_at < ?1 LIMIT ?2)",
-            ),
-            Store::Postgres(_) => (
-                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2)",
-                "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE requested_at < $1 LIMIT $2)",
-            ),
-            Store::Mongodb(m) => {
-                use mongodb::bson::{doc, Document};
-                let own = m.own();
-                let audit = own
-                    .collection::<Document>("audit")
-                    .delete_many(doc! { "at": { "$lt": audit_cutoff } })
-                    .await?;
-                let commands = own
-                    .collection::<Document>("commands")
-                    .delete_many(doc! { "requested_at": { "$lt": commands_cutoff } })
-                    .await?;
-                return Ok(audit.deleted_count + commands.deleted_count);
-            }
-        };
-        Ok(self.delete_chunks(audit, audit_cutoff).await?
-            + self.delete_chunks(commands, commands_cutoff).await?)
-    }
-
-    async fn delete_chunks(&self, sql: &str, cutoff: f64) -> anyhow::Result<u64> {
-        let mut total = 0;
-        loop {
-            let n = match self {
-                Store::Sqlite(pool) => sqlx::query(sql)
-                    .bind(cutoff)
-                    .bind(CHUNK)
-                    .execute(pool)
-                    .await?
-                    .rows_affected(),
-                Store::Postgres(pool) => sqlx::query(sql)
-                    .bind(cutoff)
-                    .bind(CHUNK)
-                    .execute(pool)
-                    .await?
-                    .rows_affected(),
-                Store::Mongodb(_) => 0,
-            };
-            total += n;
-            if n < CHUNK as u64 {
-                return Ok(total);
-            }
-            // Let waiting batch writes in between chunks.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
 }
 
 /// The chart counters to delete: `(table, grain, first bucket kept)`. Each grain is kept for
@@ -238,7 +123,7 @@ mod tests {
             },
         ];
         store.write_batch(&records, &dead).await.unwrap();
-        if let Store::Mongodb(m) = &store {
+        if let Some(m) = store.mongo() {
             // MongoDB records carry their write time (`utime`), as funboost's do: the old ones
             // were written ten days ago. Without the TTL index, as on servers that have none:
             // its monitor (every 60 s) would otherwise delete some of them before the prune.
@@ -271,7 +156,7 @@ mod tests {
             store.audit(&entry).await.unwrap();
         }
         for (id, at) in [("old", now - 10.0 * DAY), ("new", now - 60.0)] {
-            let command = crate::store::commands::CommandRow {
+            let command = crate::store::CommandRow {
                 id: id.into(),
                 requested_at: at,
                 sent_at: Some(at),
@@ -355,7 +240,7 @@ mod tests {
         .await
         .unwrap();
         prunes_old_rows_only(store.clone()).await;
-        if let Store::Mongodb(m) = &store {
+        if let Some(m) = store.mongo() {
             m.records().drop().await.unwrap();
             m.own().drop().await.unwrap();
         }

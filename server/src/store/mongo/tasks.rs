@@ -6,11 +6,19 @@
 //! top-level too unless the collection holds records funboost wrote itself, which carry no
 //! `state` and are matched by their `run_status`/`success` fields instead.
 
-use super::mongo::{num, record_collections, summary, text, MongoStore};
-use super::query::{finish_page, scan_budget, Listing};
+use super::records::{OTHER_TEXT, RESULT_TEXT};
+use super::{json_text, num, text, MongoStore};
+use crate::store::listing::{cut, finish_page, scan_budget, PARAMS_PREVIEW};
+use crate::store::{Listing, TaskReads};
+use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
 use protocol::event::TaskState;
-use protocol::task::{Cursor, PageAt, TaskFilter, TaskPage, TaskSummary, TaskTotal, COUNT_CAP};
+use protocol::series::Grain;
+use protocol::task::{
+    Cursor, PageAt, QueueSummary, TaskDetail, TaskFilter, TaskPage, TaskSummary, TaskTotal,
+    COUNT_CAP,
+};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -229,7 +237,7 @@ async fn read(
     Ok(out)
 }
 
-pub async fn list_tasks(
+async fn list_tasks(
     m: &MongoStore,
     f: &TaskFilter,
     at: &PageAt,
@@ -354,4 +362,228 @@ async fn count_tasks(m: &MongoStore, f: &TaskFilter) -> anyhow::Result<TaskTotal
         }
     }
     Ok(TaskTotal::capped(n))
+}
+
+/// A record funboost wrote carries no `state`: it comes from `run_status` and `success`.
+pub(super) fn state_of(d: &Document) -> TaskState {
+    if let Some(s) = d.get_str("state").ok().and_then(TaskState::parse) {
+        return s;
+    }
+    match (d.get_str("run_status").ok(), d.get_bool("success").ok()) {
+        (Some("running"), _) => TaskState::Running,
+        (_, Some(true)) => TaskState::Success,
+        _ if text(d, "exception_type").is_some() || text(d, "exception").is_some() => {
+            TaskState::Failed
+        }
+        _ => TaskState::Killed,
+    }
+}
+
+pub(super) fn summary(d: &Document, preview: bool) -> TaskSummary {
+    let mut params = text(d, "params_str").or_else(|| json_text(d, "params"));
+    if preview {
+        params = params.map(|p| cut(p, PARAMS_PREVIEW));
+    }
+    let (publish_time, start_time) = (num(d, "publish_time"), num(d, "time_start"));
+    let exception_type = text(d, "exception_type").or_else(|| {
+        text(d, "exception").map(|e| e.split("    ").next().unwrap_or_default().to_owned())
+    });
+    TaskSummary {
+        task_id: d.get_str("_id").map(str::to_owned).unwrap_or_default(),
+        queue: text(d, "queue_name").unwrap_or_default(),
+        function: text(d, "function"),
+        state: state_of(d),
+        run_times: num(d, "run_times").unwrap_or(1.0) as u32,
+        params,
+        exception_type,
+        exception_msg: text(d, "exception_msg"),
+        publish_time,
+        start_time,
+        end_time: num(d, "time_end"),
+        cost: num(d, "time_cost"),
+        wait: start_time
+            .zip(publish_time)
+            .map(|(s, p)| s - p)
+            .filter(|w| *w >= 0.0),
+        host_name: text(d, "host_name"),
+        sort_time: start_time
+            .or(num(d, "td_sort_time"))
+            .or(publish_time)
+            .unwrap_or_default(),
+    }
+}
+
+pub(super) async fn record_collections(
+    m: &MongoStore,
+    f: &TaskFilter,
+) -> anyhow::Result<Vec<String>> {
+    if !f.queues.is_empty() {
+        return Ok(f.queues.clone());
+    }
+    let mut names = m.records().list_collection_names().await?;
+    names.sort();
+    Ok(names)
+}
+
+async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {
+    for name in record_collections(m, &TaskFilter::default()).await? {
+        let found = m
+            .records()
+            .collection::<Document>(&name)
+            .find_one(doc! { "_id": task_id })
+            .await?;
+        if let Some(d) = found {
+            let mut extra = d.clone();
+            for k in [
+                "_id",
+                "params",
+                "params_str",
+                "result",
+                "traceback",
+                "process_id",
+                "thread_id",
+                "script_name",
+                "consumer_id",
+                "attempts",
+                RESULT_TEXT,
+                OTHER_TEXT,
+            ] {
+                extra.remove(k);
+            }
+            let mut extra = Bson::Document(extra).into_relaxed_extjson();
+            if let (Some(odd), serde_json::Value::Object(map)) = (text(&d, OTHER_TEXT), &mut extra)
+            {
+                if let Ok(serde_json::Value::Object(odd)) = serde_json::from_str(&odd) {
+                    map.extend(odd);
+                }
+            }
+            return Ok(Some(TaskDetail {
+                summary: summary(&d, false),
+                result: text(&d, RESULT_TEXT).or_else(|| json_text(&d, "result")),
+                traceback: text(&d, "traceback"),
+                process_id: num(&d, "process_id").map(|v| v as i64),
+                thread_id: num(&d, "thread_id").map(|v| v as i64),
+                script_name: text(&d, "script_name"),
+                consumer_id: text(&d, "consumer_id"),
+                extra: extra.to_string(),
+                updated_at: num(&d, "td_updated_at").unwrap_or_default(),
+                attempts: d
+                    .get("attempts")
+                    .and_then(|a| serde_json::from_value(a.clone().into_relaxed_extjson()).ok())
+                    .unwrap_or_default(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+async fn queue_summaries(m: &MongoStore, now: f64) -> anyhow::Result<Vec<QueueSummary>> {
+    let now = now.floor() as i64;
+    let minute = Grain::Minute.seconds();
+    let hour_ago = now.div_euclid(minute) * minute - 59 * minute;
+    let own = m.own();
+    let mut out = Vec::new();
+    let mut known: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut cursor = own.collection::<Document>("queues").find(doc! {}).await?;
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        if let Ok(q) = d.get_str("_id") {
+            known.insert(
+                q.to_owned(),
+                (
+                    num(&d, "first_seen").unwrap_or_default(),
+                    num(&d, "last_seen").unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    // Queues funboost workers wrote to directly appear too.
+    for name in record_collections(m, &TaskFilter::default()).await? {
+        known.entry(name).or_insert((0.0, 0.0));
+    }
+    for (queue, (first_seen, last_seen)) in known {
+        let running = m
+            .records()
+            .collection::<Document>(&queue)
+            .count_documents(legacy_state_filter(TaskState::Running))
+            .await? as i64;
+        out.push(QueueSummary {
+            success_last_minute: count_finished(
+                &own,
+                &queue,
+                Grain::Second,
+                now - 59,
+                TaskState::Success,
+            )
+            .await?,
+            failed_last_minute: count_finished(
+                &own,
+                &queue,
+                Grain::Second,
+                now - 59,
+                TaskState::Failed,
+            )
+            .await?,
+            success_last_hour: count_finished(
+                &own,
+                &queue,
+                Grain::Minute,
+                hour_ago,
+                TaskState::Success,
+            )
+            .await?,
+            failed_last_hour: count_finished(
+                &own,
+                &queue,
+                Grain::Minute,
+                hour_ago,
+                TaskState::Failed,
+            )
+            .await?,
+            queue,
+            first_seen,
+            last_seen,
+            running,
+        });
+    }
+    Ok(out)
+}
+
+async fn count_finished(
+    own: &mongodb::Database,
+    queue: &str,
+    grain: Grain,
+    since: i64,
+    state: TaskState,
+) -> anyhow::Result<i64> {
+    let mut cursor = own
+        .collection::<Document>("task_stats")
+        .find(doc! { "queue": queue, "grain": i32::from(grain.code()), "bucket": { "$gte": since }, "metric": i32::from(state.code()) })
+        .await?;
+    let mut total = 0;
+    while cursor.advance().await? {
+        total += num(&cursor.deserialize_current()?, "count").unwrap_or_default() as i64;
+    }
+    Ok(total)
+}
+
+#[async_trait]
+impl TaskReads for MongoStore {
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        at: &PageAt,
+        limit: u32,
+        how: Listing,
+    ) -> anyhow::Result<TaskPage> {
+        list_tasks(self, filter, at, limit, how).await
+    }
+
+    async fn get_task(&self, task_id: &str) -> anyhow::Result<Option<TaskDetail>> {
+        get_task(self, task_id).await
+    }
+
+    async fn queue_summaries(&self, now: f64) -> anyhow::Result<Vec<QueueSummary>> {
+        queue_summaries(self, now).await
+    }
 }

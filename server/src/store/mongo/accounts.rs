@@ -1,0 +1,308 @@
+//! Users, sessions and API tokens on MongoDB: one collection each in taskdeck's database
+//! (sessions expire by a TTL index).
+
+use super::MongoStore;
+use crate::store::records::{Token, TokenRow, User, UserRow};
+use crate::store::Accounts;
+use async_trait::async_trait;
+use mongodb::bson::{doc, Document};
+use mongodb::options::IndexOptions;
+use mongodb::IndexModel;
+use protocol::auth::Scope;
+
+pub(super) async fn ensure_auth_indexes(m: &MongoStore) -> anyhow::Result<()> {
+    {
+        let own = m.own();
+        // Sessions past their expiry are removed by the server itself (TTL index on a date).
+        own.collection::<Document>("sessions")
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "expires": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .expire_after(std::time::Duration::ZERO)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        own.collection::<Document>("audit")
+            .create_index(IndexModel::builder().keys(doc! { "at": -1 }).build())
+            .await?;
+        for keys in [
+            doc! { "requested_at": -1 },
+            doc! { "queue": 1, "requested_at": -1 },
+            doc! { "task_id": 1 },
+        ] {
+            own.collection::<Document>("commands")
+                .create_index(IndexModel::builder().keys(keys).build())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn user_row(d: &Document) -> anyhow::Result<UserRow> {
+    Ok(UserRow {
+        name: d.get_str("_id")?.to_owned(),
+        password_hash: d.get_str("password_hash")?.to_owned(),
+        role: d.get_str("role")?.to_owned(),
+        created_at: d.get_f64("created_at")?,
+        updated_at: d.get_f64("updated_at")?,
+    })
+}
+
+pub(super) fn token_row(d: &Document) -> anyhow::Result<TokenRow> {
+    Ok(TokenRow {
+        id: d.get_str("_id")?.to_owned(),
+        name: d.get_str("name")?.to_owned(),
+        secret_hash: d.get_str("secret_hash")?.to_owned(),
+        scopes: d.get_str("scopes")?.to_owned(),
+        created_by: d.get_str("created_by")?.to_owned(),
+        created_at: d.get_f64("created_at")?,
+        last_used_at: d.get_f64("last_used_at").ok(),
+    })
+}
+
+#[async_trait]
+impl Accounts for MongoStore {
+    async fn user(&self, name: &str) -> anyhow::Result<Option<User>> {
+        let row: Option<UserRow> = {
+            let m = self;
+            match m
+                .own()
+                .collection::<Document>("users")
+                .find_one(doc! { "_id": name })
+                .await?
+            {
+                Some(d) => Some(user_row(&d)?),
+                None => None,
+            }
+        };
+        row.map(UserRow::user).transpose()
+    }
+
+    /// Every user, by name.
+    async fn users(&self) -> anyhow::Result<Vec<User>> {
+        let rows: Vec<UserRow> = {
+            let m = self;
+            {
+                let mut cursor = m
+                    .own()
+                    .collection::<Document>("users")
+                    .find(doc! {})
+                    .sort(doc! { "_id": 1 })
+                    .await?;
+                let mut rows = Vec::new();
+                while cursor.advance().await? {
+                    rows.push(user_row(&cursor.deserialize_current()?)?);
+                }
+                rows
+            }
+        };
+        rows.into_iter().map(UserRow::user).collect()
+    }
+
+    /// Creates the user or replaces its hash and role (keeping when it was created); with
+    /// `only_new` an existing user is left alone and false returned.
+    async fn put_user(&self, u: &User, only_new: bool) -> anyhow::Result<bool> {
+        Ok({
+            let m = self;
+            {
+                let users = m.own().collection::<Document>("users");
+                if only_new {
+                    let d = doc! {
+                        "_id": &u.name, "password_hash": &u.password_hash, "role": u.role.code(),
+                        "created_at": u.created_at, "updated_at": u.updated_at,
+                    };
+                    match users.insert_one(d).await {
+                        Ok(_) => true,
+                        Err(e) if duplicate_key(&e) => false,
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    users.update_one(
+                        doc! { "_id": &u.name },
+                        doc! {
+                            "$set": { "password_hash": &u.password_hash, "role": u.role.code(), "updated_at": u.updated_at },
+                            "$setOnInsert": { "created_at": u.created_at },
+                        },
+                    ).upsert(true).await?;
+                    true
+                }
+            }
+        })
+    }
+
+    /// Removes the user and every session it has; true when it existed.
+    async fn delete_user(&self, name: &str) -> anyhow::Result<bool> {
+        Ok({
+            let m = self;
+            m.own()
+                .collection::<Document>("users")
+                .delete_one(doc! { "_id": name })
+                .await?
+                .deleted_count
+                > 0
+        })
+    }
+
+    async fn session(&self, id: &str, now: i64) -> anyhow::Result<Option<(String, i64)>> {
+        Ok({
+            let m = self;
+            match m
+                .own()
+                .collection::<Document>("sessions")
+                .find_one(doc! { "_id": id })
+                .await?
+            {
+                Some(d) => {
+                    let expires = d.get_datetime("expires")?.timestamp_millis() / 1000;
+                    (expires > now)
+                        .then(|| Ok::<_, anyhow::Error>((d.get_str("data")?.to_owned(), expires)))
+                        .transpose()?
+                }
+                None => None,
+            }
+        })
+    }
+
+    /// Stores a session; with `only_new` it refuses (returns false) an id already taken.
+    async fn put_session(
+        &self,
+        id: &str,
+        data: &str,
+        expires_at: i64,
+        only_new: bool,
+    ) -> anyhow::Result<bool> {
+        Ok({
+            let m = self;
+            {
+                let sessions = m.own().collection::<Document>("sessions");
+                let expires = mongodb::bson::DateTime::from_millis(expires_at.saturating_mul(1000));
+                if only_new {
+                    match sessions
+                        .insert_one(doc! { "_id": id, "data": data, "expires": expires })
+                        .await
+                    {
+                        Ok(_) => true,
+                        Err(e) if duplicate_key(&e) => false,
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    sessions
+                        .update_one(
+                            doc! { "_id": id },
+                            doc! { "$set": { "data": data, "expires": expires } },
+                        )
+                        .upsert(true)
+                        .await?;
+                    true
+                }
+            }
+        })
+    }
+
+    async fn delete_session(&self, id: &str) -> anyhow::Result<()> {
+        {
+            let m = self;
+            {
+                m.own()
+                    .collection::<Document>("sessions")
+                    .delete_one(doc! { "_id": id })
+                    .await?;
+            }
+        };
+        Ok(())
+    }
+
+    /// Removes sessions that expired before `now` (MongoDB's TTL index does it by itself).
+    async fn purge_sessions(&self, _now: i64) -> anyhow::Result<u64> {
+        // The TTL index on `expires` removes them.
+        Ok(0)
+    }
+
+    async fn token(&self, id: &str) -> anyhow::Result<Option<Token>> {
+        let row: Option<TokenRow> = {
+            let m = self;
+            match m
+                .own()
+                .collection::<Document>("api_tokens")
+                .find_one(doc! { "_id": id })
+                .await?
+            {
+                Some(d) => Some(token_row(&d)?),
+                None => None,
+            }
+        };
+        row.map(TokenRow::token).transpose()
+    }
+
+    /// Every token, newest first.
+    async fn tokens(&self) -> anyhow::Result<Vec<Token>> {
+        let rows: Vec<TokenRow> = {
+            let m = self;
+            {
+                let mut cursor = m
+                    .own()
+                    .collection::<Document>("api_tokens")
+                    .find(doc! {})
+                    .sort(doc! { "created_at": -1 })
+                    .await?;
+                let mut rows = Vec::new();
+                while cursor.advance().await? {
+                    rows.push(token_row(&cursor.deserialize_current()?)?);
+                }
+                rows
+            }
+        };
+        rows.into_iter().map(TokenRow::token).collect()
+    }
+
+    async fn put_token(&self, t: &Token) -> anyhow::Result<()> {
+        let scopes = Scope::join(&t.scopes);
+        {
+            let m = self;
+            {
+                m.own().collection::<Document>("api_tokens").insert_one(doc! {
+                    "_id": &t.id, "name": &t.name, "secret_hash": &t.secret_hash, "scopes": &scopes,
+                    "created_by": &t.created_by, "created_at": t.created_at,
+                }).await?;
+            }
+        };
+        Ok(())
+    }
+
+    /// Revokes a token; true when it existed.
+    async fn delete_token(&self, id: &str) -> anyhow::Result<bool> {
+        Ok({
+            let m = self;
+            m.own()
+                .collection::<Document>("api_tokens")
+                .delete_one(doc! { "_id": id })
+                .await?
+                .deleted_count
+                > 0
+        })
+    }
+
+    async fn touch_token(&self, id: &str, at: f64) -> anyhow::Result<()> {
+        {
+            let m = self;
+            {
+                m.own()
+                    .collection::<Document>("api_tokens")
+                    .update_one(doc! { "_id": id }, doc! { "$set": { "last_used_at": at } })
+                    .await?;
+            }
+        };
+        Ok(())
+    }
+}
+
+fn duplicate_key(e: &mongodb::error::Error) -> bool {
+    matches!(
+        *e.kind,
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(ref w)) if w.code == 11000
+    )
+}
