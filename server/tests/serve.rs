@@ -419,3 +419,18 @@ fn help_lists_every_setting_with_its_environment_variable() {
         assert!(help.contains(var), "{var} missing from --help");
     }
 }
+
+#[test]
+fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Human format (the default), stderr a pipe: an unreachable store makes it log and stop.
+    let url = format!("postgres://postgres@127.0.0.1:{}/none", free_port());
+    let mut child = command(dir.path(), &["--store", &url, "--log-format", "human"])
+        .spawn()
+        .unwrap();
+    wait_exit(&mut child, Duration::from_secs(40));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

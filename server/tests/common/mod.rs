@@ -51,8 +51,10 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
     if !args.contains(&"--demo") {
         cmd.arg("--no-demo");
     }
-    cmd.args(["--log-format", "json"])
-        .args(args)
+    if !args.contains(&"--log-format") {
+        cmd.args(["--log-format", "json"]);
+    }
+    cmd.args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
