@@ -1,6 +1,7 @@
 //! Task records on their way to taskdeck. The task path hands each record to a bounded
 //! channel and moves on; a background task sends them in batches. Nothing is dropped: a sink
-//! that fails is retried with backoff, and [`Emitter::close`] flushes what is left.
+//! that fails is retried with backoff, and when the last [`Emitter`] is dropped the background
+//! task sends what is left before the handle [`Emitter::start`] returned finishes.
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
