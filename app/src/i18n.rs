@@ -680,6 +680,9 @@ pub struct Strings {
     pub task_result: &'static str,
     pub task_no_result: &'static str,
     pub task_extra: &'static str,
+    /// Before the reason the live figures stopped (the server could not compute them).
+    pub live_unavailable: &'static str,
+    pub live_disconnected: &'static str,
     /// Before the list of fields taskdeck cut to size.
     pub task_cut: &'static str,
     pub task_where: &'static str,
@@ -952,6 +955,8 @@ static EN: Strings = Strings {
     task_result: "Result",
     task_no_result: "No result recorded.",
     task_extra: "Other fields of the last event",
+    live_unavailable: "Live updates stopped; the figures below may be out of date:",
+    live_disconnected: "Connection to taskdeck lost; the figures below may be out of date. Reconnecting…",
     task_cut: "Cut to size when recorded; the first part is shown. Original size:",
     task_where: "Where it ran",
     task_thread: "Thread",
@@ -1250,6 +1255,8 @@ static ZH: Strings = Strings {
     task_result: "结果",
     task_no_result: "没有记录结果。",
     task_extra: "最后一个事件的其他字段",
+    live_unavailable: "实时更新已停止，下方数据可能已过时：",
+    live_disconnected: "与 taskdeck 的连接已断开，下方数据可能已过时。正在重新连接…",
     task_cut: "记录时已截断，仅显示开头部分。原始大小：",
     task_where: "运行位置",
     task_thread: "线程",

@@ -113,3 +113,27 @@ test('unknown pages answer 404 with a way back', async ({ page }) => {
   await page.getByRole('link', { name: 'Back to the overview' }).click();
   await expect(page).toHaveURL('/');
 });
+
+test('on a phone (390 px) every page is reachable from the navigation', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 800 });
+  await openHydrated(page, '/');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const [name, path] of [
+    ['Queues', '/queues'],
+    ['Tasks', '/tasks'],
+    ['Failures', '/failures'],
+    ['Workers', '/workers'],
+    ['Admin', '/admin/users'],
+    ['Overview', '/'],
+  ]) {
+    const link = nav.getByRole('link', { name, exact: true });
+    await expect(link).toBeVisible();
+    await link.click();
+    await expect(page).toHaveURL(path);
+  }
+  // Nothing of the page is hidden under the bar.
+  const bar = await page.locator('header.topbar').boundingBox();
+  const heading = await page.getByRole('heading', { level: 1 }).boundingBox();
+  expect(heading!.y).toBeGreaterThanOrEqual(bar!.y + bar!.height);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});

@@ -31,3 +31,22 @@ test('consumers of both kinds are listed and one whose heartbeats stop turns sta
   await page.getByRole('button', { name: 'By host' }).click();
   await expect(page.locator('tbody[data-group="e2e-host (192.0.2.50)"]')).toContainText(queue);
 });
+
+test('a live page says so when the server cannot compute its view, and recovers', async ({ page }) => {
+  let unavailable = true;
+  await page.route('**/api/v1/live?view=workers*', async (route) => {
+    if (!unavailable) return route.continue();
+    await route.fulfill({
+      status: 200,
+      headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store' },
+      body: 'id: 1\nevent: unavailable\ndata: {"error":"the broker failed: connection refused"}\n\n',
+    });
+  });
+  await openHydrated(page, '/workers');
+  const trouble = page.getByTestId('live-trouble');
+  await expect(trouble).toContainText('the broker failed: connection refused');
+  await expect(trouble).toContainText('may be out of date');
+  // The stream reconnects; a real frame clears the notice.
+  unavailable = false;
+  await expect(trouble).toHaveCount(0, { timeout: 15_000 });
+});

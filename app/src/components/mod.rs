@@ -4,6 +4,7 @@ pub mod empty_state;
 pub mod json_view;
 pub mod layout;
 pub mod links;
+pub mod live_trouble;
 pub mod pick;
 pub mod sparkline;
 pub mod title;

@@ -1,6 +1,7 @@
 use crate::api::{overview, system_status};
 use crate::components::empty_state::EmptyState;
 use crate::components::links::QueueLink;
+use crate::components::live_trouble::LiveTrouble;
 use crate::components::sparkline::Sparkline;
 use crate::components::title::PageTitle;
 use crate::format;
@@ -34,6 +35,7 @@ fn QueueBoard() -> impl IntoView {
     let project = RwSignal::new(None::<String>);
     let data = move || live.get().or_else(|| first.get().and_then(Result::ok));
     view! {
+        <LiveTrouble trouble=live.trouble/>
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
             {move || {
                 let error = first.get().and_then(|r| r.err());

@@ -9,6 +9,7 @@ use crate::components::chart::EChart;
 use crate::components::control;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, queue_href};
+use crate::components::live_trouble::LiveTrouble;
 use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
@@ -111,6 +112,7 @@ fn QueueScreen(queue: String, range: Range) -> impl IntoView {
     let name = queue.clone();
     let control_queue = queue.clone();
     view! {
+        <LiveTrouble trouble=live.trouble/>
         <div class="page-head queue-head">
             <p class="crumbs"><A href="/queues">{move || t().nav_queues}</A> " /"</p>
             <div class="title-row">

@@ -5,6 +5,7 @@
 use crate::api::search_tasks;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, QueueLink, TaskLink};
+use crate::components::live_trouble::LiveTrouble;
 use crate::components::pick::{PickAll, PickOne, Picked};
 use crate::components::title::PageTitle;
 use crate::format;
@@ -357,6 +358,7 @@ fn Results(first: TaskPage, query: TaskQuery, paused: RwSignal<bool>) -> impl In
         })
     };
     view! {
+        {live.map(|l| view! { <LiveTrouble trouble=l.trouble/> })}
         <div class="results-bar">
             <span data-testid="task-count">{move || shown.with(|p| p.total).map(|n| locale.get().task_count(n))}</span>
             {newest.then(|| view! {

@@ -3,6 +3,7 @@
 
 use crate::api::workers;
 use crate::components::empty_state::EmptyState;
+use crate::components::live_trouble::LiveTrouble;
 use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
@@ -44,6 +45,7 @@ pub fn Workers() -> impl IntoView {
             <h1>{move || t().workers_title}</h1>
             <p class="lead">{move || t().workers_lead}</p>
         </div>
+        <LiveTrouble trouble=live.trouble/>
         <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
             {move || live.get().map(Ok).or_else(|| first.get()).map(|result| match result {
                 Ok(fleet) if fleet.consumers.is_empty() => view! {
