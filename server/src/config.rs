@@ -1,9 +1,11 @@
-//! Settings: command-line flags, then `TASKDECK_*` environment variables, then the optional
-//! TOML file, then defaults. Every value is validated at start and a bad one names the setting,
-//! where it came from and the form it must take.
+//! Settings of `taskdeck serve`, declared once ([`ServeArgs`]): each one's flag, environment
+//! variable, TOML key (its name), default and help. clap reads flags and environment
+//! variables; the optional TOML file (`--config`) comes between them and the defaults. Every
+//! value is validated at start, and a bad one names the setting, where it came from and the
+//! form it must take.
 
-use clap::Args;
-use serde::Deserialize;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,104 +16,111 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 pub const DEFAULT_STORE: &str = "sqlite:./data/taskdeck.db";
 pub const DEFAULT_SITE_ROOT: &str = "target/site";
 
-/// Flags of `taskdeck serve`. Each one falls back to the environment variable named in its help.
+/// Every setting of `taskdeck serve`. The admin password is never a flag (it would show in
+/// process lists): see `TASKDECK_ADMIN_PASSWORD`.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
-    /// TOML file with any of the settings below (keys: bind, store, redis, log, log_format, retention,
-    /// site_root, demo, worker_drop_after, search_scan, secure_cookies, trusted_proxies)
-    /// [env: TASKDECK_CONFIG]
-    #[arg(long, value_name = "FILE")]
+    /// TOML file with any of the settings below, by their long names with `_` for `-`
+    #[arg(
+        long,
+        env = "TASKDECK_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
-    /// Address to listen on; port 0 picks a free one [env: TASKDECK_BIND] [default: 127.0.0.1:3000]
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Address to listen on; port 0 picks a free one
+    #[arg(long, env = "TASKDECK_BIND", hide_env_values = true, value_name = "HOST:PORT", default_value = DEFAULT_BIND)]
     pub bind: Option<String>,
-    /// Task store: sqlite:PATH, postgres://… or mongodb://… [env: TASKDECK_STORE]
-    /// [default: sqlite:./data/taskdeck.db]
-    #[arg(long, value_name = "URL")]
+    /// Task store: sqlite:PATH, postgres://… or mongodb://…
+    #[arg(long, env = "TASKDECK_STORE", hide_env_values = true, value_name = "URL", default_value = DEFAULT_STORE)]
     pub store: Option<String>,
-    /// Redis for the control bus and ingest stream (redis://… or redis+unix://…); without it the
-    /// bus is in-process [env: TASKDECK_REDIS]
-    #[arg(long, value_name = "URL")]
+    /// Redis for the control bus and ingest stream (redis://… or redis+unix://…); without it
+    /// the bus is in-process
+    #[arg(
+        long,
+        env = "TASKDECK_REDIS",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub redis: Option<String>,
-    /// Log level or filter, e.g. info or info,server=debug [env: TASKDECK_LOG] [default: info]
-    #[arg(long, value_name = "FILTER")]
+    /// Log level or filter, e.g. info or info,server=debug
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "TASKDECK_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
     pub log: Option<String>,
-    /// Log format: human or json [env: TASKDECK_LOG_FORMAT] [default: human]
-    #[arg(long, value_name = "FORMAT")]
+    /// Log format: human or json
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "TASKDECK_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "human"
+    )]
     pub log_format: Option<String>,
-    /// Directory with the built web assets (pkg/, favicon) [env: TASKDECK_SITE_ROOT, then
-    /// LEPTOS_SITE_ROOT] [default: target/site]
-    #[arg(long, value_name = "DIR")]
-    pub site_root: Option<PathBuf>,
-    /// How long task records and dead letters are kept, e.g. 7d, 36h [env: TASKDECK_RETENTION]
-    /// [default: 7d]. Chart counters are kept longer: seconds 2 h, minutes 3 d, hours 90 d,
-    /// days 5 years
-    #[arg(long, value_name = "DURATION")]
+    /// Directory with the built web assets (pkg/, vendor/, favicon); also LEPTOS_SITE_ROOT
+    #[arg(long, env = "TASKDECK_SITE_ROOT", hide_env_values = true, value_name = "DIR", default_value = DEFAULT_SITE_ROOT)]
+    pub site_root: Option<String>,
+    /// How long task records and dead letters are kept, e.g. 7d, 36h. Chart counters are kept
+    /// longer: seconds 2 h, minutes 3 d, hours 90 d, days 5 years
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "TASKDECK_RETENTION",
+        value_name = "DURATION",
+        default_value = "7d"
+    )]
     pub retention: Option<String>,
-    /// Run the demo fleet: in-process workers on four queues producing real tasks
-    /// [env: TASKDECK_DEMO=true|false] [default: on without --redis, off with it]
-    #[arg(long, conflicts_with = "no_demo")]
-    pub demo: bool,
-    /// Do not run the demo fleet
+    /// Run the demo fleet: in-process workers on four queues producing real tasks [default: on
+    /// without --redis, off with it]
+    #[arg(long, env = "TASKDECK_DEMO", hide_env_values = true, value_name = "true|false", num_args = 0..=1,
+          default_missing_value = "true")]
+    pub demo: Option<String>,
+    /// Do not run the demo fleet (--demo=false)
     #[arg(long)]
     pub no_demo: bool,
-    /// How long a consumer that stopped heartbeating stays on the workers page, marked stale,
-    /// e.g. 5m [env: TASKDECK_WORKER_DROP_AFTER] [default: 5m; at least 15s, funboost's alive
-    /// window]
-    #[arg(long, value_name = "DURATION")]
+    /// How long a consumer that stopped heartbeating stays on the workers page, marked stale
+    /// (at least 15s, funboost's alive window)
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "TASKDECK_WORKER_DROP_AFTER",
+        value_name = "DURATION",
+        default_value = "5m"
+    )]
     pub worker_drop_after: Option<String>,
     /// Tasks a text search reads per page where the text index does not serve it (successful,
-    /// running and pending tasks; every search on MongoDB) before it stops and says so
-    /// [env: TASKDECK_SEARCH_SCAN] [default: 50000; at least 100]
-    #[arg(long, value_name = "TASKS")]
+    /// running and pending tasks; every search on MongoDB) before it stops and says so (at
+    /// least 100)
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "TASKDECK_SEARCH_SCAN",
+        value_name = "TASKS",
+        default_value = "50000"
+    )]
     pub search_scan: Option<String>,
-    /// Mark the session cookie Secure (sent over HTTPS only): set it when users reach taskdeck
-    /// through TLS, e.g. behind a reverse proxy [env: TASKDECK_SECURE_COOKIES=true|false]
-    /// [default: false]. The admin password is never a flag: see TASKDECK_ADMIN_PASSWORD
-    #[arg(long)]
-    pub secure_cookies: bool,
-    /// Reverse proxies whose Forwarded / X-Forwarded-For headers name the client, as
-    /// addresses or networks, e.g. 10.0.0.0/8,127.0.0.1 [env: TASKDECK_TRUSTED_PROXIES]
-    /// [default: none: the peer is the client]
-    #[arg(long, value_name = "CIDR,…")]
+    /// Mark the session cookie Secure (sent over HTTPS only) and send HSTS: set it when users
+    /// reach taskdeck through TLS, e.g. behind a reverse proxy
+    #[arg(long, env = "TASKDECK_SECURE_COOKIES", hide_env_values = true, value_name = "true|false", num_args = 0..=1,
+          default_missing_value = "true", default_value = "false")]
+    pub secure_cookies: Option<String>,
+    /// Reverse proxies whose Forwarded / X-Forwarded-For headers name the client, as addresses
+    /// or networks, e.g. 10.0.0.0/8,127.0.0.1 [default: none: the peer is the client]
+    #[arg(
+        long,
+        env = "TASKDECK_TRUSTED_PROXIES",
+        hide_env_values = true,
+        value_name = "CIDR,…"
+    )]
     pub trusted_proxies: Option<String>,
 }
 
-/// The optional TOML file; unknown keys are errors, not silently ignored typos.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    bind: Option<String>,
-    store: Option<String>,
-    redis: Option<String>,
-    log: Option<String>,
-    log_format: Option<String>,
-    site_root: Option<PathBuf>,
-    retention: Option<String>,
-    demo: Option<bool>,
-    worker_drop_after: Option<String>,
-    search_scan: Option<u32>,
-    secure_cookies: Option<bool>,
-    trusted_proxies: Option<String>,
-}
-
-/// Environment variables taskdeck reads; any other `TASKDECK_*` variable is a mistake.
-const ENV_VARS: [&str; 14] = [
-    "TASKDECK_ADMIN_PASSWORD",
-    "TASKDECK_TRUSTED_PROXIES",
-    "TASKDECK_SECURE_COOKIES",
-    "TASKDECK_RETENTION",
-    "TASKDECK_SEARCH_SCAN",
-    "TASKDECK_WORKER_DROP_AFTER",
-    "TASKDECK_DEMO",
-    "TASKDECK_CONFIG",
-    "TASKDECK_BIND",
-    "TASKDECK_STORE",
-    "TASKDECK_REDIS",
-    "TASKDECK_LOG",
-    "TASKDECK_LOG_FORMAT",
-    "TASKDECK_SITE_ROOT",
-];
+/// Environment variables taskdeck reads besides those of [`ServeArgs`].
+const OTHER_VARS: [&str; 1] = ["TASKDECK_ADMIN_PASSWORD"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreUrl {
@@ -222,7 +231,7 @@ pub struct Settings {
 pub enum ConfigError {
     #[error("invalid setting `{name}` (from {origin}): {value:?}: {expected}")]
     Invalid {
-        name: &'static str,
+        name: String,
         origin: String,
         value: String,
         expected: String,
@@ -231,254 +240,258 @@ pub enum ConfigError {
     File { path: String, reason: String },
     #[error("unknown setting {var} in the environment; taskdeck reads {known}")]
     UnknownEnv { var: String, known: String },
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// A setting's value and where it came from, for error messages.
-struct Found<T> {
-    value: T,
-    source: String,
+struct Found {
+    value: String,
+    origin: String,
+}
+
+/// The layers of one start: flags and environment (as clap read them), the TOML file, the
+/// defaults of the declaration.
+struct Layers<'a> {
+    matches: &'a ArgMatches,
+    command: clap::Command,
+    file: toml::Table,
+    file_label: String,
+}
+
+impl Layers<'_> {
+    /// The value of setting `id` from the highest layer that has one.
+    fn get(&self, id: &str) -> Option<Found> {
+        let arg = self.command.get_arguments().find(|a| a.get_id() == id)?;
+        let raw = || {
+            self.matches
+                .get_raw(id)
+                .and_then(|mut v| v.next())
+                .map(|v| v.to_string_lossy().into_owned())
+        };
+        let found = |value: String, origin: String| Some(Found { value, origin });
+        match self.matches.value_source(id) {
+            Some(ValueSource::CommandLine) => {
+                found(raw()?, format!("--{}", arg.get_long().unwrap_or(id)))
+            }
+            Some(ValueSource::EnvVariable) => found(
+                raw()?,
+                arg.get_env()
+                    .map(|e| e.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            _ => match self.file.get(id) {
+                Some(v) => found(toml_text(v), self.file_label.clone()),
+                None => found(raw()?, "the default".into()),
+            },
+        }
+    }
+
+    /// The value of `id` parsed by `parse`, or the error naming it, its origin and `expected`.
+    fn parse<T>(
+        &self,
+        id: &str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(found) = self.get(id) else {
+            return Ok(None);
+        };
+        parse(&found.value)
+            .map(Some)
+            .map_err(|why| ConfigError::Invalid {
+                name: id.to_owned(),
+                origin: found.origin,
+                value: found.value,
+                expected: if why.is_empty() {
+                    expected.to_owned()
+                } else {
+                    format!("{why}; {expected}")
+                },
+            })
+    }
+}
+
+/// A TOML value as the text a flag would carry.
+fn toml_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl Settings {
-    /// Resolves the settings from flags, an environment and the file `--config` names.
-    /// The environment is passed in so tests need not touch the process's own.
-    pub fn resolve(
-        args: &ServeArgs,
+    /// Resolves the settings of `taskdeck serve` from its command line (`argv`, the program
+    /// name first) and an environment (passed in, so tests need not touch the process's own).
+    pub fn from_args<I, T>(argv: I, env: &BTreeMap<String, String>) -> Result<Settings, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let matches = command
+            .try_get_matches_from(argv)
+            .map_err(|e| ConfigError::Usage(e.to_string()))?;
+        Settings::from_matches(&matches, env)
+    }
+
+    /// Resolves the settings from what clap read for `serve` (flags and environment).
+    pub fn from_matches(
+        matches: &ArgMatches,
         env: &BTreeMap<String, String>,
     ) -> Result<Settings, ConfigError> {
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let mut known: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        known.extend(OTHER_VARS.map(str::to_owned));
         if let Some(var) = env
             .keys()
-            .find(|k| k.starts_with("TASKDECK_") && !ENV_VARS.contains(&k.as_str()))
+            .find(|k| k.starts_with("TASKDECK_") && !known.contains(k))
         {
             return Err(ConfigError::UnknownEnv {
                 var: var.clone(),
-                known: ENV_VARS.join(", "),
+                known: known.join(", "),
             });
         }
-        let config_path = args
-            .config
-            .clone()
-            .or_else(|| env.get("TASKDECK_CONFIG").map(PathBuf::from));
-        let (file, file_label) = match &config_path {
-            Some(path) => (read_file(path)?, format!("config file {}", path.display())),
-            None => (FileSettings::default(), String::new()),
+        let mut layers = Layers {
+            matches,
+            command,
+            file: toml::Table::new(),
+            file_label: String::new(),
         };
+        if let Some(found) = layers.get("config") {
+            let path = PathBuf::from(&found.value);
+            layers.file = read_file(&path, &layers.command)?;
+            layers.file_label = format!("config file {}", path.display());
+        }
+        let l = &layers;
 
-        let pick =
-            |name: &'static str, flag: Option<&String>, var: &str, file_value: Option<&String>| {
-                if let Some(v) = flag {
-                    return Some(Found {
-                        value: v.clone(),
-                        source: format!("--{}", name.replace('_', "-")),
-                    });
-                }
-                if let Some(v) = env.get(var) {
-                    return Some(Found {
-                        value: v.clone(),
-                        source: var.to_owned(),
-                    });
-                }
-                file_value.map(|v| Found {
-                    value: v.clone(),
-                    source: file_label.clone(),
-                })
-            };
-        let invalid =
-            |name: &'static str, found: Found<String>, expected: String| ConfigError::Invalid {
-                name,
-                origin: found.source,
-                value: found.value,
-                expected,
-            };
-
-        let bind = match pick(
-            "bind",
-            args.bind.as_ref(),
-            "TASKDECK_BIND",
-            file.bind.as_ref(),
-        ) {
-            Some(found) => found.value.parse::<SocketAddr>().map_err(|_| {
-                invalid(
-                    "bind",
-                    found,
-                    "expected HOST:PORT with an IP address, e.g. 127.0.0.1:3000 or 0.0.0.0:8080"
-                        .into(),
-                )
-            })?,
-            None => DEFAULT_BIND.parse().expect("default bind address parses"),
+        let bind = l
+            .parse(
+                "bind",
+                "expected HOST:PORT with an IP address, e.g. 127.0.0.1:3000 or 0.0.0.0:8080",
+                |v| v.parse::<SocketAddr>().map_err(|_| String::new()),
+            )?
+            .expect("bind has a default");
+        let store = l
+            .parse("store", "", StoreUrl::parse)?
+            .expect("store has a default");
+        let redis = l
+            .parse(
+                "redis",
+                "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] or redis+unix:///PATH[?db=N] \
+                 (TLS is not supported: reach Redis over a private network or a tunnel)",
+                |v| {
+                    let ok_scheme = ["redis://", "redis+unix://", "unix://"]
+                        .iter()
+                        .any(|s| v.starts_with(s));
+                    if v.is_empty() || (ok_scheme && redis::Client::open(v).is_ok()) {
+                        Ok(Some(v.to_owned()).filter(|v| !v.is_empty()))
+                    } else {
+                        Err(String::new())
+                    }
+                },
+            )?
+            .flatten();
+        let log = l
+            .parse(
+                "log",
+                "expected a level (error, warn, info, debug, trace) or a filter such as info,server=debug",
+                |v| {
+                    if v.trim().is_empty() || tracing_subscriber::EnvFilter::try_new(v).is_err() {
+                        Err(String::new())
+                    } else {
+                        Ok(v.to_owned())
+                    }
+                },
+            )?
+            .expect("log has a default");
+        let log_format = l
+            .parse("log_format", "expected human or json", |v| match v {
+                "human" => Ok(LogFormat::Human),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(String::new()),
+            })?
+            .expect("log_format has a default");
+        let site_root = match l.get("site_root") {
+            Some(found) if found.origin != "the default" => PathBuf::from(found.value),
+            other => env
+                .get("LEPTOS_SITE_ROOT")
+                .map(PathBuf::from)
+                .or(other.map(|f| PathBuf::from(f.value)))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SITE_ROOT)),
         };
-
-        let store = match pick(
-            "store",
-            args.store.as_ref(),
-            "TASKDECK_STORE",
-            file.store.as_ref(),
-        ) {
-            Some(found) => StoreUrl::parse(&found.value).map_err(|e| invalid("store", found, e))?,
-            None => StoreUrl::parse(DEFAULT_STORE).expect("default store parses"),
-        };
-
-        let redis = match pick(
-            "redis",
-            args.redis.as_ref(),
-            "TASKDECK_REDIS",
-            file.redis.as_ref(),
-        ) {
-            Some(found) if found.value.is_empty() => None,
-            Some(found) => {
-                let ok_scheme = ["redis://", "redis+unix://", "unix://"]
-                    .iter()
-                    .any(|s| found.value.starts_with(s));
-                if !ok_scheme || redis::Client::open(found.value.as_str()).is_err() {
-                    return Err(invalid(
-                        "redis",
-                        found,
-                        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] or redis+unix:///PATH[?db=N] \
-                         (TLS is not supported: reach Redis over a private network or a tunnel)"
-                            .into(),
-                    ));
-                }
-                Some(found.value)
+        let retention = l
+            .parse(
+                "retention",
+                "expected a duration of at least 1h, e.g. 7d, 36h or 90d",
+                |v| {
+                    parse_duration(v)
+                        .filter(|d| d.as_secs() >= 3_600)
+                        .ok_or_default()
+                },
+            )?
+            .expect("retention has a default");
+        let worker_drop_after = l
+            .parse(
+                "worker_drop_after",
+                "expected a duration of at least 15s, e.g. 90s, 5m or 1h",
+                |v| {
+                    parse_duration(v)
+                        .filter(|d| d.as_secs_f64() >= protocol::heartbeat::ALIVE_FOR)
+                        .ok_or_default()
+                },
+            )?
+            .expect("worker_drop_after has a default");
+        let search_scan = l
+            .parse(
+                "search_scan",
+                "expected a number of tasks of at least 100, e.g. 50000",
+                |v| {
+                    v.replace('_', "")
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 100)
+                        .ok_or_default()
+                },
+            )?
+            .expect("search_scan has a default");
+        let secure_cookies = l
+            .parse("secure_cookies", "expected true or false", |v| {
+                parse_bool(v).ok_or_default()
+            })?
+            .expect("secure_cookies has a default");
+        let trusted_proxies = l
+            .parse(
+                "trusted_proxies",
+                "expected addresses or networks, e.g. 10.0.0.0/8,127.0.0.1",
+                crate::http::client::TrustedProxies::parse,
+            )?
+            .unwrap_or_default();
+        let demo_flag = matches.value_source("demo") == Some(ValueSource::CommandLine);
+        let demo = if matches.get_flag("no_demo") {
+            if demo_flag {
+                return Err(ConfigError::Usage(
+                    "give --demo or --no-demo, not both".into(),
+                ));
             }
-            None => None,
+            // A flag beats TASKDECK_DEMO.
+            false
+        } else {
+            // The embedded mode (no Redis) shows a working system on the first run.
+            l.parse("demo", "expected true or false", |v| {
+                parse_bool(v).ok_or_default()
+            })?
+            .unwrap_or(redis.is_none())
         };
-
-        let log = match pick("log", args.log.as_ref(), "TASKDECK_LOG", file.log.as_ref()) {
-            Some(found) => {
-                if tracing_subscriber::EnvFilter::try_new(&found.value).is_err()
-                    || found.value.trim().is_empty()
-                {
-                    return Err(invalid(
-                        "log",
-                        found,
-                        "expected a level (error, warn, info, debug, trace) or a filter such as info,server=debug".into(),
-                    ));
-                }
-                found.value
-            }
-            None => "info".to_owned(),
-        };
-
-        let log_format = match pick(
-            "log_format",
-            args.log_format.as_ref(),
-            "TASKDECK_LOG_FORMAT",
-            file.log_format.as_ref(),
-        ) {
-            Some(found) => match found.value.as_str() {
-                "human" => LogFormat::Human,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(invalid(
-                        "log_format",
-                        found,
-                        "expected human or json".into(),
-                    ))
-                }
-            },
-            None => LogFormat::Human,
-        };
-
-        let site_root = args
-            .site_root
-            .clone()
-            .or_else(|| env.get("TASKDECK_SITE_ROOT").map(PathBuf::from))
-            .or(file.site_root)
-            .or_else(|| env.get("LEPTOS_SITE_ROOT").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_SITE_ROOT));
-
-        let retention = match pick(
-            "retention",
-            args.retention.as_ref(),
-            "TASKDECK_RETENTION",
-            file.retention.as_ref(),
-        ) {
-            Some(found) => parse_duration(&found.value)
-                .filter(|d| d.as_secs() >= 3_600)
-                .ok_or_else(|| {
-                    invalid(
-                        "retention",
-                        found,
-                        "expected a duration of at least 1h, e.g. 7d, 36h or 90d".into(),
-                    )
-                })?,
-            None => std::time::Duration::from_secs(7 * 86_400),
-        };
-
-        let worker_drop_after = match pick(
-            "worker_drop_after",
-            args.worker_drop_after.as_ref(),
-            "TASKDECK_WORKER_DROP_AFTER",
-            file.worker_drop_after.as_ref(),
-        ) {
-            Some(found) => parse_duration(&found.value)
-                .filter(|d| d.as_secs_f64() >= protocol::heartbeat::ALIVE_FOR)
-                .ok_or_else(|| {
-                    invalid(
-                        "worker_drop_after",
-                        found,
-                        "expected a duration of at least 15s, e.g. 90s, 5m or 1h".into(),
-                    )
-                })?,
-            None => std::time::Duration::from_secs(300),
-        };
-
-        let search_scan = match pick(
-            "search_scan",
-            args.search_scan.as_ref(),
-            "TASKDECK_SEARCH_SCAN",
-            file.search_scan.map(|n| n.to_string()).as_ref(),
-        ) {
-            Some(found) => found
-                .value
-                .replace('_', "")
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n >= 100)
-                .ok_or_else(|| {
-                    invalid(
-                        "search_scan",
-                        found,
-                        "expected a number of tasks of at least 100, e.g. 50000".into(),
-                    )
-                })?,
-            None => protocol::task::DEFAULT_SCAN_BUDGET,
-        };
-
-        let secure_cookies = match pick(
-            "secure_cookies",
-            args.secure_cookies.then(|| "true".to_owned()).as_ref(),
-            "TASKDECK_SECURE_COOKIES",
-            file.secure_cookies.map(|d| d.to_string()).as_ref(),
-        ) {
-            Some(found) => parse_bool(&found.value)
-                .ok_or_else(|| invalid("secure_cookies", found, "expected true or false".into()))?,
-            None => false,
-        };
-
-        let trusted_proxies = match pick(
-            "trusted_proxies",
-            args.trusted_proxies.as_ref(),
-            "TASKDECK_TRUSTED_PROXIES",
-            file.trusted_proxies.as_ref(),
-        ) {
-            Some(found) => {
-                crate::http::client::TrustedProxies::parse(&found.value).map_err(|e| {
-                    invalid(
-                        "trusted_proxies",
-                        found,
-                        format!("{e}; expected addresses or networks, e.g. 10.0.0.0/8,127.0.0.1"),
-                    )
-                })?
-            }
-            None => Default::default(),
-        };
-
         let admin_password = match env.get("TASKDECK_ADMIN_PASSWORD") {
             Some(p) => {
                 if let Err(rule) = crate::auth::password::policy(p) {
                     return Err(ConfigError::Invalid {
-                        name: "admin_password",
+                        name: "admin_password".into(),
                         origin: "TASKDECK_ADMIN_PASSWORD".into(),
                         value: "(hidden)".into(),
                         expected: rule,
@@ -487,23 +500,6 @@ impl Settings {
                 Some(p.clone())
             }
             None => None,
-        };
-
-        let flag = match (args.demo, args.no_demo) {
-            (true, _) => Some("true".to_owned()),
-            (_, true) => Some("false".to_owned()),
-            _ => None,
-        };
-        let demo = match pick(
-            "demo",
-            flag.as_ref(),
-            "TASKDECK_DEMO",
-            file.demo.map(|d| d.to_string()).as_ref(),
-        ) {
-            Some(found) => parse_bool(&found.value)
-                .ok_or_else(|| invalid("demo", found, "expected true or false".into()))?,
-            // The embedded mode (no Redis) shows a working system on the first run.
-            None => redis.is_none(),
         };
 
         Ok(Settings {
@@ -521,6 +517,17 @@ impl Settings {
             trusted_proxies,
             admin_password,
         })
+    }
+}
+
+/// `Option` to `Result` with an empty reason (the setting's own form is said instead).
+trait OkOrDefault<T> {
+    fn ok_or_default(self) -> Result<T, String>;
+}
+
+impl<T> OkOrDefault<T> for Option<T> {
+    fn ok_or_default(self) -> Result<T, String> {
+        self.ok_or_else(String::new)
     }
 }
 
@@ -547,13 +554,28 @@ fn parse_duration(v: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs(secs))
 }
 
-fn read_file(path: &PathBuf) -> Result<FileSettings, ConfigError> {
+/// The TOML file: its keys are the settings' names (unknown ones are errors, not silently
+/// ignored typos).
+fn read_file(path: &PathBuf, command: &clap::Command) -> Result<toml::Table, ConfigError> {
     let err = |reason: String| ConfigError::File {
         path: path.display().to_string(),
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().to_owned()))
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+    let keys: Vec<String> = command
+        .get_arguments()
+        .filter(|a| a.get_long().is_some() && !["config", "no_demo"].contains(&a.get_id().as_str()))
+        .map(|a| a.get_id().to_string())
+        .collect();
+    if let Some(unknown) = table.keys().find(|k| !keys.contains(k)) {
+        return Err(err(format!(
+            "unknown key `{unknown}`; the keys are {}",
+            keys.join(", ")
+        )));
+    }
+    Ok(table)
 }
 
 #[cfg(test)]
@@ -561,11 +583,15 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
+    /// Settings from a command line, with an environment of `pairs` only (clap reads the
+    /// process's own: tests give the variables as flags' values through `env` instead).
+    fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: BTreeMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .collect();
+        let argv = std::iter::once("serve").chain(args.iter().copied());
+        Settings::from_args(argv, &env)
     }
 
     fn file(text: &str) -> tempfile::NamedTempFile {
@@ -576,187 +602,185 @@ mod tests {
 
     #[test]
     fn the_demo_runs_in_the_embedded_mode_unless_told_otherwise() {
-        let embedded = Settings::resolve(&ServeArgs::default(), &env(&[])).unwrap();
-        assert!(embedded.demo);
-        let with_redis = ServeArgs {
-            redis: Some("redis://127.0.0.1:6379".into()),
-            ..Default::default()
-        };
-        assert!(!Settings::resolve(&with_redis, &env(&[])).unwrap().demo);
-        let forced = ServeArgs {
-            demo: true,
-            ..with_redis
-        };
-        assert!(Settings::resolve(&forced, &env(&[])).unwrap().demo);
-        let off = ServeArgs {
-            no_demo: true,
-            ..Default::default()
-        };
+        assert!(resolve(&[], &[]).unwrap().demo);
         assert!(
-            !Settings::resolve(&off, &env(&[("TASKDECK_DEMO", "true")]))
+            !resolve(&["--redis", "redis://127.0.0.1:6379"], &[])
                 .unwrap()
                 .demo
         );
         assert!(
-            !Settings::resolve(&ServeArgs::default(), &env(&[("TASKDECK_DEMO", "off")]))
+            resolve(&["--redis", "redis://127.0.0.1:6379", "--demo"], &[])
                 .unwrap()
                 .demo
         );
-        let err = Settings::resolve(&ServeArgs::default(), &env(&[("TASKDECK_DEMO", "maybe")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`demo`") && err.contains("TASKDECK_DEMO"),
-            "{err}"
-        );
+        assert!(!resolve(&["--no-demo"], &[]).unwrap().demo);
+        assert!(!resolve(&["--demo=false"], &[]).unwrap().demo);
+        let err = resolve(&["--demo=maybe"], &[]).unwrap_err().to_string();
+        assert!(err.contains("`demo`") && err.contains("--demo"), "{err}");
         let f = file("demo = false\n");
-        let from_file = ServeArgs {
-            config: Some(f.path().to_path_buf()),
-            ..Default::default()
-        };
-        assert!(!Settings::resolve(&from_file, &env(&[])).unwrap().demo);
+        assert!(
+            !resolve(&["--config", f.path().to_str().unwrap()], &[])
+                .unwrap()
+                .demo
+        );
     }
 
     #[test]
     fn defaults_are_the_embedded_mode() {
-        let s = Settings::resolve(&ServeArgs::default(), &env(&[])).unwrap();
+        let s = resolve(&[], &[]).unwrap();
         assert_eq!(s.bind.to_string(), DEFAULT_BIND);
         assert_eq!(s.store, StoreUrl::Sqlite(DEFAULT_STORE.into()));
         assert_eq!(s.redis, None);
         assert_eq!(s.log_format, LogFormat::Human);
         assert_eq!(s.site_root, PathBuf::from("target/site"));
         assert_eq!(s.retention.as_secs(), 7 * 86_400);
-        let args = ServeArgs {
-            retention: Some("36h".into()),
-            ..Default::default()
-        };
+        assert_eq!(s.search_scan, 50_000);
+        assert!(!s.secure_cookies);
         assert_eq!(
-            Settings::resolve(&args, &env(&[]))
+            resolve(&["--retention", "36h"], &[])
                 .unwrap()
                 .retention
                 .as_secs(),
             36 * 3_600
         );
-        assert_eq!(s.search_scan, 50_000);
-        let e = env(&[("TASKDECK_SEARCH_SCAN", "250_000")]);
         assert_eq!(
-            Settings::resolve(&ServeArgs::default(), &e)
+            resolve(&["--search-scan", "250_000"], &[])
                 .unwrap()
                 .search_scan,
             250_000
         );
+        assert!(resolve(&["--secure-cookies"], &[]).unwrap().secure_cookies);
     }
 
     #[test]
-    fn flags_beat_environment_which_beats_the_file() {
+    fn flags_beat_the_file_which_beats_the_defaults() {
         let f = file(
-            "bind = \"127.0.0.1:1111\"\nstore = \"postgres://u@h/db\"\nlog_format = \"json\"\n",
+            "bind = \"127.0.0.1:1111\"\nstore = \"postgres://u@h/db\"\nlog_format = \"json\"\n\
+             search_scan = 700\nsecure_cookies = true\n",
         );
-        let args = ServeArgs {
-            config: Some(f.path().into()),
-            bind: Some("127.0.0.1:3333".into()),
-            ..Default::default()
-        };
-        let e = env(&[
-            ("TASKDECK_BIND", "127.0.0.1:2222"),
-            ("TASKDECK_STORE", "mongodb://m:27017"),
-        ]);
-        let s = Settings::resolve(&args, &e).unwrap();
+        let path = f.path().to_str().unwrap();
+        let s = resolve(&["--config", path, "--bind", "127.0.0.1:3333"], &[]).unwrap();
         assert_eq!(s.bind.port(), 3333);
-        assert_eq!(s.store.kind(), protocol::StoreKind::Mongodb);
+        assert_eq!(s.store.kind(), protocol::StoreKind::Postgres);
         assert_eq!(s.log_format, LogFormat::Json);
-    }
-
-    #[test]
-    fn config_file_can_come_from_the_environment() {
-        let f = file("redis = \"redis://127.0.0.1:6380/2\"\n");
-        let e = env(&[("TASKDECK_CONFIG", f.path().to_str().unwrap())]);
-        let s = Settings::resolve(&ServeArgs::default(), &e).unwrap();
-        assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6380/2"));
+        assert_eq!(s.search_scan, 700, "a TOML integer");
+        assert!(s.secure_cookies, "a TOML boolean");
     }
 
     #[test]
     fn malformed_values_name_the_setting_its_source_and_the_form() {
-        let args = ServeArgs {
-            bind: Some("localhost".into()),
-            ..Default::default()
-        };
-        let msg = Settings::resolve(&args, &env(&[])).unwrap_err().to_string();
-        assert!(
-            msg.contains("`bind`") && msg.contains("--bind") && msg.contains("HOST:PORT"),
-            "{msg}"
-        );
-
-        let msg = Settings::resolve(
-            &ServeArgs::default(),
-            &env(&[("TASKDECK_STORE", "mysql://x")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            msg.contains("`store`")
-                && msg.contains("TASKDECK_STORE")
-                && msg.contains("sqlite:PATH"),
-            "{msg}"
-        );
-
-        for (var, value, name) in [
-            ("TASKDECK_REDIS", "http://x", "`redis`"),
+        for (args, name, origin, form) in [
             (
-                "TASKDECK_REDIS",
-                "rediss://h:6380/0",
+                &["--bind", "localhost"][..],
+                "`bind`",
+                "--bind",
+                "HOST:PORT",
+            ),
+            (
+                &["--store", "mysql://x"],
+                "`store`",
+                "--store",
+                "sqlite:PATH",
+            ),
+            (&["--redis", "http://x"], "`redis`", "--redis", "redis://"),
+            (
+                &["--redis", "rediss://h:6380/0"],
+                "`redis`",
+                "--redis",
                 "TLS is not supported",
             ),
-            ("TASKDECK_LOG", "info,=[", "`log`"),
-            ("TASKDECK_LOG_FORMAT", "xml", "`log_format`"),
-            ("TASKDECK_STORE", "sqlite::memory:", "`store`"),
-            ("TASKDECK_STORE", "mongodb:///", "`store`"),
-            ("TASKDECK_RETENTION", "7 weeks", "`retention`"),
-            ("TASKDECK_RETENTION", "10m", "`retention`"),
-            ("TASKDECK_SEARCH_SCAN", "lots", "`search_scan`"),
-            ("TASKDECK_SEARCH_SCAN", "10", "`search_scan`"),
+            (&["--log", "info,=["], "`log`", "--log", "filter"),
+            (
+                &["--log-format", "xml"],
+                "`log_format`",
+                "--log-format",
+                "human or json",
+            ),
+            (
+                &["--store", "sqlite::memory:"],
+                "`store`",
+                "--store",
+                "file path",
+            ),
+            (
+                &["--store", "mongodb:///"],
+                "`store`",
+                "--store",
+                "missing host",
+            ),
+            (
+                &["--retention", "7 weeks"],
+                "`retention`",
+                "--retention",
+                "at least 1h",
+            ),
+            (
+                &["--retention", "10m"],
+                "`retention`",
+                "--retention",
+                "at least 1h",
+            ),
+            (
+                &["--search-scan", "lots"],
+                "`search_scan`",
+                "--search-scan",
+                "at least 100",
+            ),
+            (
+                &["--search-scan", "10"],
+                "`search_scan`",
+                "--search-scan",
+                "at least 100",
+            ),
+            (
+                &["--trusted-proxies", "x"],
+                "`trusted_proxies`",
+                "--trusted-proxies",
+                "networks",
+            ),
         ] {
-            let msg = Settings::resolve(&ServeArgs::default(), &env(&[(var, value)]))
-                .unwrap_err()
-                .to_string();
+            let msg = resolve(args, &[]).unwrap_err().to_string();
             assert!(
-                msg.contains(name) && msg.contains(var),
-                "{var}={value}: {msg}"
+                msg.contains(name) && msg.contains(origin) && msg.contains(form),
+                "{args:?}: {msg}"
             );
         }
+        let f = file("retention = \"1s\"\n");
+        let msg = resolve(&["--config", f.path().to_str().unwrap()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`retention`") && msg.contains("config file"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn unknown_settings_are_rejected_by_name() {
-        let msg = Settings::resolve(&ServeArgs::default(), &env(&[("TASKDECK_BINDD", "x")]))
+        let msg = resolve(&[], &[("TASKDECK_BINDD", "x")])
             .unwrap_err()
             .to_string();
         assert!(
             msg.contains("TASKDECK_BINDD") && msg.contains("TASKDECK_BIND"),
             "{msg}"
         );
-
         let f = file("bnd = \"127.0.0.1:1\"\n");
-        let args = ServeArgs {
-            config: Some(f.path().into()),
-            ..Default::default()
-        };
-        let msg = Settings::resolve(&args, &env(&[])).unwrap_err().to_string();
+        let msg = resolve(&["--config", f.path().to_str().unwrap()], &[])
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("bnd") && msg.contains("bind"), "{msg}");
-
-        let args = ServeArgs {
-            config: Some("/nonexistent/taskdeck.toml".into()),
-            ..Default::default()
-        };
-        let msg = Settings::resolve(&args, &env(&[])).unwrap_err().to_string();
+        let msg = resolve(&["--config", "/nonexistent/taskdeck.toml"], &[])
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("/nonexistent/taskdeck.toml"), "{msg}");
     }
 
     #[test]
     fn other_programs_variables_are_left_alone() {
-        let e = env(&[("PATH", "/bin"), ("LEPTOS_SITE_ROOT", "/srv/site")]);
-        let s = Settings::resolve(&ServeArgs::default(), &e).unwrap();
+        let s = resolve(&[], &[("PATH", "/bin"), ("LEPTOS_SITE_ROOT", "/srv/site")]).unwrap();
         assert_eq!(s.site_root, PathBuf::from("/srv/site"));
+        let s = resolve(&["--site-root", "/a"], &[("LEPTOS_SITE_ROOT", "/srv/site")]).unwrap();
+        assert_eq!(s.site_root, PathBuf::from("/a"));
     }
 
     #[test]

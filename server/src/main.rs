@@ -19,7 +19,7 @@ mod services;
 mod store;
 mod telemetry;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Ingest allocates and frees small buffers per event on every thread; glibc's allocator spent
 /// a third of the CPU on that in profiles, mimalloc a fraction of it.
@@ -42,6 +42,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the dashboard, the REST API and ingest.
+    #[command(
+        after_help = "A flag beats its environment variable, which beats the --config file, \
+        which beats the default.\nTASKDECK_ADMIN_PASSWORD (never a flag, so it stays out of process \
+        lists): at start the `admin` account gets this password, created if missing."
+    )]
     Serve(config::ServeArgs),
     /// API tokens for workers and scripts.
     #[command(subcommand)]
@@ -79,7 +84,8 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Bench(command) => {
             telemetry::init("warn", config::LogFormat::Human);
@@ -131,11 +137,14 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve(args) => {
+        Command::Serve(_) => {
             let env: BTreeMap<String, String> = std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect();
-            let settings = match config::Settings::resolve(&args, &env) {
+            let serve = matches
+                .subcommand_matches("serve")
+                .expect("the serve subcommand");
+            let settings = match config::Settings::from_matches(serve, &env) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("taskdeck: {e}");

@@ -364,8 +364,12 @@ fn sigterm_stops_the_server_cleanly() {
 #[test]
 fn bad_settings_fail_at_start_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
+    // A file whose values would be wrong too: the layer above it is the one named.
+    let toml = dir.path().join("taskdeck.toml");
+    std::fs::write(&toml, "retention = \"2s\"\nsearch_scan = 5\n").unwrap();
+    let toml = toml.to_str().unwrap();
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 12] = [
         (&["--bind", "localhost"], &[], "`bind`"),
         (&[], &[("TASKDECK_STORE", "mysql://db/x")], "TASKDECK_STORE"),
         (
@@ -374,6 +378,30 @@ fn bad_settings_fail_at_start_naming_the_setting() {
             "TASKDECK_LOG_FORMATT",
         ),
         (&["--redis", "http://127.0.0.1:6379"], &[], "`redis`"),
+        (
+            &[],
+            &[("TASKDECK_REDIS", "rediss://h/0")],
+            "TLS is not supported",
+        ),
+        (&[], &[("TASKDECK_LOG", "info,=[")], "TASKDECK_LOG"),
+        (&["--demo=maybe"], &[], "`demo` (from --demo)"),
+        (
+            &[],
+            &[("TASKDECK_SEARCH_SCAN", "lots")],
+            "TASKDECK_SEARCH_SCAN",
+        ),
+        (&["--config", toml], &[], "(from config file"),
+        (
+            &["--config", toml],
+            &[("TASKDECK_RETENTION", "1s")],
+            "`retention` (from TASKDECK_RETENTION)",
+        ),
+        (
+            &["--config", toml, "--retention", "3s"],
+            &[("TASKDECK_RETENTION", "1s")],
+            "`retention` (from --retention)",
+        ),
+        (&[], &[("TASKDECK_CONFIG", toml)], "(from config file"),
     ];
     for (args, env, expected) in cases {
         let mut cmd = command(dir.path(), args);

@@ -59,25 +59,28 @@ pub struct CreateArgs {
     /// A name that says who uses it, e.g. the worker fleet's
     #[arg(long, value_name = "NAME")]
     pub name: String,
-    /// The store (as for `serve`) [env: TASKDECK_STORE]
+    /// The store (as for `serve`; also TASKDECK_STORE)
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
-    /// TOML settings file (as for `serve`) [env: TASKDECK_CONFIG]
+    /// TOML settings file (as for `serve`; also TASKDECK_CONFIG)
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
 }
 
 impl CreateArgs {
+    /// The settings `serve` would start with given this store and config file.
     pub fn settings(&self) -> Result<crate::config::Settings, crate::config::ConfigError> {
         let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        let args = crate::config::ServeArgs {
-            store: self.store.clone(),
-            config: self.config.clone(),
-            ..Default::default()
-        };
-        crate::config::Settings::resolve(&args, &env)
+        let mut argv: Vec<std::ffi::OsString> = vec!["serve".into()];
+        if let Some(store) = &self.store {
+            argv.extend(["--store".into(), store.into()]);
+        }
+        if let Some(config) = &self.config {
+            argv.extend(["--config".into(), config.into()]);
+        }
+        crate::config::Settings::from_args(argv, &env)
     }
 }
 

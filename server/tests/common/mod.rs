@@ -48,7 +48,7 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
         cmd.args(["--bind", "127.0.0.1:0"]);
     }
     // Tests count what they send: no demo tasks unless a test asks for them.
-    if !args.contains(&"--demo") {
+    if !args.iter().any(|a| a.starts_with("--demo")) {
         cmd.arg("--no-demo");
     }
     if !args.contains(&"--log-format") {
