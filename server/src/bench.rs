@@ -14,7 +14,6 @@ use anyhow::Context;
 use clap::Args;
 use protocol::event::TaskEvent;
 use serde_json::{json, Value};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -261,7 +260,7 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let _ = reader.await;
     drop(ingest);
     let _ = batcher.await;
-    let finished = metrics.finished.load(Relaxed);
+    let finished = metrics.finished.get();
     if std::env::var_os("TASKDECK_BENCH_METRICS").is_some() {
         print!("{}", metrics.render());
     }
@@ -384,7 +383,7 @@ async fn store_path_alone(
     let secs = started.elapsed().as_secs_f64();
     drop(ingest);
     let _ = batcher.await;
-    Ok((tasks * 2, metrics.stored.load(Relaxed) as usize, secs))
+    Ok((tasks * 2, metrics.stored.get() as usize, secs))
 }
 
 /// Binary COPY of the final rows into a scratch copy of the tasks table without indexes.

@@ -13,7 +13,6 @@ use futures_util::StreamExt;
 use protocol::series::Grain;
 use protocol::task::TaskQuery;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -248,7 +247,7 @@ impl Live {
             caller: caller.to_owned(),
             task_view: tasks.then(|| view.clone()),
         };
-        self.metrics.live_clients.fetch_add(1, Relaxed);
+        self.metrics.live_clients.inc_by(1);
         let frames = self.subscribe(view).map_err(Refusal::Instance)?;
         Ok((frames, guard))
     }
@@ -307,7 +306,7 @@ pub struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.metrics.live_clients.fetch_sub(1, Relaxed);
+        self.metrics.live_clients.dec_by(1);
         let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
         let Some(usage) = callers.get_mut(&self.caller) else {
             return;

@@ -156,7 +156,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut resp = state.services.ingest.metrics.render().into_response();
     resp.headers_mut().insert(
         "content-type",
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     resp
 }

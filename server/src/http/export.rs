@@ -166,7 +166,7 @@ fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(2);
     tokio::spawn(async move {
         if format == Format::Csv {
-            let header = CSV_COLUMNS.join(",") + "\r\n";
+            let header = csv_line(CSV_COLUMNS.iter().map(|c| c.to_string()));
             if tx.send(Ok(header)).await.is_err() {
                 return;
             }
@@ -186,7 +186,7 @@ fn stream(
             let mut chunk = String::new();
             for task in &page.tasks {
                 match format {
-                    Format::Csv => csv_row(&mut chunk, task),
+                    Format::Csv => chunk.push_str(&csv_row(task)),
                     Format::Ndjson => {
                         chunk.push_str(&serde_json::to_string(task).unwrap_or_default());
                         chunk.push('\n');
@@ -216,56 +216,47 @@ fn stream(
 
 /// One CSV record (RFC 4180, CRLF). Text that a spreadsheet would run as a formula gets a
 /// leading `'`, so opening an export cannot execute what a task's caller wrote.
-fn csv_row(out: &mut String, t: &TaskSummary) {
+fn csv_row(t: &TaskSummary) -> String {
     let time = |s: Option<f64>| s.map(iso).unwrap_or_default();
     let num = |s: Option<f64>| {
         s.filter(|v| v.is_finite())
             .map(|v| format!("{v:.3}"))
             .unwrap_or_default()
     };
-    let cells: [(String, bool); 14] = [
-        (t.task_id.clone(), true),
-        (t.queue.clone(), true),
-        (t.function.clone().unwrap_or_default(), true),
-        (t.state.as_str().to_owned(), false),
-        (t.run_times.to_string(), false),
-        (time(t.publish_time), false),
-        (time(t.start_time), false),
-        (time(t.end_time), false),
-        (num(t.wait), false),
-        (num(t.cost), false),
-        (t.host_name.clone().unwrap_or_default(), true),
-        (t.exception_type.clone().unwrap_or_default(), true),
-        (t.exception_msg.clone().unwrap_or_default(), true),
-        (t.params.clone().unwrap_or_default(), true),
-    ];
-    for (i, (cell, text)) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    let text = |s: &str| {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_owned()
         }
-        push_cell(out, cell, *text);
-    }
-    out.push_str("\r\n");
+    };
+    csv_line([
+        text(&t.task_id),
+        text(&t.queue),
+        text(t.function.as_deref().unwrap_or_default()),
+        t.state.as_str().to_owned(),
+        t.run_times.to_string(),
+        time(t.publish_time),
+        time(t.start_time),
+        time(t.end_time),
+        num(t.wait),
+        num(t.cost),
+        text(t.host_name.as_deref().unwrap_or_default()),
+        text(t.exception_type.as_deref().unwrap_or_default()),
+        text(t.exception_msg.as_deref().unwrap_or_default()),
+        text(t.params.as_deref().unwrap_or_default()),
+    ])
 }
 
-fn push_cell(out: &mut String, cell: &str, text: bool) {
-    let guard = text && cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quote = guard || cell.contains([',', '"', '\n', '\r']);
-    if quote {
-        out.push('"');
-    }
-    if guard {
-        out.push('\'');
-    }
-    for c in cell.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    if quote {
-        out.push('"');
-    }
+/// `cells` as one CSV line, quoted where needed, CRLF-terminated.
+fn csv_line(cells: impl IntoIterator<Item = String>) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let cells: Vec<String> = cells.into_iter().collect();
+    // Writing to memory cannot fail; the text is UTF-8 because every cell is.
+    w.write_record(&cells).expect("a CSV record in memory");
+    String::from_utf8(w.into_inner().expect("flushed to memory")).expect("UTF-8 cells")
 }
 
 fn iso(epoch: f64) -> String {
@@ -301,10 +292,8 @@ mod tests {
 
     #[test]
     fn csv_rows_quote_escape_and_defuse_formulas() {
-        let mut out = String::new();
-        csv_row(&mut out, &task());
         assert_eq!(
-            out,
+            csv_row(&task()),
             "t-1,q,f,failed,2,2023-11-14T22:13:20.000Z,2023-11-14T22:13:20.250Z,,0.250,1.500,,ValueError,\
              \"'=HYPERLINK(\"\"http://evil\"\")\",\"{\"\"a\"\": \"\"x,\\\"\"y\\\"\"\\nz\"\"}\"\r\n"
         );

@@ -13,7 +13,6 @@ use crate::store::{DeadLetter, Store, WriteOutcome};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use metrics::Metrics;
 use protocol::event::{TaskEvent, TaskState};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -186,7 +185,9 @@ impl Ingest {
         match sent {
             Err(_) => return Err(IngestError::Timeout),
             Ok(Err(_)) => return Err(IngestError::Closed),
-            Ok(Ok(())) => self.metrics.queued.fetch_add(n, Relaxed),
+            Ok(Ok(())) => {
+                self.metrics.queued.inc_by(n as i64);
+            }
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, committed).await {
@@ -421,15 +422,15 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
             match write_isolating(&store, &records, &dead, &metrics).await {
                 Ok(outcome) => {
                     metrics.flushed(records.len() + dead.len(), started.elapsed().as_secs_f64());
-                    metrics.stored.fetch_add(outcome.changed as u64, Relaxed);
-                    metrics.finished.fetch_add(outcome.finished as u64, Relaxed);
+                    metrics.stored.inc_by(outcome.changed as u64);
+                    metrics.finished.inc_by(outcome.finished as u64);
                     if outcome.changed > 0 {
                         metrics.committed.send_modify(|n| *n += 1);
                     }
                     break Some(outcome);
                 }
                 Err(e) => {
-                    metrics.flush_errors.fetch_add(1, Relaxed);
+                    metrics.flush_errors.inc_by(1);
                     // Nobody waits any more: every source has given up and will send again
                     // (HTTP clients retry, Redis entries stay pending), so drop the share.
                     let abandoned = jobs
@@ -457,7 +458,7 @@ async fn write_shares(mut shares: mpsc::Receiver<Share>, store: Store, metrics: 
             let mut job = job.lock().unwrap();
             job.left -= 1;
             if job.left == 0 {
-                metrics.queued.fetch_sub(job.queued, Relaxed);
+                metrics.queued.dec_by(job.queued as i64);
                 let outcome = job.outcome;
                 for done in job.waiting.drain(..) {
                     let _ = done.send(outcome);
@@ -530,7 +531,7 @@ async fn write_isolating(
             }
         }
     }
-    metrics.refused.fetch_add(refused.len() as u64, Relaxed);
+    metrics.refused.inc_by(refused.len() as u64);
     let mut letters = dead.to_vec();
     letters.extend(refused);
     if letters.is_empty() {
@@ -633,7 +634,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            ingest.metrics.stored.load(Relaxed),
+            ingest.metrics.stored.get(),
             1,
             "one write, not running then success"
         );
@@ -694,11 +695,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(state_of(&store, "p").await, (TaskState::Success, 1));
-        assert_eq!(
-            ingest.metrics.stored.load(Relaxed),
-            3,
-            "each task written once"
-        );
+        assert_eq!(ingest.metrics.stored.get(), 3, "each task written once");
     }
 
     #[tokio::test]
