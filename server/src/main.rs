@@ -2,11 +2,6 @@
 
 mod auth;
 mod bench;
-mod bench_live;
-mod bench_proc;
-mod bench_search;
-mod bench_series;
-mod bench_worker;
 mod bus;
 mod config;
 mod control;
@@ -66,21 +61,21 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Events/s from the Redis stream into a store, peak RSS, and the binary COPY ceiling.
-    Ingest(bench::IngestBenchArgs),
+    Ingest(bench::ingest::IngestBenchArgs),
     /// Fill the Redis stream with realistic events (for a durability run).
-    Load(bench::LoadArgs),
+    Load(bench::ingest::LoadArgs),
     /// Check that a store holds every loaded task exactly once.
-    Verify(bench::VerifyArgs),
+    Verify(bench::ingest::VerifyArgs),
     /// Write the benchmark's events as NDJSON (for baselines outside taskdeck).
-    Export(bench::ExportArgs),
+    Export(bench::ingest::ExportArgs),
     /// First-page latency of task searches on a seeded store; on MongoDB also funboost's way.
-    Search(bench_search::SearchBenchArgs),
+    Search(bench::search::SearchBenchArgs),
     /// Chart series from the write-time counters vs counting records per bucket.
-    Series(bench_series::SeriesBenchArgs),
+    Series(bench::series::SeriesBenchArgs),
     /// Tasks/s of a Rust worker vs a funboost worker on the same Redis; RSS at 10,000 in flight.
-    Worker(bench_worker::WorkerBenchArgs),
+    Worker(bench::worker::WorkerBenchArgs),
     /// Event-to-browser latency at a sustained event rate; server CPU and RSS per open dashboards.
-    Live(bench_live::LiveBenchArgs),
+    Live(bench::live::LiveBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,14 +90,14 @@ fn main() -> ExitCode {
                 .expect("tokio runtime");
             let result = runtime.block_on(async {
                 match command {
-                    BenchCommand::Ingest(args) => bench::ingest(args).await,
-                    BenchCommand::Load(args) => bench::load(args).await,
-                    BenchCommand::Verify(args) => bench::verify(args).await,
-                    BenchCommand::Export(args) => bench::export(args),
-                    BenchCommand::Worker(args) => bench_worker::run(args).await,
-                    BenchCommand::Series(args) => bench_series::run(args).await,
-                    BenchCommand::Search(args) => bench_search::run(args).await,
-                    BenchCommand::Live(args) => bench_live::run(args).await,
+                    BenchCommand::Ingest(args) => bench::ingest::ingest(args).await,
+                    BenchCommand::Load(args) => bench::ingest::load(args).await,
+                    BenchCommand::Verify(args) => bench::ingest::verify(args).await,
+                    BenchCommand::Export(args) => bench::ingest::export(args),
+                    BenchCommand::Worker(args) => bench::worker::run(args).await,
+                    BenchCommand::Series(args) => bench::series::run(args).await,
+                    BenchCommand::Search(args) => bench::search::run(args).await,
+                    BenchCommand::Live(args) => bench::live::run(args).await,
                 }
             });
             match result {

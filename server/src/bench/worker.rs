@@ -3,7 +3,7 @@
 //! worker's memory with 10,000 tasks in flight. Prints figures; never fails on timing. Run from
 //! the repository root (`make bench` does): it starts `scripts/funboost_peer.py`.
 
-use crate::bench_proc::Proc;
+use crate::bench::proc::Proc;
 use anyhow::Context;
 use clap::Args;
 use redis::AsyncCommands;

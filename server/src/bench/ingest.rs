@@ -2,7 +2,7 @@
 //! Postgres, the ceiling of a raw binary COPY of the same rows. Prints figures; never fails on
 //! timing.
 
-use crate::bench_proc::Proc;
+use crate::bench::proc::Proc;
 use crate::config::StoreUrl;
 use crate::ingest::metrics::Metrics;
 use crate::ingest::redis_stream::{StreamSource, FIELD, STREAM};

@@ -3,8 +3,8 @@
 //! funboost's web manager asks them (unanchored `$regex`, `skip` paging, a count per load).
 //! Prints figures; never fails on timing.
 
-use crate::bench::BENCH_QUEUES;
-use crate::bench_series::{seed, time};
+use crate::bench::ingest::BENCH_QUEUES;
+use crate::bench::series::{seed, time};
 use crate::config::StoreUrl;
 use crate::model::now_epoch;
 use crate::store::SqlPool;

@@ -11,8 +11,8 @@
 //! dashboards are raw SSE clients spread over the views a team keeps open; each costs the server
 //! what a browser tab costs it.
 
-use crate::bench::sample_event;
-use crate::bench_proc::{quantile, Proc};
+use crate::bench::ingest::sample_event;
+use crate::bench::proc::{quantile, Proc};
 use crate::ingest::redis_stream::{FIELD, STREAM};
 use crate::model::now_epoch;
 use anyhow::{bail, Context};

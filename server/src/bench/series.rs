@@ -2,8 +2,8 @@
 //! write time, against counting task records per bucket the way funboost's web manager does
 //! (two counts per bucket: successes and failures). Prints figures; never fails on timing.
 
-use crate::bench::{sample_event, BENCH_QUEUES};
-use crate::bench_proc::quantile;
+use crate::bench::ingest::{sample_event, BENCH_QUEUES};
+use crate::bench::proc::quantile;
 use crate::config::StoreUrl;
 use crate::model::record::{reduce, TaskRecord};
 use crate::model::{now_epoch, stats};
