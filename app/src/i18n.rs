@@ -148,7 +148,7 @@ impl Locale {
     /// The name of a task state in this language.
     /// Where a command stands, in a sentence.
     pub fn command_status(self, c: &protocol::control::Command) -> String {
-        use protocol::control::{Action, CommandState as S};
+        use protocol::control::{Action, CommandState as S, Outcome};
         let zh = self == Locale::Zh;
         let done = match (c.action, zh) {
             (Action::Pause, false) => "Paused",
@@ -203,39 +203,44 @@ impl Locale {
             // Sent, but the target ended otherwise (the detail says how).
             S::Failed | S::Unsupported => return self.no_effect(c),
         };
-        if c.action == Action::Limits {
-            text.push_str(&format!(
-                " ({})",
-                c.detail.split(';').next().unwrap_or_default()
-            ));
-        }
-        if c.action == Action::Retry {
-            return text;
-        }
-        if c.action == Action::Priority {
-            return match (zh, c.detail.as_str()) {
-                (false, "front") => format!("{text} to the front of the queue"),
-                (true, "front") => format!("{text}到队首"),
-                (false, d) => format!("{text}: {d}"),
-                (true, d) => format!("{text}：{}", d.replace("priority", "优先级")),
-            };
-        }
-        if c.action == Action::Requeue {
-            let n = c.detail.split(' ').next().unwrap_or("0");
-            return if zh {
-                format!("{text}：放回了 {n} 条被已停止的消费者占用的消息")
-            } else {
-                format!("{text}: {n} messages held by stopped consumers put back")
-            };
-        }
-        if c.action == Action::Clear {
-            // "<n> waiting messages removed"
-            let n = c.detail.split(' ').next().unwrap_or("0");
-            return if zh {
-                format!("{text}：移除了 {n} 条等待中的消息")
-            } else {
-                format!("{text}: {n} waiting messages removed")
-            };
+        match (&c.outcome, zh) {
+            (Some(Outcome::Limits { qps, concurrency }), _) => {
+                let own = if zh { "自有" } else { "own" };
+                let qps = qps.map_or(own.to_owned(), |q| q.to_string());
+                let conc = concurrency.map_or(own.to_owned(), |n| n.to_string());
+                text.push_str(&if zh {
+                    format!("（qps {qps}，并发 {conc}）")
+                } else {
+                    format!(" (qps {qps}, concurrency {conc})")
+                });
+            }
+            (Some(Outcome::Moved { front: true, .. }), false) => {
+                return format!("{text} to the front of the queue")
+            }
+            (Some(Outcome::Moved { front: true, .. }), true) => return format!("{text}到队首"),
+            (Some(Outcome::Moved { priority, .. }), false) => {
+                return format!("{text}: priority {}", priority.unwrap_or_default())
+            }
+            (Some(Outcome::Moved { priority, .. }), true) => {
+                return format!("{text}：优先级 {}", priority.unwrap_or_default())
+            }
+            (Some(Outcome::Requeued { put_back }), false) => {
+                return format!("{text}: {put_back} messages held by stopped consumers put back")
+            }
+            (Some(Outcome::Requeued { put_back }), true) => {
+                return format!("{text}：放回了 {put_back} 条被已停止的消费者占用的消息")
+            }
+            (Some(Outcome::Cleared { removed }), false) => {
+                return format!("{text}: {removed} waiting messages removed")
+            }
+            (Some(Outcome::Cleared { removed }), true) => {
+                return format!("{text}：移除了 {removed} 条等待中的消息")
+            }
+            // The new task is linked next to it.
+            (Some(Outcome::Retried { .. } | Outcome::Deleted), _) => return text,
+            // Recorded by an older taskdeck, in its words.
+            (None, _) if !c.detail.is_empty() => return format!("{text}: {}", c.detail),
+            (None, _) => {}
         }
         if c.action.is_desired_state() {
             if c.confirmable > 0 {
@@ -1354,8 +1359,8 @@ mod tests {
 
     #[test]
     fn command_states_read_as_sentences_in_both_languages() {
-        use protocol::control::{Action, Command, CommandState};
-        let c = |action, state, applied, confirmable, funboost, detail: &str| Command {
+        use protocol::control::{Action, Command, CommandState, Outcome};
+        let c = |action, state, applied, confirmable, funboost, outcome: Option<Outcome>| Command {
             id: "c".into(),
             action,
             queue: "q".into(),
@@ -1369,24 +1374,25 @@ mod tests {
             confirmable,
             funboost,
             done_at: None,
-            detail: detail.into(),
+            outcome,
+            detail: String::new(),
             ended_as: None,
         };
         let en = Locale::En;
         assert_eq!(
-            en.command_status(&c(Action::Pause, CommandState::Applied, 2, 2, 0, "")),
+            en.command_status(&c(Action::Pause, CommandState::Applied, 2, 2, 0, None)),
             "Paused — applied by 2 of 2 consumers"
         );
         assert_eq!(
-            en.command_status(&c(Action::Pause, CommandState::Sent, 0, 0, 1, "")),
+            en.command_status(&c(Action::Pause, CommandState::Sent, 0, 0, 1, None)),
             "Pause sent; 1 funboost consumer(s) read the flag within their 10 s heartbeat, and one more task may start"
         );
         assert_eq!(
-            en.command_status(&c(Action::Resume, CommandState::Sent, 0, 0, 0, "")),
+            en.command_status(&c(Action::Resume, CommandState::Sent, 0, 0, 0, None)),
             "Resume sent: no live consumer, it applies when one starts"
         );
         assert_eq!(
-            en.command_status(&c(Action::Limits, CommandState::Applied, 1, 1, 1, "qps 5, concurrency own")),
+            en.command_status(&c(Action::Limits, CommandState::Applied, 1, 1, 1, Some(Outcome::Limits { qps: Some(5.0), concurrency: None }))),
             "New limits applied (qps 5, concurrency own) — applied by 1 of 1 consumers; 1 funboost consumer(s) keep theirs: funboost reads qps and concurrency only at start"
         );
         assert_eq!(
@@ -1396,18 +1402,32 @@ mod tests {
                 0,
                 0,
                 0,
-                "4 waiting messages removed"
+                Some(Outcome::Cleared { removed: 4 })
             )),
             "Cleared: 4 waiting messages removed"
         );
-        let mut late = c(
-            Action::Kill,
-            CommandState::Failed,
-            0,
-            0,
-            0,
-            "the task ended success before the command took effect",
+        assert_eq!(
+            Locale::Zh.command_status(&c(
+                Action::Priority,
+                CommandState::Applied,
+                0,
+                0,
+                0,
+                Some(Outcome::Moved {
+                    front: false,
+                    priority: Some(3.0)
+                })
+            )),
+            "已移动：优先级 3"
         );
+        let mut legacy = c(Action::Requeue, CommandState::Applied, 0, 0, 0, None);
+        legacy.detail = "2 stranded messages put back".into();
+        assert_eq!(
+            en.command_status(&legacy),
+            "Requeued: 2 stranded messages put back"
+        );
+        let mut late = c(Action::Kill, CommandState::Failed, 0, 0, 0, None);
+        late.detail = "the task ended success before the command took effect".into();
         late.ended_as = Some(protocol::event::TaskState::Success);
         assert_eq!(
             Locale::Zh.command_status(&late),
@@ -1416,14 +1436,7 @@ mod tests {
                 Locale::Zh.state(protocol::event::TaskState::Success)
             )
         );
-        let mut unsent = c(
-            Action::Pause,
-            CommandState::Failed,
-            0,
-            0,
-            0,
-            "not sent: redis: connection refused",
-        );
+        let mut unsent = c(Action::Pause, CommandState::Failed, 0, 0, 0, None);
         unsent.sent_at = None;
         unsent.detail = "redis: connection refused".into();
         assert_eq!(

@@ -4,7 +4,7 @@ pub mod api;
 pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod backend;
-mod commands;
+mod client;
 mod components;
 mod format;
 pub mod i18n;

@@ -80,6 +80,15 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.code() == s)
     }
 
+    /// Whether it is done the moment it is sent (published, moved, deleted, emptied), rather
+    /// than confirmed later by the workers or the task's record.
+    pub fn done_when_sent(self) -> bool {
+        matches!(
+            self,
+            Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete
+        )
+    }
+
     /// The worker capability it needs.
     pub fn capability(self) -> &'static str {
         match self {
@@ -121,13 +130,6 @@ impl Limits {
             return Err("`concurrency` is 1–10,000 tasks at once, or null".into());
         }
         Ok(())
-    }
-
-    /// `qps 5, concurrency 4` (`own` where the consumer's own setting applies).
-    pub fn describe(&self) -> String {
-        let qps = self.qps.map_or("own".to_owned(), |q| q.to_string());
-        let conc = self.concurrency.map_or("own".to_owned(), |c| c.to_string());
-        format!("qps {qps}, concurrency {conc}")
     }
 }
 
@@ -174,11 +176,76 @@ pub struct Command {
     pub funboost: u32,
     /// When the state was reached, when known.
     pub done_at: Option<f64>,
-    /// Why it failed or is unsupported, or what the task did.
+    /// What sending it did (the limits set, where the task went, a retry's new task, how many
+    /// messages went); `None` for pause, resume, kill and revoke, and for commands not sent.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// Why it was not sent or took no effect, in words; empty otherwise.
     pub detail: String,
     /// How the task ended when it ended otherwise than the command asked.
     #[serde(default)]
     pub ended_as: Option<crate::event::TaskState>,
+}
+
+/// What sending a command did, as fields a program can read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The limits a `limits` command set (`null`: each consumer's own setting).
+    Limits {
+        qps: Option<f64>,
+        concurrency: Option<u32>,
+    },
+    /// Where a `priority` command moved the waiting task.
+    Moved {
+        /// To the front of its queue …
+        front: bool,
+        /// … or to this priority.
+        priority: Option<f64>,
+    },
+    /// The new task a `retry` published.
+    Retried { task_id: String },
+    /// Messages a `clear` removed.
+    Cleared { removed: u64 },
+    /// Messages held by stopped consumers that a `requeue` put back.
+    Requeued { put_back: u64 },
+    /// A `delete` took the message out and recorded the task as revoked.
+    Deleted,
+}
+
+/// In words, for the audit log and people reading the API.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let own = |v: Option<String>| v.unwrap_or_else(|| "own".to_owned());
+        match self {
+            Outcome::Limits { qps, concurrency } => write!(
+                f,
+                "qps {}, concurrency {}",
+                own(qps.map(|q| q.to_string())),
+                own(concurrency.map(|c| c.to_string()))
+            ),
+            Outcome::Moved { front: true, .. } => f.write_str("to the front of the queue"),
+            Outcome::Moved { priority, .. } => {
+                write!(f, "to priority {}", priority.unwrap_or_default())
+            }
+            Outcome::Retried { task_id } => write!(f, "published again as task {task_id}"),
+            Outcome::Cleared { removed } => write!(f, "{removed} waiting messages removed"),
+            Outcome::Requeued { put_back } => {
+                write!(f, "{put_back} messages held by stopped consumers put back")
+            }
+            Outcome::Deleted => f.write_str("deleted from the queue; recorded as revoked"),
+        }
+    }
+}
+
+/// The typed confirmation `POST /queues/{queue}/clear` needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClearConfirm {
+    /// The queue's name, typed again.
+    pub confirm: String,
 }
 
 /// What can be done to one task now, and what was last asked.
@@ -288,4 +355,46 @@ pub struct WaitingPage {
     pub total: u64,
     pub offset: u64,
     pub messages: Vec<WaitingMessage>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_travel_as_tagged_fields() {
+        let cases = [
+            (
+                Outcome::Limits {
+                    qps: Some(2.5),
+                    concurrency: None,
+                },
+                r#"{"kind":"limits","qps":2.5,"concurrency":null}"#,
+                "qps 2.5, concurrency own",
+            ),
+            (
+                Outcome::Retried {
+                    task_id: "t-2".into(),
+                },
+                r#"{"kind":"retried","task_id":"t-2"}"#,
+                "published again as task t-2",
+            ),
+            (
+                Outcome::Cleared { removed: 4 },
+                r#"{"kind":"cleared","removed":4}"#,
+                "4 waiting messages removed",
+            ),
+            (
+                Outcome::Deleted,
+                r#"{"kind":"deleted"}"#,
+                "deleted from the queue; recorded as revoked",
+            ),
+        ];
+        for (outcome, json, words) in cases {
+            assert_eq!(serde_json::to_string(&outcome).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Outcome>(json).unwrap(), outcome);
+            assert_eq!(outcome.to_string(), words);
+        }
+        assert!(serde_json::from_str::<Outcome>(r#"{"kind":"exploded"}"#).is_err());
+    }
 }

@@ -44,6 +44,35 @@ impl ErrorKind {
         }
     }
 
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::Invalid,
+        ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::Unsupported,
+        ErrorKind::TooLarge,
+        ErrorKind::TooMany,
+        ErrorKind::Unavailable,
+    ];
+
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The kind an HTTP status stands for (a 409 reads as a conflict; other 4xx as invalid,
+    /// other 5xx as unavailable), for answers that do not say.
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            409 => ErrorKind::Conflict,
+            s if s >= 500 => ErrorKind::Unavailable,
+            s => ErrorKind::ALL
+                .into_iter()
+                .find(|k| k.status() == s)
+                .unwrap_or(ErrorKind::Invalid),
+        }
+    }
+
     /// The code in `{"error": {"code": …}}`.
     pub fn code(self) -> &'static str {
         match self {
@@ -132,17 +161,12 @@ mod tests {
 
     #[test]
     fn each_kind_has_one_status_and_code() {
-        let kinds = [
-            ErrorKind::Invalid,
-            ErrorKind::Unauthorized,
-            ErrorKind::Forbidden,
-            ErrorKind::NotFound,
-            ErrorKind::Conflict,
-            ErrorKind::Unsupported,
-            ErrorKind::TooLarge,
-            ErrorKind::TooMany,
-            ErrorKind::Unavailable,
-        ];
+        let kinds = ErrorKind::ALL;
+        for k in kinds {
+            assert_eq!(ErrorKind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(ErrorKind::from_status(404), ErrorKind::NotFound);
+        assert_eq!(ErrorKind::from_status(418), ErrorKind::Invalid);
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), kinds.len());
         assert_eq!(ServiceError::not_found("x").status(), 404);

@@ -12,6 +12,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod overview;
 pub mod queue;
+pub mod rest;
 pub mod series;
 pub mod state;
 pub mod task;

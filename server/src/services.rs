@@ -251,10 +251,7 @@ impl Backend for Services {
             .await
             .map_err(unavailable)?
             .into_iter()
-            .find(|c| {
-                protocol::control::Action::from_code(&c.action)
-                    .is_some_and(|a| a.is_desired_state())
-            })
+            .find(|c| c.action.is_desired_state())
             .map(|row| crate::control::judge(&row, overview.now, &consumers, None));
         Ok(QueuePage {
             now: overview.now,

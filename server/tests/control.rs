@@ -214,7 +214,11 @@ async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry(
     assert_eq!(status, 400, "unknown fields are refused: {err}");
     let (status, set) = limits(json!({"qps": 20.0, "concurrency": 1})).await;
     assert_eq!(status, 202, "{set}");
-    assert_eq!(set["detail"], "qps 20, concurrency 1");
+    assert_eq!(
+        set["outcome"],
+        json!({"kind": "limits", "qps": 20.0, "concurrency": 1})
+    );
+    assert_eq!(set["detail"], "");
     let sent = Instant::now();
     loop {
         let (_, fleet) = get_json(&format!("{}/api/v1/workers?queue={queue}", td.url)).await;
@@ -243,7 +247,8 @@ async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry(
     let (status, retried) = post_command(&format!("{}/api/v1/tasks/t5/retry", td.url)).await;
     assert_eq!(status, 202, "{retried}");
     assert_eq!(retried["state"], "applied");
-    let new_id = retried["detail"].as_str().unwrap().to_owned();
+    assert_eq!(retried["outcome"]["kind"], "retried", "{retried}");
+    let new_id = retried["outcome"]["task_id"].as_str().unwrap().to_owned();
     assert_ne!(new_id, "t5");
     wait_state(&td, &new_id, "failed", Duration::from_secs(10)).await;
     let (_, again) = get_json(&format!("{}/api/v1/tasks/{new_id}", td.url)).await;
@@ -311,8 +316,8 @@ async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry(
     let (status, cleared) = clear(queue).await;
     assert_eq!(status, 202, "{cleared}");
     assert_eq!(
-        (cleared["state"].as_str(), cleared["detail"].as_str()),
-        (Some("applied"), Some("3 waiting messages removed"))
+        (cleared["state"].as_str(), &cleared["outcome"]),
+        (Some("applied"), &json!({"kind": "cleared", "removed": 3}))
     );
     let waiting: u64 = redis::cmd("LLEN")
         .arg(queue)
@@ -395,7 +400,10 @@ async fn rust_workers_confirm_pause_and_limits_and_honour_kill_revoke_and_retry(
     publish(&broker, prio, "p0", false).await;
     let (status, moved) = to("p0", prio, json!({"priority": 9})).await;
     assert_eq!(status, 202, "{moved}");
-    assert_eq!(moved["detail"], "priority 9");
+    assert_eq!(
+        moved["outcome"],
+        json!({"kind": "moved", "front": false, "priority": 9.0})
+    );
     let top: Vec<String> = redis::cmd("LRANGE")
         .arg("prio:4")
         .arg(0)
@@ -433,8 +441,9 @@ async fn commands_are_recorded(td: &Taskdeck) {
         "{pause}"
     );
     assert_eq!(
-        pause["detail"],
-        "no live consumer: it applies when one starts"
+        (&pause["confirmable"], &pause["funboost"], &pause["outcome"]),
+        (&json!(0), &json!(0), &json!(null)),
+        "nobody to apply it yet: {pause}"
     );
     let (status, _) = post_command(&format!("{}/api/v1/tasks/w1/revoke", td.url)).await;
     assert_eq!(status, 202);
@@ -451,6 +460,43 @@ async fn commands_are_recorded(td: &Taskdeck) {
     let (_, one) = get_json(&format!("{}/api/v1/commands?task_id=w1", td.url)).await;
     assert_eq!(one.as_array().unwrap().len(), 1);
     assert!(one[0]["sent_at"].as_f64().unwrap() >= one[0]["requested_at"].as_f64().unwrap());
+    // What a command did is kept with it, as fields.
+    let resp = request(
+        reqwest::Method::PUT,
+        &format!("{}/api/v1/queues/mail/limits", td.url),
+    )
+    .json(&json!({"qps": 2.5, "concurrency": null}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 202);
+    let resp = request(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/queues/mail/clear", td.url),
+    )
+    .json(&json!({"confirm": "mail"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 202);
+    let (_, list) = get_json(&format!("{}/api/v1/commands?queue=mail&limit=2", td.url)).await;
+    assert_eq!(
+        (&list[0]["action"], &list[0]["outcome"], &list[0]["detail"]),
+        (
+            &json!("clear"),
+            &json!({"kind": "cleared", "removed": 0}),
+            &json!("")
+        ),
+        "{list}"
+    );
+    assert_eq!(
+        (&list[1]["action"], &list[1]["outcome"]),
+        (
+            &json!("limits"),
+            &json!({"kind": "limits", "qps": 2.5, "concurrency": null})
+        ),
+        "{list}"
+    );
     let (status, _) = get_json(&format!("{}/api/v1/commands?limit=0", td.url)).await;
     assert_eq!(status, 400);
 }
@@ -677,7 +723,10 @@ async fn waiting_messages_are_listed_and_deleted() {
     let (status, deleted) =
         post_command(&format!("{}/api/v1/tasks/w2/delete?queue={q}", td.url)).await;
     assert_eq!(status, 202, "{deleted}");
-    assert_eq!(deleted["state"], "applied");
+    assert_eq!(
+        (&deleted["state"], &deleted["outcome"]),
+        (&json!("applied"), &json!({"kind": "deleted"}))
+    );
     let (_, task) = get_json(&format!("{}/api/v1/tasks/w2", td.url)).await;
     assert_eq!(
         (

@@ -179,6 +179,181 @@ async fn server_function_and_rest_api_share_the_service_layer() {
     }
 }
 
+/// Sends `call` as a signed-in page does (session cookie and CSRF token) and reads the answer
+/// the way the pages do.
+async fn send_as_page<C: protocol::rest::Call>(
+    http: &reqwest::Client,
+    url: &str,
+    csrf: &str,
+    call: &C,
+) -> Result<C::Answer, protocol::ServiceError> {
+    let method = reqwest::Method::from_bytes(C::METHOD.as_str().as_bytes()).unwrap();
+    let mut req = http
+        .request(method, format!("{url}{}", call.path()))
+        .header("x-csrf-token", csrf)
+        .header("accept", "application/json");
+    if let Some(body) = call.body() {
+        req = req.header("content-type", "application/json").body(body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    protocol::rest::answer::<C>(status, &resp.text().await.unwrap())
+}
+
+fn method_of<C: protocol::rest::Call>(_: &C) -> &'static str {
+    C::METHOD.as_str()
+}
+
+/// Whether `path` (query cut off) is an instance of one of the OpenAPI document's templates
+/// with `method`, and whether that operation takes a body.
+fn documented(api: &serde_json::Value, method: &str, path: &str) -> Option<bool> {
+    let path = path.split('?').next().unwrap();
+    let parts: Vec<&str> = path.split('/').collect();
+    let paths = api["paths"].as_object().unwrap();
+    // A literal route (`/tasks/bulk`) before a template (`/tasks/{task_id}`).
+    let ops = paths.get(path).or_else(|| {
+        paths.iter().find_map(|(template, ops)| {
+            let pattern: Vec<&str> = template.split('/').collect();
+            let fits = pattern.len() == parts.len()
+                && pattern
+                    .iter()
+                    .zip(&parts)
+                    .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
+            fits.then_some(ops)
+        })
+    })?;
+    ops.get(method.to_lowercase())
+        .map(|op| op.get("requestBody").is_some())
+}
+
+/// Every change a page sends is a typed request of `protocol::rest`: its method and path are
+/// a route of the OpenAPI document (with a body exactly when the route takes one), the server
+/// accepts it from a signed-in page, and its answer, or refusal, reads back typed.
+#[tokio::test]
+async fn every_change_the_pages_send_is_a_documented_route_answered_in_its_type() {
+    use protocol::control::{Action, BulkRequest, Limits, MoveTo};
+    use protocol::rest::*;
+    use protocol::ErrorKind;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &[]);
+    let (_, api) = get_json(&format!("{}/api/v1/openapi.json", td.url)).await;
+    let http = browser();
+    assert_eq!(
+        sign_in(&http, &td.url, "admin", ADMIN_PASSWORD, "/")
+            .await
+            .status(),
+        303
+    );
+    let csrf = page_me(&http, &td.url).await["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    macro_rules! check {
+        ($call:expr) => {{
+            let call = $call;
+            let path = call.path();
+            let method = method_of(&call);
+            let takes_body = documented(&api, method, &path)
+                .unwrap_or_else(|| panic!("{method} {path} is not in the OpenAPI document"));
+            assert_eq!(takes_body, call.body().is_some(), "{method} {path}");
+            send_as_page(&http, &td.url, &csrf, &call).await
+        }};
+    }
+    let odd = "a/b c?%";
+    let user = check!(PutUser {
+        name: "ops.one".into(),
+        change: protocol::auth::UserChange {
+            role: Some(protocol::auth::Role::Operator),
+            password: Some("long enough".into()),
+        },
+    })
+    .unwrap();
+    assert_eq!(
+        (user.name.as_str(), user.role),
+        ("ops.one", protocol::auth::Role::Operator)
+    );
+    check!(DeleteUser {
+        name: "ops.one".into()
+    })
+    .unwrap();
+    let e = check!(DeleteUser { name: odd.into() }).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    let token = check!(CreateToken(protocol::auth::NewToken {
+        name: "scripts".into(),
+        scopes: vec![protocol::auth::Scope::Read],
+    }))
+    .unwrap();
+    assert!(!token.value.is_empty());
+    check!(RevokeToken { id: token.token.id }).unwrap();
+
+    // Commands on a queue and tasks nobody knows: refused, each with its kind.
+    for action in [
+        QueueAction::Pause,
+        QueueAction::Resume,
+        QueueAction::Requeue,
+    ] {
+        let e = check!(QueueCommand {
+            queue: odd.into(),
+            action
+        })
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "{action:?}: {e}");
+    }
+    let e = check!(SetLimits {
+        queue: odd.into(),
+        limits: Limits {
+            qps: Some(1.0),
+            concurrency: None
+        }
+    })
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    let e = check!(ClearQueue {
+        queue: odd.into(),
+        confirm: "other".into()
+    })
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+    for action in [
+        TaskAction::Kill,
+        TaskAction::Revoke,
+        TaskAction::Retry,
+        TaskAction::Delete,
+    ] {
+        let e = check!(TaskCommand {
+            task_id: odd.into(),
+            action,
+            queue: None
+        })
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "{action:?}: {e}");
+    }
+    let e = check!(MoveTask {
+        task_id: odd.into(),
+        queue: None,
+        to: MoveTo {
+            front: true,
+            priority: None
+        }
+    })
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    let bulk = check!(StartBulk(BulkRequest {
+        action: Action::Retry,
+        ids: None,
+        filter: Some("state=failed".into()),
+        queue: None,
+    }))
+    .unwrap();
+    let progress = check!(BulkProgress {
+        id: bulk.id.clone()
+    })
+    .unwrap();
+    assert_eq!((progress.id, progress.action), (bulk.id, Action::Retry));
+    let e = check!(BulkProgress { id: odd.into() }).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+}
+
 #[tokio::test]
 async fn postgres_store_is_migrated_once_and_reported_healthy() {
     let admin_url = service_url("TEST_POSTGRES_URL");

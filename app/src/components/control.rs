@@ -5,27 +5,28 @@ use crate::me::use_me;
 use crate::prefs::{use_prefs, use_strings};
 use leptos::prelude::*;
 use protocol::auth::Role;
-use protocol::control::{Command, CommandState};
+use protocol::control::{BulkRequest, Command, CommandState};
+use protocol::rest::{BulkProgress, Call, StartBulk};
 
 /// Whether the signed-in user may send commands.
 pub fn can_command() -> bool {
     use_me().is_some_and(|m| m.role >= Role::Operator)
 }
 
-/// A button that POSTs `path` (after `confirm`, when given) and reports the command sent, or
+/// A button that sends `call` (after `confirm`, when given) and reports the command sent, or
 /// shows why it was not.
 #[component]
-pub fn CommandButton(
+pub fn CommandButton<C>(
     label: fn(&crate::i18n::Strings) -> &'static str,
-    path: String,
+    call: C,
     #[prop(optional)] confirm: Option<fn(&crate::i18n::Strings) -> &'static str>,
     on_sent: Callback<Command>,
     testid: &'static str,
     #[prop(optional)] primary: bool,
-    /// A JSON body, for commands that take one.
-    #[prop(optional)]
-    body: Option<String>,
-) -> impl IntoView {
+) -> impl IntoView
+where
+    C: Call<Answer = Command> + Clone + Send + Sync + 'static,
+{
     let t = use_strings();
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -35,12 +36,11 @@ pub fn CommandButton(
         }
         busy.set(true);
         error.set(None);
-        let path = path.clone();
-        let body = body.clone();
+        let call = call.clone();
         leptos::task::spawn_local(async move {
-            match crate::commands::send("POST", &path, body).await {
+            match crate::client::send(&call).await {
                 Ok(command) => on_sent.run(command),
-                Err(e) => error.set(Some(e)),
+                Err(e) => error.set(Some(e.message)),
             }
             busy.set(false);
         });
@@ -101,24 +101,24 @@ pub fn newest(a: Option<Command>, b: Option<Command>) -> Option<Command> {
     }
 }
 
-/// Starts a bulk command (`body` as `POST /api/v1/tasks/bulk` takes it) and follows its
-/// progress in `job` until it is done; `error` says why it could not start or be followed.
+/// Starts a bulk command and follows its progress in `job` until it is done; `error` says why
+/// it could not start or be followed.
 pub async fn run_bulk(
-    body: String,
+    request: BulkRequest,
     job: RwSignal<Option<protocol::control::Bulk>>,
     error: RwSignal<Option<String>>,
 ) {
-    use protocol::control::Bulk;
-    let started =
-        match crate::commands::request::<Bulk>("POST", "/api/v1/tasks/bulk", Some(body)).await {
-            Ok(started) => started,
-            Err(e) => return error.set(Some(e)),
-        };
-    let path = format!("/api/v1/tasks/bulk/{}", started.id);
+    let started = match crate::client::send(&StartBulk(request)).await {
+        Ok(started) => started,
+        Err(e) => return error.set(Some(e.message)),
+    };
+    let progress = BulkProgress {
+        id: started.id.clone(),
+    };
     job.set(Some(started));
     loop {
         sleep_ms(500).await;
-        match crate::commands::request::<Bulk>("GET", &path, None).await {
+        match crate::client::send(&progress).await {
             Ok(now) => {
                 let done = now.finished_at.is_some();
                 job.set(Some(now));
@@ -126,7 +126,7 @@ pub async fn run_bulk(
                     return;
                 }
             }
-            Err(e) => return error.set(Some(e)),
+            Err(e) => return error.set(Some(e.message)),
         }
     }
 }

@@ -9,17 +9,7 @@ pub fn queue_href(queue: &str) -> String {
 }
 
 /// `s` percent-encoded for a path segment or a query value: unreserved characters kept.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use protocol::rest::segment as encode;
 
 /// The path of a task's page.
 pub fn task_href(task_id: &str) -> String {

@@ -3,7 +3,7 @@
 //! session's CSRF token, like every other change a page makes.
 
 use crate::api::{admin_audit, admin_tokens, admin_users};
-use crate::commands::request;
+use crate::client::send;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::encode;
 use crate::components::title::PageTitle;
@@ -12,7 +12,10 @@ use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use protocol::auth::{AuditPage, CreatedToken, Role, Scope, TokenInfo, UserInfo};
+use protocol::auth::{
+    AuditPage, CreatedToken, NewToken, Role, Scope, TokenInfo, UserChange, UserInfo,
+};
+use protocol::rest::{Call, CreateToken, DeleteUser, PutUser, RevokeToken};
 
 /// The three tabs, and a plain refusal for anyone but an admin.
 #[component]
@@ -72,27 +75,21 @@ fn UsersBody() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let users = Resource::new(move || version.get(), |_| admin_users());
     let message = RwSignal::new(None::<Result<String, String>>);
-    // Every change: the API call, then the list again.
-    let change = move |method: &'static str, path: String, body: Option<String>| {
-        message.set(None);
-        leptos::task::spawn_local(async move {
-            let done = request::<serde_json::Value>(method, &path, body).await;
-            message.set(Some(done.map(|_| use_strings_now().adm_saved.to_owned())));
-            version.update(|v| *v += 1);
-        });
-    };
+    let put =
+        move |name: String, change: UserChange| apply(PutUser { name, change }, message, version);
     let (new_name, new_role, new_password) = (
         RwSignal::new(String::new()),
-        RwSignal::new("viewer".to_owned()),
+        RwSignal::new(Role::Viewer),
         RwSignal::new(String::new()),
     );
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let body = serde_json::json!({"role": new_role.get_untracked(), "password": new_password.get_untracked()}).to_string();
-        change(
-            "PUT",
-            format!("/api/v1/users/{}", encode(new_name.get_untracked().trim())),
-            Some(body),
+        put(
+            new_name.get_untracked().trim().to_owned(),
+            UserChange {
+                role: Some(new_role.get_untracked()),
+                password: Some(new_password.get_untracked()),
+            },
         );
         new_password.set(String::new());
         new_name.set(String::new());
@@ -114,14 +111,17 @@ fn UsersBody() -> impl IntoView {
                                     {list.into_iter().map(|u: UserInfo| {
                                         let own = u.name == me;
                                         let name = u.name.clone();
-                                        let path = format!("/api/v1/users/{}", encode(&u.name));
-                                        let (p1, p2, p3) = (path.clone(), path.clone(), path);
+                                        let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
                                         let password = RwSignal::new(String::new());
                                         view! {
                                             <tr data-user=name.clone()>
                                                 <td class="mono">{name.clone()} {own.then(|| view! { <span class="muted small">" (" {move || t().adm_you} ")"</span> })}</td>
                                                 <td>
-                                                    <select disabled=own data-testid="role" on:change=move |e| change("PUT", p1.clone(), Some(serde_json::json!({"role": event_target_value(&e)}).to_string()))>
+                                                    <select disabled=own data-testid="role" on:change=move |e| {
+                                                        if let Ok(role) = event_target_value(&e).parse::<Role>() {
+                                                            put(n1.clone(), UserChange { role: Some(role), password: None });
+                                                        }
+                                                    }>
                                                         {Role::ALL.into_iter().map(|r| view! {
                                                             <option value=r.code() selected=r == u.role>{move || prefs.locale.get().role(r)}</option>
                                                         }).collect_view()}
@@ -132,7 +132,7 @@ fn UsersBody() -> impl IntoView {
                                                 <td>
                                                     <form class="inline-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
                                                         ev.prevent_default();
-                                                        change("PUT", p2.clone(), Some(serde_json::json!({"password": password.get_untracked()}).to_string()));
+                                                        put(n2.clone(), UserChange { role: None, password: Some(password.get_untracked()) });
                                                         password.set(String::new());
                                                     }>
                                                         <input type="password" autocomplete="new-password" minlength="8" required placeholder=move || t().adm_new_password
@@ -143,7 +143,7 @@ fn UsersBody() -> impl IntoView {
                                                 <td>
                                                     {(!own).then(|| view! {
                                                         <button type="button" class="button danger" data-testid="remove" on:click=move |_| {
-                                                            if confirm(t().adm_remove_confirm) { change("DELETE", p3.clone(), None) }
+                                                            if confirm(t().adm_remove_confirm) { apply(DeleteUser { name: n3.clone() }, message, version) }
                                                         }>{move || t().adm_remove}</button>
                                                     })}
                                                 </td>
@@ -163,7 +163,7 @@ fn UsersBody() -> impl IntoView {
             <form class="inline-form add-form" on:submit=add data-testid="add-user">
                 <label>{move || t().adm_name}<input required maxlength="64" pattern="[A-Za-z0-9._@\\-]+" prop:value=move || new_name.get() on:input=move |e| new_name.set(event_target_value(&e))/></label>
                 <label>{move || t().adm_role}
-                    <select on:change=move |e| new_role.set(event_target_value(&e))>
+                    <select on:change=move |e| if let Ok(r) = event_target_value(&e).parse() { new_role.set(r) }>
                         {Role::ALL.into_iter().map(|r| view! { <option value=r.code() selected=r == Role::Viewer>{move || prefs.locale.get().role(r)}</option> }).collect_view()}
                     </select>
                 </label>
@@ -172,6 +172,23 @@ fn UsersBody() -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// Sends a change, says how it went in `message`, then has the list read again.
+fn apply<C: Call + 'static>(
+    call: C,
+    message: RwSignal<Option<Result<String, String>>>,
+    version: RwSignal<u32>,
+) {
+    message.set(None);
+    leptos::task::spawn_local(async move {
+        let done = send(&call).await;
+        message.set(Some(
+            done.map(|_| use_strings_now().adm_saved.to_owned())
+                .map_err(|e| e.message),
+        ));
+        version.update(|v| *v += 1);
+    });
 }
 
 /// The strings of the page's language now (outside a reactive view).
@@ -207,17 +224,18 @@ fn TokensBody() -> impl IntoView {
     let scopes = RwSignal::new(vec![Scope::Ingest]);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let body =
-            serde_json::json!({"name": name.get_untracked(), "scopes": scopes.get_untracked()})
-                .to_string();
+        let call = CreateToken(NewToken {
+            name: name.get_untracked(),
+            scopes: scopes.get_untracked(),
+        });
         message.set(None);
         leptos::task::spawn_local(async move {
-            match request::<CreatedToken>("POST", "/api/v1/tokens", Some(body)).await {
+            match send(&call).await {
                 Ok(c) => {
                     created.set(Some(c));
                     name.set(String::new());
                 }
-                Err(e) => message.set(Some(Err(e))),
+                Err(e) => message.set(Some(Err(e.message))),
             }
             version.update(|v| *v += 1);
         });
@@ -226,17 +244,7 @@ fn TokensBody() -> impl IntoView {
         if !confirm(t().adm_revoke_confirm) {
             return;
         }
-        message.set(None);
-        leptos::task::spawn_local(async move {
-            let done = request::<serde_json::Value>(
-                "DELETE",
-                &format!("/api/v1/tokens/{}", encode(&id)),
-                None,
-            )
-            .await;
-            message.set(Some(done.map(|_| use_strings_now().adm_saved.to_owned())));
-            version.update(|v| *v += 1);
-        });
+        apply(RevokeToken { id }, message, version);
     };
     view! {
         {move || created.get().map(|c| view! {

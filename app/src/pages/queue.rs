@@ -19,8 +19,10 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::params::ParamsMap;
+use protocol::control::Limits;
 use protocol::overview::failure_rate;
 use protocol::queue::QueuePage;
+use protocol::rest::{ClearQueue, QueueAction, QueueCommand, SetLimits};
 use protocol::series::{Grain, Series};
 
 /// What the charts show: a live window of one grain, or a fixed range.
@@ -480,17 +482,18 @@ fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView
         <div class="control-row" data-testid="queue-control">
             {may.then_some(move || {
                 let q = q.clone();
+                let on = |action| QueueCommand { queue: q.clone(), action };
                 if paused.get() {
-                    view! { <control::CommandButton label=|t| t.ctl_resume path=format!("/api/v1/queues/{}/resume", encode(&q)) on_sent testid="resume" primary=true/> }.into_any()
+                    view! { <control::CommandButton label=|t| t.ctl_resume call=on(QueueAction::Resume) on_sent testid="resume" primary=true/> }.into_any()
                 } else {
-                    view! { <control::CommandButton label=|t| t.ctl_pause path=format!("/api/v1/queues/{}/pause", encode(&q)) on_sent testid="pause"/> }.into_any()
+                    view! { <control::CommandButton label=|t| t.ctl_pause call=on(QueueAction::Pause) on_sent testid="pause"/> }.into_any()
                 }
             })}
             {may.then(|| {
-                let path = format!("/api/v1/queues/{}/requeue", encode(&queue));
+                let call = QueueCommand { queue: queue.clone(), action: QueueAction::Requeue };
                 view! {
                     <span title=move || use_strings()().ctl_requeue_hint>
-                        <control::CommandButton label=|t| t.ctl_requeue path on_sent testid="requeue"/>
+                        <control::CommandButton label=|t| t.ctl_requeue call on_sent testid="requeue"/>
                     </span>
                 }
             })}
@@ -536,18 +539,20 @@ fn LimitsForm(
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let number = |s: String| s.trim().replace(',', ".");
-        let body = serde_json::json!({
-            "qps": number(qps.get_untracked()).parse::<f64>().ok(),
-            "concurrency": number(concurrency.get_untracked()).parse::<u32>().ok(),
-        })
-        .to_string();
-        let path = format!("/api/v1/queues/{}/limits", encode(&queue));
+        // An empty field gives the consumers their own setting back.
+        let call = SetLimits {
+            queue: queue.clone(),
+            limits: Limits {
+                qps: number(qps.get_untracked()).parse().ok(),
+                concurrency: number(concurrency.get_untracked()).parse().ok(),
+            },
+        };
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match crate::commands::send("PUT", &path, Some(body)).await {
+            match crate::client::send(&call).await {
                 Ok(c) => on_sent.run(c),
-                Err(e) => error.set(Some(e)),
+                Err(e) => error.set(Some(e.message)),
             }
             busy.set(false);
         });
@@ -595,12 +600,14 @@ fn clear_queue(queue: String, on_sent: Callback<protocol::control::Command>) {
         );
         return;
     }
-    let path = format!("/api/v1/queues/{}/clear", encode(&queue));
-    let body = serde_json::json!({ "confirm": typed.trim() }).to_string();
+    let call = ClearQueue {
+        confirm: typed.trim().to_owned(),
+        queue,
+    };
     leptos::task::spawn_local(async move {
-        match crate::commands::send("POST", &path, Some(body)).await {
+        match crate::client::send(&call).await {
             Ok(c) => on_sent.run(c),
-            Err(e) => alert(&e),
+            Err(e) => alert(&e.message),
         }
     });
 }

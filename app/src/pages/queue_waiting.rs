@@ -4,13 +4,14 @@
 
 use crate::api::queue_waiting;
 use crate::components::control::{self, CommandButton, CommandStatus};
-use crate::components::links::{encode, task_href};
+use crate::components::links::task_href;
 use crate::components::pick::{PickAll, PickOne, Picked};
 use crate::format;
 use crate::prefs::{use_prefs, use_strings, Prefs};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use protocol::control::{Action, Bulk, Command, WaitingMessage, WaitingPage};
+use protocol::control::{Action, Bulk, BulkRequest, Command, MoveTo, WaitingMessage, WaitingPage};
+use protocol::rest::{MoveTask, TaskAction, TaskCommand};
 
 /// Messages per page.
 const PAGE: u32 = 20;
@@ -124,20 +125,27 @@ fn Row(
     let published = m.publish_time;
     let state = m.state;
     let actions = id.clone().map(|id| {
-        let path = |what: &str| {
-            format!(
-                "/api/v1/tasks/{}/{what}?queue={}",
-                encode(&id),
-                encode(&queue)
-            )
+        // The queue goes along: funboost has no record of a task nobody took yet.
+        let on = |action| TaskCommand {
+            task_id: id.clone(),
+            action,
+            queue: Some(queue.clone()),
+        };
+        let front = MoveTask {
+            task_id: id.clone(),
+            queue: Some(queue.clone()),
+            to: MoveTo {
+                front: true,
+                priority: None,
+            },
         };
         view! {
             <div class="row-actions">
                 {(m.position > 0).then(|| view! {
-                    <CommandButton label=|t| t.ctl_front path=path("priority") body=r#"{"front":true}"#.to_owned() on_sent testid="waiting-front"/>
+                    <CommandButton label=|t| t.ctl_front call=front on_sent testid="waiting-front"/>
                 })}
-                <CommandButton label=|t| t.ctl_revoke path=path("revoke") confirm=|t| t.ctl_revoke_confirm on_sent testid="waiting-revoke"/>
-                <CommandButton label=|t| t.ctl_delete path=path("delete") confirm=|t| t.ctl_delete_confirm on_sent testid="waiting-delete"/>
+                <CommandButton label=|t| t.ctl_revoke call=on(TaskAction::Revoke) confirm=|t| t.ctl_revoke_confirm on_sent testid="waiting-revoke"/>
+                <CommandButton label=|t| t.ctl_delete call=on(TaskAction::Delete) confirm=|t| t.ctl_delete_confirm on_sent testid="waiting-delete"/>
             </div>
         }
     });
@@ -201,11 +209,15 @@ fn SelectionBar(
                 return;
             }
             error.set(None);
-            let body =
-                serde_json::json!({ "action": action, "ids": ids, "queue": queue }).to_string();
+            let request = BulkRequest {
+                action,
+                ids: Some(ids),
+                filter: None,
+                queue: Some(queue.clone()),
+            };
             let on_done = on_done.clone();
             leptos::task::spawn_local(async move {
-                control::run_bulk(body, job, error).await;
+                control::run_bulk(request, job, error).await;
                 selected.set(Default::default());
                 on_done();
             });

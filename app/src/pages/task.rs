@@ -279,6 +279,9 @@ fn Attempts(attempts: Vec<Attempt>) -> impl IntoView {
 #[component]
 fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
     use crate::components::control::{can_command, newest, CommandButton, CommandStatus};
+    use crate::components::links::task_href;
+    use protocol::control::{MoveTo, Outcome};
+    use protocol::rest::{MoveTask, TaskAction, TaskCommand};
     let t = use_strings();
     let id = task_id.clone();
     // Asked once the page is interactive, and again while a command is on its way.
@@ -310,26 +313,32 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
     });
     let on_sent = Callback::new(move |c| sent.set(Some(c)));
     let action = match state {
-        TaskState::Running => Some(("kill", true)),
-        TaskState::Pending => Some(("revoke", false)),
+        TaskState::Running => Some(TaskAction::Kill),
+        TaskState::Pending => Some(TaskAction::Revoke),
         _ => None,
     };
     let retryable = state.is_final() && state != TaskState::Success;
-    let front_path = format!(
-        "/api/v1/tasks/{}/priority",
-        crate::components::links::encode(&task_id)
-    );
-    let retry_path = format!(
-        "/api/v1/tasks/{}/retry",
-        crate::components::links::encode(&task_id)
-    );
+    let front = MoveTask {
+        task_id: task_id.clone(),
+        queue: None,
+        to: MoveTo {
+            front: true,
+            priority: None,
+        },
+    };
+    let on = |action| TaskCommand {
+        task_id: task_id.clone(),
+        action,
+        queue: None,
+    };
+    let (stop, retry) = (action.map(on), on(TaskAction::Retry));
     let may = can_command();
     view! {
         <div class="control-row" data-testid="task-control">
-            {move || (may && action.is_some()).then(|| {
-                let (verb, is_kill) = action.unwrap();
+            {move || stop.clone().filter(|_| may).map(|call| {
+                let is_kill = call.action == TaskAction::Kill;
+                let verb = call.action.action().code();
                 let why_not = controls.get().and_then(Result::ok).and_then(|c| if is_kill { c.kill_unsupported } else { c.revoke_unsupported });
-                let path = format!("/api/v1/tasks/{}/{verb}", crate::components::links::encode(&task_id));
                 match why_not {
                     Some(why) => view! {
                         <button type="button" class="button" disabled=true data-testid=verb title=why.clone()>
@@ -337,21 +346,23 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
                         </button>
                         <span class="muted small" data-testid="control-unavailable">{why}</span>
                     }.into_any(),
-                    None if is_kill => view! { <CommandButton label=|t| t.ctl_kill path confirm=|t| t.ctl_kill_confirm on_sent testid="kill"/> }.into_any(),
-                    None => view! { <CommandButton label=|t| t.ctl_revoke path confirm=|t| t.ctl_revoke_confirm on_sent testid="revoke"/> }.into_any(),
+                    None if is_kill => view! { <CommandButton label=|t| t.ctl_kill call confirm=|t| t.ctl_kill_confirm on_sent testid="kill"/> }.into_any(),
+                    None => view! { <CommandButton label=|t| t.ctl_revoke call confirm=|t| t.ctl_revoke_confirm on_sent testid="revoke"/> }.into_any(),
                 }
             })}
             {(may && state == TaskState::Pending).then(|| view! {
-                <CommandButton label=|t| t.ctl_front path=front_path.clone() body=r#"{"front":true}"#.to_owned() on_sent testid="front"/>
+                <CommandButton label=|t| t.ctl_front call=front.clone() on_sent testid="front"/>
             })}
             {(may && retryable).then(|| view! {
-                <CommandButton label=|t| t.ctl_retry path=retry_path.clone() confirm=|t| t.ctl_retry_confirm on_sent testid="retry"/>
+                <CommandButton label=|t| t.ctl_retry call=retry.clone() confirm=|t| t.ctl_retry_confirm on_sent testid="retry"/>
             })}
             <CommandStatus command=latest/>
             // A retry made a new task: the way to it.
-            {move || latest.get().filter(|c| c.action == protocol::control::Action::Retry && !c.detail.is_empty()).map(|c| {
-                let href = format!("/tasks/{}", crate::components::links::encode(&c.detail));
-                view! { <A href=href attr:class="mono small" attr:data-testid="retry-link">{c.detail.clone()}</A> }
+            {move || latest.get().and_then(|c| match c.outcome {
+                Some(Outcome::Retried { task_id }) => Some(view! {
+                    <A href=task_href(&task_id) attr:class="mono small" attr:data-testid="retry-link">{task_id.clone()}</A>
+                }),
+                _ => None,
             })}
         </div>
     }

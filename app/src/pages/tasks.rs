@@ -616,7 +616,7 @@ fn BulkActions(
     total: Signal<Option<protocol::task::TaskTotal>>,
     selected: Picked,
 ) -> impl IntoView {
-    use protocol::control::{Action, Bulk};
+    use protocol::control::{Action, Bulk, BulkRequest};
     let t = use_strings();
     let prefs = use_prefs();
     let action = RwSignal::new(Action::Retry);
@@ -628,22 +628,22 @@ fn BulkActions(
     let start = move |ids: Option<Vec<String>>| {
         let a = action.get_untracked();
         let locale = prefs.locale.get_untracked();
-        let (question, body) = match &ids {
-            None => (
-                locale.bulk_confirm(a, total.get_untracked()),
-                serde_json::json!({ "action": a, "filter": filter.clone() }),
-            ),
-            Some(ids) => (
-                locale.bulk_confirm_selected(a, ids.len()),
-                serde_json::json!({ "action": a, "ids": ids }),
-            ),
+        let question = match &ids {
+            None => locale.bulk_confirm(a, total.get_untracked()),
+            Some(ids) => locale.bulk_confirm_selected(a, ids.len()),
+        };
+        let request = BulkRequest {
+            action: a,
+            filter: ids.is_none().then(|| filter.clone()),
+            ids: ids.clone(),
+            queue: None,
         };
         if !crate::components::control::confirmed(Some(&question)) {
             return;
         }
         error.set(None);
         leptos::task::spawn_local(async move {
-            crate::components::control::run_bulk(body.to_string(), job, error).await;
+            crate::components::control::run_bulk(request, job, error).await;
             if ids.is_some() {
                 selected.set(Default::default());
             }

@@ -20,7 +20,7 @@ pub fn judge(
     consumers: &[Consumer],
     task: Option<(TaskState, Option<f64>)>,
 ) -> Command {
-    let action = Action::from_code(&row.action).unwrap_or(Action::Pause);
+    let action = row.action;
     let alive: Vec<&Consumer> = consumers
         .iter()
         .filter(|c| c.liveness == Liveness::Alive)
@@ -54,6 +54,7 @@ pub fn judge(
         confirmable: confirming.len() as u32,
         funboost,
         done_at: None,
+        outcome: row.outcome.clone(),
         detail: row.detail.clone(),
         ended_as: None,
     };
@@ -61,20 +62,18 @@ pub fn judge(
         out.state = CommandState::Failed;
         return out;
     };
+    if action.done_when_sent() {
+        // The message is published, moved or deleted, the lists are emptied.
+        out.state = CommandState::Applied;
+        out.done_at = Some(sent_at);
+        return out;
+    }
+    // Without a live consumer a pause or new limits wait for the next one to start; the
+    // counts say so.
     match action {
-        // Done when sent: the message is published, moved or deleted, the lists are emptied.
-        Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete => {
-            out.state = CommandState::Applied;
-            out.done_at = Some(sent_at);
-        }
         Action::Limits => {
             if out.confirmable > 0 && applied == out.confirmable {
                 out.state = CommandState::Applied;
-            } else if out.confirmable == 0 {
-                out.detail = format!(
-                    "{}; no live taskdeck consumer: it applies when one starts",
-                    row.detail
-                );
             }
         }
         Action::Pause | Action::Resume => {
@@ -86,9 +85,6 @@ pub fn judge(
                 && (funboost == 0 || funboost_had_time)
             {
                 out.state = CommandState::Applied;
-            }
-            if out.state == CommandState::Sent && out.confirmable + funboost == 0 {
-                out.detail = "no live consumer: it applies when one starts".into();
             }
         }
         Action::Kill | Action::Revoke => match task {
@@ -107,6 +103,7 @@ pub fn judge(
             }
             _ => {}
         },
+        _ => unreachable!("done when sent"),
     }
     out
 }
@@ -115,6 +112,7 @@ pub fn judge(
 mod tests {
     use super::super::{retry_kwargs, rules::unsupported_by};
     use super::*;
+    use protocol::control::Outcome;
     use protocol::heartbeat::Heartbeat;
 
     fn consumer(kind: &str, version: u64, alive: bool, capabilities: &[&str]) -> Consumer {
@@ -146,10 +144,11 @@ mod tests {
             requested_at: 100.0,
             sent_at,
             actor: "user:a".into(),
-            action: action.code().into(),
+            action,
             queue: "q".into(),
             task_id: None,
             version,
+            outcome: None,
             detail: String::new(),
         }
     }
@@ -178,8 +177,10 @@ mod tests {
         assert_eq!(c.state, CommandState::Applied);
         // Nobody to apply it yet; never sent at all.
         let c = judge(&pause, 500.0, &[], None);
-        assert_eq!(c.state, CommandState::Sent);
-        assert!(c.detail.contains("no live consumer"));
+        assert_eq!(
+            (c.state, c.confirmable, c.funboost),
+            (CommandState::Sent, 0, 0)
+        );
         assert_eq!(
             judge(&row(Action::Pause, None, None), 500.0, &[], None).state,
             CommandState::Failed
@@ -188,26 +189,33 @@ mod tests {
 
     #[test]
     fn retries_publish_and_limits_need_taskdeck_consumers() {
+        let new_task = Outcome::Retried {
+            task_id: "new-id".into(),
+        };
         let retry = CommandRow {
             task_id: Some("t".into()),
-            detail: "new-id".into(),
+            outcome: Some(new_task.clone()),
             ..row(Action::Retry, Some(100.0), None)
         };
         let c = judge(&retry, 100.0, &[], None);
         assert_eq!(
-            (c.state, c.detail.as_str()),
-            (CommandState::Applied, "new-id")
+            (c.state, c.outcome, c.done_at),
+            (CommandState::Applied, Some(new_task), Some(100.0))
         );
         let limits = CommandRow {
-            detail: "qps 5, concurrency own".into(),
+            outcome: Some(Outcome::Limits {
+                qps: Some(5.0),
+                concurrency: None,
+            }),
             ..row(Action::Limits, Some(100.0), Some(3))
         };
         let fb = consumer("funboost", 0, true, &[]);
         let c = judge(&limits, 200.0, std::slice::from_ref(&fb), None);
-        assert_eq!(c.state, CommandState::Sent, "funboost never applies limits");
-        assert!(c
-            .detail
-            .starts_with("qps 5, concurrency own; no live taskdeck consumer"));
+        assert_eq!(
+            (c.state, c.confirmable, c.funboost),
+            (CommandState::Sent, 0, 1),
+            "funboost never applies limits"
+        );
         let c = judge(
             &limits,
             101.0,

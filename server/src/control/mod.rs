@@ -14,7 +14,7 @@ use crate::ingest::Ingest;
 use crate::store::CommandRow;
 use crate::store::Store;
 pub use judge::judge;
-use protocol::control::{Action, Command, Desired, Limits, MoveTo};
+use protocol::control::{Action, Command, Desired, Limits, MoveTo, Outcome};
 use protocol::event::TaskState;
 use protocol::heartbeat::Consumer;
 use rules::unsupported_by;
@@ -39,6 +39,16 @@ fn refused_by_target(e: &anyhow::Error) -> bool {
             e.downcast_ref::<taskdeck_worker::BrokerError>(),
             Some(taskdeck_worker::BrokerError::NoPriorities)
         )
+}
+
+/// What writing a command to the control channel gave.
+enum Sent {
+    /// The desired-state version it set (pause, resume, limits).
+    Version(u64),
+    /// Done, and what it did when sending decides it (a retry's new task, messages removed).
+    Did(Option<Outcome>),
+    /// A message a delete took out of its queue, still to be recorded.
+    TakenOut(String),
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ServiceError {
@@ -253,16 +263,26 @@ impl Control {
             requested_at: crate::model::now_epoch(),
             sent_at: None,
             actor: who.actor.to_owned(),
-            action: action.code().to_owned(),
+            action,
             queue: queue.clone(),
             task_id: task.clone(),
             version: None,
-            detail: match (limits, placement) {
-                (Some(l), _) => l.describe(),
-                (_, Some(Placement::Front)) => "front".into(),
-                (_, Some(Placement::Priority(p))) => format!("priority {p}"),
-                _ => String::new(),
+            outcome: match (limits, placement) {
+                (Some(l), _) => Some(Outcome::Limits {
+                    qps: l.qps,
+                    concurrency: l.concurrency,
+                }),
+                (_, Some(Placement::Front)) => Some(Outcome::Moved {
+                    front: true,
+                    priority: None,
+                }),
+                (_, Some(Placement::Priority(p))) => Some(Outcome::Moved {
+                    front: false,
+                    priority: Some(p),
+                }),
+                _ => None,
             },
+            detail: String::new(),
         };
         // Recorded before it is sent: a crash in between leaves a command marked unsent.
         self.store.put_command(&row).await.map_err(unavailable)?;
@@ -276,31 +296,29 @@ impl Control {
                 params.as_ref(),
             )
             .await;
-        let sent = match (sent, action) {
-            (Ok((_, Some(raw))), Action::Delete) => {
+        let sent = match sent {
+            Ok(Sent::TakenOut(raw)) => {
                 let layout = taskdeck_worker::Queue::from_params(&queue, params.as_ref());
                 self.record_deleted(&layout, &raw, who.actor)
                     .await
-                    .map(|d| (None, Some(d)))
+                    .map(|()| Sent::Did(Some(Outcome::Deleted)))
             }
-            (sent, _) => sent,
+            sent => sent,
         };
         let target_refused = matches!(&sent, Err(e) if refused_by_target(e));
         let now = crate::model::now_epoch();
         match sent {
-            Ok((version, detail)) => {
+            Ok(sent) => {
                 row.sent_at = Some(now);
-                row.version = version.map(|v| v as i64);
-                if let Some(d) = detail {
-                    row.detail = d;
+                match sent {
+                    Sent::Version(v) => row.version = Some(v as i64),
+                    Sent::Did(Some(outcome)) => row.outcome = Some(outcome),
+                    Sent::Did(None) | Sent::TakenOut(_) => {}
                 }
             }
             Err(e) => row.detail = format!("{e:#}"),
         }
-        self.store
-            .command_sent(&row.id, row.sent_at, row.version, &row.detail)
-            .await
-            .map_err(unavailable)?;
+        self.store.command_sent(&row).await.map_err(unavailable)?;
         let outcome = if row.sent_at.is_some() {
             "ok"
         } else {
@@ -312,7 +330,7 @@ impl Control {
             action.code(),
             &target(&queue, task.as_deref()),
             outcome,
-            &row.detail,
+            &audit_detail(&row),
             who.ip,
         )
         .await;
@@ -329,8 +347,9 @@ impl Control {
         Ok(judge(&row, now, &consumers, None))
     }
 
-    /// Writes the command to the control channel; the desired-state version it set, if any.
-    /// The detail, when sending decides it (a retry's new task id).
+    /// Writes the command to the control channel; the desired-state version it set, if any,
+    /// and what it did, when sending decides it (a retry's new task, messages removed). A
+    /// delete answers the message it took out, for its record.
     async fn send(
         &self,
         action: Action,
@@ -339,7 +358,7 @@ impl Control {
         args: (Option<&Limits>, Option<Placement>),
         retry: Option<serde_json::Map<String, serde_json::Value>>,
         queue_params: Option<&serde_json::Value>,
-    ) -> anyhow::Result<(Option<u64>, Option<String>)> {
+    ) -> anyhow::Result<Sent> {
         let (limits, placement) = args;
         let broker = self.bus.broker();
         let version = match action {
@@ -367,7 +386,7 @@ impl Control {
                 broker
                     .request_kill(queue, task_id.unwrap_or_default())
                     .await?;
-                return Ok((None, None));
+                return Ok(Sent::Did(None));
             }
             Action::Priority | Action::Delete => {
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
@@ -385,18 +404,23 @@ impl Control {
                     ))
                     .into());
                 };
-                // The deleted message, for its record.
-                return Ok((None, (action == Action::Delete).then_some(raw)));
+                return Ok(match action {
+                    Action::Delete => Sent::TakenOut(raw),
+                    // The placement asked for, recorded with the command.
+                    _ => Sent::Did(None),
+                });
             }
             Action::Requeue => {
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
                 let moved = broker.requeue_orphans(&layout).await?;
-                return Ok((None, Some(format!("{moved} stranded messages put back"))));
+                return Ok(Sent::Did(Some(Outcome::Requeued {
+                    put_back: moved as u64,
+                })));
             }
             Action::Clear => {
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
                 let removed = broker.clear(&layout).await?;
-                return Ok((None, Some(format!("{removed} waiting messages removed"))));
+                return Ok(Sent::Did(Some(Outcome::Cleared { removed })));
             }
             Action::Retry => {
                 // A new task (new id) with the same params, where the queue's consumers take
@@ -405,22 +429,24 @@ impl Control {
                     taskdeck_worker::Message::build(retry.unwrap_or_default(), &Default::default());
                 let layout = taskdeck_worker::Queue::from_params(queue, queue_params);
                 broker.publish(&layout, &message.raw).await?;
-                return Ok((None, Some(message.task_id)));
+                return Ok(Sent::Did(Some(Outcome::Retried {
+                    task_id: message.task_id,
+                })));
             }
         };
-        Ok((Some(version), None))
+        Ok(Sent::Version(version))
     }
 
     /// What can be done to the task now, and the latest kill or revoke of it.
     /// Records a deleted message's task as revoked (funboost keeps no record of a task that
-    /// never started: this one says who took it out); answers the command's detail. A record
-    /// that cannot be written puts the message back (at the end of its queue): nothing is lost.
+    /// never started: this one says who took it out). A record that cannot be written puts the
+    /// message back (at the end of its queue): nothing is lost.
     async fn record_deleted(
         &self,
         layout: &taskdeck_worker::Queue,
         raw: &str,
         actor: &str,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<()> {
         let now = crate::model::now_epoch();
         let recorded = match taskdeck_worker::Message::parse(raw.to_owned(), now) {
             Ok(message) => {
@@ -450,7 +476,7 @@ impl Control {
             Err(e) => Err(format!("the message is unreadable: {e}")),
         };
         match recorded {
-            Ok(_) => Ok("deleted from the queue; recorded as revoked".to_owned()),
+            Ok(_) => Ok(()),
             Err(why) => {
                 self.bus.broker().publish(layout, raw).await.map_err(|e| {
                     anyhow::anyhow!("deleted, but its record was not written ({why}) and putting it back failed: {e}")
@@ -553,5 +579,13 @@ fn target(queue: &str, task_id: Option<&str>) -> String {
     match task_id {
         Some(id) => format!("{queue}/{id}"),
         None => queue.to_owned(),
+    }
+}
+
+/// The audit log's words for a command: why it failed, or what it did.
+fn audit_detail(row: &CommandRow) -> String {
+    match &row.outcome {
+        Some(outcome) if row.detail.is_empty() => outcome.to_string(),
+        _ => row.detail.clone(),
     }
 }

@@ -8,7 +8,9 @@ use crate::control::{Args, Requester};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::control::{Action, Bulk, BulkRequest, Command, Limits, MoveTo, WaitingPage};
+use protocol::control::{
+    Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo, WaitingPage,
+};
 use protocol::ServiceError;
 use serde::Deserialize;
 
@@ -194,7 +196,8 @@ pub async fn limits(
 }
 
 /// Publishes a failed (killed, revoked, expired) task's params again as a new task, with a new
-/// id; the old record stays. The command's `detail` is the new task's id.
+/// id; the old record stays. The command's `outcome` names the new task
+/// (`{"kind": "retried", "task_id": …}`).
 #[utoipa::path(post, path = "/tasks/{task_id}/retry", tag = "control", params(("task_id" = String, Path)),
     responses(
         (status = 202, body = Command),
@@ -261,7 +264,7 @@ pub async fn bulk_progress(
 /// Puts back, now, the messages that consumers which stopped heartbeating (15 s, funboost's
 /// rule: 25 s before their heartbeat is purged) still hold in their in-flight sets — what
 /// funboost's workers do by themselves only every 60 s, and never when no worker of the queue
-/// runs. `detail` says how many.
+/// runs. The command's `outcome` says how many (`{"kind": "requeued", "put_back": n}`).
 #[utoipa::path(post, path = "/queues/{queue}/requeue", tag = "control", params(("queue" = String, Path)),
     responses((status = 202, body = Command), (status = 404, body = super::error::ErrorBody)))]
 pub async fn requeue(
@@ -309,19 +312,11 @@ pub async fn priority(
     .await
 }
 
-/// The typed confirmation a clear needs.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClearConfirm {
-    /// The queue's name, typed again.
-    confirm: String,
-}
-
 /// Removes every message waiting in the queue — not those its consumers are running (funboost's
 /// own clear deletes those too). Needs the queue's name typed again as `confirm`.
 #[utoipa::path(post, path = "/queues/{queue}/clear", tag = "control", params(("queue" = String, Path)), request_body = ClearConfirm,
     responses(
-        (status = 202, description = "Cleared; `detail` says how many messages went", body = Command),
+        (status = 202, description = "Cleared; `outcome` says how many messages went (`{\"kind\": \"cleared\", \"removed\": n}`)", body = Command),
         (status = 400, description = "`confirm` is not the queue's name", body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody),
     ))]

@@ -159,15 +159,9 @@ pub trait Journal {
         limit: u32,
     ) -> anyhow::Result<Vec<AuditEntry>>;
     async fn put_command(&self, c: &CommandRow) -> anyhow::Result<()>;
-    /// Records that the command reached the control channel (with the version it set), or
-    /// why it did not.
-    async fn command_sent(
-        &self,
-        id: &str,
-        sent_at: Option<f64>,
-        version: Option<i64>,
-        detail: &str,
-    ) -> anyhow::Result<()>;
+    /// Records that the command reached the control channel (its `sent_at`, the version it
+    /// set and what it did), or why it did not (`detail`).
+    async fn command_sent(&self, c: &CommandRow) -> anyhow::Result<()>;
     /// The newest `limit` commands, of one queue and/or task when given.
     async fn commands(
         &self,

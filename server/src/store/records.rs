@@ -3,6 +3,7 @@
 
 pub use protocol::auth::AuditEntry;
 use protocol::auth::{Role, Scope};
+use protocol::control::{Action, Outcome};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
@@ -52,8 +53,34 @@ impl Token {
 }
 
 /// A command as recorded (its effect is read from heartbeats and task records when asked).
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CommandRow {
+    pub id: String,
+    pub requested_at: f64,
+    pub sent_at: Option<f64>,
+    pub actor: String,
+    pub action: Action,
+    pub queue: String,
+    pub task_id: Option<String>,
+    pub version: Option<i64>,
+    /// What sending it did.
+    pub outcome: Option<Outcome>,
+    /// Why sending failed, when it did.
+    pub detail: String,
+}
+
+impl CommandRow {
+    /// The outcome as the store keeps it (JSON text).
+    pub fn outcome_json(&self) -> Option<String> {
+        self.outcome
+            .as_ref()
+            .and_then(|o| serde_json::to_string(o).ok())
+    }
+}
+
+/// A command as a backend reads it, before its action and outcome are checked.
+#[derive(sqlx::FromRow)]
+pub(super) struct StoredCommand {
     pub id: String,
     pub requested_at: f64,
     pub sent_at: Option<f64>,
@@ -62,8 +89,31 @@ pub struct CommandRow {
     pub queue: String,
     pub task_id: Option<String>,
     pub version: Option<i64>,
-    /// Why sending failed, when it did.
+    pub outcome: Option<String>,
     pub detail: String,
+}
+
+impl StoredCommand {
+    /// The command, or `None` (with a warning) for an action this version does not know — a
+    /// row a newer taskdeck wrote is left out rather than misread.
+    pub fn row(self) -> Option<CommandRow> {
+        let Some(action) = Action::from_code(&self.action) else {
+            tracing::warn!(id = %self.id, action = %self.action, "a command with an unknown action is left out");
+            return None;
+        };
+        Some(CommandRow {
+            id: self.id,
+            requested_at: self.requested_at,
+            sent_at: self.sent_at,
+            actor: self.actor,
+            action,
+            queue: self.queue,
+            task_id: self.task_id,
+            version: self.version,
+            outcome: self.outcome.and_then(|o| serde_json::from_str(&o).ok()),
+            detail: self.detail,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -117,7 +167,7 @@ pub(super) const TOKEN_COLUMNS: &str =
     "id, name, secret_hash, scopes, created_by, created_at, last_used_at";
 
 pub(super) const COMMAND_COLUMNS: &str =
-    "id, requested_at, sent_at, actor, action, queue, task_id, version, detail";
+    "id, requested_at, sent_at, actor, action, queue, task_id, version, outcome, detail";
 
 /// An event that could not be read, kept with the reason.
 #[derive(Clone, Debug, PartialEq)]

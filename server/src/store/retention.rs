@@ -161,10 +161,11 @@ mod tests {
                 requested_at: at,
                 sent_at: Some(at),
                 actor: "user:a".into(),
-                action: "pause".into(),
+                action: protocol::control::Action::Pause,
                 queue: "q".into(),
                 task_id: None,
                 version: None,
+                outcome: None,
                 detail: String::new(),
             };
             store.put_command(&command).await.unwrap();

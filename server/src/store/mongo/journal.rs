@@ -1,14 +1,14 @@
 //! The audit log and the command records on MongoDB.
 
 use super::MongoStore;
-use crate::store::records::{AuditEntry, CommandRow};
+use crate::store::records::{AuditEntry, CommandRow, StoredCommand};
 use crate::store::Journal;
 use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
 
-fn command_row(d: &Document) -> anyhow::Result<CommandRow> {
+fn stored_command(d: &Document) -> anyhow::Result<StoredCommand> {
     let opt_str = |k: &str| d.get_str(k).ok().map(str::to_owned);
-    Ok(CommandRow {
+    Ok(StoredCommand {
         id: d.get_str("_id")?.to_owned(),
         requested_at: d.get_f64("requested_at")?,
         sent_at: d.get_f64("sent_at").ok(),
@@ -17,25 +17,25 @@ fn command_row(d: &Document) -> anyhow::Result<CommandRow> {
         queue: d.get_str("queue")?.to_owned(),
         task_id: opt_str("task_id"),
         version: d.get_i64("version").ok(),
+        outcome: opt_str("outcome"),
         detail: d.get_str("detail").unwrap_or_default().to_owned(),
     })
+}
+
+fn opt(s: Option<String>) -> Bson {
+    s.map_or(Bson::Null, Bson::String)
 }
 
 #[async_trait]
 impl Journal for MongoStore {
     async fn audit(&self, e: &AuditEntry) -> anyhow::Result<()> {
-        {
-            let m = self;
-            {
-                m.own()
-                    .collection::<Document>("audit")
-                    .insert_one(doc! {
-                        "at": e.at, "actor": &e.actor, "action": &e.action, "target": &e.target,
-                        "outcome": &e.outcome, "detail": &e.detail, "ip": &e.ip,
-                    })
-                    .await?;
-            }
-        };
+        self.own()
+            .collection::<Document>("audit")
+            .insert_one(doc! {
+                "at": e.at, "actor": &e.actor, "action": &e.action, "target": &e.target,
+                "outcome": &e.outcome, "detail": &e.detail, "ip": &e.ip,
+            })
+            .await?;
         Ok(())
     }
 
@@ -48,88 +48,69 @@ impl Journal for MongoStore {
         limit: u32,
     ) -> anyhow::Result<Vec<AuditEntry>> {
         let before = before.unwrap_or(f64::MAX);
-        Ok({
-            let m = self;
-            {
-                let mut filter = doc! { "at": { "$lt": before } };
-                if !text.is_empty() {
-                    let re = mongodb::bson::Regex {
-                        pattern: super::regex_escape(text),
-                        options: "i".into(),
-                    };
-                    filter.insert(
-                        "$or",
-                        ["actor", "action", "target", "outcome", "detail"]
-                            .map(|f| doc! { f: re.clone() })
-                            .to_vec(),
-                    );
-                }
-                let mut cursor = m
-                    .own()
-                    .collection::<Document>("audit")
-                    .find(filter)
-                    .sort(doc! { "at": -1 })
-                    .limit(i64::from(limit))
-                    .await?;
-                let mut out = Vec::new();
-                while cursor.advance().await? {
-                    let d = cursor.deserialize_current()?;
-                    let at = d.get_f64("at")?;
-                    let s = |k: &str| d.get_str(k).unwrap_or_default().to_owned();
-                    out.push(AuditEntry {
-                        at,
-                        actor: s("actor"),
-                        action: s("action"),
-                        target: s("target"),
-                        outcome: s("outcome"),
-                        detail: s("detail"),
-                        ip: s("ip"),
-                    });
-                }
-                out
-            }
-        })
+        let mut filter = doc! { "at": { "$lt": before } };
+        if !text.is_empty() {
+            let re = mongodb::bson::Regex {
+                pattern: super::regex_escape(text),
+                options: "i".into(),
+            };
+            filter.insert(
+                "$or",
+                ["actor", "action", "target", "outcome", "detail"]
+                    .map(|f| doc! { f: re.clone() })
+                    .to_vec(),
+            );
+        }
+        let mut cursor = self
+            .own()
+            .collection::<Document>("audit")
+            .find(filter)
+            .sort(doc! { "at": -1 })
+            .limit(i64::from(limit))
+            .await?;
+        let mut out = Vec::new();
+        while cursor.advance().await? {
+            let d = cursor.deserialize_current()?;
+            let at = d.get_f64("at")?;
+            let s = |k: &str| d.get_str(k).unwrap_or_default().to_owned();
+            out.push(AuditEntry {
+                at,
+                actor: s("actor"),
+                action: s("action"),
+                target: s("target"),
+                outcome: s("outcome"),
+                detail: s("detail"),
+                ip: s("ip"),
+            });
+        }
+        Ok(out)
     }
 
     async fn put_command(&self, c: &CommandRow) -> anyhow::Result<()> {
-        {
-            let m = self;
-            {
-                m.own().collection::<Document>("commands").insert_one(doc! {
-                    "_id": &c.id, "requested_at": c.requested_at, "actor": &c.actor, "action": &c.action,
-                    "queue": &c.queue, "task_id": c.task_id.clone().map_or(Bson::Null, Bson::String),
-                    "detail": &c.detail,
-                }).await?;
-            }
-        };
+        self.own()
+            .collection::<Document>("commands")
+            .insert_one(doc! {
+                "_id": &c.id, "requested_at": c.requested_at, "actor": &c.actor,
+                "action": c.action.code(), "queue": &c.queue, "task_id": opt(c.task_id.clone()),
+                "outcome": opt(c.outcome_json()), "detail": &c.detail,
+            })
+            .await?;
         Ok(())
     }
 
-    /// Records that the command reached the control channel (with the version it set), or why
-    /// it did not.
-    async fn command_sent(
-        &self,
-        id: &str,
-        sent_at: Option<f64>,
-        version: Option<i64>,
-        detail: &str,
-    ) -> anyhow::Result<()> {
-        {
-            let m = self;
-            {
-                m.own()
-                    .collection::<Document>("commands")
-                    .update_one(
-                        doc! { "_id": id },
-                        doc! { "$set": {
-                            "sent_at": sent_at.map_or(Bson::Null, Bson::Double),
-                            "version": version.map_or(Bson::Null, Bson::Int64),
-                            "detail": detail,
-                        } },
-                    )
-                    .await?;
-            }
-        };
+    async fn command_sent(&self, c: &CommandRow) -> anyhow::Result<()> {
+        self.own()
+            .collection::<Document>("commands")
+            .update_one(
+                doc! { "_id": &c.id },
+                doc! { "$set": {
+                    "sent_at": c.sent_at.map_or(Bson::Null, Bson::Double),
+                    "version": c.version.map_or(Bson::Null, Bson::Int64),
+                    "outcome": opt(c.outcome_json()),
+                    "detail": &c.detail,
+                } },
+            )
+            .await?;
         Ok(())
     }
 
@@ -140,29 +121,24 @@ impl Journal for MongoStore {
         task_id: Option<&str>,
         limit: u32,
     ) -> anyhow::Result<Vec<CommandRow>> {
-        Ok({
-            let m = self;
-            {
-                let mut filter = doc! {};
-                if let Some(q) = queue {
-                    filter.insert("queue", q);
-                }
-                if let Some(t) = task_id {
-                    filter.insert("task_id", t);
-                }
-                let mut cursor = m
-                    .own()
-                    .collection::<Document>("commands")
-                    .find(filter)
-                    .sort(doc! { "requested_at": -1 })
-                    .limit(i64::from(limit))
-                    .await?;
-                let mut rows = Vec::new();
-                while cursor.advance().await? {
-                    rows.push(command_row(&cursor.deserialize_current()?)?);
-                }
-                rows
-            }
-        })
+        let mut filter = doc! {};
+        if let Some(q) = queue {
+            filter.insert("queue", q);
+        }
+        if let Some(t) = task_id {
+            filter.insert("task_id", t);
+        }
+        let mut cursor = self
+            .own()
+            .collection::<Document>("commands")
+            .find(filter)
+            .sort(doc! { "requested_at": -1 })
+            .limit(i64::from(limit))
+            .await?;
+        let mut rows = Vec::new();
+        while cursor.advance().await? {
+            rows.extend(stored_command(&cursor.deserialize_current()?)?.row());
+        }
+        Ok(rows)
     }
 }

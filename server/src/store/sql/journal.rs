@@ -1,7 +1,7 @@
 //! The audit log and the command records in SQL.
 
 use super::{on_pool, SqlStore};
-use crate::store::records::{AuditEntry, CommandRow, COMMAND_COLUMNS};
+use crate::store::records::{AuditEntry, CommandRow, StoredCommand, COMMAND_COLUMNS};
 use crate::store::Journal;
 use async_trait::async_trait;
 
@@ -52,15 +52,16 @@ impl Journal for SqlStore {
 
     async fn put_command(&self, c: &CommandRow) -> anyhow::Result<()> {
         on_pool!(self, pool => {
-            sqlx::query(&format!("INSERT INTO commands ({COMMAND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+            sqlx::query(&format!("INSERT INTO commands ({COMMAND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
                 .bind(&c.id)
                 .bind(c.requested_at)
                 .bind(c.sent_at)
                 .bind(&c.actor)
-                .bind(&c.action)
+                .bind(c.action.code())
                 .bind(&c.queue)
                 .bind(&c.task_id)
                 .bind(c.version)
+                .bind(c.outcome_json())
                 .bind(&c.detail)
                 .execute(pool)
                 .await?;
@@ -68,21 +69,16 @@ impl Journal for SqlStore {
         Ok(())
     }
 
-    /// Records that the command reached the control channel (with the version it set), or why
-    /// it did not.
-    async fn command_sent(
-        &self,
-        id: &str,
-        sent_at: Option<f64>,
-        version: Option<i64>,
-        detail: &str,
-    ) -> anyhow::Result<()> {
+    /// Records that the command reached the control channel (with the version it set and what
+    /// it did), or why it did not.
+    async fn command_sent(&self, c: &CommandRow) -> anyhow::Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("UPDATE commands SET sent_at = $2, version = $3, detail = $4 WHERE id = $1")
-                .bind(id)
-                .bind(sent_at)
-                .bind(version)
-                .bind(detail)
+            sqlx::query("UPDATE commands SET sent_at = $2, version = $3, outcome = $4, detail = $5 WHERE id = $1")
+                .bind(&c.id)
+                .bind(c.sent_at)
+                .bind(c.version)
+                .bind(c.outcome_json())
+                .bind(&c.detail)
                 .execute(pool)
                 .await?;
         });
@@ -96,7 +92,7 @@ impl Journal for SqlStore {
         task_id: Option<&str>,
         limit: u32,
     ) -> anyhow::Result<Vec<CommandRow>> {
-        Ok(on_pool!(self, pool => sqlx::query_as(&format!(
+        let stored: Vec<StoredCommand> = on_pool!(self, pool => sqlx::query_as(&format!(
                     "SELECT {COMMAND_COLUMNS} FROM commands WHERE ($1 IS NULL OR queue = $1) \
                      AND ($2 IS NULL OR task_id = $2) ORDER BY requested_at DESC LIMIT $3"
                 ))
@@ -104,6 +100,7 @@ impl Journal for SqlStore {
                 .bind(task_id)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
-                .await?))
+                .await?);
+        Ok(stored.into_iter().filter_map(StoredCommand::row).collect())
     }
 }
