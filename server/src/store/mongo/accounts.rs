@@ -11,33 +11,31 @@ use mongodb::IndexModel;
 use protocol::auth::Scope;
 
 pub(super) async fn ensure_auth_indexes(m: &MongoStore) -> anyhow::Result<()> {
-    {
-        let own = m.own();
-        // Sessions past their expiry are removed by the server itself (TTL index on a date).
-        own.collection::<Document>("sessions")
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "expires": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .expire_after(std::time::Duration::ZERO)
-                            .build(),
-                    )
-                    .build(),
-            )
+    let own = m.own();
+    // Sessions past their expiry are removed by the server itself (TTL index on a date).
+    own.collection::<Document>("sessions")
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "expires": 1 })
+                .options(
+                    IndexOptions::builder()
+                        .expire_after(std::time::Duration::ZERO)
+                        .build(),
+                )
+                .build(),
+        )
+        .await?;
+    own.collection::<Document>("audit")
+        .create_index(IndexModel::builder().keys(doc! { "at": -1 }).build())
+        .await?;
+    for keys in [
+        doc! { "requested_at": -1 },
+        doc! { "queue": 1, "requested_at": -1 },
+        doc! { "task_id": 1 },
+    ] {
+        own.collection::<Document>("commands")
+            .create_index(IndexModel::builder().keys(keys).build())
             .await?;
-        own.collection::<Document>("audit")
-            .create_index(IndexModel::builder().keys(doc! { "at": -1 }).build())
-            .await?;
-        for keys in [
-            doc! { "requested_at": -1 },
-            doc! { "queue": 1, "requested_at": -1 },
-            doc! { "task_id": 1 },
-        ] {
-            own.collection::<Document>("commands")
-                .create_index(IndexModel::builder().keys(keys).build())
-                .await?;
-        }
     }
     Ok(())
 }
@@ -67,104 +65,81 @@ pub(super) fn token_row(d: &Document) -> anyhow::Result<TokenRow> {
 #[async_trait]
 impl Accounts for MongoStore {
     async fn user(&self, name: &str) -> anyhow::Result<Option<User>> {
-        let row: Option<UserRow> = {
-            let m = self;
-            match m
-                .own()
-                .collection::<Document>("users")
-                .find_one(doc! { "_id": name })
-                .await?
-            {
-                Some(d) => Some(user_row(&d)?),
-                None => None,
-            }
-        };
-        row.map(UserRow::user).transpose()
+        let found = self
+            .own()
+            .collection::<Document>("users")
+            .find_one(doc! { "_id": name })
+            .await?;
+        found.map(|d| user_row(&d)?.user()).transpose()
     }
 
     /// Every user, by name.
     async fn users(&self) -> anyhow::Result<Vec<User>> {
-        let rows: Vec<UserRow> = {
-            let m = self;
-            {
-                let mut cursor = m
-                    .own()
-                    .collection::<Document>("users")
-                    .find(doc! {})
-                    .sort(doc! { "_id": 1 })
-                    .await?;
-                let mut rows = Vec::new();
-                while cursor.advance().await? {
-                    rows.push(user_row(&cursor.deserialize_current()?)?);
-                }
-                rows
-            }
-        };
-        rows.into_iter().map(UserRow::user).collect()
+        let mut cursor = self
+            .own()
+            .collection::<Document>("users")
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await?;
+        let mut users = Vec::new();
+        while cursor.advance().await? {
+            users.push(user_row(&cursor.deserialize_current()?)?.user()?);
+        }
+        Ok(users)
     }
 
     /// Creates the user or replaces its hash and role (keeping when it was created); with
     /// `only_new` an existing user is left alone and false returned.
     async fn put_user(&self, u: &User, only_new: bool) -> anyhow::Result<bool> {
-        Ok({
-            let m = self;
-            {
-                let users = m.own().collection::<Document>("users");
-                if only_new {
-                    let d = doc! {
-                        "_id": &u.name, "password_hash": &u.password_hash, "role": u.role.code(),
-                        "created_at": u.created_at, "updated_at": u.updated_at,
-                    };
-                    match users.insert_one(d).await {
-                        Ok(_) => true,
-                        Err(e) if duplicate_key(&e) => false,
-                        Err(e) => return Err(e.into()),
-                    }
-                } else {
-                    users.update_one(
-                        doc! { "_id": &u.name },
-                        doc! {
-                            "$set": { "password_hash": &u.password_hash, "role": u.role.code(), "updated_at": u.updated_at },
-                            "$setOnInsert": { "created_at": u.created_at },
-                        },
-                    ).upsert(true).await?;
-                    true
-                }
-            }
-        })
+        let users = self.own().collection::<Document>("users");
+        if only_new {
+            let d = doc! {
+                "_id": &u.name, "password_hash": &u.password_hash, "role": u.role.code(),
+                "created_at": u.created_at, "updated_at": u.updated_at,
+            };
+            return match users.insert_one(d).await {
+                Ok(_) => Ok(true),
+                Err(e) if duplicate_key(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+        }
+        users
+            .update_one(
+                doc! { "_id": &u.name },
+                doc! {
+                    "$set": { "password_hash": &u.password_hash, "role": u.role.code(), "updated_at": u.updated_at },
+                    "$setOnInsert": { "created_at": u.created_at },
+                },
+            )
+            .upsert(true)
+            .await?;
+        Ok(true)
     }
 
-    /// Removes the user and every session it has; true when it existed.
+    /// Removes the user; true when it existed.
     async fn delete_user(&self, name: &str) -> anyhow::Result<bool> {
-        Ok({
-            let m = self;
-            m.own()
-                .collection::<Document>("users")
-                .delete_one(doc! { "_id": name })
-                .await?
-                .deleted_count
-                > 0
-        })
+        let deleted = self
+            .own()
+            .collection::<Document>("users")
+            .delete_one(doc! { "_id": name })
+            .await?;
+        Ok(deleted.deleted_count > 0)
     }
 
     async fn session(&self, id: &str, now: i64) -> anyhow::Result<Option<(String, i64)>> {
-        Ok({
-            let m = self;
-            match m
-                .own()
-                .collection::<Document>("sessions")
-                .find_one(doc! { "_id": id })
-                .await?
-            {
-                Some(d) => {
-                    let expires = d.get_datetime("expires")?.timestamp_millis() / 1000;
-                    (expires > now)
-                        .then(|| Ok::<_, anyhow::Error>((d.get_str("data")?.to_owned(), expires)))
-                        .transpose()?
-                }
-                None => None,
-            }
-        })
+        let Some(d) = self
+            .own()
+            .collection::<Document>("sessions")
+            .find_one(doc! { "_id": id })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expires = d.get_datetime("expires")?.timestamp_millis() / 1000;
+        if expires <= now {
+            return Ok(None);
+        }
+        Ok(Some((d.get_str("data")?.to_owned(), expires)))
     }
 
     /// Stores a session; with `only_new` it refuses (returns false) an id already taken.
@@ -175,44 +150,33 @@ impl Accounts for MongoStore {
         expires_at: i64,
         only_new: bool,
     ) -> anyhow::Result<bool> {
-        Ok({
-            let m = self;
+        let sessions = self.own().collection::<Document>("sessions");
+        let expires = mongodb::bson::DateTime::from_millis(expires_at.saturating_mul(1000));
+        if only_new {
+            return match sessions
+                .insert_one(doc! { "_id": id, "data": data, "expires": expires })
+                .await
             {
-                let sessions = m.own().collection::<Document>("sessions");
-                let expires = mongodb::bson::DateTime::from_millis(expires_at.saturating_mul(1000));
-                if only_new {
-                    match sessions
-                        .insert_one(doc! { "_id": id, "data": data, "expires": expires })
-                        .await
-                    {
-                        Ok(_) => true,
-                        Err(e) if duplicate_key(&e) => false,
-                        Err(e) => return Err(e.into()),
-                    }
-                } else {
-                    sessions
-                        .update_one(
-                            doc! { "_id": id },
-                            doc! { "$set": { "data": data, "expires": expires } },
-                        )
-                        .upsert(true)
-                        .await?;
-                    true
-                }
-            }
-        })
+                Ok(_) => Ok(true),
+                Err(e) if duplicate_key(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+        }
+        sessions
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "data": data, "expires": expires } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(true)
     }
 
     async fn delete_session(&self, id: &str) -> anyhow::Result<()> {
-        {
-            let m = self;
-            {
-                m.own()
-                    .collection::<Document>("sessions")
-                    .delete_one(doc! { "_id": id })
-                    .await?;
-            }
-        };
+        self.own()
+            .collection::<Document>("sessions")
+            .delete_one(doc! { "_id": id })
+            .await?;
         Ok(())
     }
 
@@ -223,79 +187,56 @@ impl Accounts for MongoStore {
     }
 
     async fn token(&self, id: &str) -> anyhow::Result<Option<Token>> {
-        let row: Option<TokenRow> = {
-            let m = self;
-            match m
-                .own()
-                .collection::<Document>("api_tokens")
-                .find_one(doc! { "_id": id })
-                .await?
-            {
-                Some(d) => Some(token_row(&d)?),
-                None => None,
-            }
-        };
-        row.map(TokenRow::token).transpose()
+        let found = self
+            .own()
+            .collection::<Document>("api_tokens")
+            .find_one(doc! { "_id": id })
+            .await?;
+        found.map(|d| token_row(&d)?.token()).transpose()
     }
 
     /// Every token, newest first.
     async fn tokens(&self) -> anyhow::Result<Vec<Token>> {
-        let rows: Vec<TokenRow> = {
-            let m = self;
-            {
-                let mut cursor = m
-                    .own()
-                    .collection::<Document>("api_tokens")
-                    .find(doc! {})
-                    .sort(doc! { "created_at": -1 })
-                    .await?;
-                let mut rows = Vec::new();
-                while cursor.advance().await? {
-                    rows.push(token_row(&cursor.deserialize_current()?)?);
-                }
-                rows
-            }
-        };
-        rows.into_iter().map(TokenRow::token).collect()
+        let mut cursor = self
+            .own()
+            .collection::<Document>("api_tokens")
+            .find(doc! {})
+            .sort(doc! { "created_at": -1 })
+            .await?;
+        let mut tokens = Vec::new();
+        while cursor.advance().await? {
+            tokens.push(token_row(&cursor.deserialize_current()?)?.token()?);
+        }
+        Ok(tokens)
     }
 
     async fn put_token(&self, t: &Token) -> anyhow::Result<()> {
-        let scopes = Scope::join(&t.scopes);
-        {
-            let m = self;
-            {
-                m.own().collection::<Document>("api_tokens").insert_one(doc! {
-                    "_id": &t.id, "name": &t.name, "secret_hash": &t.secret_hash, "scopes": &scopes,
-                    "created_by": &t.created_by, "created_at": t.created_at,
-                }).await?;
-            }
-        };
+        self.own()
+            .collection::<Document>("api_tokens")
+            .insert_one(doc! {
+                "_id": &t.id, "name": &t.name, "secret_hash": &t.secret_hash,
+                "scopes": Scope::join(&t.scopes), "created_by": &t.created_by,
+                "created_at": t.created_at,
+            })
+            .await?;
         Ok(())
     }
 
     /// Revokes a token; true when it existed.
     async fn delete_token(&self, id: &str) -> anyhow::Result<bool> {
-        Ok({
-            let m = self;
-            m.own()
-                .collection::<Document>("api_tokens")
-                .delete_one(doc! { "_id": id })
-                .await?
-                .deleted_count
-                > 0
-        })
+        let deleted = self
+            .own()
+            .collection::<Document>("api_tokens")
+            .delete_one(doc! { "_id": id })
+            .await?;
+        Ok(deleted.deleted_count > 0)
     }
 
     async fn touch_token(&self, id: &str, at: f64) -> anyhow::Result<()> {
-        {
-            let m = self;
-            {
-                m.own()
-                    .collection::<Document>("api_tokens")
-                    .update_one(doc! { "_id": id }, doc! { "$set": { "last_used_at": at } })
-                    .await?;
-            }
-        };
+        self.own()
+            .collection::<Document>("api_tokens")
+            .update_one(doc! { "_id": id }, doc! { "$set": { "last_used_at": at } })
+            .await?;
         Ok(())
     }
 }

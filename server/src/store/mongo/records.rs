@@ -244,7 +244,6 @@ impl TaskWrites for MongoStore {
         records: &[TaskRecord],
         dead: &[DeadLetter],
     ) -> anyhow::Result<WriteOutcome> {
-        let m = self;
         let now = DateTime::now();
         // Marks this batch's updates, to tell which ones applied when some did not.
         let marker =
@@ -255,8 +254,8 @@ impl TaskWrites for MongoStore {
         }
         let mut applied: Vec<&TaskRecord> = Vec::new();
         for (queue, rows) in &by_queue {
-            ensure_indexes(m, queue).await?;
-            let coll = m.records().collection::<Document>(queue);
+            ensure_indexes(self, queue).await?;
+            let coll = self.records().collection::<Document>(queue);
             // Most records of a batch are new (a short task's start and finish usually come in
             // one batch): all are inserted first, and only those refused because the task is
             // stored already (earlier, or meanwhile by another instance) go through the state
@@ -317,7 +316,7 @@ impl TaskWrites for MongoStore {
             );
             if !updates.is_empty() {
                 let statements: Vec<Document> = updates.iter().map(|(_, u)| u.clone()).collect();
-                let reply = m
+                let reply = self
                     .records()
                     .run_command(doc! { "update": *queue, "updates": statements, "ordered": false })
                     .await?;
@@ -355,7 +354,7 @@ impl TaskWrites for MongoStore {
             .filter(|r| r.state.is_final())
             .map(|r| Finished::of(r))
             .collect();
-        let own = m.own();
+        let own = self.own();
         add_stats(&own, &stats::increments(&finished)).await?;
         super::failures::add_mongo(&own, &crate::model::failures::increments(&finished)).await?;
         let seen: Vec<Document> = crate::store::sql::queues_seen(records)

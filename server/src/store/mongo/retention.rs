@@ -16,16 +16,15 @@ use std::time::Duration;
 #[async_trait]
 impl Retention for MongoStore {
     async fn prune(&self, now: f64, retention: Duration) -> anyhow::Result<Pruned> {
-        let m = self;
         let cutoff = now - retention.as_secs_f64();
         let buckets = bucket_cutoffs(now, retention);
         let old = doc! { "utime": { "$lt": DateTime::from_millis((cutoff * 1_000.0) as i64) } };
         let mut records = 0;
-        for name in m.records().list_collection_names().await? {
-            let coll = m.records().collection::<Document>(&name);
+        for name in self.records().list_collection_names().await? {
+            let coll = self.records().collection::<Document>(&name);
             records += coll.delete_many(old.clone()).await?.deleted_count;
         }
-        let own = m.own();
+        let own = self.own();
         let dead = own
             .collection::<Document>("dead_letters")
             .delete_many(doc! { "received_at": { "$lt": cutoff } })

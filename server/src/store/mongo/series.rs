@@ -18,8 +18,7 @@ impl Series for MongoStore {
         from: i64,
         to: i64,
     ) -> anyhow::Result<Vec<StatRow>> {
-        let m = self;
-        let mut cursor = m.own()
+        let mut cursor = self.own()
         .collection::<Document>("task_stats")
         .find(doc! { "queue": queue, "grain": i32::from(grain.code()), "bucket": { "$gte": from, "$lt": to } })
         .await?;
@@ -42,13 +41,12 @@ impl Series for MongoStore {
         grain: Grain,
         since: i64,
     ) -> anyhow::Result<Vec<(String, i64, i64)>> {
-        let m = self;
         let finals: Vec<i32> = TaskState::ALL
             .iter()
             .filter(|s| s.is_final())
             .map(|s| i32::from(s.code()))
             .collect();
-        let mut cursor = m
+        let mut cursor = self
         .own()
         .collection::<Document>("task_stats")
         .find(doc! { "grain": i32::from(grain.code()), "bucket": { "$gte": since }, "metric": { "$in": finals } })

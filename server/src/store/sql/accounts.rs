@@ -46,7 +46,7 @@ impl Accounts for SqlStore {
                 .rows_affected() > 0))
     }
 
-    /// Removes the user and every session it has; true when it existed.
+    /// Removes the user; true when it existed.
     async fn delete_user(&self, name: &str) -> anyhow::Result<bool> {
         Ok(
             on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE name = $1").bind(name).execute(pool).await?.rows_affected() > 0),
