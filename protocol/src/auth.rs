@@ -79,14 +79,18 @@ impl Scope {
                 .ok_or_else(|| {
                     format!("unknown scope `{part}`: expected ingest, read or control")
                 })?;
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
+            scopes.push(scope);
         }
+        Scope::canonical(scopes)
+    }
+
+    /// Each scope once, in order; at least one.
+    pub fn canonical(mut scopes: Vec<Scope>) -> Result<Vec<Scope>, String> {
+        scopes.sort();
+        scopes.dedup();
         if scopes.is_empty() {
             return Err("a token needs at least one scope: ingest, read or control".into());
         }
-        scopes.sort();
         Ok(scopes)
     }
 

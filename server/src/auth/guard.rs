@@ -32,6 +32,20 @@ pub struct Caller {
     pub ip: String,
 }
 
+impl Caller {
+    /// As the services take it.
+    pub fn requester(&self) -> super::Requester<'_> {
+        super::Requester {
+            actor: &self.actor,
+            ip: &self.ip,
+            user: match &self.principal {
+                Principal::User { name, .. } => Some(name),
+                Principal::Token { .. } => None,
+            },
+        }
+    }
+}
+
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     type Rejection = ServiceError;
 

@@ -3,12 +3,14 @@
 //! ([`need_of`]); a change asked for by a session must carry its CSRF token. Sign-ins, sign-outs,
 //! refusals and token and password changes go to the audit log.
 
+pub mod accounts;
 pub mod guard;
 pub mod login;
 pub mod password;
 pub mod sessions;
 pub mod tokens;
 
+pub use accounts::Requester;
 pub use guard::guard;
 
 use crate::store::Store;

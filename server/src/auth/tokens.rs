@@ -89,25 +89,20 @@ pub async fn create_command(
     args: &CreateArgs,
     settings: &crate::config::Settings,
 ) -> anyhow::Result<String> {
-    let scopes = Scope::parse_list(&args.scope).map_err(anyhow::Error::msg)?;
-    let name = args.name.trim();
-    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+    let new = protocol::auth::NewToken {
+        name: args.name.clone(),
+        scopes: Scope::parse_list(&args.scope).map_err(anyhow::Error::msg)?,
+    };
     let store = Store::open(&settings.store, settings.retention).await?;
     super::ensure_admin(&store, settings.admin_password.as_deref()).await?;
-    let (token, value) = create(&store, name, scopes, "cli").await?;
-    super::Auth::new(store.clone(), false)
-        .audit(
-            "system",
-            "token.create",
-            &token.id,
-            "ok",
-            &format!(
-                "{name} ({}), from the command line",
-                Scope::join(&token.scopes)
-            ),
-            "",
-        )
+    let cli = super::Requester {
+        actor: "cli",
+        ip: "",
+        user: None,
+    };
+    let created = super::Auth::new(store.clone(), false)
+        .create_token(cli, &new)
         .await;
     store.close().await;
-    Ok(value)
+    Ok(created?.value)
 }

@@ -137,7 +137,11 @@ impl Control {
             .bulk_progress(id)
             .map(|b| b.action)
             .unwrap_or(Action::Retry);
-        let who = Requester { actor, ip };
+        let who = Requester {
+            actor,
+            ip,
+            user: None,
+        };
         let mut facts = Facts::new();
         let mut at = PageAt::First;
         let mut seen = 0usize;

@@ -9,6 +9,7 @@ pub mod judge;
 pub mod rules;
 mod waiting;
 
+pub use crate::auth::Requester;
 use crate::bus::Bus;
 use crate::ingest::Ingest;
 use crate::store::CommandRow;
@@ -91,12 +92,6 @@ pub enum Args<'a> {
     None,
     Limits(&'a Limits),
     Move(&'a MoveTo),
-}
-
-/// Who asks, for the record and the audit log.
-pub struct Requester<'a> {
-    pub actor: &'a str,
-    pub ip: &'a str,
 }
 
 impl Control {

@@ -4,8 +4,7 @@
 use super::error::{JsonBody, Query};
 use super::AppState;
 use crate::auth::guard::Caller;
-use crate::auth::{password, tokens, Principal};
-use crate::store::{Token, User};
+use app::backend::Backend;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -13,19 +12,13 @@ use protocol::auth::{AuditPage, CreatedToken, NewToken, TokenInfo, UserChange, U
 use protocol::ServiceError;
 use serde::Deserialize;
 
-fn store_error(e: anyhow::Error) -> ServiceError {
-    tracing::error!(error = %format!("{e:#}"), "store error");
-    ServiceError::unavailable("the store does not answer; try again")
-}
-
 /// Every user, by name.
 #[utoipa::path(get, path = "/users", tag = "admin",
     responses((status = 200, body = Vec<UserInfo>), (status = 403, description = "Not an admin", body = super::error::ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<UserInfo>>, ServiceError> {
-    let users = state.auth.store.users().await.map_err(store_error)?;
-    Ok(Json(users.into_iter().map(User::info).collect()))
+    Ok(Json(Backend::users(&*state.services).await?))
 }
 
 /// Creates a user (role and password required) or changes an existing one's role or password.
@@ -44,84 +37,14 @@ pub async fn put_user(
     Path(name): Path<String>,
     JsonBody(change): JsonBody<UserChange>,
 ) -> Result<Json<UserInfo>, ServiceError> {
-    let valid_name = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if !valid_name {
-        return Err(ServiceError::invalid(
-            "a user name is 1–64 letters, digits, `.`, `_`, `-` or `@`",
-        ));
-    }
-    if let Some(p) = &change.password {
-        password::policy(p).map_err(ServiceError::invalid)?;
-    }
-    let own = matches!(&who.principal, Principal::User { name: me, .. } if *me == name);
-    if own
-        && change
-            .role
-            .is_some_and(|r| r != protocol::auth::Role::Admin)
-    {
-        return Err(ServiceError::invalid(
-            "you cannot take away your own admin role; another admin can",
-        ));
-    }
-    let store = &state.auth.store;
-    let existing = store.user(&name).await.map_err(store_error)?;
-    let now = crate::model::now_epoch();
-    let user = match existing {
-        Some(u) => User {
-            password_hash: change
-                .password
-                .as_deref()
-                .map(password::hash)
-                .unwrap_or(u.password_hash),
-            role: change.role.unwrap_or(u.role),
-            updated_at: now,
-            ..u
-        },
-        None => {
-            let (Some(role), Some(p)) = (change.role, change.password.as_deref()) else {
-                return Err(ServiceError::invalid(
-                    "a new user needs `role` and `password`",
-                ));
-            };
-            User {
-                name: name.clone(),
-                password_hash: password::hash(p),
-                role,
-                created_at: now,
-                updated_at: now,
-            }
-        }
-    };
-    store.put_user(&user, false).await.map_err(store_error)?;
+    let user = state.auth.put_user(who.requester(), &name, &change).await?;
     // Every session of this user started with the old password ends at its next request;
     // the one that changed its own password stays signed in.
-    if own && change.password.is_some() {
+    if who.requester().user == Some(name.as_str()) && change.password.is_some() {
         crate::auth::guard::keep_password(&session, &user.password_hash)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| ServiceError::unavailable(format!("the session store failed: {e}")))?;
     }
-    let mut what = Vec::new();
-    if let Some(r) = change.role {
-        what.push(format!("role {r}"));
-    }
-    if change.password.is_some() {
-        what.push("password".to_owned());
-    }
-    state
-        .auth
-        .audit(
-            &who.actor,
-            "user.put",
-            &name,
-            "ok",
-            &what.join(", "),
-            &who.ip,
-        )
-        .await;
     Ok(Json(user.info()))
 }
 
@@ -134,24 +57,7 @@ pub async fn delete_user(
     who: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ServiceError> {
-    if matches!(&who.principal, Principal::User { name: me, .. } if *me == name) {
-        return Err(ServiceError::invalid(
-            "you cannot remove yourself; another admin can",
-        ));
-    }
-    if !state
-        .auth
-        .store
-        .delete_user(&name)
-        .await
-        .map_err(store_error)?
-    {
-        return Err(ServiceError::not_found(format!("no user `{name}`")));
-    }
-    state
-        .auth
-        .audit(&who.actor, "user.delete", &name, "ok", "", &who.ip)
-        .await;
+    state.auth.remove_user(who.requester(), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -160,8 +66,7 @@ pub async fn delete_user(
 pub async fn list_tokens(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<TokenInfo>>, ServiceError> {
-    let all = state.auth.store.tokens().await.map_err(store_error)?;
-    Ok(Json(all.into_iter().map(Token::info).collect()))
+    Ok(Json(Backend::tokens(&*state.services).await?))
 }
 
 /// Creates a token; the answer holds its value, shown this once.
@@ -172,40 +77,8 @@ pub async fn create_token(
     who: Caller,
     JsonBody(new): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ServiceError> {
-    let name = new.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ServiceError::invalid("a token's name is 1–100 characters"));
-    }
-    let scopes = protocol::auth::Scope::parse_list(
-        &new.scopes
-            .iter()
-            .map(|s| s.code())
-            .collect::<Vec<_>>()
-            .join(","),
-    )
-    .map_err(ServiceError::invalid)?;
-    let (token, value) = tokens::create(&state.auth.store, name, scopes, &who.actor)
-        .await
-        .map_err(store_error)?;
-    let detail = format!("{name} ({})", protocol::auth::Scope::join(&token.scopes));
-    state
-        .auth
-        .audit(
-            &who.actor,
-            "token.create",
-            &token.id,
-            "ok",
-            &detail,
-            &who.ip,
-        )
-        .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            token: token.info(),
-            value,
-        }),
-    ))
+    let created = state.auth.create_token(who.requester(), &new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Revokes a token at once on this instance, within 30 s on the others.
@@ -216,20 +89,7 @@ pub async fn delete_token(
     who: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ServiceError> {
-    if !state
-        .auth
-        .store
-        .delete_token(&id)
-        .await
-        .map_err(store_error)?
-    {
-        return Err(ServiceError::not_found(format!("no token `{id}`")));
-    }
-    state.auth.forget_token(&id);
-    state
-        .auth
-        .audit(&who.actor, "token.delete", &id, "ok", "", &who.ip)
-        .await;
+    state.auth.revoke_token(who.requester(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,8 +112,6 @@ pub async fn audit_log(
     State(state): State<AppState>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ServiceError> {
-    let page =
-        app::backend::Backend::audit(&*state.services, &q.text, q.before, q.limit.unwrap_or(100))
-            .await?;
+    let page = Backend::audit(&*state.services, &q.text, q.before, q.limit.unwrap_or(100)).await?;
     Ok(Json(page))
 }

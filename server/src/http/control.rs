@@ -4,7 +4,7 @@
 use super::error::{JsonBody, Query};
 use super::AppState;
 use crate::auth::guard::Caller;
-use crate::control::{Args, Requester};
+use crate::control::Args;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -22,14 +22,10 @@ async fn send(
     task_id: Option<&str>,
     args: Args<'_>,
 ) -> Result<(StatusCode, Json<Command>), ServiceError> {
-    let requester = Requester {
-        actor: &who.actor,
-        ip: &who.ip,
-    };
     let command = state
         .services
         .control
-        .command(&requester, action, queue, task_id, args)
+        .command(&who.requester(), action, queue, task_id, args)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(command)))
 }
