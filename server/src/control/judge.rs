@@ -110,7 +110,7 @@ pub fn judge(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{retry_kwargs, rules::unsupported_by};
+    use super::super::{rules::unsupported_by, send::retry_kwargs};
     use super::*;
     use protocol::control::Outcome;
     use protocol::heartbeat::Heartbeat;

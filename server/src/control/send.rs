@@ -1,0 +1,403 @@
+//! Sending one command: its arguments and target checked, recorded before it is sent (a crash
+//! in between leaves it marked unsent), written to the control channel or the broker, recorded
+//! with what it did, and audited.
+
+use super::{
+    judge, rules, unavailable, unsupported_by, Args, Control, Facts, QueueFacts, Requester,
+    ServiceError,
+};
+use crate::store::CommandRow;
+use protocol::control::{Action, Command, Desired, Limits, Outcome};
+use protocol::event::TaskState;
+use taskdeck_worker::Placement;
+
+/// A command checked against its target, ready to record and send.
+struct Plan<'a> {
+    action: Action,
+    queue: String,
+    task: Option<String>,
+    limits: Option<&'a Limits>,
+    placement: Option<Placement>,
+    /// A retry's keyword arguments.
+    retry: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The target is not in a state the command can change (a message no longer waiting): the
+/// caller's conflict, not an outage.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TargetRefused(String);
+
+/// Whether sending failed because of the target (a conflict) rather than an outage.
+fn refused_by_target(e: &anyhow::Error) -> bool {
+    e.is::<TargetRefused>()
+        || matches!(
+            e.downcast_ref::<taskdeck_worker::BrokerError>(),
+            Some(taskdeck_worker::BrokerError::NoPriorities)
+        )
+}
+
+/// What writing a command to the control channel gave.
+enum Sent {
+    /// The desired-state version it set (pause, resume, limits).
+    Version(u64),
+    /// Done, and what it did when sending decides it (a retry's new task, messages removed).
+    Did(Option<Outcome>),
+    /// A message a delete took out of its queue, still to be recorded.
+    TakenOut(String),
+}
+
+impl Control {
+    /// Records, sends and audits one command; answers its state right after sending.
+    pub async fn command(
+        &self,
+        who: &Requester<'_>,
+        action: Action,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+        args: Args<'_>,
+    ) -> Result<Command, ServiceError> {
+        self.command_in(who, action, queue, task_id, args, &mut Facts::new())
+            .await
+    }
+
+    /// [`Control::command`], reading each queue's consumers once per `facts` (a bulk command
+    /// asks about many tasks of few queues).
+    pub(crate) async fn command_in(
+        &self,
+        who: &Requester<'_>,
+        action: Action,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+        args: Args<'_>,
+        facts: &mut Facts,
+    ) -> Result<Command, ServiceError> {
+        let plan = self.plan(action, queue, task_id, args).await?;
+        let facts = self.facts_of(facts, &plan.queue).await?;
+        if let Some(why) = unsupported_by(action, &facts.consumers, facts.params.as_ref()) {
+            let target = target(&plan.queue, plan.task.as_deref());
+            crate::auth::audit(
+                &self.store,
+                who.actor,
+                action.code(),
+                &target,
+                "unsupported",
+                &why,
+                who.ip,
+            )
+            .await;
+            return Err(ServiceError::unsupported(format!(
+                "cannot {} here: {why}",
+                action.code()
+            )));
+        }
+        let row = self.execute(who, plan, &facts).await?;
+        Ok(judge(
+            &row,
+            row.sent_at.unwrap_or_default(),
+            &facts.consumers,
+            None,
+        ))
+    }
+
+    /// Checks the arguments and the target: the task's queue, and that the action applies to
+    /// the task's state.
+    async fn plan<'a>(
+        &self,
+        action: Action,
+        queue: Option<&str>,
+        task_id: Option<&str>,
+        args: Args<'a>,
+    ) -> Result<Plan<'a>, ServiceError> {
+        let limits = match args {
+            Args::Limits(l) => {
+                l.check().map_err(ServiceError::invalid)?;
+                Some(l)
+            }
+            _ => None,
+        };
+        let placement = match args {
+            Args::Move(m) => Some(match (m.front, m.priority) {
+                (true, None) => Placement::Front,
+                (false, Some(p)) if p.is_finite() => Placement::Priority(p),
+                _ => {
+                    return Err(ServiceError::invalid(
+                        "give either `\"front\": true` or a finite `priority`",
+                    ))
+                }
+            }),
+            _ => None,
+        };
+        let mut plan = Plan {
+            action,
+            queue: queue.unwrap_or_default().to_owned(),
+            task: task_id.map(str::to_owned),
+            limits,
+            placement,
+            retry: None,
+        };
+        let Some(id) = task_id else {
+            return Ok(plan);
+        };
+        let found = self.store.get_task(id).await.map_err(unavailable)?;
+        let state = found.as_ref().map(|t| t.summary.state);
+        if !rules::applies(action, state, queue.is_some()) {
+            return Err(rules::refusal(action, state, id));
+        }
+        if let Some(t) = found {
+            if action == Action::Retry {
+                plan.retry = Some(retry_kwargs(t.summary.params.as_deref())?);
+            }
+            plan.queue = t.summary.queue;
+        }
+        Ok(plan)
+    }
+
+    /// Records the command, sends it, records how that went and audits it; the row as
+    /// recorded, or why it was not sent.
+    async fn execute(
+        &self,
+        who: &Requester<'_>,
+        plan: Plan<'_>,
+        facts: &QueueFacts,
+    ) -> Result<CommandRow, ServiceError> {
+        let mut row = CommandRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            requested_at: crate::model::now_epoch(),
+            sent_at: None,
+            actor: who.actor.to_owned(),
+            action: plan.action,
+            queue: plan.queue.clone(),
+            task_id: plan.task.clone(),
+            version: None,
+            outcome: asked_for(&plan),
+            detail: String::new(),
+        };
+        // Recorded before it is sent: a crash in between leaves a command marked unsent.
+        self.store.put_command(&row).await.map_err(unavailable)?;
+        let layout = taskdeck_worker::Queue::from_params(&plan.queue, facts.params.as_ref());
+        let sent = match self.send(&plan, &layout).await {
+            Ok(Sent::TakenOut(raw)) => self
+                .record_deleted(&layout, &raw, who.actor)
+                .await
+                .map(|()| Sent::Did(Some(Outcome::Deleted))),
+            sent => sent,
+        };
+        let target_refused = matches!(&sent, Err(e) if refused_by_target(e));
+        match sent {
+            Ok(sent) => {
+                row.sent_at = Some(crate::model::now_epoch());
+                match sent {
+                    Sent::Version(v) => row.version = Some(v as i64),
+                    Sent::Did(Some(outcome)) => row.outcome = Some(outcome),
+                    Sent::Did(None) | Sent::TakenOut(_) => {}
+                }
+            }
+            Err(e) => row.detail = format!("{e:#}"),
+        }
+        self.store.command_sent(&row).await.map_err(unavailable)?;
+        crate::auth::audit(
+            &self.store,
+            who.actor,
+            plan.action.code(),
+            &target(&plan.queue, plan.task.as_deref()),
+            if row.sent_at.is_some() {
+                "ok"
+            } else {
+                "failed"
+            },
+            &audit_detail(&row),
+            who.ip,
+        )
+        .await;
+        match row.sent_at {
+            Some(_) => Ok(row),
+            // A message that is not waiting (any more) is the target's state, not an outage.
+            None if target_refused => Err(ServiceError::conflict(row.detail)),
+            None => Err(ServiceError::unavailable(format!(
+                "not sent: {}",
+                row.detail
+            ))),
+        }
+    }
+
+    /// Writes the command to the control channel; the desired-state version it set, if any,
+    /// and what it did, when sending decides it (a retry's new task, messages removed). A
+    /// delete answers the message it took out, for its record.
+    async fn send(&self, plan: &Plan<'_>, layout: &taskdeck_worker::Queue) -> anyhow::Result<Sent> {
+        let (queue, task_id) = (plan.queue.as_str(), plan.task.as_deref());
+        let broker = self.bus.broker();
+        let version = match plan.action {
+            Action::Pause | Action::Resume => {
+                let paused = plan.action == Action::Pause;
+                // funboost's flag for funboost workers, the desired state (keeping the limits set
+                // before) for taskdeck's, which also read the flag.
+                broker.set_paused(queue, paused).await?;
+                let current = broker.desired(queue).await?;
+                broker
+                    .set_desired(queue, &Desired { paused, ..current })
+                    .await?
+            }
+            Action::Limits => {
+                let limits = plan.limits.cloned().unwrap_or_default();
+                let current = broker.desired(queue).await?;
+                let desired = Desired {
+                    qps: limits.qps,
+                    concurrency: limits.concurrency,
+                    ..current
+                };
+                broker.set_desired(queue, &desired).await?
+            }
+            Action::Kill | Action::Revoke => {
+                broker
+                    .request_kill(queue, task_id.unwrap_or_default())
+                    .await?;
+                return Ok(Sent::Did(None));
+            }
+            Action::Priority | Action::Delete => {
+                let to = match plan.action {
+                    Action::Delete => Placement::Out,
+                    _ => plan.placement.unwrap_or(Placement::Front),
+                };
+                let moved = broker
+                    .move_waiting(layout, task_id.unwrap_or_default(), to)
+                    .await?;
+                let Some(raw) = moved else {
+                    return Err(TargetRefused(format!(
+                        "the task is not waiting in the queue (it may have started, or lie beyond the first {} messages)",
+                        taskdeck_worker::broker::SCAN_WAITING
+                    ))
+                    .into());
+                };
+                return Ok(match plan.action {
+                    Action::Delete => Sent::TakenOut(raw),
+                    // The placement asked for, recorded with the command.
+                    _ => Sent::Did(None),
+                });
+            }
+            Action::Requeue => {
+                let moved = broker.requeue_orphans(layout).await?;
+                return Ok(Sent::Did(Some(Outcome::Requeued {
+                    put_back: moved as u64,
+                })));
+            }
+            Action::Clear => {
+                let removed = broker.clear(layout).await?;
+                return Ok(Sent::Did(Some(Outcome::Cleared { removed })));
+            }
+            Action::Retry => {
+                // A new task (new id) with the same params, where the queue's consumers take
+                // from; the failed record stays as it is.
+                let kwargs = plan.retry.clone().unwrap_or_default();
+                let message = taskdeck_worker::Message::build(kwargs, &Default::default());
+                broker.publish(layout, &message.raw).await?;
+                return Ok(Sent::Did(Some(Outcome::Retried {
+                    task_id: message.task_id,
+                })));
+            }
+        };
+        Ok(Sent::Version(version))
+    }
+
+    /// What can be done to the task now, and the latest kill or revoke of it.
+    /// Records a deleted message's task as revoked (funboost keeps no record of a task that
+    /// never started: this one says who took it out). A record that cannot be written puts the
+    /// message back (at the end of its queue): nothing is lost.
+    async fn record_deleted(
+        &self,
+        layout: &taskdeck_worker::Queue,
+        raw: &str,
+        actor: &str,
+    ) -> anyhow::Result<()> {
+        let now = crate::model::now_epoch();
+        let recorded = match taskdeck_worker::Message::parse(raw.to_owned(), now) {
+            Ok(message) => {
+                let event = protocol::event::TaskEvent {
+                    v: Some(1),
+                    task_id: message.task_id.clone(),
+                    queue_name: layout.name.clone(),
+                    state: Some(TaskState::Revoked),
+                    run_status: Some("finish".into()),
+                    success: Some(false),
+                    params: serde_json::value::to_raw_value(&message.kwargs).ok(),
+                    publish_time: Some(message.publish_time),
+                    time_end: Some(now),
+                    exception_type: Some("Deleted".into()),
+                    exception_msg: Some(format!("deleted from the queue by {actor}")),
+                    ..Default::default()
+                };
+                let prepared = crate::ingest::Prepared {
+                    records: vec![crate::model::record::TaskRecord::from_event(event, now)],
+                    ..Default::default()
+                };
+                self.ingest
+                    .submit(prepared, std::time::Duration::from_secs(10))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("the message is unreadable: {e}")),
+        };
+        match recorded {
+            Ok(_) => Ok(()),
+            Err(why) => {
+                self.bus.broker().publish(layout, raw).await.map_err(|e| {
+                    anyhow::anyhow!("deleted, but its record was not written ({why}) and putting it back failed: {e}")
+                })?;
+                anyhow::bail!("not deleted: its record could not be written ({why}); the message is back at the end of its queue")
+            }
+        }
+    }
+}
+
+/// The recorded params of a task as the kwargs of a new message.
+pub(super) fn retry_kwargs(
+    params: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ServiceError> {
+    let text = params.ok_or_else(|| {
+        ServiceError::conflict("the task has no recorded params to publish again")
+    })?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut kwargs)) => {
+            // A message's own `extra` is funboost's envelope, never a parameter.
+            kwargs.remove("extra");
+            Ok(kwargs)
+        }
+        _ => Err(ServiceError::conflict(
+            "the task's recorded params are not a JSON object of keyword arguments",
+        )),
+    }
+}
+
+fn target(queue: &str, task_id: Option<&str>) -> String {
+    match task_id {
+        Some(id) => format!("{queue}/{id}"),
+        None => queue.to_owned(),
+    }
+}
+
+/// What the command asks for, recorded before it is sent (the limits, where the task goes).
+fn asked_for(plan: &Plan<'_>) -> Option<Outcome> {
+    match (plan.limits, plan.placement) {
+        (Some(l), _) => Some(Outcome::Limits {
+            qps: l.qps,
+            concurrency: l.concurrency,
+        }),
+        (_, Some(Placement::Front)) => Some(Outcome::Moved {
+            front: true,
+            priority: None,
+        }),
+        (_, Some(Placement::Priority(p))) => Some(Outcome::Moved {
+            front: false,
+            priority: Some(p),
+        }),
+        _ => None,
+    }
+}
+
+/// The audit log's words for a command: why it failed, or what it did.
+fn audit_detail(row: &CommandRow) -> String {
+    match &row.outcome {
+        Some(outcome) if row.detail.is_empty() => outcome.to_string(),
+        _ => row.detail.clone(),
+    }
+}
