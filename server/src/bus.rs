@@ -1,11 +1,12 @@
 //! The control bus between taskdeck instances and workers: Redis in production, in-process in
 //! the embedded mode.
 
+use crate::broker::Dashboard;
 use protocol::BusKind;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
-use taskdeck_worker::{Broker, MemoryBroker, RedisBroker};
+use taskdeck_worker::{Broker, Controller, MemoryBroker, RedisBroker};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -36,7 +37,24 @@ impl Bus {
         ))
     }
 
+    /// As a consumer (and a producer) sees it.
     pub fn broker(&self) -> Arc<dyn Broker> {
+        match self {
+            Bus::Memory(broker) => Arc::new(broker.clone()),
+            Bus::Redis(_, broker) => Arc::new(broker.clone()),
+        }
+    }
+
+    /// What a control plane writes for the consumers (pause flags, kills, desired state).
+    pub fn controller(&self) -> Arc<dyn Controller> {
+        match self {
+            Bus::Memory(broker) => Arc::new(broker.clone()),
+            Bus::Redis(_, broker) => Arc::new(broker.clone()),
+        }
+    }
+
+    /// The dashboard's reads and writes of every queue.
+    pub fn dashboard(&self) -> Arc<dyn Dashboard> {
         match self {
             Bus::Memory(broker) => Arc::new(broker.clone()),
             Bus::Redis(_, broker) => Arc::new(broker.clone()),
@@ -74,7 +92,7 @@ impl Bus {
         drop_after: Duration,
     ) -> Result<protocol::heartbeat::Fleet, protocol::ServiceError> {
         let seen =
-            self.broker().heartbeats().await.map_err(|e| {
+            self.dashboard().heartbeats().await.map_err(|e| {
                 protocol::ServiceError::unavailable(format!("the broker failed: {e}"))
             })?;
         Ok(protocol::heartbeat::Fleet::build(

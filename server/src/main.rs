@@ -2,9 +2,11 @@
 
 mod auth;
 mod bench;
+mod broker;
 mod bus;
 mod config;
 mod control;
+mod demo;
 mod http;
 mod ingest;
 mod live;

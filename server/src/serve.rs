@@ -52,7 +52,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let demo = settings.demo.then(|| {
-        tracing::info!(queues = ?taskdeck_worker::demo::QUEUES, "demo fleet running (turn it off with --no-demo)");
+        tracing::info!(queues = ?crate::demo::QUEUES, "demo fleet running (turn it off with --no-demo)");
         let sink = std::sync::Arc::new(crate::ingest::memory::IngestSink(ingest.clone()));
         let (emitter, flushed) = taskdeck_worker::Emitter::start(sink);
         let broker = bus.broker();
@@ -62,9 +62,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         };
         let stop = shutdown.clone();
         let fleet = tokio::spawn(async move {
-            taskdeck_worker::demo::run(broker, emitter.clone(), stop).await;
+            crate::demo::run(broker, emitter.clone(), stop).await;
             if let Some(memory) = memory {
-                let n = taskdeck_worker::demo::discard(&memory, &emitter).await;
+                let n = crate::demo::discard(&memory, &emitter).await;
                 tracing::info!(tasks = n, "waiting demo tasks recorded as revoked (their in-process queues end with taskdeck)");
             }
         });

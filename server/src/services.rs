@@ -284,13 +284,13 @@ impl Services {
         let now = crate::model::now_epoch();
         let now_s = now.floor() as i64;
         let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
-        let broker = self.bus.broker();
+        let dashboard = self.bus.dashboard();
         let (summaries, minutes, seconds, queues, fleet) = tokio::join!(
             self.store.queue_summaries(now),
             self.store.finished_counts(Grain::Minute, first_minute),
             self.store
                 .finished_counts(Grain::Second, now_s - THROUGHPUT_WINDOW_S),
-            broker.queues(),
+            dashboard.queues(),
             self.workers(),
         );
         let (summaries, minutes, seconds) = (

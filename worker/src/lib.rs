@@ -31,14 +31,13 @@
 
 pub mod broker;
 pub mod consumer;
-pub mod demo;
 pub mod events;
 pub mod heartbeat;
 pub mod host;
 pub mod message;
 pub mod task;
 
-pub use broker::{Broker, BrokerError, Layout, MemoryBroker, Placement, Queue, RedisBroker};
+pub use broker::{Broker, BrokerError, Controller, Layout, MemoryBroker, Queue, RedisBroker};
 pub use consumer::{Worker, WorkerBuilder};
 pub use events::{Emitter, EventSink, RedisStreamSink};
 pub use message::{Message, PublishOptions};

@@ -9,8 +9,22 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use taskdeck_worker::broker::Broker;
-use taskdeck_worker::{Emitter, MemoryBroker, PublishOptions, Queue, TaskError, Worker};
+use taskdeck_worker::heartbeat::Heartbeat;
+use taskdeck_worker::{
+    Controller, Emitter, MemoryBroker, PublishOptions, Queue, TaskError, Worker,
+};
 use tokio_util::sync::CancellationToken;
+
+/// Every consumer's last heartbeat.
+fn beats(broker: &MemoryBroker) -> Vec<Heartbeat> {
+    let state = broker.state();
+    state
+        .heartbeats
+        .values()
+        .flat_map(|m| m.values())
+        .cloned()
+        .collect()
+}
 
 fn kwargs(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
@@ -487,7 +501,7 @@ async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
     assert_eq!(v, 1);
     until("three running", 2, async || running() == 3).await;
     until("version 1 in the heartbeat", 2, async || {
-        broker.heartbeats().await.unwrap().beats.iter().any(|h| {
+        beats(&broker).iter().any(|h| {
             h.control_version == 1
                 && h.concurrency == 3
                 && h.capabilities.contains(&"concurrency".into())
@@ -508,11 +522,7 @@ async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
         .await
         .unwrap();
     until("paused in the heartbeat", 2, async || {
-        broker
-            .heartbeats()
-            .await
-            .unwrap()
-            .beats
+        beats(&broker)
             .iter()
             .any(|h| h.control_version == 2 && h.paused)
     })
@@ -543,111 +553,4 @@ async fn desired_state_changes_pause_concurrency_and_qps_and_is_reported() {
         t.elapsed()
     );
     w.stop().await;
-}
-
-#[tokio::test]
-async fn the_demo_records_tasks_its_in_process_queues_lose_at_exit_as_revoked() {
-    let broker = MemoryBroker::new();
-    let sink = Arc::new(Collect::default());
-    // A runaway report (15 minutes) that is running when the fleet stops.
-    let long = taskdeck_worker::publish(
-        &broker,
-        "reports",
-        kwargs(json!({"kind": "sales", "period": "2026-11", "rows": 50_000_000})),
-        &PublishOptions::default(),
-    )
-    .await
-    .unwrap();
-    let (emitter, flushed) = Emitter::start(sink.clone());
-    let stop = CancellationToken::new();
-    let fleet = tokio::spawn(taskdeck_worker::demo::run(
-        Arc::new(broker.clone()),
-        emitter.clone(),
-        stop.clone(),
-    ));
-    until("the report runs", 10, async || {
-        sink.matching(|e| e.task_id == long && e.state == Some(TaskState::Running))
-            .len()
-            == 1
-    })
-    .await;
-    stop.cancel();
-    fleet.await.unwrap();
-    let discarded = taskdeck_worker::demo::discard(&broker, &emitter).await;
-    drop(emitter);
-    flushed.await.unwrap();
-    assert!(discarded >= 1, "the given-back report at least");
-    let last = sink.matching(|e| e.task_id == long).pop().unwrap();
-    assert_eq!(last.state, Some(TaskState::Revoked), "{last:?}");
-    assert_eq!(last.exception_type.as_deref(), Some("Discarded"));
-    for q in taskdeck_worker::demo::QUEUES {
-        assert_eq!(broker.waiting(&Queue::plain(q)).await.unwrap(), 0);
-    }
-}
-
-#[tokio::test]
-async fn waiting_messages_move_to_the_front_or_to_another_priority() {
-    use taskdeck_worker::Placement;
-    let broker = MemoryBroker::new();
-    let plain = Queue::plain("q");
-    for i in 0..3 {
-        let raw = json!({"i": i, "extra": {"task_id": format!("t{i}")}}).to_string();
-        broker.publish(&plain, &raw).await.unwrap();
-    }
-    assert!(broker
-        .move_waiting(&plain, "t2", Placement::Front)
-        .await
-        .unwrap()
-        .is_some());
-    let pulled = broker.pull(&plain, "c", 3).await.unwrap();
-    assert!(pulled[0].contains("\"t2\""), "{pulled:?}");
-    assert!(
-        broker
-            .move_waiting(&plain, "t2", Placement::Front)
-            .await
-            .unwrap()
-            .is_none(),
-        "in flight, not waiting"
-    );
-    broker
-        .publish(&plain, &json!({"extra": {"task_id": "t9"}}).to_string())
-        .await
-        .unwrap();
-    assert!(
-        broker
-            .move_waiting(&plain, "t9", Placement::Priority(2.0))
-            .await
-            .is_err(),
-        "a plain queue has no priorities"
-    );
-    assert_eq!(
-        broker.waiting(&plain).await.unwrap(),
-        1,
-        "a refused move loses nothing"
-    );
-
-    let levels = Queue::with_priorities("p", 4);
-    broker
-        .publish(&levels, &json!({"extra": {"task_id": "a"}}).to_string())
-        .await
-        .unwrap();
-    broker
-        .publish(&levels, &json!({"extra": {"task_id": "b"}}).to_string())
-        .await
-        .unwrap();
-    assert!(broker
-        .move_waiting(&levels, "b", Placement::Priority(3.0))
-        .await
-        .unwrap()
-        .is_some());
-    let first = broker.pull(&levels, "c", 1).await.unwrap();
-    assert!(
-        first[0].contains("\"b\"") && first[0].contains("\"priroty\":3"),
-        "{first:?}"
-    );
-}
-
-#[tokio::test]
-async fn waiting_messages_are_browsed_moved_and_deleted() {
-    common::browse_move_and_delete_waiting(&MemoryBroker::new(), "q").await;
 }

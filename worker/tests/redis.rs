@@ -13,7 +13,8 @@ use taskdeck_worker::broker::redis::{
     heartbeat_dict, heartbeat_str, kill_hash, unack_key, unack_registry,
 };
 use taskdeck_worker::broker::Broker;
-use taskdeck_worker::{Emitter, RedisBroker, RedisStreamSink, Worker};
+use taskdeck_worker::heartbeat::Heartbeat;
+use taskdeck_worker::{Controller, Emitter, RedisBroker, RedisStreamSink, Worker};
 use tokio_util::sync::CancellationToken;
 
 async fn conn() -> redis::aio::MultiplexedConnection {
@@ -22,6 +23,15 @@ async fn conn() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
+}
+
+/// The heartbeats funboost's dict of queue `q` holds.
+async fn beats(q: &str) -> Vec<Heartbeat> {
+    let members: Vec<String> = conn().await.smembers(heartbeat_dict(q)).await.unwrap();
+    members
+        .iter()
+        .filter_map(|m| Heartbeat::from_json(m).ok())
+        .collect()
 }
 
 /// A message exactly as funboost's publisher writes it.
@@ -156,13 +166,7 @@ async fn desired_state_is_applied_on_the_pubsub_wakeup() {
     let stop = CancellationToken::new();
     let run = tokio::spawn(w.run(stop.clone()));
     until("the consumer's first heartbeat", 5, async || {
-        broker
-            .heartbeats()
-            .await
-            .unwrap()
-            .beats
-            .iter()
-            .any(|h| h.queue_name == q)
+        beats(&q).await.iter().any(|h| h.queue_name == q)
     })
     .await;
     // Let the subscription settle: it is made when the control loop starts.
@@ -179,11 +183,8 @@ async fn desired_state_is_applied_on_the_pubsub_wakeup() {
         .await
         .unwrap();
     until("the applied version in a heartbeat", 2, async || {
-        broker
-            .heartbeats()
+        beats(&q)
             .await
-            .unwrap()
-            .beats
             .iter()
             .any(|h| h.queue_name == q && h.control_version == version && h.paused)
     })
@@ -414,67 +415,4 @@ async fn messages_held_by_a_sigkilled_worker_run_exactly_once_more() {
         0,
         "the dead consumer's in-flight set is gone: {keys:?}"
     );
-}
-
-#[tokio::test]
-async fn reads_every_queues_backlog_in_flight_pause_and_project_from_funboosts_keys() {
-    let (lists, zset) = (queue("facts_lists"), queue("facts_zset"));
-    let project = queue("shop");
-    let mut c = conn().await;
-    // Published in 2023: the oldest waiting message, at the head of the plain list.
-    let old = r#"{"x":1,"secs":0,"extra":{"task_id":"t-old","publish_time":1700000000.5}}"#;
-    let (_, newer) = funboost_message(2, 0.0);
-    let (_, held) = funboost_message(3, 0.0);
-    let params =
-        r#"{"broker_kind":"REDIS_PRIORITY","broker_exclusive_config":{"x-max-priority":2}}"#;
-    let mut pipe = redis::pipe();
-    pipe.sadd("funboost_all_queue_names", &lists)
-        .sadd("funboost_all_queue_names", &zset)
-        .hset("funboost_queue__consumer_parmas", &lists, params)
-        .hset(
-            "funboost_queue__consumer_parmas",
-            &zset,
-            r#"{"broker_kind":"REDIS_ZSET_PRIORITY"}"#,
-        )
-        .rpush(format!("{lists}:2"), &newer)
-        .rpush(&lists, old)
-        .sadd(unack_registry(&lists), unack_key(&lists, "c1"))
-        .zadd(unack_key(&lists, "c1"), &held, 1.0)
-        .zadd(&zset, &newer, 5.0)
-        .hset("funboost_pause_flag", &zset, "1")
-        .sadd("funboost_all_project_names", &project)
-        .sadd(format!("funboost.project_name:{project}"), &lists);
-    pipe.query_async::<()>(&mut c).await.unwrap();
-    let broker = RedisBroker::new(&url(7)).unwrap();
-    let desired = protocol::control::Desired {
-        paused: true,
-        ..Default::default()
-    };
-    broker.set_desired(&lists, &desired).await.unwrap();
-
-    let seen = broker.queues().await.unwrap();
-    assert!(seen.now > 1.7e9);
-    let find = |q: &str| seen.queues.iter().find(|b| b.queue == q).unwrap().clone();
-    let l = find(&lists);
-    assert_eq!(l.broker_kind.as_deref(), Some("REDIS_PRIORITY"));
-    assert_eq!((l.waiting, l.in_flight), (2, 1), "{l:?}");
-    let oldest = l.oldest_waiting.unwrap();
-    assert_eq!(
-        oldest, 1700000000.5,
-        "the head of the plain list is the oldest"
-    );
-    assert_eq!(l.project.as_deref(), Some(project.as_str()));
-    assert!(!l.paused_flag);
-    assert!(l.desired.paused && l.desired.version >= 1);
-    let z = find(&zset);
-    assert_eq!(z.broker_kind.as_deref(), Some("REDIS_ZSET_PRIORITY"));
-    assert_eq!((z.waiting, z.in_flight), (1, 0));
-    assert!(z.paused_flag && z.project.is_none());
-    assert_eq!(z.oldest_waiting, None, "a priority zset has no age order");
-}
-
-#[tokio::test]
-async fn waiting_messages_are_browsed_moved_and_deleted_in_funboosts_keys() {
-    let broker = RedisBroker::new(&url(7)).unwrap();
-    common::browse_move_and_delete_waiting(&broker, &queue("browse")).await;
 }

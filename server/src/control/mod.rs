@@ -122,7 +122,7 @@ impl Control {
     ) -> Result<(Option<serde_json::Value>, bool), ServiceError> {
         let queues = self
             .bus
-            .broker()
+            .dashboard()
             .queues()
             .await
             .map_err(|e| unavailable(format!("the broker failed: {e}")))?;

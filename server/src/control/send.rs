@@ -6,10 +6,10 @@ use super::{
     judge, rules, unavailable, unsupported_by, Args, Control, Facts, QueueFacts, Requester,
     ServiceError,
 };
+use crate::broker::{Moved, Placement, SCAN_WAITING};
 use crate::store::CommandRow;
 use protocol::control::{Action, Command, Desired, Limits, Outcome};
 use protocol::event::TaskState;
-use taskdeck_worker::Placement;
 
 /// A command checked against its target, ready to record and send.
 struct Plan<'a> {
@@ -31,10 +31,6 @@ struct TargetRefused(String);
 /// Whether sending failed because of the target (a conflict) rather than an outage.
 fn refused_by_target(e: &anyhow::Error) -> bool {
     e.is::<TargetRefused>()
-        || matches!(
-            e.downcast_ref::<taskdeck_worker::BrokerError>(),
-            Some(taskdeck_worker::BrokerError::NoPriorities)
-        )
 }
 
 /// What writing a command to the control channel gave.
@@ -226,15 +222,15 @@ impl Control {
     /// delete answers the message it took out, for its record.
     async fn send(&self, plan: &Plan<'_>, layout: &taskdeck_worker::Queue) -> anyhow::Result<Sent> {
         let (queue, task_id) = (plan.queue.as_str(), plan.task.as_deref());
-        let broker = self.bus.broker();
+        let (broker, controller) = (self.bus.broker(), self.bus.controller());
         let version = match plan.action {
             Action::Pause | Action::Resume => {
                 let paused = plan.action == Action::Pause;
                 // funboost's flag for funboost workers, the desired state (keeping the limits set
                 // before) for taskdeck's, which also read the flag.
-                broker.set_paused(queue, paused).await?;
+                controller.set_paused(queue, paused).await?;
                 let current = broker.desired(queue).await?;
-                broker
+                controller
                     .set_desired(queue, &Desired { paused, ..current })
                     .await?
             }
@@ -246,10 +242,10 @@ impl Control {
                     concurrency: limits.concurrency,
                     ..current
                 };
-                broker.set_desired(queue, &desired).await?
+                controller.set_desired(queue, &desired).await?
             }
             Action::Kill | Action::Revoke => {
-                broker
+                controller
                     .request_kill(queue, task_id.unwrap_or_default())
                     .await?;
                 return Ok(Sent::Did(None));
@@ -259,15 +255,21 @@ impl Control {
                     Action::Delete => Placement::Out,
                     _ => plan.placement.unwrap_or(Placement::Front),
                 };
-                let moved = broker
+                let moved = self
+                    .bus
+                    .dashboard()
                     .move_waiting(layout, task_id.unwrap_or_default(), to)
                     .await?;
-                let Some(raw) = moved else {
-                    return Err(TargetRefused(format!(
-                        "the task is not waiting in the queue (it may have started, or lie beyond the first {} messages)",
-                        taskdeck_worker::broker::SCAN_WAITING
+                let raw = match moved {
+                    Moved::Done(raw) => raw,
+                    Moved::NotWaiting => return Err(TargetRefused(format!(
+                        "the task is not waiting in the queue (it may have started, or lie beyond the first {SCAN_WAITING} messages)"
                     ))
-                    .into());
+                    .into()),
+                    Moved::NoPriorities => return Err(TargetRefused(
+                        "this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead".into(),
+                    )
+                    .into()),
                 };
                 return Ok(match plan.action {
                     Action::Delete => Sent::TakenOut(raw),
@@ -282,7 +284,7 @@ impl Control {
                 })));
             }
             Action::Clear => {
-                let removed = broker.clear(layout).await?;
+                let removed = self.bus.dashboard().clear(layout).await?;
                 return Ok(Sent::Did(Some(Outcome::Cleared { removed })));
             }
             Action::Retry => {

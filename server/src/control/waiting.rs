@@ -71,9 +71,10 @@ impl Control {
         let failed = |e: taskdeck_worker::BrokerError| {
             ServiceError::unavailable(format!("the broker failed: {e}"))
         };
+        let dashboard = self.bus.dashboard();
         let (total, page) = tokio::join!(
             broker.waiting(&layout),
-            broker.peek_waiting(&layout, offset, u64::from(limit))
+            dashboard.peek_waiting(&layout, offset, u64::from(limit))
         );
         let mut messages: Vec<WaitingMessage> = page
             .map_err(failed)?

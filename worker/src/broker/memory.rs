@@ -1,36 +1,40 @@
 //! The in-process broker of the embedded mode and of tests: the same semantics as the Redis
 //! one (in-flight sets, orphan requeue, pause flag, kill requests), held in memory.
 
-use super::{
-    Broker, BrokerError, HeartbeatReply, Heartbeats, Layout, Queue, ALIVE_FOR, PURGE_AFTER,
-};
+use super::{Broker, BrokerError, Controller, HeartbeatReply, Queue, ALIVE_FOR, PURGE_AFTER};
 use crate::heartbeat::Heartbeat;
 use crate::host::now;
-use crate::message::Message;
 use async_trait::async_trait;
 use protocol::control::Desired;
-use protocol::overview::{BrokerQueue, BrokerQueues};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
+/// What the in-process broker holds, readable by a dashboard in the same process (funboost's
+/// keys play this part on Redis).
 #[derive(Default)]
-struct Inner {
-    queues: HashMap<String, VecDeque<String>>,
+pub struct MemoryState {
+    /// Waiting messages by key (`q`, `q:3`, or the zset `q`, kept by score), head first.
+    pub queues: HashMap<String, VecDeque<String>>,
     /// (queue, consumer) → messages pulled and not yet acknowledged.
-    in_flight: HashMap<(String, String), Vec<String>>,
-    paused: HashSet<String>,
-    kills: HashMap<String, HashSet<String>>,
+    pub in_flight: HashMap<(String, String), Vec<String>>,
+    /// funboost's pause flags.
+    pub paused: HashSet<String>,
+    /// queue → task ids asked to stop.
+    pub kills: HashMap<String, HashSet<String>>,
     /// queue → consumer identification → last heartbeat.
-    heartbeats: HashMap<String, HashMap<String, Heartbeat>>,
-    params: HashMap<String, serde_json::Value>,
-    desired: HashMap<String, Desired>,
+    pub heartbeats: HashMap<String, HashMap<String, Heartbeat>>,
+    /// The parameters each queue's consumers registered.
+    pub params: HashMap<String, serde_json::Value>,
+    /// taskdeck's desired state of each queue.
+    pub desired: HashMap<String, Desired>,
     wakeups: HashMap<String, watch::Sender<u64>>,
 }
 
+/// The in-process broker: clones share one state.
 #[derive(Clone, Default)]
 pub struct MemoryBroker {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<Mutex<MemoryState>>,
 }
 
 impl MemoryBroker {
@@ -38,8 +42,14 @@ impl MemoryBroker {
         MemoryBroker::default()
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    /// The state, locked while the guard lives (a poisoned lock is taken over: the state is
+    /// plain data, valid after any panic).
+    pub fn state(&self) -> MutexGuard<'_, MemoryState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut MemoryState) -> T) -> T {
+        f(&mut self.state())
     }
 
     /// Empties the queue's waiting messages and returns them: what an in-process queue loses
@@ -78,10 +88,10 @@ fn remove_one(v: &mut Vec<String>, raw: &str) -> bool {
     }
 }
 
-impl Inner {
+impl MemoryState {
     /// Adds a waiting message at the tail of its list, or by score in a zset queue (highest
     /// first, first come first among equals), so a pull always takes from the front.
-    fn put(&mut self, queue: &Queue, raw: String) {
+    pub fn put(&mut self, queue: &Queue, raw: String) {
         let waiting = self.queues.entry(queue.list_of(&raw)).or_default();
         match queue.score_of(&raw) {
             None => waiting.push_back(raw),
@@ -198,27 +208,6 @@ impl Broker for MemoryBroker {
         Ok(self.with(|i| i.paused.contains(queue)))
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError> {
-        self.with(|i| {
-            if paused {
-                i.paused.insert(queue.to_owned());
-            } else {
-                i.paused.remove(queue);
-            }
-        });
-        Ok(())
-    }
-
-    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError> {
-        self.with(|i| {
-            i.kills
-                .entry(queue.to_owned())
-                .or_default()
-                .insert(task_id.to_owned());
-        });
-        Ok(())
-    }
-
     async fn take_kills(
         &self,
         queue: &str,
@@ -278,148 +267,41 @@ impl Broker for MemoryBroker {
         }))
     }
 
-    async fn move_waiting(
-        &self,
-        queue: &Queue,
-        task_id: &str,
-        to: super::Placement,
-    ) -> Result<Option<String>, BrokerError> {
-        use super::{with_priority, Placement};
-        let t = now();
-        self.with(|i| {
-            let found = queue.lists().into_iter().find_map(|list| {
-                let at = i
-                    .queues
-                    .get(&list)?
-                    .iter()
-                    .take(super::SCAN_WAITING)
-                    .position(|m| {
-                        crate::message::Message::parse(m.clone(), t)
-                            .is_ok_and(|m| m.task_id == task_id)
-                    })?;
-                Some((list, at))
-            });
-            let Some((list, at)) = found else {
-                return Ok(None);
-            };
-            let raw = i
-                .queues
-                .get_mut(&list)
-                .and_then(|q| q.remove(at))
-                .expect("found above");
-            let was = raw.clone();
-            match (to, queue.layout) {
-                (Placement::Front, Layout::Lists { .. }) => {
-                    i.queues
-                        .entry(queue.lists()[0].clone())
-                        .or_default()
-                        .push_front(raw);
-                }
-                (Placement::Front, Layout::Zset) => {
-                    let top = i
-                        .queues
-                        .get(&list)
-                        .and_then(|q| q.front())
-                        .and_then(|m| queue.score_of(m))
-                        .unwrap_or(0.0);
-                    let new = with_priority(&raw, Layout::Zset, top + 1.0).unwrap_or(raw);
-                    i.put(queue, new);
-                }
-                (Placement::Out, _) => {}
-                (Placement::Priority(p), layout) => match with_priority(&raw, layout, p) {
-                    Some(new) => i.put(queue, new),
-                    None => {
-                        i.queues.entry(list).or_default().insert(at, raw);
-                        return Err(BrokerError::NoPriorities);
-                    }
-                },
-            }
-            Ok(Some(was))
-        })
-    }
-
-    async fn peek_waiting(
-        &self,
-        queue: &Queue,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<(String, String)>, BrokerError> {
-        let (mut skip, limit) = (offset as usize, limit as usize);
-        Ok(self.with(|i| {
-            let mut out = Vec::new();
-            for list in queue.lists() {
-                let Some(q) = i.queues.get(&list) else {
-                    continue;
-                };
-                if skip >= q.len() {
-                    skip -= q.len();
-                    continue;
-                }
-                let room = limit - out.len();
-                out.extend(
-                    q.iter()
-                        .skip(skip)
-                        .take(room)
-                        .map(|m| (list.clone(), m.clone())),
-                );
-                skip = 0;
-                if out.len() >= limit {
-                    break;
-                }
-            }
-            out
-        }))
-    }
-
-    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {
-        Ok(self.discard_waiting(queue).len() as u64)
-    }
-
-    async fn queues(&self) -> Result<BrokerQueues, BrokerError> {
-        let t = now();
-        Ok(self.with(|i| {
-            let mut names: Vec<String> = i.params.keys().cloned().collect();
-            names.sort();
-            let queues = names
-                .into_iter()
-                .map(|name| {
-                    let params = i.params.get(&name);
-                    let q = Queue::from_params(&name, params);
-                    let lists: Vec<_> = q.lists().iter().filter_map(|l| i.queues.get(l)).collect();
-                    // As on Redis: the head of each list is its oldest message.
-                    let oldest_waiting = match q.layout {
-                        Layout::Lists { .. } => lists
-                            .iter()
-                            .filter_map(|l| l.front())
-                            .filter_map(|raw| Message::parse(raw.clone(), t).ok())
-                            .map(|m| m.publish_time)
-                            .reduce(f64::min),
-                        Layout::Zset => None,
-                    };
-                    BrokerQueue {
-                        project: None,
-                        broker_kind: Some(q.broker_kind().to_owned()),
-                        waiting: lists.iter().map(|l| l.len() as u64).sum(),
-                        in_flight: i
-                            .in_flight
-                            .iter()
-                            .filter(|((qn, _), _)| *qn == name)
-                            .map(|(_, v)| v.len() as u64)
-                            .sum(),
-                        oldest_waiting,
-                        paused_flag: i.paused.contains(&name),
-                        desired: i.desired.get(&name).cloned().unwrap_or_default(),
-                        params: params.map(|p| p.to_string()),
-                        queue: name,
-                    }
-                })
-                .collect();
-            BrokerQueues { now: t, queues }
-        }))
-    }
-
     async fn desired(&self, queue: &str) -> Result<Desired, BrokerError> {
         Ok(self.with(|i| i.desired.get(queue).cloned().unwrap_or_default()))
+    }
+
+    async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError> {
+        Ok(self.with(|i| {
+            i.wakeups
+                .entry(queue.to_owned())
+                .or_insert_with(|| watch::channel(0).0)
+                .subscribe()
+        }))
+    }
+}
+
+#[async_trait]
+impl Controller for MemoryBroker {
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError> {
+        self.with(|i| {
+            if paused {
+                i.paused.insert(queue.to_owned());
+            } else {
+                i.paused.remove(queue);
+            }
+        });
+        Ok(())
+    }
+
+    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError> {
+        self.with(|i| {
+            i.kills
+                .entry(queue.to_owned())
+                .or_default()
+                .insert(task_id.to_owned());
+        });
+        Ok(())
     }
 
     async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError> {
@@ -438,25 +320,5 @@ impl Broker for MemoryBroker {
                 .send_replace(version);
             version
         }))
-    }
-
-    async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError> {
-        Ok(self.with(|i| {
-            i.wakeups
-                .entry(queue.to_owned())
-                .or_insert_with(|| watch::channel(0).0)
-                .subscribe()
-        }))
-    }
-
-    async fn heartbeats(&self) -> Result<Heartbeats, BrokerError> {
-        let beats = self.with(|i| {
-            i.heartbeats
-                .values()
-                .flat_map(|m| m.values())
-                .cloned()
-                .collect()
-        });
-        Ok(Heartbeats { now: now(), beats })
     }
 }

@@ -7,12 +7,11 @@ mod memory;
 pub mod redis;
 
 pub use self::redis::RedisBroker;
-pub use memory::MemoryBroker;
+pub use memory::{MemoryBroker, MemoryState};
 
 use crate::heartbeat::Heartbeat;
 use async_trait::async_trait;
 use protocol::control::Desired;
-use protocol::overview::BrokerQueues;
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +20,6 @@ pub enum BrokerError {
     Redis(#[from] ::redis::RedisError),
     #[error("{0}")]
     Other(String),
-    /// A priority asked of a queue kept without priorities: the caller's mistake.
-    #[error("this queue has no priorities (funboost's REDIS_ACK_ABLE); move the task to the front instead")]
-    NoPriorities,
 }
 
 /// What a heartbeat tells the consumer back.
@@ -33,6 +29,10 @@ pub struct HeartbeatReply {
     pub live_consumers: u64,
 }
 
+/// What a consumer needs of its broker: taking messages and acknowledging them, heartbeats,
+/// and reading the control channel (funboost's pause flag and kill hash, taskdeck's desired
+/// state). What a control plane writes there is [`Controller`]; a dashboard's reads of every
+/// queue live with the dashboard.
 #[async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Announces a consumer: queue discovery keys, its parameters, its in-flight set.
@@ -60,12 +60,6 @@ pub trait Broker: Send + Sync + 'static {
     async fn unregister(&self, hb: &Heartbeat) -> Result<(), BrokerError>;
     /// funboost's pause flag for the queue.
     async fn paused(&self, queue: &str) -> Result<bool, BrokerError>;
-    /// Sets funboost's pause flag (`HSET funboost_pause_flag <queue> 1|0`).
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError>;
-    /// Asks whichever consumer runs (or is about to run) `task_id` to stop it, the way
-    /// funboost's `RemoteTaskKiller` does (`HSET funboost_kill_task_hash:<queue> <task_id> <now>`):
-    /// a task not started yet never runs.
-    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError>;
     /// Of `task_ids`, those with a kill request; the requests found are consumed.
     async fn take_kills(
         &self,
@@ -76,92 +70,26 @@ pub trait Broker: Send + Sync + 'static {
     async fn requeue_orphans(&self, queue: &Queue) -> Result<usize, BrokerError>;
     /// Messages waiting in the queue's lists (not counting in-flight ones).
     async fn waiting(&self, queue: &Queue) -> Result<u64, BrokerError>;
-    /// Moves the waiting message of `task_id` (searched among the first [`SCAN_WAITING`] of each
-    /// of the queue's lists) to `to`; the message as it was, or `None` when it is not waiting
-    /// there.
-    async fn move_waiting(
-        &self,
-        queue: &Queue,
-        task_id: &str,
-        to: Placement,
-    ) -> Result<Option<String>, BrokerError>;
-    /// Up to `limit` waiting messages from `offset`, in the order consumers take them, each
-    /// with the key it waits under.
-    async fn peek_waiting(
-        &self,
-        queue: &Queue,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<(String, String)>, BrokerError>;
-    /// Removes every waiting message of the queue in one step; returns how many. Messages
-    /// consumers hold in flight are left alone (funboost's `clear()` deletes those too, and with
-    /// them tasks that are running).
-    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError>;
-    /// Every heartbeat of every known queue as stored (stale ones included), with the
-    /// broker's clock: what the dashboard's workers view is built from.
-    async fn heartbeats(&self) -> Result<Heartbeats, BrokerError>;
-    /// Every queue the broker knows with its backlog, in-flight count, oldest waiting message,
-    /// pause flag, desired state and project: what the dashboard's overview is built from.
-    async fn queues(&self) -> Result<BrokerQueues, BrokerError>;
     /// taskdeck's desired state of the queue (version 0 when never set).
     async fn desired(&self, queue: &str) -> Result<Desired, BrokerError>;
-    /// Stores `desired` (its version is ignored) under the next version and wakes the queue's
-    /// consumers; returns the new version.
-    async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError>;
     /// Changes (to the new version) whenever the queue's desired state is set: the wake-up
     /// (pub/sub on Redis). Consumers poll as well, so a missed wake-up only delays.
     async fn control_wakeups(&self, queue: &str) -> Result<watch::Receiver<u64>, BrokerError>;
 }
 
-/// How far a search for one waiting message reads into each list.
-pub const SCAN_WAITING: usize = 100_000;
-
-/// Where a waiting message goes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Placement {
-    /// Next to be taken: the head of the highest-priority list (list layouts), or above the
-    /// highest score (zset layout).
-    Front,
-    /// This priority: funboost's REDIS_PRIORITY level (`q:N`, capped at the queue's highest) or
-    /// REDIS_ZSET_PRIORITY score. A plain REDIS_ACK_ABLE queue has none.
-    Priority(f64),
-    /// Out of the queue: the message is deleted (`LREM`/`ZREM` of its exact text).
-    Out,
-}
-
-/// `raw` with its priority set to `p` where funboost's publishers put it for this layout.
-pub fn with_priority(raw: &str, layout: Layout, p: f64) -> Option<String> {
-    let mut body: serde_json::Value = serde_json::from_str(raw).ok()?;
-    let extra = body
-        .as_object_mut()?
-        .entry("extra")
-        .or_insert_with(|| serde_json::json!({}));
-    let others = extra
-        .as_object_mut()?
-        .entry("other_extra_params")
-        .or_insert_with(|| serde_json::json!({}));
-    let others = others.as_object_mut()?;
-    match layout {
-        Layout::Lists { max_priority: 0 } => return None,
-        Layout::Lists { max_priority } => {
-            let level = p.clamp(0.0, f64::from(max_priority)).round() as u64;
-            others.insert("priroty".into(), level.into());
-        }
-        Layout::Zset => {
-            others.insert(
-                "for_broker_redis_zset_priority".into(),
-                serde_json::json!({ "priority": p }),
-            );
-        }
-    }
-    Some(body.to_string())
-}
-
-/// Heartbeats read at broker time `now`.
-#[derive(Clone, Debug, Default)]
-pub struct Heartbeats {
-    pub now: f64,
-    pub beats: Vec<Heartbeat>,
+/// What a control plane writes for a queue's consumers — taskdeck's dashboard, or any program
+/// that pauses a queue or stops a task, as funboost's `RemoteTaskKiller` does.
+#[async_trait]
+pub trait Controller: Send + Sync + 'static {
+    /// Sets funboost's pause flag (`HSET funboost_pause_flag <queue> 1|0`).
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BrokerError>;
+    /// Asks whichever consumer runs (or is about to run) `task_id` to stop it, the way
+    /// funboost's `RemoteTaskKiller` does (`HSET funboost_kill_task_hash:<queue> <task_id> <now>`):
+    /// a task not started yet never runs.
+    async fn request_kill(&self, queue: &str, task_id: &str) -> Result<(), BrokerError>;
+    /// Stores `desired` (its version is ignored) under the next version and wakes the queue's
+    /// consumers; returns the new version.
+    async fn set_desired(&self, queue: &str, desired: &Desired) -> Result<u64, BrokerError>;
 }
 
 /// How a queue's waiting messages are kept (funboost's broker kinds, protocol notes §2.9–2.10).

@@ -3,16 +3,14 @@
 //! and long reports, a few of which run away and are worth killing. Everything a user sees on
 //! the first run comes from these tasks really running.
 
-use crate::broker::{Broker, MemoryBroker, Queue};
-use crate::consumer::Worker;
-use crate::events::Emitter;
-use crate::message::{Message, PublishOptions};
-use crate::task::TaskError;
 use protocol::event::{TaskEvent, TaskState};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
+use taskdeck_worker::{
+    Broker, Emitter, MemoryBroker, Message, PublishOptions, Queue, TaskError, Worker,
+};
 use tokio_util::sync::CancellationToken;
 
 pub const QUEUES: [&str; 4] = ["orders", "emails", "thumbnails", "reports"];
@@ -72,7 +70,7 @@ pub async fn discard(broker: &MemoryBroker, emitter: &Emitter) -> usize {
     let mut discarded = 0;
     for queue in QUEUES {
         for raw in broker.discard_waiting(&Queue::plain(queue)) {
-            let Ok(m) = Message::parse(raw, crate::host::now()) else {
+            let Ok(m) = Message::parse(raw, taskdeck_worker::host::now()) else {
                 continue;
             };
             let event = TaskEvent {
@@ -84,7 +82,7 @@ pub async fn discard(broker: &MemoryBroker, emitter: &Emitter) -> usize {
                 success: Some(false),
                 params: serde_json::value::to_raw_value(&m.kwargs).ok(),
                 publish_time: Some(m.publish_time),
-                time_end: Some(crate::host::now()),
+                time_end: Some(taskdeck_worker::host::now()),
                 exception_type: Some("Discarded".into()),
                 exception_msg: Some(
                     "taskdeck stopped: the in-process demo queue does not outlive it".into(),
@@ -110,7 +108,8 @@ async fn produce(broker: &dyn Broker, stop: &CancellationToken) {
             let Value::Object(kwargs) = kwargs else {
                 return;
             };
-            if let Err(e) = crate::publish(broker, queue, kwargs, &PublishOptions::default()).await
+            if let Err(e) =
+                taskdeck_worker::publish(broker, queue, kwargs, &PublishOptions::default()).await
             {
                 tracing::warn!(queue, error = %e, "demo producer could not publish");
             }
@@ -149,7 +148,7 @@ async fn produce(broker: &dyn Broker, stop: &CancellationToken) {
             publish(
                 "thumbnails",
                 json!({
-                    "image": format!("uploads/{}.jpg", crate::message::new_task_id()),
+                    "image": format!("uploads/{}.jpg", taskdeck_worker::message::new_task_id()),
                     "width": ([128, 256, 512])[fastrand::usize(..3)],
                 }),
             )
@@ -186,7 +185,7 @@ struct Order {
     items: u8,
 }
 
-async fn process_order(_ctx: crate::TaskContext, o: Order) -> Result<Value, TaskError> {
+async fn process_order(_ctx: taskdeck_worker::TaskContext, o: Order) -> Result<Value, TaskError> {
     work(20..120).await;
     match fastrand::u32(0..100) {
         0 | 1 => Err(TaskError::fatal(
@@ -212,7 +211,7 @@ struct Email {
     template: String,
 }
 
-async fn send_email(ctx: crate::TaskContext, e: Email) -> Result<Value, TaskError> {
+async fn send_email(ctx: taskdeck_worker::TaskContext, e: Email) -> Result<Value, TaskError> {
     work(100..600).await;
     if e.to.starts_with("user13") {
         return Err(TaskError::fatal(
@@ -227,7 +226,9 @@ async fn send_email(ctx: crate::TaskContext, e: Email) -> Result<Value, TaskErro
             "smtp.example.com:587 did not answer within 2 s",
         ));
     }
-    Ok(json!({"to": e.to, "template": e.template, "message_id": crate::message::new_task_id()}))
+    Ok(
+        json!({"to": e.to, "template": e.template, "message_id": taskdeck_worker::message::new_task_id()}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -236,7 +237,7 @@ struct Image {
     width: u32,
 }
 
-async fn resize_image(_ctx: crate::TaskContext, i: Image) -> Result<Value, TaskError> {
+async fn resize_image(_ctx: taskdeck_worker::TaskContext, i: Image) -> Result<Value, TaskError> {
     work(30..300).await;
     if fastrand::u32(0..50) == 0 {
         return Err(TaskError::fatal(
@@ -255,7 +256,7 @@ struct Report {
     rows: u64,
 }
 
-async fn build_report(ctx: crate::TaskContext, r: Report) -> Result<Value, TaskError> {
+async fn build_report(ctx: taskdeck_worker::TaskContext, r: Report) -> Result<Value, TaskError> {
     // About 50,000 rows a second: a runaway report runs for a quarter of an hour unless killed.
     let secs = (r.rows as f64 / 50_000.0).min(900.0);
     tokio::select! {
@@ -265,4 +266,75 @@ async fn build_report(ctx: crate::TaskContext, r: Report) -> Result<Value, TaskE
     Ok(
         json!({"kind": r.kind, "rows": r.rows, "file": format!("reports/{}-{}.csv", r.kind, ctx.task_id)}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps every record the fleet sends, parsed as taskdeck parses them.
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<TaskEvent>>);
+
+    #[async_trait::async_trait]
+    impl taskdeck_worker::EventSink for Collect {
+        async fn send(&self, events: &[String]) -> Result<(), String> {
+            let mut all = self.0.lock().unwrap();
+            for e in events {
+                all.push(TaskEvent::from_json_str(e).map_err(|e| e.to_string())?);
+            }
+            Ok(())
+        }
+    }
+
+    impl Collect {
+        fn of(&self, task_id: &str) -> Vec<TaskEvent> {
+            let all = self.0.lock().unwrap();
+            all.iter()
+                .filter(|e| e.task_id == task_id)
+                .cloned()
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_demo_records_tasks_its_in_process_queues_lose_at_exit_as_revoked() {
+        let broker = MemoryBroker::new();
+        let sink = Arc::new(Collect::default());
+        // A runaway report (15 minutes) that is running when the fleet stops.
+        let kwargs = json!({"kind": "sales", "period": "2026-11", "rows": 50_000_000});
+        let long = taskdeck_worker::publish(
+            &broker,
+            "reports",
+            kwargs.as_object().unwrap().clone(),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+        let (emitter, flushed) = Emitter::start(sink.clone());
+        let stop = CancellationToken::new();
+        let fleet = tokio::spawn(run(Arc::new(broker.clone()), emitter.clone(), stop.clone()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !sink
+            .of(&long)
+            .iter()
+            .any(|e| e.state == Some(TaskState::Running))
+        {
+            assert!(std::time::Instant::now() < deadline, "the report never ran");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.cancel();
+        fleet.await.unwrap();
+        let discarded = discard(&broker, &emitter).await;
+        drop(emitter);
+        flushed.await.unwrap();
+        assert!(discarded >= 1, "the given-back report at least");
+        let last = sink.of(&long).pop().unwrap();
+        assert_eq!(last.state, Some(TaskState::Revoked), "{last:?}");
+        assert_eq!(last.exception_type.as_deref(), Some("Discarded"));
+        for q in QUEUES {
+            assert_eq!(broker.waiting(&Queue::plain(q)).await.unwrap(), 0);
+        }
+    }
 }
