@@ -4,13 +4,12 @@
 //! value is validated at start, and a bad one names the setting, where it came from and the
 //! form it must take.
 
+use crate::store::StoreUrl;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 pub const DEFAULT_STORE: &str = "sqlite:./data/taskdeck.db";
@@ -122,82 +121,6 @@ pub struct ServeArgs {
 /// Environment variables taskdeck reads besides those of [`ServeArgs`].
 const OTHER_VARS: [&str; 1] = ["TASKDECK_ADMIN_PASSWORD"];
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreUrl {
-    Sqlite(String),
-    Postgres(String),
-    Mongodb(String),
-}
-
-impl StoreUrl {
-    fn parse(v: &str) -> Result<StoreUrl, String> {
-        let expected = "expected sqlite:PATH, postgres://USER@HOST/DB or mongodb://HOST[:PORT]";
-        if let Some(path) = v.strip_prefix("sqlite:") {
-            let path = path.trim_start_matches("//");
-            let file = path.split('?').next().unwrap_or_default();
-            if file.is_empty() || file == ":memory:" {
-                return Err(format!("{expected}; the SQLite store needs a file path"));
-            }
-            sqlx::sqlite::SqliteConnectOptions::from_str(v)
-                .map_err(|e| format!("{e}; {expected}"))?;
-            Ok(StoreUrl::Sqlite(v.to_owned()))
-        } else if v.starts_with("postgres://") || v.starts_with("postgresql://") {
-            sqlx::postgres::PgConnectOptions::from_str(v)
-                .map_err(|e| format!("{e}; {expected}"))?;
-            Ok(StoreUrl::Postgres(v.to_owned()))
-        } else if let Some(rest) = v
-            .strip_prefix("mongodb://")
-            .or_else(|| v.strip_prefix("mongodb+srv://"))
-        {
-            if rest.is_empty() || rest.starts_with('/') {
-                return Err(format!("missing host; {expected}"));
-            }
-            Ok(StoreUrl::Mongodb(v.to_owned()))
-        } else {
-            Err(expected.to_owned())
-        }
-    }
-
-    pub fn kind(&self) -> protocol::StoreKind {
-        match self {
-            StoreUrl::Sqlite(_) => protocol::StoreKind::Sqlite,
-            StoreUrl::Postgres(_) => protocol::StoreKind::Postgres,
-            StoreUrl::Mongodb(_) => protocol::StoreKind::Mongodb,
-        }
-    }
-}
-
-/// Credentials never reach logs or health reports.
-impl fmt::Display for StoreUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = match self {
-            StoreUrl::Sqlite(u) | StoreUrl::Postgres(u) | StoreUrl::Mongodb(u) => u,
-        };
-        f.write_str(&redact(url))
-    }
-}
-
-/// Hides the password of `scheme://user:password@host…`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            format!("{scheme}://{masked}{}", &rest[at..])
-        }
-        None => url.to_owned(),
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Human,
@@ -222,7 +145,7 @@ pub struct Settings {
     /// The session cookie is sent over HTTPS only.
     pub secure_cookies: bool,
     /// Proxies whose forwarding headers name the client.
-    pub trusted_proxies: crate::http::client::TrustedProxies,
+    pub trusted_proxies: crate::auth::client::TrustedProxies,
     /// `TASKDECK_ADMIN_PASSWORD`: the admin password taskdeck sets at start.
     pub admin_password: Option<String>,
 }
@@ -468,7 +391,7 @@ impl Settings {
             .parse(
                 "trusted_proxies",
                 "expected addresses or networks, e.g. 10.0.0.0/8,127.0.0.1",
-                crate::http::client::TrustedProxies::parse,
+                crate::auth::client::TrustedProxies::parse,
             )?
             .unwrap_or_default();
         let demo_flag = matches.value_source("demo") == Some(ValueSource::CommandLine);
@@ -576,6 +499,40 @@ fn read_file(path: &PathBuf, command: &clap::Command) -> Result<toml::Table, Con
         )));
     }
     Ok(table)
+}
+
+/// `taskdeck token create`: what it takes, and the store it writes to.
+#[derive(clap::Args, Debug)]
+pub struct TokenCreateArgs {
+    /// What the token may do: any of ingest, read, control, comma-separated
+    #[arg(long, value_name = "SCOPES")]
+    pub scope: String,
+    /// A name that says who uses it, e.g. the worker fleet's
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The store (as for `serve`; also TASKDECK_STORE)
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// TOML settings file (as for `serve`; also TASKDECK_CONFIG)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl TokenCreateArgs {
+    /// The settings `serve` would start with given this store and config file.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let mut argv: Vec<std::ffi::OsString> = vec!["serve".into()];
+        if let Some(store) = &self.store {
+            argv.extend(["--store".into(), store.into()]);
+        }
+        if let Some(config) = &self.config {
+            argv.extend(["--config".into(), config.into()]);
+        }
+        Settings::from_args(argv, &env)
+    }
 }
 
 #[cfg(test)]
@@ -781,19 +738,5 @@ mod tests {
         assert_eq!(s.site_root, PathBuf::from("/srv/site"));
         let s = resolve(&["--site-root", "/a"], &[("LEPTOS_SITE_ROOT", "/srv/site")]).unwrap();
         assert_eq!(s.site_root, PathBuf::from("/a"));
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("redis://:pw@h/0"), "redis://:***@h/0");
-        assert_eq!(
-            redact("mongodb://h:27017/?a=b@c"),
-            "mongodb://h:27017/?a=b@c"
-        );
-        assert_eq!(redact("sqlite:./data/x.db"), "sqlite:./data/x.db");
     }
 }

@@ -57,7 +57,7 @@ enum Command {
 enum TokenCommand {
     /// Create a token and print it (the only time it is shown). Also applies
     /// TASKDECK_ADMIN_PASSWORD, so automation can set up a store without starting the server.
-    Create(auth::tokens::CreateArgs),
+    Create(config::TokenCreateArgs),
 }
 
 #[derive(Subcommand)]
@@ -123,7 +123,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match runtime.block_on(auth::tokens::create_command(&args, &settings)) {
+            match runtime.block_on(create_token(&args, &settings)) {
                 Ok(token) => {
                     println!("{token}");
                     ExitCode::SUCCESS
@@ -163,4 +163,27 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `taskdeck token create`: the token's full value.
+async fn create_token(
+    args: &config::TokenCreateArgs,
+    settings: &config::Settings,
+) -> anyhow::Result<String> {
+    let new = protocol::auth::NewToken {
+        name: args.name.clone(),
+        scopes: protocol::auth::Scope::parse_list(&args.scope).map_err(anyhow::Error::msg)?,
+    };
+    let store = store::Store::open(&settings.store, settings.retention).await?;
+    auth::ensure_admin(&store, settings.admin_password.as_deref()).await?;
+    let cli = auth::Requester {
+        actor: "cli",
+        ip: "",
+        user: None,
+    };
+    let created = auth::Auth::new(store.clone(), false)
+        .create_token(cli, &new)
+        .await;
+    store.close().await;
+    Ok(created?.value)
 }

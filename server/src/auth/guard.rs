@@ -66,10 +66,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
-/// The client's address: as `http::client` read it (through trusted proxies), else the peer.
+/// The client's address: as `auth::client` read it (through trusted proxies), else the peer.
 pub fn client_ip(req_ext: &http::Extensions) -> String {
     req_ext
-        .get::<crate::http::client::ClientAddr>()
+        .get::<super::client::ClientAddr>()
         .map(|c| c.0.to_string())
         .or_else(|| {
             req_ext

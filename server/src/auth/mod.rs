@@ -4,6 +4,7 @@
 //! refusals and token and password changes go to the audit log.
 
 pub mod accounts;
+pub mod client;
 pub mod guard;
 pub mod login;
 pub mod password;

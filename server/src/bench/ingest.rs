@@ -3,12 +3,12 @@
 //! timing.
 
 use crate::bench::proc::Proc;
-use crate::config::StoreUrl;
 use crate::ingest::metrics::Metrics;
 use crate::ingest::redis_stream::{StreamSource, FIELD, STREAM};
 use crate::ingest::{BatchConfig, Ingest};
 use crate::model::now_epoch;
 use crate::model::record::TaskRecord;
+use crate::store::StoreUrl;
 use crate::store::{SqlPool, Store};
 use anyhow::Context;
 use clap::Args;
@@ -108,7 +108,7 @@ async fn fill_stream(
 /// `bench verify`: every loaded task is in the store once, final, and counted once.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     let store = Store::open(
-        &StoreUrl::parse_bench(&args.store)?,
+        &StoreUrl::parse(&args.store).map_err(anyhow::Error::msg)?,
         Duration::from_secs(7 * 86_400),
     )
     .await?;
@@ -221,7 +221,7 @@ fn events(tasks: usize, t0: f64, lag: usize) -> impl Iterator<Item = Value> {
 
 pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let store = Store::open(
-        &StoreUrl::parse_bench(&args.store)?,
+        &StoreUrl::parse(&args.store).map_err(anyhow::Error::msg)?,
         Duration::from_secs(7 * 86_400),
     )
     .await
@@ -301,20 +301,6 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
-}
-
-impl StoreUrl {
-    pub(crate) fn parse_bench(url: &str) -> anyhow::Result<StoreUrl> {
-        if url.starts_with("sqlite:") {
-            Ok(StoreUrl::Sqlite(url.to_owned()))
-        } else if url.starts_with("postgres") {
-            Ok(StoreUrl::Postgres(url.to_owned()))
-        } else if url.starts_with("mongodb") {
-            Ok(StoreUrl::Mongodb(url.to_owned()))
-        } else {
-            anyhow::bail!("expected sqlite:…, postgres://… or mongodb://…")
-        }
-    }
 }
 
 #[derive(Args, Debug, Clone)]

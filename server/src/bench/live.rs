@@ -115,7 +115,7 @@ pub async fn run(args: LiveBenchArgs) -> anyhow::Result<()> {
     // Each SSE client is a dashboard of its own and has a token of its own (one caller may keep
     // only a few streams open); /metrics uses the first. Chromium signs in as the admin.
     let tokens = {
-        let url = crate::config::StoreUrl::parse_bench(&args.store)?;
+        let url = crate::store::StoreUrl::parse(&args.store).map_err(anyhow::Error::msg)?;
         let store = crate::store::Store::open(&url, Duration::from_secs(7 * 86_400)).await?;
         let most = args.dashboards.iter().copied().max().unwrap_or(1).max(1);
         let mut tokens = Vec::with_capacity(most);

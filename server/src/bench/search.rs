@@ -5,9 +5,9 @@
 
 use crate::bench::ingest::BENCH_QUEUES;
 use crate::bench::series::{seed, time};
-use crate::config::StoreUrl;
 use crate::model::now_epoch;
 use crate::store::SqlPool;
+use crate::store::StoreUrl;
 use crate::store::{MongoStore, Store};
 use clap::Args;
 use mongodb::bson::{doc, Document};
@@ -107,7 +107,7 @@ fn cases(tasks: usize) -> Vec<Case> {
 }
 
 pub async fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
-    let url = StoreUrl::parse_bench(&args.store)?;
+    let url = StoreUrl::parse(&args.store).map_err(anyhow::Error::msg)?;
     let keep = Duration::from_secs((u64::from(args.days) + 1) * 86_400);
     let mut store = Store::open(&url, keep).await?;
     let now = now_epoch().floor();

@@ -4,10 +4,10 @@
 
 use crate::bench::ingest::{sample_event, BENCH_QUEUES};
 use crate::bench::proc::quantile;
-use crate::config::StoreUrl;
 use crate::model::record::{reduce, TaskRecord};
 use crate::model::{now_epoch, stats};
 use crate::store::retention::STATS_KEEP;
+use crate::store::StoreUrl;
 use crate::store::{SqlPool, Store};
 use clap::Args;
 use protocol::event::{TaskEvent, TaskState};
@@ -35,7 +35,7 @@ pub struct SeriesBenchArgs {
 const SEED_BATCH: usize = 5_000;
 
 pub async fn run(args: SeriesBenchArgs) -> anyhow::Result<()> {
-    let url = StoreUrl::parse_bench(&args.store)?;
+    let url = StoreUrl::parse(&args.store).map_err(anyhow::Error::msg)?;
     let store = Store::open(
         &url,
         Duration::from_secs((u64::from(args.days) + 1) * 86_400),

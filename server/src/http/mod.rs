@@ -3,7 +3,7 @@
 mod admin;
 mod api;
 pub mod assets;
-pub mod client;
+
 mod control;
 pub mod edge;
 pub(crate) mod error;
@@ -36,7 +36,7 @@ pub struct AppState {
     pub live: Arc<crate::live::Live>,
     pub auth: Arc<Auth>,
     pub site: assets::Site,
-    pub trusted_proxies: Arc<client::TrustedProxies>,
+    pub trusted_proxies: Arc<crate::auth::client::TrustedProxies>,
 }
 
 impl FromRef<AppState> for Arc<Auth> {
@@ -108,7 +108,7 @@ pub fn router(state: AppState) -> Router {
         .router()
         .merge(gated)
         .layer(axum::middleware::from_fn(move |req, next| {
-            client::remember(trusted.clone(), req, next)
+            crate::auth::client::remember(trusted.clone(), req, next)
         }))
         .layer(axum::middleware::from_fn(move |req, next| {
             edge::security_headers(secure, req, next)

@@ -558,7 +558,7 @@ async fn write_isolating(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreUrl;
+    use crate::store::StoreUrl;
     use serde_json::json;
 
     async fn start(max_age: Duration) -> (Store, Ingest, JoinHandle<()>, tempfile::TempDir) {

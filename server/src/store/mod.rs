@@ -9,14 +9,15 @@ mod mongo;
 pub mod records;
 pub mod retention;
 mod sql;
+mod url;
 
 pub use listing::{cut, set_scan_budget, Listing};
 pub use mongo::MongoStore;
 pub use records::{AuditEntry, CommandRow, DeadLetter, Token, User, WriteOutcome};
 pub use retention::Pruned;
 pub use sql::{copy_rows, SqlPool};
+pub use url::StoreUrl;
 
-use crate::config::StoreUrl;
 use crate::model::record::TaskRecord;
 use crate::model::stats::StatRow;
 use async_trait::async_trait;

@@ -79,9 +79,9 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreUrl;
     use crate::model::record::TaskRecord;
     use crate::store::DeadLetter;
+    use crate::store::StoreUrl;
     use protocol::event::TaskEvent;
 
     const DAY: f64 = 86_400.0;
