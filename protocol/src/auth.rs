@@ -18,8 +18,10 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, least first.
     pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
 
+    /// The role's name in the API, the store and the command line.
     pub fn code(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -59,8 +61,10 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope.
     pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Control];
 
+    /// The scope's name in the API, the store and `--scope`.
     pub fn code(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
@@ -94,6 +98,7 @@ impl Scope {
         Ok(scopes)
     }
 
+    /// `ingest,read` — what [`Scope::parse_list`] reads back.
     pub fn join(scopes: &[Scope]) -> String {
         scopes
             .iter()
@@ -106,7 +111,9 @@ impl Scope {
 /// The signed-in user as the pages see them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Me {
+    /// The user's name.
     pub name: String,
+    /// What the user may do.
     pub role: Role,
     /// Sent back with every change the page asks for (`x-csrf-token` or the form field
     /// `csrf`).
@@ -118,8 +125,11 @@ pub struct Me {
 /// for someone the gate did not let through carries no data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access {
+    /// May read queues, tasks and workers.
     pub read: bool,
+    /// May send commands.
     pub control: bool,
+    /// May manage users and tokens and read the audit log.
     pub admin: bool,
 }
 
@@ -127,10 +137,13 @@ pub struct Access {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
+    /// 1–64 letters, digits, `.`, `_`, `-` or `@`.
     pub name: String,
+    /// What the user may do.
     pub role: Role,
-    /// Epoch seconds.
+    /// When it was created, epoch seconds.
     pub created_at: f64,
+    /// When the role or password last changed, epoch seconds.
     pub updated_at: f64,
 }
 
@@ -140,6 +153,7 @@ pub struct UserInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct UserChange {
+    /// The new role (required for a new user).
     pub role: Option<Role>,
     /// At least 8 characters.
     pub password: Option<String>,
@@ -149,20 +163,28 @@ pub struct UserChange {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
+    /// Its public part (`td_<id>_…`), which names it in the audit log.
     pub id: String,
+    /// Says who uses it.
     pub name: String,
+    /// What it may do.
     pub scopes: Vec<Scope>,
+    /// Who created it (`user:<name>`, or `cli` for the command line).
     pub created_by: String,
+    /// Epoch seconds.
     pub created_at: f64,
+    /// When it last let a request in, epoch seconds (updated at most once a minute).
     pub last_used_at: Option<f64>,
 }
 
+/// A token to create.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// Says who uses it, e.g. `orders workers`.
     pub name: String,
+    /// What it may do: `ingest`, `read`, `control` (at least one).
     pub scopes: Vec<Scope>,
 }
 
@@ -170,6 +192,7 @@ pub struct NewToken {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
+    /// The token as listed from now on.
     pub token: TokenInfo,
     /// Send as `Authorization: Bearer <value>`. Shown once; only a hash is kept.
     pub value: String,
@@ -183,10 +206,13 @@ pub struct AuditEntry {
     pub at: f64,
     /// `user:<name>`, `token:<id> (<name>)`, `anonymous` or `system`.
     pub actor: String,
+    /// What was done, e.g. `login`, `pause`, `user.put`, `token.create`.
     pub action: String,
+    /// What it was done to: a user, a token id, a queue, or `queue/task`.
     pub target: String,
     /// `ok`, `failed`, `denied`, `limited`.
     pub outcome: String,
+    /// What changed, or why it was refused (at most 1 KiB).
     pub detail: String,
     /// The client's address, empty for the system.
     pub ip: String,
@@ -196,6 +222,7 @@ pub struct AuditEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
+    /// At most the page's limit.
     pub entries: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     pub next_before: Option<f64>,

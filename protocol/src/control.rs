@@ -4,12 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The desired state of one queue, as stored under `taskdeck:desired:<queue>`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Desired {
     /// 0 until the control plane sets anything.
     pub version: u64,
+    /// Start no new task.
     pub paused: bool,
     /// Tasks per second (shared by the queue's consumers when they use distributed QPS);
     /// `None`: each consumer's own setting.
@@ -25,6 +27,7 @@ pub struct Desired {
 pub enum Action {
     /// Stop starting tasks of the queue (running ones finish).
     Pause,
+    /// Start tasks of a paused queue again.
     Resume,
     /// Stop a running task.
     Kill,
@@ -48,6 +51,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action.
     pub const ALL: [Action; 10] = [
         Action::Pause,
         Action::Resume,
@@ -61,6 +65,7 @@ impl Action {
         Action::Delete,
     ];
 
+    /// The action's name in the API, the store and the audit log.
     pub fn code(self) -> &'static str {
         match self {
             Action::Pause => "pause",
@@ -76,6 +81,7 @@ impl Action {
         }
     }
 
+    /// The action `s` names, as [`Action::code`] spells it.
     pub fn from_code(s: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.code() == s)
     }
@@ -120,6 +126,7 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Whether the limits are in range; otherwise what is wrong, in words.
     pub fn check(&self) -> Result<(), String> {
         if self.qps.is_some_and(|q| !(q > 0.0 && q <= 1_000_000.0)) {
             return Err(
@@ -154,17 +161,23 @@ pub enum CommandState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Command {
+    /// A UUIDv7: ordered by time.
     pub id: String,
+    /// What it asks for.
     pub action: Action,
+    /// The queue it is for (a task's queue for a task's command).
     pub queue: String,
+    /// The task it is for, for kill, revoke, retry, priority and delete.
     pub task_id: Option<String>,
     /// `user:<name>` or `token:<id> (<name>)`.
     pub actor: String,
     /// Epoch seconds: recorded, then written to the control channel.
     pub requested_at: f64,
+    /// When it reached the control channel or the broker; `None` when sending failed.
     pub sent_at: Option<f64>,
     /// The desired-state version it set (pause, resume).
     pub version: Option<u64>,
+    /// Where it stands now.
     pub state: CommandState,
     /// Live consumers of the queue that confirmed it (taskdeck workers report the version they
     /// applied in their heartbeats) …
@@ -194,7 +207,9 @@ pub struct Command {
 pub enum Outcome {
     /// The limits a `limits` command set (`null`: each consumer's own setting).
     Limits {
+        /// Tasks per second for the queue.
         qps: Option<f64>,
+        /// Tasks at once per consumer.
         concurrency: Option<u32>,
     },
     /// Where a `priority` command moved the waiting task.
@@ -205,11 +220,20 @@ pub enum Outcome {
         priority: Option<f64>,
     },
     /// The new task a `retry` published.
-    Retried { task_id: String },
+    Retried {
+        /// The new task's id.
+        task_id: String,
+    },
     /// Messages a `clear` removed.
-    Cleared { removed: u64 },
+    Cleared {
+        /// How many.
+        removed: u64,
+    },
     /// Messages held by stopped consumers that a `requeue` put back.
-    Requeued { put_back: u64 },
+    Requeued {
+        /// How many, each at the tail of its list.
+        put_back: u64,
+    },
     /// A `delete` took the message out and recorded the task as revoked.
     Deleted,
 }
@@ -255,6 +279,7 @@ pub struct TaskControls {
     /// `None` when the queue's live consumers (or the next one to start) can kill it; otherwise
     /// why not.
     pub kill_unsupported: Option<String>,
+    /// Like `kill_unsupported`, for a revoke.
     pub revoke_unsupported: Option<String>,
     /// The latest kill or revoke of the task.
     pub latest: Option<Command>,
@@ -268,8 +293,10 @@ pub struct TaskControls {
 pub struct BulkRequest {
     /// `kill`, `revoke`, `retry` or `delete`.
     pub action: Action,
+    /// The tasks to act on (at most [`BULK_MAX`]); give either `ids` or `filter`.
     #[serde(default)]
     pub ids: Option<Vec<String>>,
+    /// A tasks-page query string: every task it matches, newest first.
     #[serde(default)]
     pub filter: Option<String>,
     /// With `ids`: the queue of listed tasks taskdeck has no record of yet (messages still
@@ -285,10 +312,15 @@ pub const BULK_MAX: usize = 10_000;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bulk {
+    /// Names the job for `GET /api/v1/tasks/bulk/{id}`.
     pub id: String,
+    /// What it does to each task.
     pub action: Action,
+    /// Who started it, as the audit log names them.
     pub actor: String,
+    /// Epoch seconds.
     pub started_at: f64,
+    /// When the last task was done; `None` while it runs.
     pub finished_at: Option<f64>,
     /// Tasks read so far (of the ids, or matching the filter).
     pub matched: u64,
@@ -298,6 +330,7 @@ pub struct Bulk {
     pub skipped: u64,
     /// Commands that could not be sent; `errors` holds the first reasons.
     pub failed: u64,
+    /// The first reasons commands could not be sent (at most 10).
     pub errors: Vec<String>,
     /// More than [`BULK_MAX`] tasks matched: the newest ones were done, the rest not.
     pub capped: bool,
@@ -309,7 +342,9 @@ pub struct Bulk {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct MoveTo {
+    /// To the front of its queue, next to be taken.
     pub front: bool,
+    /// To this priority instead.
     pub priority: Option<f64>,
 }
 
@@ -345,6 +380,7 @@ pub const WAITING_PAGE_MAX: u32 = 200;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaitingPage {
+    /// The queue read.
     pub queue: String,
     /// When it was read (epoch seconds), for the messages' ages.
     pub now: f64,
@@ -353,7 +389,9 @@ pub struct WaitingPage {
     pub layout: String,
     /// Messages waiting in all of the queue's keys.
     pub total: u64,
+    /// Position of the first message of the page.
     pub offset: u64,
+    /// In the order consumers take them.
     pub messages: Vec<WaitingMessage>,
 }
 

@@ -31,6 +31,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The HTTP status this kind is answered with.
     pub fn status(self) -> u16 {
         match self {
             ErrorKind::Invalid => 400,
@@ -44,6 +45,7 @@ impl ErrorKind {
         }
     }
 
+    /// Every kind.
     pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Invalid,
         ErrorKind::Unauthorized,
@@ -56,6 +58,7 @@ impl ErrorKind {
         ErrorKind::Unavailable,
     ];
 
+    /// The kind a `code` names, as [`ErrorKind::code`] spells it.
     pub fn from_code(code: &str) -> Option<ErrorKind> {
         ErrorKind::ALL.into_iter().find(|k| k.code() == code)
     }
@@ -92,7 +95,9 @@ impl ErrorKind {
 /// A refused or failed request: its kind and what to tell the person who made it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceError {
+    /// What went wrong, as a program needs to know it.
     pub kind: ErrorKind,
+    /// What went wrong, for the person who asked.
     pub message: String,
 }
 
@@ -110,18 +115,28 @@ macro_rules! constructors {
 }
 
 constructors! {
+    /// A malformed request, or one naming something impossible (400).
     invalid => Invalid,
+    /// Nobody signed in, or an unknown token (401).
     unauthorized => Unauthorized,
+    /// The caller may not do this (403).
     forbidden => Forbidden,
+    /// The target does not exist (404).
     not_found => NotFound,
+    /// The target's state does not allow it (409).
     conflict => Conflict,
+    /// The target cannot do it (409, `unsupported`).
     unsupported => Unsupported,
+    /// The body is too large (413).
     too_large => TooLarge,
+    /// The caller used up their share (429).
     too_many => TooMany,
+    /// A dependency does not answer (503).
     unavailable => Unavailable,
 }
 
 impl ServiceError {
+    /// The HTTP status it is answered with.
     pub fn status(&self) -> u16 {
         self.kind.status()
     }

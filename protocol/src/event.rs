@@ -25,54 +25,74 @@ pub struct TaskEvent {
     /// Event-format version; absent means 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v: Option<u64>,
+    /// The task's id (funboost's `extra.task_id`); at most [`MAX_ID_LEN`] bytes.
     pub task_id: String,
+    /// The queue it ran on; at most [`MAX_ID_LEN`] bytes.
     pub queue_name: String,
+    /// taskdeck: the state outright; without it the state is read from `run_status` and `success`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<TaskState>,
     /// funboost: `running` or `finish`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_status: Option<String>,
+    /// funboost: whether the finished run succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
+    /// The consuming function's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
     /// The call's keyword arguments, as the JSON text that was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<Box<RawValue>>,
+    /// funboost: the params as a string, when `params` is absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params_str: Option<String>,
     /// The return value, as the JSON text that was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Box<RawValue>>,
+    /// funboost: the attempt number (1 for the first run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_times: Option<u32>,
+    /// funboost: the exception as one string, `Type    message`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception: Option<String>,
+    /// The exception's type, e.g. `ValueError`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_type: Option<String>,
+    /// The exception's message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exception_msg: Option<String>,
+    /// taskdeck: the traceback of the exception.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traceback: Option<String>,
     /// Epoch seconds (UTC), from the message's `extra`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_time: Option<f64>,
+    /// When the run started, epoch seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_start: Option<f64>,
+    /// When it ended, epoch seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_end: Option<f64>,
+    /// Seconds it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_cost: Option<f64>,
+    /// The host it ran on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_name: Option<String>,
+    /// funboost: `host - pid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_process: Option<String>,
+    /// The worker process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process_id: Option<i64>,
+    /// The thread that ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<i64>,
+    /// The worker's script.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_name: Option<String>,
+    /// taskdeck: the consumer identification that ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_id: Option<String>,
     /// The task's attempts so far, oldest first (taskdeck workers and the funboost mixin send
@@ -90,6 +110,7 @@ pub struct TaskEvent {
 pub struct OtherFields(pub Vec<(String, Box<RawValue>)>);
 
 impl OtherFields {
+    /// The last value of `key`.
     pub fn get(&self, key: &str) -> Option<&RawValue> {
         self.0
             .iter()
@@ -98,10 +119,12 @@ impl OtherFields {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// Whether `key` is there.
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
 
+    /// Drops every `key`.
     pub fn remove(&mut self, key: &str) {
         self.0.retain(|(k, _)| k != key);
     }
@@ -468,6 +491,7 @@ impl TaskEvent {
         })
     }
 
+    /// The exception's message: `exception_msg`, else what follows the type in `exception`.
     pub fn exception_message(&self) -> Option<String> {
         self.exception_msg.clone().or_else(|| {
             let e = self.exception.as_deref()?;

@@ -10,16 +10,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FailureGroup {
+    /// The queue the tasks ran on.
     pub queue: String,
+    /// How they ended.
     pub state: TaskState,
     /// Empty when the tasks carried none (killed, expired, revoked without an exception).
     pub exception_type: String,
+    /// Tasks in the group over the range.
     pub count: i64,
-    /// First and last time one of them finished in the range, epoch seconds.
+    /// When the first of them finished in the range, epoch seconds.
     pub first_at: f64,
+    /// When the last of them finished, epoch seconds.
     pub last_at: f64,
-    /// The latest one's task id and exception message (cut to about 300 characters).
+    /// The latest one's task id.
     pub sample_task_id: String,
+    /// The latest one's exception message, cut to about 300 characters.
     pub sample_msg: Option<String>,
     /// Count per bucket of `FailureGroups::grain`, oldest first, one per bucket of the range.
     pub series: Vec<i64>,
@@ -31,9 +36,11 @@ pub struct FailureGroup {
 pub struct FailureGroups {
     /// Bucket width of every group's series.
     pub grain: Grain,
-    /// Start of the first bucket and end of the range, epoch seconds.
+    /// Start of the first bucket, epoch seconds.
     pub from: i64,
+    /// End of the range, epoch seconds.
     pub to: f64,
+    /// Most frequent first.
     pub groups: Vec<FailureGroup>,
 }
 
@@ -57,10 +64,13 @@ pub const DEFAULT_FAILURE_RANGE: &str = "24h";
 /// What a [`FailureQuery`] asks for, resolved against a time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FailureFilter {
+    /// The queues asked for (empty: every queue).
     pub queues: Vec<String>,
+    /// Bucket width of the series.
     pub grain: Grain,
-    /// First bucket start (inclusive) and the end of the range.
+    /// Start of the first bucket (inclusive), epoch seconds.
     pub from: i64,
+    /// End of the range, epoch seconds.
     pub to: f64,
 }
 

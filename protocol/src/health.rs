@@ -7,12 +7,16 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
+    /// SQLite, the embedded store.
     Sqlite,
+    /// PostgreSQL.
     Postgres,
+    /// MongoDB, in funboost's layout.
     Mongodb,
 }
 
 impl StoreKind {
+    /// The kind's name in health reports and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             StoreKind::Sqlite => "sqlite",
@@ -29,10 +33,12 @@ impl StoreKind {
 pub enum BusKind {
     /// In-process channel: one taskdeck process, embedded workers.
     Memory,
+    /// Redis: workers' queues and flags, and the other instances.
     Redis,
 }
 
 impl BusKind {
+    /// The kind's name in health reports and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             BusKind::Memory => "memory",
@@ -41,11 +47,14 @@ impl BusKind {
     }
 }
 
+/// Whether a dependency, or the whole instance, is usable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
+    /// It answered.
     Ok,
+    /// It did not answer in time, or refused.
     Down,
 }
 
@@ -53,6 +62,7 @@ pub enum HealthStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Check {
+    /// Whether it answered.
     pub status: HealthStatus,
     /// Round-trip time of the probe in milliseconds.
     pub latency_ms: f64,
@@ -62,6 +72,7 @@ pub struct Check {
 }
 
 impl Check {
+    /// Whether the dependency answered.
     pub fn is_ok(&self) -> bool {
         self.status == HealthStatus::Ok
     }
@@ -71,23 +82,32 @@ impl Check {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
+    /// `ok` when every dependency answered.
     pub status: HealthStatus,
+    /// The store this instance writes to.
     pub store: StoreKind,
+    /// The bus this instance uses.
     pub bus: BusKind,
+    /// taskdeck's version.
     pub version: String,
     /// Seconds since this process started serving.
     pub uptime_s: u64,
+    /// Each dependency's probe.
     pub checks: HealthChecks,
 }
 
+/// The probe of each dependency.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthChecks {
+    /// The task store.
     pub store: Check,
+    /// The bus (Redis, or the in-process broker).
     pub bus: Check,
 }
 
 impl Health {
+    /// The report; its status is `ok` only when both checks are.
     pub fn new(
         store: StoreKind,
         bus: BusKind,
@@ -115,7 +135,9 @@ impl Health {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionInfo {
+    /// `taskdeck`.
     pub name: String,
+    /// This build's version.
     pub version: String,
     /// Highest event-format version this build accepts.
     pub api: String,

@@ -8,30 +8,55 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Heartbeat {
+    /// The queue consumed.
     pub queue_name: String,
+    /// Host name.
     pub computer_name: String,
+    /// Host address.
     pub computer_ip: String,
+    /// Worker process id.
     pub process_id: u32,
+    /// funboost: the consumer object's `id()` in its process.
     pub consumer_id: u64,
+    /// A UUID per consumer, stable across heartbeats.
     pub consumer_uuid: String,
+    /// When the consumer started, local time (`%Y-%m-%d %H:%M:%S`).
     pub start_datetime_str: String,
+    /// When the consumer started, epoch seconds.
     pub start_timestamp: f64,
+    /// When this heartbeat was written, local time (funboost's spelling).
     pub hearbeat_datetime_str: String,
+    /// When this heartbeat was written, epoch seconds (funboost's spelling).
     pub hearbeat_timestamp: f64,
+    /// The function the consumer runs.
     pub consuming_function: String,
+    /// The worker's source file.
     pub code_filename: String,
+    /// Length of the counting window, seconds (funboost: 10).
     pub unit_time_for_count: u64,
+    /// Tasks finished in the last completed window.
     pub last_x_s_execute_count: u64,
+    /// Of them, failed.
     pub last_x_s_execute_count_fail: u64,
+    /// When the last task finished, epoch seconds.
     pub last_execute_task_time: f64,
+    /// Mean run time in the last window, seconds (funboost's spelling).
     pub last_x_s_avarage_function_spend_time: Option<f64>,
+    /// Messages waiting as the consumer last counted them (`-1`: the broker cannot count).
     pub msg_num_in_broker: i64,
+    /// When the last window closed, epoch seconds.
     pub current_time_for_execute_task_times_every_unit_time: f64,
+    /// When the consumer last saw a message waiting, epoch seconds.
     pub last_timestamp_when_has_task_in_queue: f64,
+    /// Tasks finished since the consumer started.
     pub total_consume_count_from_start: u64,
+    /// Of them, failed.
     pub total_consume_count_from_start_fail: u64,
+    /// Seconds spent running them.
     pub total_cost_time_from_start: f64,
+    /// Seconds spent running the last window's tasks.
     pub last_x_s_total_cost_time: f64,
+    /// Mean run time since start, seconds (funboost's spelling).
     pub avarage_function_spend_time_from_start: Option<f64>,
     /// taskdeck: the consumer identification (names the in-flight set).
     pub consumer_identification: String,
@@ -41,8 +66,11 @@ pub struct Heartbeat {
     pub control_version: u64,
     /// taskdeck: tasks running now, and the configured limits.
     pub running: u64,
+    /// taskdeck: task slots now.
     pub concurrency: u64,
+    /// taskdeck: task starts per second now (`None`: unlimited).
     pub qps: Option<f64>,
+    /// taskdeck: whether the consumer starts no new task now.
     pub paused: bool,
     /// taskdeck: which implementation wrote it.
     pub worker_kind: String,
@@ -73,6 +101,7 @@ pub fn kind_of(hb: &Heartbeat) -> &str {
     }
 }
 
+/// Whether a consumer is heard from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -89,9 +118,11 @@ pub enum Liveness {
 pub struct Consumer {
     /// Seconds since its last heartbeat, by the broker's clock.
     pub age_s: f64,
+    /// Alive or stale.
     pub liveness: Liveness,
     /// `funboost`, or the heartbeat's `worker_kind` (`taskdeck-rust` for this crate's workers).
     pub kind: String,
+    /// Its last heartbeat.
     pub heartbeat: Heartbeat,
 }
 

@@ -3,6 +3,8 @@
 //! Serde only (plus, for the server, optional OpenAPI derives and the HTTP answer of an error),
 //! so it compiles to wasm for the browser as well as for the server and the workers.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod control;
 pub mod error;

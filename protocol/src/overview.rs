@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BrokerQueue {
+    /// The queue's name.
     pub queue: String,
     /// funboost's `project_name` (from `funboost.project_name:<project>` sets).
     pub project: Option<String>,
@@ -33,7 +34,9 @@ pub struct BrokerQueue {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BrokerQueues {
+    /// The broker's clock, epoch seconds.
     pub now: f64,
+    /// By name.
     pub queues: Vec<BrokerQueue>,
 }
 
@@ -41,13 +44,19 @@ pub struct BrokerQueues {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueRow {
+    /// The queue's name.
     pub queue: String,
+    /// funboost's `project_name`, when the queue has one.
     pub project: Option<String>,
     /// Tasks finished per second over the last 10 s.
     pub throughput: f64,
+    /// Tasks that succeeded in the last minute.
     pub success_last_minute: i64,
+    /// Tasks that failed in the last minute.
     pub failed_last_minute: i64,
+    /// Tasks that succeeded in the last hour.
     pub success_last_hour: i64,
+    /// Tasks that failed in the last hour.
     pub failed_last_hour: i64,
     /// Waiting messages; `None` when the broker does not know the queue (events only).
     pub waiting: Option<u64>,
@@ -56,7 +65,9 @@ pub struct QueueRow {
     pub in_flight: i64,
     /// Age of the oldest waiting message, seconds: a stalled queue does not look idle.
     pub oldest_waiting_s: Option<f64>,
+    /// Consumers heard from within [`crate::heartbeat::ALIVE_FOR`].
     pub consumers_alive: u32,
+    /// Consumers silent for longer, still listed.
     pub consumers_stale: u32,
     /// Paused by funboost's flag or taskdeck's desired state.
     pub paused: bool,
@@ -78,6 +89,7 @@ pub enum Drain {
 }
 
 impl QueueRow {
+    /// How long the backlog will take at the current throughput.
     pub fn drain(&self) -> Drain {
         match self.waiting.unwrap_or(0) {
             0 => Drain::Empty,
@@ -93,6 +105,7 @@ impl QueueRow {
 pub struct Overview {
     /// When it was computed, epoch seconds.
     pub now: f64,
+    /// By name.
     pub queues: Vec<QueueRow>,
     /// Every project named by a queue, sorted.
     pub projects: Vec<String>,
@@ -117,17 +130,26 @@ impl Overview {
 /// Totals over a set of rows, for the overview's header.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Totals {
+    /// Queues counted.
     pub queues: usize,
+    /// Tasks finished per second, summed.
     pub throughput: f64,
+    /// Tasks that succeeded in the last hour.
     pub success_last_hour: i64,
+    /// Tasks that failed in the last hour.
     pub failed_last_hour: i64,
+    /// Messages waiting.
     pub waiting: u64,
+    /// Messages taken and not finished.
     pub in_flight: i64,
+    /// Consumers alive.
     pub consumers_alive: u32,
+    /// Queues paused.
     pub paused: usize,
 }
 
 impl Totals {
+    /// The totals of `rows`.
     pub fn of<'a>(rows: impl Iterator<Item = &'a QueueRow>) -> Totals {
         let mut t = Totals::default();
         for r in rows {
@@ -149,6 +171,7 @@ impl Totals {
     }
 }
 
+/// Failed share of `success + failed`, when there are any.
 pub fn failure_rate(success: i64, failed: i64) -> Option<f64> {
     let all = success + failed;
     (all > 0).then(|| failed as f64 / all as f64)
@@ -156,7 +179,9 @@ pub fn failure_rate(success: i64, failed: i64) -> Option<f64> {
 
 /// What [`Overview::build`] joins.
 pub struct Sources<'a> {
+    /// Epoch seconds the overview is computed at.
     pub now: f64,
+    /// Each queue as the store knows it.
     pub summaries: &'a [crate::task::QueueSummary],
     /// `(queue, minute bucket, finished)` from the last [`SPARK_MINUTES`] minutes.
     pub minutes: &'a [(String, i64, i64)],
@@ -164,6 +189,7 @@ pub struct Sources<'a> {
     pub seconds: &'a [(String, i64, i64)],
     /// The broker's queues, or why they could not be read.
     pub broker: Result<&'a BrokerQueues, String>,
+    /// The consumers heard from, when the broker answered.
     pub fleet: Option<&'a crate::heartbeat::Fleet>,
 }
 

@@ -11,15 +11,21 @@ use serde::de::DeserializeOwned;
 /// Where every REST route lives.
 pub const PREFIX: &str = "/api/v1";
 
+/// An HTTP method the API's changes use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// Reads.
     Get,
+    /// Creates, or asks for something done.
     Post,
+    /// Creates or replaces.
     Put,
+    /// Removes.
     Delete,
 }
 
 impl Method {
+    /// As HTTP spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -34,6 +40,7 @@ impl Method {
 pub trait Call {
     /// The answer's JSON (`()` for `204 No Content`).
     type Answer: DeserializeOwned;
+    /// The HTTP method.
     const METHOD: Method;
     /// The path from the host on, with its query string.
     fn path(&self) -> String;
@@ -72,7 +79,9 @@ fn with_queue(path: String, queue: &Option<String>) -> String {
 /// What can be asked of a whole queue without a body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueAction {
+    /// Start no new task.
     Pause,
+    /// Start tasks again.
     Resume,
     /// Put back the messages stopped consumers still hold.
     Requeue,
@@ -81,7 +90,9 @@ pub enum QueueAction {
 /// `POST /queues/{queue}/pause|resume|requeue`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueueCommand {
+    /// The queue's name.
     pub queue: String,
+    /// What to do.
     pub action: QueueAction,
 }
 
@@ -101,7 +112,9 @@ impl Call for QueueCommand {
 /// `PUT /queues/{queue}/limits`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SetLimits {
+    /// The queue's name.
     pub queue: String,
+    /// The new limits (`None`: each consumer's own).
     pub limits: Limits,
 }
 
@@ -119,7 +132,9 @@ impl Call for SetLimits {
 /// `POST /queues/{queue}/clear`, with the name typed again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClearQueue {
+    /// The queue's name.
     pub queue: String,
+    /// The name typed again by the person who asks.
     pub confirm: String,
 }
 
@@ -139,9 +154,13 @@ impl Call for ClearQueue {
 /// What can be asked of one task without a body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskAction {
+    /// Stop it while it runs.
     Kill,
+    /// Skip it when a worker takes it.
     Revoke,
+    /// Publish its params again as a new task.
     Retry,
+    /// Take its waiting message out of the queue now.
     Delete,
 }
 
@@ -161,8 +180,11 @@ impl TaskAction {
 /// message taskdeck has no record of yet (revoke, delete).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskCommand {
+    /// The task's id.
     pub task_id: String,
+    /// What to do.
     pub action: TaskAction,
+    /// Its queue, for a waiting message taskdeck has no record of.
     pub queue: Option<String>,
 }
 
@@ -182,8 +204,11 @@ impl Call for TaskCommand {
 /// `POST /tasks/{task_id}/priority`: to the front, or another priority.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MoveTask {
+    /// The task's id.
     pub task_id: String,
+    /// Its queue, for a waiting message taskdeck has no record of.
     pub queue: Option<String>,
+    /// Where it goes.
     pub to: MoveTo,
 }
 
@@ -219,6 +244,7 @@ impl Call for StartBulk {
 /// `GET /tasks/bulk/{id}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BulkProgress {
+    /// The bulk command's id.
     pub id: String,
 }
 
@@ -233,7 +259,9 @@ impl Call for BulkProgress {
 /// `PUT /users/{name}`: creates the user or changes what is given.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PutUser {
+    /// The user's name.
     pub name: String,
+    /// What to set.
     pub change: UserChange,
 }
 
@@ -251,6 +279,7 @@ impl Call for PutUser {
 /// `DELETE /users/{name}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeleteUser {
+    /// The user's name.
     pub name: String,
 }
 
@@ -280,6 +309,7 @@ impl Call for CreateToken {
 /// `DELETE /tokens/{id}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RevokeToken {
+    /// The token's id.
     pub id: String,
 }
 

@@ -7,15 +7,21 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Grain {
+    /// One-second buckets (kept two hours).
     Second,
+    /// One-minute buckets (kept three days).
     Minute,
+    /// One-hour buckets (kept 90 days).
     Hour,
+    /// One-day buckets (kept five years).
     Day,
 }
 
 impl Grain {
+    /// Every grain, finest first.
     pub const ALL: [Grain; 4] = [Grain::Second, Grain::Minute, Grain::Hour, Grain::Day];
 
+    /// The bucket width in seconds.
     pub fn seconds(self) -> i64 {
         match self {
             Grain::Second => 1,
@@ -30,6 +36,7 @@ impl Grain {
         self as i16
     }
 
+    /// The grain a stored [`Grain::code`] stands for.
     pub fn from_code(code: i16) -> Option<Grain> {
         Grain::ALL.into_iter().find(|g| g.code() == code)
     }
@@ -42,6 +49,7 @@ impl Grain {
             .ok_or_else(|| format!("unknown grain {s:?}; expected second, minute, hour or day"))
     }
 
+    /// The grain's name in the API.
     pub fn as_str(self) -> &'static str {
         match self {
             Grain::Second => "second",
@@ -66,9 +74,13 @@ impl Grain {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Latency {
+    /// Median, from the bucket's histogram (within ±13 %).
     pub p50: Option<f64>,
+    /// 95th percentile, from the histogram.
     pub p95: Option<f64>,
+    /// 99th percentile, from the histogram.
     pub p99: Option<f64>,
+    /// Mean (exact).
     pub avg: Option<f64>,
 }
 
@@ -79,10 +91,15 @@ pub struct Latency {
 pub struct SeriesPoint {
     /// Bucket start, epoch seconds (UTC).
     pub t: i64,
+    /// Tasks that finished with success in the bucket.
     pub success: i64,
+    /// Tasks that failed in the bucket.
     pub failed: i64,
+    /// Tasks killed in the bucket.
     pub killed: i64,
+    /// Tasks revoked (or deleted) in the bucket.
     pub revoked: i64,
+    /// Tasks that expired in the bucket.
     pub expired: i64,
     /// Run time (start → finish).
     pub run: Latency,
@@ -90,12 +107,18 @@ pub struct SeriesPoint {
     pub wait: Latency,
 }
 
+/// Counts and latencies of one queue's finished tasks per bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
+    /// The queue.
     pub queue: String,
+    /// Bucket width.
     pub grain: Grain,
+    /// Start of the first bucket, epoch seconds.
     pub from: i64,
+    /// End of the range, epoch seconds.
     pub to: i64,
+    /// Every bucket from `from` to `to`, oldest first.
     pub points: Vec<SeriesPoint>,
 }

@@ -9,16 +9,24 @@ use std::fmt;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
+    /// Published, not started (or requeued after an attempt).
     Pending,
+    /// A consumer runs it now.
     Running,
+    /// Finished and returned a result.
     Success,
+    /// Finished with an exception, after every retry.
     Failed,
+    /// Stopped while running, on request.
     Killed,
+    /// Never ran: revoked (or deleted) while it waited.
     Revoked,
+    /// Never ran: it waited longer than its expiry.
     Expired,
 }
 
 impl TaskState {
+    /// Every state, in the order of the state machine.
     pub const ALL: [TaskState; 7] = [
         TaskState::Pending,
         TaskState::Running,
@@ -29,6 +37,7 @@ impl TaskState {
         TaskState::Expired,
     ];
 
+    /// The state's name in the API and the event format.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Pending => "pending",
@@ -41,10 +50,12 @@ impl TaskState {
         }
     }
 
+    /// The state `s` names, as [`TaskState::as_str`] spells it.
     pub fn parse(s: &str) -> Option<TaskState> {
         TaskState::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// Whether it never changes again (every state after running).
     pub fn is_final(self) -> bool {
         self.rank() == 2
     }
@@ -62,7 +73,7 @@ impl TaskState {
     /// the rank rises; or a running task reports a later attempt; or a running task is
     /// requeued (pending again, carrying the attempt it reached, at least 1 — a late publish
     /// event carries 0 and changes nothing). The SQL stores spell the same rule in
-    /// `store::task_upsert_tail`.
+    /// `task_upsert_tail` of the server's SQL store.
     pub fn advances(old_rank: u8, old_runs: i64, new_rank: u8, new_runs: i64) -> bool {
         new_rank > old_rank
             || (old_rank == 1 && new_rank == 1 && new_runs > old_runs)
@@ -80,6 +91,7 @@ impl TaskState {
         self.code() >= TaskState::Failed.code()
     }
 
+    /// The state a stored [`TaskState::code`] stands for.
     pub fn from_code(code: i16) -> Option<TaskState> {
         TaskState::ALL.get(usize::try_from(code).ok()?).copied()
     }

@@ -7,23 +7,33 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskSummary {
+    /// The task's id.
     pub task_id: String,
+    /// The queue it ran on.
     pub queue: String,
+    /// The consuming function's name.
     pub function: Option<String>,
+    /// Where it is in its life.
     pub state: TaskState,
+    /// Attempts so far (1 for the first run).
     pub run_times: u32,
     /// The call's parameters as JSON text, cut to 512 bytes in lists.
     pub params: Option<String>,
+    /// The last exception's type.
     pub exception_type: Option<String>,
+    /// The last exception's message.
     pub exception_msg: Option<String>,
     /// Epoch seconds (UTC).
     pub publish_time: Option<f64>,
+    /// When the last attempt started, epoch seconds.
     pub start_time: Option<f64>,
+    /// When it finished, epoch seconds.
     pub end_time: Option<f64>,
     /// Run time, seconds.
     pub cost: Option<f64>,
     /// Seconds from publish to start.
     pub wait: Option<f64>,
+    /// The host that ran it.
     pub host_name: Option<String>,
     /// What lists sort by: start, else publish, else receive time.
     pub sort_time: f64,
@@ -33,14 +43,20 @@ pub struct TaskSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskDetail {
+    /// What a list shows of it.
     #[serde(flatten)]
     pub summary: TaskSummary,
     /// JSON text.
     pub result: Option<String>,
+    /// The last exception's traceback.
     pub traceback: Option<String>,
+    /// The worker process.
     pub process_id: Option<i64>,
+    /// The thread that ran it.
     pub thread_id: Option<i64>,
+    /// The worker's script.
     pub script_name: Option<String>,
+    /// The consumer identification that ran it.
     pub consumer_id: Option<String>,
     /// Every other field of the last event, as received (JSON object text).
     pub extra: String,
@@ -67,8 +83,10 @@ pub struct Attempt {
     /// How it ended (absent while it runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<TaskState>,
+    /// The exception that ended it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_type: Option<String>,
+    /// Its message, cut to [`MAX_ATTEMPT_MSG`] bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_msg: Option<String>,
 }
@@ -90,6 +108,7 @@ impl Attempt {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskPage {
+    /// Newest first.
     pub tasks: Vec<TaskSummary>,
     /// Cursor for the page after this one (older tasks); absent at the end.
     pub older: Option<String>,
@@ -151,31 +170,46 @@ impl TaskTotal {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueSummary {
+    /// The queue's name.
     pub queue: String,
-    /// First and last time an event of this queue arrived, epoch seconds.
+    /// When the first event of it arrived, epoch seconds.
     pub first_seen: f64,
+    /// When the last event of it arrived, epoch seconds.
     pub last_seen: f64,
+    /// Tasks running now.
     pub running: i64,
+    /// Tasks that succeeded in the last minute.
     pub success_last_minute: i64,
+    /// Tasks that failed in the last minute.
     pub failed_last_minute: i64,
+    /// Tasks that succeeded in the last hour.
     pub success_last_hour: i64,
+    /// Tasks that failed in the last hour.
     pub failed_last_hour: i64,
 }
 
 /// Which tasks a list shows. Empty lists and `None` mean "any".
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TaskFilter {
+    /// Only these queues.
     pub queues: Vec<String>,
+    /// Only these states.
     pub states: Vec<TaskState>,
-    /// `sort_time` range, epoch seconds: `from` inclusive, `to` exclusive.
+    /// The start of the `sort_time` range, epoch seconds (inclusive).
     pub from: Option<f64>,
+    /// The end of the `sort_time` range (exclusive).
     pub to: Option<f64>,
+    /// Only this exception type.
     pub exception_type: Option<String>,
+    /// Only tasks run on this host.
     pub host: Option<String>,
+    /// Only this function.
     pub function: Option<String>,
     /// Substring of params, result or exception message.
     pub text: Option<String>,
+    /// Only this task.
     pub task_id: Option<String>,
+    /// Only task ids starting with this.
     pub task_id_prefix: Option<String>,
 }
 
@@ -215,10 +249,13 @@ pub struct TaskQuery {
     /// Latest start (else publish) time, epoch seconds, exclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<f64>,
+    /// Exception type, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception_type: Option<String>,
+    /// Host name, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Function name, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
     /// Text contained in params, result or exception message.
@@ -339,23 +376,30 @@ impl TaskQuery {
 /// Which page of a filtered list: the first, or the one before/after a cursor.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PageAt {
+    /// The newest tasks.
     First,
+    /// The tasks just older than the cursor.
     Older(Cursor),
+    /// The tasks just newer than the cursor.
     Newer(Cursor),
 }
 
 /// Position in a newest-first list: `sort_time` then `task_id`, both descending.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cursor {
+    /// The `sort_time` of the task at the edge of a page.
     pub sort_time: f64,
+    /// Its task id (which breaks ties).
     pub task_id: String,
 }
 
 impl Cursor {
+    /// As it travels in a URL.
     pub fn encode(&self) -> String {
         format!("{}~{}", self.sort_time, self.task_id)
     }
 
+    /// A cursor from its URL form, or `None` for a malformed one.
     pub fn decode(s: &str) -> Option<Cursor> {
         let (t, id) = s.split_once('~')?;
         let sort_time: f64 = t.parse().ok().filter(|t: &f64| t.is_finite())?;

@@ -30,33 +30,43 @@ type Outcome = Result<Box<RawValue>, TaskError>;
 /// What this worker can be told to do (advertised in its heartbeat).
 pub const CAPABILITIES: [&str; 5] = ["pause", "kill", "revoke", "qps", "concurrency"];
 
+/// How a consumer runs; set through [`WorkerBuilder`].
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The queue consumed.
     pub queue: String,
+    /// The function name shown in records.
     pub function: String,
+    /// Tasks run at once (task slots).
     pub concurrency: usize,
     /// Task starts per second, over all consumers of the queue when `distributed_qps`.
     pub qps: Option<f64>,
+    /// Whether `qps` is shared among the queue's live consumers.
     pub distributed_qps: bool,
+    /// Retries after a failed run (a [`TaskError::fatal`] is never retried).
     pub max_retries: u32,
     /// Wait before the first retry; doubles each time, at most 60 s.
     pub retry_backoff: Duration,
+    /// A run taking longer fails with `FunctionTimeout`.
     pub timeout: Option<Duration>,
     /// Messages older than this (from their publish time) are dropped as expired.
     pub expire_after: Option<Duration>,
     /// Messages pulled at once (they wait in this consumer's in-flight set).
     pub prefetch: usize,
+    /// How often heartbeats are written.
     pub heartbeat_every: Duration,
     /// How the queue's messages wait: plain list, funboost's priority lists or priority zset.
     pub layout: Layout,
     /// How often pause flags and kill requests are read.
     pub control_every: Duration,
+    /// How often messages held by stopped consumers are looked for and put back.
     pub orphan_check_every: Duration,
     /// Tasks still running this long after a stop are cancelled and their messages requeued.
     pub stop_grace: Duration,
 }
 
 impl Settings {
+    /// The queue with its layout.
     pub fn queue(&self) -> Queue {
         Queue {
             name: self.queue.clone(),
@@ -108,6 +118,7 @@ impl Settings {
 
 const WORKER_KIND: &str = "taskdeck-rust";
 
+/// Settings of a [`Worker`] to be, from [`Worker::builder`].
 pub struct WorkerBuilder {
     settings: Settings,
     handler: Option<Handler>,
@@ -119,10 +130,12 @@ impl WorkerBuilder {
         self.settings.function = name.to_owned();
         self
     }
+    /// Tasks run at once (8 by default).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.settings.concurrency = n.max(1);
         self
     }
+    /// Task starts per second (unlimited by default).
     pub fn qps(mut self, qps: f64) -> Self {
         self.settings.qps = (qps > 0.0).then_some(qps);
         self
@@ -133,22 +146,28 @@ impl WorkerBuilder {
         self.settings.distributed_qps = on;
         self
     }
+    /// Retries after a failed run (3 by default).
     pub fn max_retries(mut self, n: u32) -> Self {
         self.settings.max_retries = n;
         self
     }
+    /// Wait before the first retry (500 ms by default); it doubles each time, up to 60 s.
     pub fn retry_backoff(mut self, d: Duration) -> Self {
         self.settings.retry_backoff = d;
         self
     }
+    /// Fail a run that takes longer (no limit by default).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.settings.timeout = Some(d);
         self
     }
+    /// Record messages older than this (from their publish time) as expired instead of running
+    /// them.
     pub fn expire_after(mut self, d: Duration) -> Self {
         self.settings.expire_after = Some(d);
         self
     }
+    /// Messages pulled at once; 0 (the default) pulls as many as there are task slots.
     pub fn prefetch(mut self, n: usize) -> Self {
         self.settings.prefetch = n;
         self
@@ -164,18 +183,24 @@ impl WorkerBuilder {
         self.settings.layout = Layout::Zset;
         self
     }
+    /// How often heartbeats are written (10 s by default, funboost's).
     pub fn heartbeat_every(mut self, d: Duration) -> Self {
         self.settings.heartbeat_every = d;
         self
     }
+    /// How often the pause flag, kill requests and desired state are read (500 ms by default; a
+    /// desired-state change also wakes the consumer at once).
     pub fn control_every(mut self, d: Duration) -> Self {
         self.settings.control_every = d;
         self
     }
+    /// How often messages held by stopped consumers are put back (60 s by default, funboost's).
     pub fn orphan_check_every(mut self, d: Duration) -> Self {
         self.settings.orphan_check_every = d;
         self
     }
+    /// How long running tasks may finish after a stop before they are cancelled and their messages
+    /// requeued (30 s by default).
     pub fn stop_grace(mut self, d: Duration) -> Self {
         self.settings.stop_grace = d;
         self
@@ -204,6 +229,7 @@ impl WorkerBuilder {
         self
     }
 
+    /// The worker, or why these settings cannot run (no handler, no queue name).
     pub fn build(self, broker: Arc<dyn Broker>, emitter: Emitter) -> Result<Worker, String> {
         let handler = self
             .handler
@@ -220,6 +246,7 @@ impl WorkerBuilder {
     }
 }
 
+/// A queue consumer; [`Worker::run`] consumes until stopped.
 pub struct Worker {
     settings: Settings,
     handler: Handler,
@@ -260,6 +287,7 @@ struct Shared {
 static CONSUMERS: AtomicU64 = AtomicU64::new(1);
 
 impl Worker {
+    /// Starts the settings of a consumer of `queue`.
     pub fn builder(queue: &str) -> WorkerBuilder {
         WorkerBuilder {
             settings: Settings::new(queue),
@@ -267,6 +295,7 @@ impl Worker {
         }
     }
 
+    /// The settings it runs with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

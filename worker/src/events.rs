@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 /// taskdeck's ingest stream and the field holding each event's JSON.
 pub const STREAM: &str = "taskdeck:events";
+/// The stream field that holds the event's JSON.
 pub const FIELD: &str = "event";
 
 const BATCH: usize = 500;
@@ -30,6 +31,7 @@ pub struct RedisStreamSink {
 }
 
 impl RedisStreamSink {
+    /// Connects lazily to the Redis taskdeck ingests from.
     pub fn new(url: &str) -> Result<RedisStreamSink, redis::RedisError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -65,6 +67,8 @@ pub struct Emitter {
 }
 
 impl Emitter {
+    /// Starts the background sender; the handle finishes once every [`Emitter`] is dropped and all
+    /// records are sent.
     pub fn start(sink: std::sync::Arc<dyn EventSink>) -> (Emitter, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CAPACITY);
         (Emitter { tx }, tokio::spawn(forward(rx, sink)))

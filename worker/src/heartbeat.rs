@@ -14,15 +14,21 @@ pub struct Counters {
     last_fail: u64,
     last_cost: f64,
     last_window_end: f64,
+    /// Tasks finished since start.
     pub total: u64,
+    /// Of them, failed.
     pub total_fail: u64,
+    /// Seconds spent running them.
     pub total_cost: f64,
+    /// When the last one finished (epoch seconds).
     pub last_task_time: f64,
 }
 
+/// funboost's counting window, in seconds.
 pub const WINDOW: f64 = 10.0;
 
 impl Counters {
+    /// Counting from `now` (epoch seconds).
     pub fn new(now: f64) -> Counters {
         Counters {
             window_start: now,
@@ -44,6 +50,7 @@ impl Counters {
         }
     }
 
+    /// Counts a finished task that ran `cost` seconds.
     pub fn record(&mut self, now: f64, cost: f64, failed: bool) {
         self.roll(now);
         self.window_count += 1;

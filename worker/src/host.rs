@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Epoch seconds.
 pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -22,6 +23,7 @@ pub fn local_time(epoch: f64) -> String {
         .unwrap_or_default()
 }
 
+/// This host's name (as funboost reports it).
 pub fn host_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {

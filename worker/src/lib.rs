@@ -29,6 +29,8 @@
 //! Messages are funboost's (kwargs + `extra`), the Redis layout is funboost's REDIS_ACK_ABLE
 //! broker, heartbeats are funboost's; records go to taskdeck's ingest stream.
 
+#![warn(missing_docs)]
+
 pub mod broker;
 pub mod consumer;
 pub mod events;

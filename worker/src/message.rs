@@ -9,10 +9,13 @@ use serde_json::{Map, Value};
 /// exactly that string from the consumer's in-flight set.
 #[derive(Clone, Debug)]
 pub struct Message {
+    /// The message as it was pulled.
     pub raw: String,
+    /// `extra.task_id`; a new one when the producer gave none.
     pub task_id: String,
     /// Keyword arguments of the call (everything but `extra`).
     pub kwargs: Map<String, Value>,
+    /// funboost's `extra` object (task id, publish time, per-message overrides).
     pub extra: Map<String, Value>,
     /// Epoch seconds; filled in with the pull time when the producer gave none.
     pub publish_time: f64,
@@ -147,9 +150,13 @@ impl Message {
 /// Per-message choices a producer can make; unset ones fall back to the consumer's settings.
 #[derive(Clone, Debug, Default)]
 pub struct PublishOptions {
+    /// Publish under this task id instead of a new one.
     pub task_id: Option<String>,
+    /// Retries of this message (funboost's `max_retry_times` in `extra`).
     pub max_retries: Option<u32>,
+    /// Run time limit of this message (funboost's `function_timeout` in `extra`).
     pub timeout: Option<std::time::Duration>,
+    /// Expire the message after this long waiting (funboost's `msg_expire_seconds` in `extra`).
     pub expire_after: Option<std::time::Duration>,
     /// funboost REDIS_PRIORITY level (1..=max priority); 0 or none is the plain queue.
     pub priority: Option<u8>,

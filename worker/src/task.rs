@@ -8,10 +8,13 @@ use tokio_util::sync::CancellationToken;
 /// The running task, given to the handler with its arguments.
 #[derive(Clone)]
 pub struct TaskContext {
+    /// The task's id (`extra.task_id`).
     pub task_id: String,
+    /// The queue it came from.
     pub queue: String,
     /// 1 for the first run, 2 for the first retry, …
     pub attempt: u32,
+    /// The message as pulled.
     pub message: Arc<Message>,
     pub(crate) cancel: CancellationToken,
 }
@@ -24,6 +27,7 @@ impl TaskContext {
         self.cancel.cancelled().await
     }
 
+    /// Whether the task is being killed or the worker stops for good.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
     }
@@ -33,13 +37,18 @@ impl TaskContext {
 /// retry can help.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskError {
+    /// The exception type funboost records, e.g. `ValueError`.
     pub kind: String,
+    /// What went wrong.
     pub message: String,
+    /// A traceback, when there is one.
     pub traceback: Option<String>,
+    /// Whether a retry can help (false fails the task at once).
     pub retryable: bool,
 }
 
 impl TaskError {
+    /// A failure a retry may fix.
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> TaskError {
         TaskError {
             kind: kind.into(),
@@ -57,6 +66,7 @@ impl TaskError {
         }
     }
 
+    /// The same failure with a traceback.
     pub fn with_traceback(mut self, traceback: impl Into<String>) -> TaskError {
         self.traceback = Some(traceback.into());
         self

@@ -38,6 +38,7 @@ pub struct MemoryBroker {
 }
 
 impl MemoryBroker {
+    /// An empty broker.
     pub fn new() -> MemoryBroker {
         MemoryBroker::default()
     }

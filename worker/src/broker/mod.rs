@@ -14,10 +14,13 @@ use async_trait::async_trait;
 use protocol::control::Desired;
 use tokio::sync::watch;
 
+/// Why a broker call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    /// Redis refused or did not answer.
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// Anything else, in words.
     #[error("{0}")]
     Other(String),
 }
@@ -98,7 +101,10 @@ pub enum Layout {
     /// REDIS_ACK_ABLE (`max_priority` 0) or REDIS_PRIORITY: lists `q:N` … `q:1` and `q`
     /// (priority 0), taken from highest to lowest; a message goes to `q:min(p, N)` for its
     /// `extra.other_extra_params.priroty` p.
-    Lists { max_priority: u8 },
+    Lists {
+        /// The highest priority level; 0 for a plain REDIS_ACK_ABLE list.
+        max_priority: u8,
+    },
     /// REDIS_ZSET_PRIORITY: one zset `q`, score = the message's
     /// `extra.other_extra_params.for_broker_redis_zset_priority.priority`, highest taken first.
     Zset,
@@ -107,15 +113,19 @@ pub enum Layout {
 /// A queue and how its messages wait.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Queue {
+    /// The queue's name: its plain list's key, and the prefix of its other keys.
     pub name: String,
+    /// How its messages wait.
     pub layout: Layout,
 }
 
 impl Queue {
+    /// funboost's REDIS_ACK_ABLE queue: one list.
     pub fn plain(name: &str) -> Queue {
         Queue::with_priorities(name, 0)
     }
 
+    /// funboost's REDIS_PRIORITY queue: lists `name:max_priority` … `name:1` and `name`.
     pub fn with_priorities(name: &str, max_priority: u8) -> Queue {
         Queue {
             name: name.to_owned(),
@@ -123,6 +133,7 @@ impl Queue {
         }
     }
 
+    /// funboost's REDIS_ZSET_PRIORITY queue: one zset, highest score taken first.
     pub fn zset(name: &str) -> Queue {
         Queue {
             name: name.to_owned(),

@@ -19,11 +19,17 @@ use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Every queue funboost knows (a set).
 pub const ALL_QUEUES: &str = "funboost_all_queue_names";
+/// Every host running funboost consumers (a set).
 pub const ALL_IPS: &str = "funboost_all_ips";
+/// Each queue's consumer parameters as JSON (a hash; funboost's spelling).
 pub const QUEUE_PARAMS: &str = "funboost_queue__consumer_parmas";
+/// Each queue's pause flag, `1` or `0` (a hash).
 pub const PAUSE_FLAG: &str = "funboost_pause_flag";
+/// Each queue's waiting-message count as its consumers last sampled it, as JSON (a hash).
 pub const MSG_COUNT_MAP: &str = "funboost_queue__msg_count_map";
+/// Every funboost project (a set).
 pub const ALL_PROJECTS: &str = "funboost_all_project_names";
 
 /// The queues of a funboost project.
@@ -31,21 +37,27 @@ pub fn project_key(project: &str) -> String {
     format!("funboost.project_name:{project}")
 }
 
+/// A consumer's in-flight set: a zset of the messages it pulled, scored by pull time.
 pub fn unack_key(queue: &str, consumer: &str) -> String {
     format!("{queue}__unack_id_{consumer}")
 }
+/// The set of a queue's in-flight sets.
 pub fn unack_registry(queue: &str) -> String {
     format!("funboost_unack_registry:{queue}")
 }
+/// A queue's consumers as `identification&&timestamp` strings (a set).
 pub fn heartbeat_str(queue: &str) -> String {
     format!("funboost_hearbeat_queue__str:{queue}")
 }
+/// A queue's consumers' full heartbeats as JSON (a set).
 pub fn heartbeat_dict(queue: &str) -> String {
     format!("funboost_hearbeat_queue__dict:{queue}")
 }
+/// The full heartbeats of one host's consumers as JSON (a set).
 pub fn heartbeat_server(ip: &str) -> String {
     format!("funboost_hearbeat_server__dict:{ip}")
 }
+/// A queue's kill requests: task id → request time (a hash).
 pub fn kill_hash(queue: &str) -> String {
     format!("funboost_kill_task_hash:{queue}")
 }
@@ -159,6 +171,7 @@ pub fn desired_of(fields: &HashMap<String, String>) -> Desired {
     }
 }
 
+/// funboost's Redis layout, as consumer and as controller; clones share one connection.
 #[derive(Clone)]
 pub struct RedisBroker {
     conn: ConnectionManager,
