@@ -73,7 +73,6 @@ impl Accounts for MongoStore {
         found.map(|d| user_row(&d)?.user()).transpose()
     }
 
-    /// Every user, by name.
     async fn users(&self) -> anyhow::Result<Vec<User>> {
         let mut cursor = self
             .own()
@@ -88,8 +87,6 @@ impl Accounts for MongoStore {
         Ok(users)
     }
 
-    /// Creates the user or replaces its hash and role (keeping when it was created); with
-    /// `only_new` an existing user is left alone and false returned.
     async fn put_user(&self, u: &User, only_new: bool) -> anyhow::Result<bool> {
         let users = self.own().collection::<Document>("users");
         if only_new {
@@ -116,7 +113,6 @@ impl Accounts for MongoStore {
         Ok(true)
     }
 
-    /// Removes the user; true when it existed.
     async fn delete_user(&self, name: &str) -> anyhow::Result<bool> {
         let deleted = self
             .own()
@@ -142,7 +138,6 @@ impl Accounts for MongoStore {
         Ok(Some((d.get_str("data")?.to_owned(), expires)))
     }
 
-    /// Stores a session; with `only_new` it refuses (returns false) an id already taken.
     async fn put_session(
         &self,
         id: &str,
@@ -180,9 +175,8 @@ impl Accounts for MongoStore {
         Ok(())
     }
 
-    /// Removes sessions that expired before `now` (MongoDB's TTL index does it by itself).
+    /// Nothing to do: the TTL index on `expires` removes them.
     async fn purge_sessions(&self, _now: i64) -> anyhow::Result<u64> {
-        // The TTL index on `expires` removes them.
         Ok(0)
     }
 
@@ -195,7 +189,6 @@ impl Accounts for MongoStore {
         found.map(|d| token_row(&d)?.token()).transpose()
     }
 
-    /// Every token, newest first.
     async fn tokens(&self) -> anyhow::Result<Vec<Token>> {
         let mut cursor = self
             .own()
@@ -222,7 +215,6 @@ impl Accounts for MongoStore {
         Ok(())
     }
 
-    /// Revokes a token; true when it existed.
     async fn delete_token(&self, id: &str) -> anyhow::Result<bool> {
         let deleted = self
             .own()

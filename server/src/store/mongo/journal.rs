@@ -39,8 +39,6 @@ impl Journal for MongoStore {
         Ok(())
     }
 
-    /// The newest `limit` audit entries before `before` (all when `None`) whose actor, action,
-    /// target, outcome or detail contains `text`, newest first.
     async fn audit_log(
         &self,
         text: &str,
@@ -114,7 +112,6 @@ impl Journal for MongoStore {
         Ok(())
     }
 
-    /// The newest `limit` commands, of one queue and/or task when given.
     async fn commands(
         &self,
         queue: Option<&str>,

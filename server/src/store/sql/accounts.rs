@@ -16,7 +16,6 @@ impl Accounts for SqlStore {
         row.map(UserRow::user).transpose()
     }
 
-    /// Every user, by name.
     async fn users(&self) -> anyhow::Result<Vec<User>> {
         let rows: Vec<UserRow> = on_pool!(self, pool => sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
                 .fetch_all(pool)
@@ -24,8 +23,6 @@ impl Accounts for SqlStore {
         rows.into_iter().map(UserRow::user).collect()
     }
 
-    /// Creates the user or replaces its hash and role (keeping when it was created); with
-    /// `only_new` an existing user is left alone and false returned.
     async fn put_user(&self, u: &User, only_new: bool) -> anyhow::Result<bool> {
         let conflict = if only_new {
             "DO NOTHING"
@@ -46,7 +43,6 @@ impl Accounts for SqlStore {
                 .rows_affected() > 0))
     }
 
-    /// Removes the user; true when it existed.
     async fn delete_user(&self, name: &str) -> anyhow::Result<bool> {
         Ok(
             on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE name = $1").bind(name).execute(pool).await?.rows_affected() > 0),
@@ -63,7 +59,6 @@ impl Accounts for SqlStore {
         )
     }
 
-    /// Stores a session; with `only_new` it refuses (returns false) an id already taken.
     async fn put_session(
         &self,
         id: &str,
@@ -92,7 +87,6 @@ impl Accounts for SqlStore {
         Ok(())
     }
 
-    /// Removes sessions that expired before `now` (MongoDB's TTL index does it by itself).
     async fn purge_sessions(&self, now: i64) -> anyhow::Result<u64> {
         Ok(
             on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await?.rows_affected()),
@@ -107,7 +101,6 @@ impl Accounts for SqlStore {
         row.map(TokenRow::token).transpose()
     }
 
-    /// Every token, newest first.
     async fn tokens(&self) -> anyhow::Result<Vec<Token>> {
         let rows: Vec<TokenRow> = on_pool!(self, pool => sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at DESC"))
                 .fetch_all(pool)
@@ -134,7 +127,6 @@ impl Accounts for SqlStore {
         Ok(())
     }
 
-    /// Revokes a token; true when it existed.
     async fn delete_token(&self, id: &str) -> anyhow::Result<bool> {
         Ok(
             on_pool!(self, pool => sqlx::query("DELETE FROM api_tokens WHERE id = $1").bind(id).execute(pool).await?.rows_affected() > 0),

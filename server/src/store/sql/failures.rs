@@ -100,7 +100,6 @@ type SqlRow = (
 
 #[async_trait]
 impl Failures for SqlStore {
-    /// The failure groups of `filter`'s range, from the counters.
     async fn failure_groups(&self, filter: &FailureFilter) -> anyhow::Result<FailureGroups> {
         let to = filter.to.floor() as i64;
         let rows: Vec<SqlRow> = on_pool!(self, pool, Db => {

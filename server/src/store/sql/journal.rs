@@ -23,8 +23,6 @@ impl Journal for SqlStore {
         Ok(())
     }
 
-    /// The newest `limit` audit entries before `before` (all when `None`) whose actor, action,
-    /// target, outcome or detail contains `text`, newest first.
     async fn audit_log(
         &self,
         text: &str,
@@ -69,8 +67,6 @@ impl Journal for SqlStore {
         Ok(())
     }
 
-    /// Records that the command reached the control channel (with the version it set and what
-    /// it did), or why it did not.
     async fn command_sent(&self, c: &CommandRow) -> anyhow::Result<()> {
         on_pool!(self, pool => {
             sqlx::query("UPDATE commands SET sent_at = $2, version = $3, outcome = $4, detail = $5 WHERE id = $1")
@@ -85,7 +81,6 @@ impl Journal for SqlStore {
         Ok(())
     }
 
-    /// The newest `limit` commands, of one queue and/or task when given.
     async fn commands(
         &self,
         queue: Option<&str>,

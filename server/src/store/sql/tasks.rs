@@ -274,8 +274,6 @@ impl TaskReads for SqlStore {
         }))
     }
 
-    /// Every queue with its running count and finished counts over the last minute and hour
-    /// (from the minute counters, so the cost does not grow with the number of tasks).
     async fn queue_summaries(&self, now: f64) -> anyhow::Result<Vec<QueueSummary>> {
         let now = now.floor() as i64;
         let minute = Grain::Minute.seconds();
