@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compares Postgres ingest of two or more taskdeck binaries on this machine, where one run's
 # figure moves by ±5 %: the binaries take turns for ROUNDS rounds on the same durable Postgres
-# and Redis, each run into emptied tables after a CHECKPOINT (else the previous run's
+# server (a database each) and Redis, each run into emptied tables after a CHECKPOINT (else the previous run's
 # checkpoint lands in the next measurement), and the median of each is printed. Figures, never
 # pass/fail. Also prints the median of taskdeck's own CPU time per run.
 # Usage: scripts/bench-ab.sh [-r ROUNDS] [-t TASKS] [-l FINISH_LAG] BINARY...
@@ -26,13 +26,19 @@ state=$(mktemp -d /tmp/taskdeck-ab.XXXXXX)
 trap 'services_stop "$state"' EXIT
 services_start "$state" durable >/dev/null
 redis="${TEST_REDIS_URL%/0}/5"
-psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE ab"
-store="${TEST_POSTGRES_URL%/postgres}/ab"
-# The schema, migrated by the first binary.
-"$1" bench ingest --store "$store" --redis "$redis" --tasks 1000 >/dev/null
+# Each binary its own database, migrated by itself: builds of different schema versions can be
+# compared (one refuses a database another migrated further).
+store_of=()
+for k in $(seq $#); do
+  psql -q "$TEST_POSTGRES_URL" -c "CREATE DATABASE ab$k"
+  store_of[k]="${TEST_POSTGRES_URL%/postgres}/ab$k"
+  "${!k}" bench ingest --store "${store_of[k]}" --redis "$redis" --tasks 1000 >/dev/null
+done
 
 for round in $(seq "$rounds"); do
+  k=0
   for bin in "$@"; do
+    k=$((k + 1)) store=${store_of[k]}
     psql -q "$store" -c "TRUNCATE tasks, task_stats, queues, failure_stats" -c "CHECKPOINT"
     out=$("$bin" bench ingest --store "$store" --redis "$redis" --tasks "$tasks" "${lag[@]}")
     rate=$(sed -n 's/.*= *\([0-9]*\) events\/s.*/\1/p' <<<"$out")

@@ -34,6 +34,13 @@ pub struct Services {
     worker_drop_after: Duration,
 }
 
+/// The overview with the broker's queues and the fleet it was built from.
+struct Gathered {
+    overview: Overview,
+    broker: Result<BrokerQueues, String>,
+    fleet: Option<Fleet>,
+}
+
 impl Services {
     pub fn new(store: Store, bus: Bus, ingest: Ingest, worker_drop_after: Duration) -> Services {
         let control = Arc::new(crate::control::Control::new(
@@ -50,6 +57,43 @@ impl Services {
             started: Instant::now(),
             worker_drop_after,
         }
+    }
+
+    /// Reads every source of the overview at once: the store's counters, the broker's queues
+    /// and the heartbeats.
+    async fn gather(&self) -> Result<Gathered, ServiceError> {
+        let now = crate::model::now_epoch();
+        let now_s = now.floor() as i64;
+        let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
+        let dashboard = self.bus.dashboard();
+        let (summaries, minutes, seconds, queues, fleet) = tokio::join!(
+            self.store.queue_summaries(now),
+            self.store.finished_counts(Grain::Minute, first_minute),
+            self.store
+                .finished_counts(Grain::Second, now_s - THROUGHPUT_WINDOW_S),
+            dashboard.queues(),
+            self.workers(),
+        );
+        let (summaries, minutes, seconds) = (
+            summaries.map_err(unavailable)?,
+            minutes.map_err(unavailable)?,
+            seconds.map_err(unavailable)?,
+        );
+        let broker = queues.map_err(|e| format!("the broker failed: {e}"));
+        let fleet = fleet.ok();
+        let overview = Overview::build(Sources {
+            now,
+            summaries: &summaries,
+            minutes: &minutes,
+            seconds: &seconds,
+            broker: broker.as_ref().map_err(Clone::clone),
+            fleet: fleet.as_ref(),
+        });
+        Ok(Gathered {
+            overview,
+            broker,
+            fleet,
+        })
     }
 }
 
@@ -266,52 +310,6 @@ impl Backend for Services {
             series: series?,
             broker_error: overview.broker_error,
             control,
-        })
-    }
-}
-
-/// The overview with the broker's queues and the fleet it was built from.
-struct Gathered {
-    overview: Overview,
-    broker: Result<BrokerQueues, String>,
-    fleet: Option<Fleet>,
-}
-
-impl Services {
-    /// Reads every source of the overview at once: the store's counters, the broker's queues
-    /// and the heartbeats.
-    async fn gather(&self) -> Result<Gathered, ServiceError> {
-        let now = crate::model::now_epoch();
-        let now_s = now.floor() as i64;
-        let first_minute = (now_s.div_euclid(60) - (SPARK_MINUTES as i64 - 1)) * 60;
-        let dashboard = self.bus.dashboard();
-        let (summaries, minutes, seconds, queues, fleet) = tokio::join!(
-            self.store.queue_summaries(now),
-            self.store.finished_counts(Grain::Minute, first_minute),
-            self.store
-                .finished_counts(Grain::Second, now_s - THROUGHPUT_WINDOW_S),
-            dashboard.queues(),
-            self.workers(),
-        );
-        let (summaries, minutes, seconds) = (
-            summaries.map_err(unavailable)?,
-            minutes.map_err(unavailable)?,
-            seconds.map_err(unavailable)?,
-        );
-        let broker = queues.map_err(|e| format!("the broker failed: {e}"));
-        let fleet = fleet.ok();
-        let overview = Overview::build(Sources {
-            now,
-            summaries: &summaries,
-            minutes: &minutes,
-            seconds: &seconds,
-            broker: broker.as_ref().map_err(Clone::clone),
-            fleet: fleet.as_ref(),
-        });
-        Ok(Gathered {
-            overview,
-            broker,
-            fleet,
         })
     }
 }
