@@ -6,7 +6,6 @@ use crate::bench::ingest::{sample_event, BENCH_QUEUES};
 use crate::bench::proc::quantile;
 use crate::model::record::{reduce, TaskRecord};
 use crate::model::{now_epoch, stats};
-use crate::store::retention::STATS_KEEP;
 use crate::store::StoreUrl;
 use crate::store::{SqlPool, Store};
 use clap::Args;
@@ -36,21 +35,22 @@ const SEED_BATCH: usize = 5_000;
 
 pub async fn run(args: SeriesBenchArgs) -> anyhow::Result<()> {
     let url = StoreUrl::parse(&args.store).map_err(anyhow::Error::msg)?;
-    let store = Store::open(
-        &url,
-        Duration::from_secs((u64::from(args.days) + 1) * 86_400),
-    )
-    .await?;
+    let retention = Duration::from_secs((u64::from(args.days) + 1) * 86_400);
+    let store = Store::open(&url, retention).await?;
     let Some(SqlPool::Sqlite(_) | SqlPool::Postgres(_)) = store.sql_pool() else {
         anyhow::bail!("the series benchmark is for SQLite and Postgres");
     };
     let now = now_epoch().floor();
     if !args.no_seed {
         seed(&store, args.tasks, args.days, now).await?;
+        // The store's own retention pass: its task window holds every seeded task, so only
+        // counters older than their grain's window go.
         let started = Instant::now();
-        let pruned = drop_expired_counters(&store, now).await?;
+        let pruned = store.prune(now, retention).await?;
+        analyze(&store).await?;
         println!(
-            "retention: {pruned} per-second and per-minute counters older than their window dropped in {:.1} s",
+            "retention: {} per-second and per-minute counters older than their window dropped in {:.1} s",
+            pruned.buckets,
             started.elapsed().as_secs_f64()
         );
     }
@@ -135,22 +135,8 @@ pub(crate) async fn seed(store: &Store, tasks: usize, days: u32, now: f64) -> an
     Ok(())
 }
 
-/// What the retention task leaves of the counters (seconds for 2 h, minutes for 3 days), in
-/// one statement per grain rather than its small chunks: the seeded span is all old at once.
-async fn drop_expired_counters(store: &Store, now: f64) -> anyhow::Result<u64> {
-    let mut dropped = 0;
-    for (grain, keep) in STATS_KEEP {
-        let sql = format!(
-            "DELETE FROM task_stats WHERE grain = {} AND bucket < {}",
-            grain.code(),
-            (now - keep.as_secs_f64()).floor() as i64
-        );
-        dropped += match store.sql_pool() {
-            Some(SqlPool::Sqlite(pool)) => sqlx::query(&sql).execute(pool).await?.rows_affected(),
-            Some(SqlPool::Postgres(pool)) => sqlx::query(&sql).execute(pool).await?.rows_affected(),
-            None => unreachable!(),
-        };
-    }
+/// Fresh planner statistics after the deletes, as a maintained store would have.
+async fn analyze(store: &Store) -> anyhow::Result<()> {
     match store.sql_pool() {
         Some(SqlPool::Sqlite(pool)) => {
             sqlx::query("ANALYZE").execute(pool).await?;
@@ -162,7 +148,7 @@ async fn drop_expired_counters(store: &Store, now: f64) -> anyhow::Result<u64> {
         }
         None => unreachable!(),
     }
-    Ok(dropped)
+    Ok(())
 }
 
 async fn sizes(store: &Store) -> anyhow::Result<(i64, i64)> {
