@@ -101,7 +101,7 @@ fn UsersBody() -> impl IntoView {
                 Ok(list) => {
                     let me = me.clone();
                     view! {
-                        <section class="card">
+                        <section class="card table-card">
                             <table class="table" data-testid="users">
                                 <thead><tr>
                                     <th>{move || t().adm_name}</th><th>{move || t().adm_role}</th>
@@ -259,7 +259,7 @@ fn TokensBody() -> impl IntoView {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted">{move || t().adm_empty}</p> }.into_any(),
                 Ok(list) => view! {
-                    <section class="card">
+                    <section class="card table-card">
                         <table class="table" data-testid="tokens">
                             <thead><tr>
                                 <th>{move || t().adm_name}</th><th>"ID"</th><th>{move || t().adm_scopes}</th>
@@ -351,7 +351,7 @@ fn AuditBody() -> impl IntoView {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(AuditPage { entries, .. }) if entries.is_empty() => view! { <p class="muted">{move || t().adm_empty}</p> }.into_any(),
                 Ok(AuditPage { entries, next_before }) => view! {
-                    <section class="card">
+                    <section class="card table-card">
                         <table class="table audit-table" data-testid="audit">
                             <thead><tr>
                                 <th>{move || t().adm_when}</th><th>{move || t().adm_actor}</th><th>{move || t().adm_action}</th>
