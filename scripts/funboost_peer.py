@@ -19,13 +19,20 @@
     funboost_peer.py taskdeck QUEUE - SECONDS   consume with contrib/funboost's TaskdeckConsumerMixin
                                                 (records to TASKDECK_REDIS_URL); `fail` in a message
                                                 raises ValueError
+    funboost_peer.py kind-produce KIND QUEUE N  publish N messages add(x=i, y=1) on funboost's broker
+                                                kind KIND (REDIS, REDIS_ACK_ABLE, REDIS_PRIORITY,
+                                                REDIS_STREAM, RABBITMQ_AMQPSTORM, …)
+    funboost_peer.py kind-consume KIND QUEUE OUT SECONDS
+                                                consume on KIND as `consume` does, with heartbeats
+                                                in Redis whatever the broker (as funboost's web
+                                                manager needs them)
     funboost_peer.py control QUEUE OUT SECONDS  consume step(i, spin) with remote kill on, two threads,
                                                 one message pulled at a time and the mixin; each call
                                                 appends "<i> <epoch>" to OUT as it starts; `spin` runs a
                                                 minute unless killed
 
 Redis comes from FUNBOOST_REDIS_HOST / FUNBOOST_REDIS_PORT and FUNBOOST_REDIS_DB (default 7,
-funboost's). funboost
+funboost's), RabbitMQ (guest/guest on 127.0.0.1) from FUNBOOST_RABBITMQ_PORT. funboost
 reads its settings from a module `funboost_config` on the path; this script writes one (and
 nb_log's) into a scratch directory so nothing lands in the repository or the home directory.
 """
@@ -49,6 +56,12 @@ class BrokerConnConfig(DataClassBase):
     REDIS_DB = {int(os.environ.get('FUNBOOST_REDIS_DB', '7'))}
     REDIS_DB_FILTER_AND_RPC_RESULT = 8
     MONGO_CONNECT_URL = {os.environ.get('FUNBOOST_MONGO_URL', 'mongodb://127.0.0.1:27017')!r}
+    RABBITMQ_USER = 'guest'
+    RABBITMQ_PASS = 'guest'
+    RABBITMQ_HOST = '127.0.0.1'
+    RABBITMQ_PORT = {int(os.environ.get('FUNBOOST_RABBITMQ_PORT', '5672'))}
+    RABBITMQ_VIRTUAL_HOST = '/'
+    RABBITMQ_URL = f'amqp://guest:guest@127.0.0.1:{{RABBITMQ_PORT}}/'
 class FunboostCommonConfig(DataClassBase):
     TIMEZONE = 'UTC'
     SHOW_HOW_FUNBOOST_CONFIG_SETTINGS = False
@@ -71,7 +84,12 @@ os.environ["LOG_PATH"] = config_dir
 from funboost import boost, BoosterParams, BrokerEnum, FunctionResultStatusPersistanceConfig  # noqa: E402
 
 mode, queue = sys.argv[1], sys.argv[2]
-out_path = sys.argv[3] if mode in ("consume", "consume-zset") else None
+kind_name = None
+if mode in ("kind-produce", "kind-consume"):
+    # kind-produce KIND QUEUE N / kind-consume KIND QUEUE OUT SECONDS
+    kind_name, queue = sys.argv[2], sys.argv[3]
+    del sys.argv[2]
+out_path = sys.argv[3] if mode in ("consume", "consume-zset", "kind-consume") else None
 override = None
 if mode in ("taskdeck", "bench", "control"):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "funboost"))
@@ -145,6 +163,10 @@ if mode == "produce-priority":
     exclusive = {"x-max-priority": 4, "pull_msg_batch_size": 1}
 elif mode in ("produce-zset", "consume-zset"):
     broker_kind = BrokerEnum.REDIS_ZSET_PRIORITY
+elif kind_name:
+    broker_kind = getattr(BrokerEnum, kind_name)
+    if broker_kind == BrokerEnum.REDIS_PRIORITY:
+        exclusive = {"x-max-priority": 4, "pull_msg_batch_size": 1}
 
 
 persistence = FunctionResultStatusPersistanceConfig(is_save_status=mode == "persist",
@@ -153,6 +175,7 @@ persistence = FunctionResultStatusPersistanceConfig(is_save_status=mode == "pers
 
 @boost(BoosterParams(queue_name=queue, broker_kind=broker_kind, concurrent_num=1 if mode == "consume-zset" else 4,
                      max_retry_times=0, broker_exclusive_config=exclusive, consumer_override_cls=override,
+                     is_send_consumer_heartbeat_to_redis=True,
                      function_result_status_persistance_conf=persistence,
                      user_custom_record_process_info_func=record if out_path else None))
 def add(x, y=0, fail=False):
@@ -162,7 +185,7 @@ def add(x, y=0, fail=False):
     return x + y
 
 
-if mode == "produce":
+if mode in ("produce", "kind-produce"):
     for i in range(int(sys.argv[3])):
         add.push(x=i, y=1)
     time.sleep(0.5)
@@ -180,7 +203,7 @@ elif mode == "produce-zset":
             other_extra_params={"for_broker_redis_zset_priority": {"priority": (i % 4) * 2.5}}))
     time.sleep(0.5)
     os._exit(0)
-elif mode in ("consume", "consume-zset", "taskdeck", "persist"):
+elif mode in ("consume", "consume-zset", "taskdeck", "persist", "kind-consume"):
     add.consume()
     time.sleep(float(sys.argv[4]))
     os._exit(0)

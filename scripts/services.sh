@@ -1,6 +1,7 @@
-# Sourced by test.sh and bench.sh: throwaway Postgres, Redis and a MongoDB-protocol server on
-# free loopback ports, stopped by pid. Usage:
-#   services_start DIR [durable]   exports TEST_POSTGRES_URL, TEST_REDIS_URL, TEST_MONGODB_URL
+# Sourced by test.sh and bench.sh: throwaway Postgres, Redis, a MongoDB-protocol server and
+# RabbitMQ on free loopback ports, stopped by pid. Usage:
+#   services_start DIR [durable]   exports TEST_POSTGRES_URL, TEST_REDIS_URL, TEST_MONGODB_URL,
+#                                  TEST_RABBITMQ_PORT (guest/guest)
 #   services_stop DIR
 # "durable" keeps Postgres's fsync on (benchmarks); tests run with fsync=off.
 
@@ -30,15 +31,37 @@ services_start() {
     >"$state/mongo.log" 2>&1 &
   for _ in $(seq 100); do [ -f "$state/mongo.pid" ] && break; sleep 0.1; done
   [ -f "$state/mongo.pid" ] || { echo "MongoDB-protocol server did not start:"; cat "$state/mongo.log"; return 1; }
+  # RabbitMQ, for funboost queues on a broker that is not Redis; its own node name, ports and
+  # files, so it never meets a RabbitMQ the machine runs.
+  local rmq_port rmq=$state/rabbitmq
+  rmq_port=$(free_port)
+  mkdir -p "$rmq"
+  echo "[]." >"$rmq/plugins"
+  echo "loopback_users = none" >"$rmq/rabbitmq.conf"
+  local node="taskdeck_test_$rmq_port@localhost"
+  (export HOME="$rmq" RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_NODE_PORT="$rmq_port" RABBITMQ_DIST_PORT="$(free_port)" \
+      RABBITMQ_MNESIA_BASE="$rmq/mnesia" RABBITMQ_LOG_BASE="$rmq/log" \
+      RABBITMQ_ENABLED_PLUGINS_FILE="$rmq/plugins" RABBITMQ_CONFIG_FILE="$rmq/rabbitmq" \
+      RABBITMQ_PID_FILE="$rmq/pid"
+    exec /usr/lib/rabbitmq/bin/rabbitmq-server >"$rmq/out.log" 2>&1) &
+  echo "$node" >"$state/rabbitmq.node"
+  for _ in $(seq 150); do
+    HOME="$rmq" /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$node" await_startup >/dev/null 2>&1 && break
+    sleep 0.2
+  done
   export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+  export TEST_RABBITMQ_PORT="$rmq_port"
   export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
   export TEST_MONGODB_URL="mongodb://127.0.0.1:$mongo_port"
-  echo "Postgres $TEST_POSTGRES_URL, Redis $TEST_REDIS_URL, MongoDB $TEST_MONGODB_URL"
+  echo "Postgres $TEST_POSTGRES_URL, Redis $TEST_REDIS_URL, MongoDB $TEST_MONGODB_URL, RabbitMQ 127.0.0.1:$TEST_RABBITMQ_PORT"
 }
 
 services_stop() {
   local state=$1
   [ -f "$state/redis.pid" ] && kill "$(cat "$state/redis.pid")" 2>/dev/null
+  [ -f "$state/rabbitmq.node" ] && HOME="$state/rabbitmq" /usr/lib/rabbitmq/bin/rabbitmqctl -q \
+    -n "$(cat "$state/rabbitmq.node")" stop >/dev/null 2>&1 && epmd -kill >/dev/null 2>&1
   [ -f "$state/mongo.pid" ] && kill "$(cat "$state/mongo.pid")" 2>/dev/null && sleep 1
   [ -f "$state/pg/postmaster.pid" ] && runuser -u postgres -- "$(services_pg_bin)/pg_ctl" -D "$state/pg" -m fast -w stop >/dev/null 2>&1
   rm -rf "$state"

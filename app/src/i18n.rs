@@ -95,6 +95,23 @@ impl Locale {
         }
     }
 
+    /// Where a backlog figure comes from, when it is not counted in the broker now:
+    /// "reported by the workers 40 s ago", or why it is not known.
+    pub fn backlog_note(self, backlog: &protocol::overview::Backlog, now: f64) -> Option<String> {
+        use protocol::overview::Backlog;
+        match backlog {
+            Backlog::Counted => None,
+            Backlog::Reported { at } => {
+                let ago = self.ago((now - at).max(0.0) as u64);
+                Some(match self {
+                    Locale::En => format!("reported by the workers {ago}"),
+                    Locale::Zh => format!("由工作进程于{ago}上报"),
+                })
+            }
+            Backlog::Unknown { why } => Some(why.clone()),
+        }
+    }
+
     /// `1,234 tasks` / `more than 10,000 tasks` / `1,234 个任务`.
     pub fn task_count(self, n: protocol::task::TaskTotal) -> String {
         let count = crate::format::count(n.count as i64);
@@ -582,6 +599,7 @@ pub struct Strings {
     pub ov_finished_hour: &'static str,
     pub ov_failure_rate: &'static str,
     pub ov_waiting: &'static str,
+    pub q_broker_note: &'static str,
     pub ov_in_flight: &'static str,
     pub ov_consumers: &'static str,
     pub ov_paused: &'static str,
@@ -883,6 +901,7 @@ static EN: Strings = Strings {
     ov_finished_hour: "Done, last hour",
     ov_failure_rate: "Failure rate",
     ov_waiting: "Waiting",
+    q_broker_note: "Part of this queue could not be read:",
     ov_in_flight: "In flight",
     ov_consumers: "Consumers",
     ov_paused: "Paused",
@@ -1183,6 +1202,7 @@ static ZH: Strings = Strings {
     ov_finished_hour: "最近 1 小时完成",
     ov_failure_rate: "失败率",
     ov_waiting: "待处理",
+    q_broker_note: "此队列有部分内容无法读取：",
     ov_in_flight: "处理中",
     ov_consumers: "消费者",
     ov_paused: "已暂停",

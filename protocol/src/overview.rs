@@ -13,12 +13,22 @@ pub struct BrokerQueue {
     pub queue: String,
     /// funboost's `project_name` (from `funboost.project_name:<project>` sets).
     pub project: Option<String>,
-    /// funboost's broker kind from the consumer parameters (`REDIS_ACK_ABLE`, …).
+    /// funboost's broker kind as the queue's consumers registered it (`REDIS_STREAM`,
+    /// `RABBITMQ_AMQPSTORM`, …); `None` when none registered one.
     pub broker_kind: Option<String>,
-    /// Messages waiting to be taken (LLEN of its lists, or ZCARD of its priority zset).
-    pub waiting: u64,
-    /// Messages taken by consumers and not yet acknowledged (their in-flight zsets).
-    pub in_flight: u64,
+    /// Messages waiting to be taken; `None` when not known (`backlog` says why).
+    pub waiting: Option<u64>,
+    /// Messages taken by consumers and not yet acknowledged; `None` where the broker keeps no
+    /// record of them (funboost's plain `REDIS` lists: they are in the workers' memory) or
+    /// taskdeck cannot read it.
+    pub in_flight: Option<u64>,
+    /// Where `waiting` comes from.
+    #[serde(default)]
+    pub backlog: Backlog,
+    /// What could not be read of this queue, or does not match its broker kind; the other
+    /// queues are read regardless.
+    #[serde(default)]
+    pub note: Option<String>,
     /// Publish time of the oldest waiting message, epoch seconds.
     pub oldest_waiting: Option<f64>,
     /// funboost's pause flag.
@@ -28,6 +38,27 @@ pub struct BrokerQueue {
     /// The consumer parameters last registered for the queue (funboost's
     /// `funboost_queue__consumer_parmas`), as JSON text.
     pub params: Option<String>,
+}
+
+/// Where a queue's backlog figure comes from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum Backlog {
+    /// Counted in the broker's Redis keys as the page was made.
+    #[default]
+    Counted,
+    /// As the queue's workers last measured it (`funboost_queue__msg_count_map`), for brokers
+    /// taskdeck does not read itself (RabbitMQ, Kafka, …).
+    Reported {
+        /// When the workers measured it, epoch seconds.
+        at: f64,
+    },
+    /// Not known.
+    Unknown {
+        /// Why, in words.
+        why: String,
+    },
 }
 
 /// Every queue the broker knows, read at broker time `now`.
@@ -48,6 +79,15 @@ pub struct QueueRow {
     pub queue: String,
     /// funboost's `project_name`, when the queue has one.
     pub project: Option<String>,
+    /// funboost's broker kind as registered.
+    #[serde(default)]
+    pub broker_kind: Option<String>,
+    /// Where `waiting` comes from.
+    #[serde(default)]
+    pub backlog: Backlog,
+    /// What the broker could not tell of this queue.
+    #[serde(default)]
+    pub broker_note: Option<String>,
     /// Tasks finished per second over the last 10 s.
     pub throughput: f64,
     /// Tasks that succeeded in the last minute.
@@ -222,8 +262,14 @@ impl Overview {
                         ..Default::default()
                     });
                     r.project = bq.project.clone();
-                    r.waiting = Some(bq.waiting);
-                    r.in_flight = bq.in_flight as i64;
+                    r.broker_kind = bq.broker_kind.clone();
+                    r.backlog = bq.backlog.clone();
+                    r.broker_note = bq.note.clone();
+                    r.waiting = bq.waiting;
+                    // Without the broker's record the store's running tasks stand in.
+                    if let Some(n) = bq.in_flight {
+                        r.in_flight = n as i64;
+                    }
                     r.oldest_waiting_s = bq.oldest_waiting.map(|t| (b.now - t).max(0.0));
                     r.paused = bq.paused_flag || bq.desired.paused;
                 }
@@ -310,17 +356,27 @@ mod tests {
                 BrokerQueue {
                     queue: "orders".into(),
                     project: Some("shop".into()),
-                    waiting: 40,
-                    in_flight: 3,
+                    waiting: Some(40),
+                    in_flight: Some(3),
                     oldest_waiting: Some(now - 120.0),
                     ..Default::default()
                 },
                 BrokerQueue {
                     queue: "idle".into(),
+                    waiting: Some(0),
+                    in_flight: Some(0),
                     desired: crate::control::Desired {
                         paused: true,
                         ..Default::default()
                     },
+                    ..Default::default()
+                },
+                BrokerQueue {
+                    queue: "rabbit".into(),
+                    broker_kind: Some("RABBITMQ_AMQPSTORM".into()),
+                    waiting: Some(7),
+                    in_flight: None,
+                    backlog: Backlog::Reported { at: now - 20.0 },
                     ..Default::default()
                 },
             ],
@@ -346,7 +402,23 @@ mod tests {
         assert_eq!(o.projects, ["shop"]);
         assert_eq!(o.broker_error, None);
         let names: Vec<&str> = o.queues.iter().map(|r| r.queue.as_str()).collect();
-        assert_eq!(names, ["idle", "orders"]);
+        assert_eq!(names, ["idle", "orders", "rabbit"]);
+        let rabbit = &o.queues[2];
+        assert_eq!(
+            (
+                rabbit.broker_kind.as_deref(),
+                &rabbit.backlog,
+                rabbit.waiting,
+                rabbit.in_flight
+            ),
+            (
+                Some("RABBITMQ_AMQPSTORM"),
+                &Backlog::Reported { at: now - 20.0 },
+                Some(7),
+                0
+            ),
+            "a backlog the workers reported, nothing in flight known"
+        );
         let orders = &o.queues[1];
         assert_eq!(
             orders.throughput, 2.0,
@@ -369,6 +441,7 @@ mod tests {
         assert_eq!((t.queues, t.waiting, t.paused), (1, 40, 0));
         assert_eq!(t.failure_rate(), Some(2.0 / 52.0));
         assert_eq!(Totals::of(o.rows(None)).paused, 1);
+        assert_eq!(Totals::of(o.rows(None)).waiting, 47);
     }
 
     #[test]

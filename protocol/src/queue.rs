@@ -28,4 +28,26 @@ pub struct QueuePage {
     pub broker_error: Option<String>,
     /// The latest pause or resume of the queue, with how far it got.
     pub control: Option<crate::control::Command>,
+    /// What its broker kind allows on the waiting messages.
+    #[serde(default)]
+    pub abilities: Abilities,
+}
+
+/// What a queue's broker kind allows on its waiting messages: `None` where it does, otherwise
+/// why not (the page offers the control disabled, with the reason). Pause, resume, kill and
+/// revoke go through funboost's own keys and work for every kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Abilities {
+    /// Browse the waiting messages and delete one.
+    pub browse: Option<String>,
+    /// Move a waiting message to the front or to another priority.
+    pub reorder: Option<String>,
+    /// Remove every waiting message.
+    pub clear: Option<String>,
+    /// Put back what stopped consumers held.
+    pub requeue: Option<String>,
+    /// Publish a message (a new task, a retry, a re-drive).
+    #[serde(default)]
+    pub publish: Option<String>,
 }

@@ -297,6 +297,10 @@ impl Backend for Services {
             .into_iter()
             .find(|c| c.action.is_desired_state())
             .map(|row| crate::control::judge(&row, overview.now, &consumers, None));
+        let params: Option<serde_json::Value> = broker_queue
+            .and_then(|q| q.params.as_deref())
+            .and_then(|p| serde_json::from_str(p).ok());
+        let abilities = crate::broker::Kind::of(params.as_ref()).abilities();
         Ok(QueuePage {
             now: overview.now,
             known: found.is_some(),
@@ -310,6 +314,7 @@ impl Backend for Services {
             series: series?,
             broker_error: overview.broker_error,
             control,
+            abilities,
         })
     }
 }

@@ -23,6 +23,9 @@ pub fn CommandButton<C>(
     on_sent: Callback<Command>,
     testid: &'static str,
     #[prop(optional)] primary: bool,
+    /// Why the command cannot be sent here (the button is then disabled and says so).
+    #[prop(optional, into)]
+    unavailable: Signal<Option<String>>,
 ) -> impl IntoView
 where
     C: Call<Answer = Command> + Clone + Send + Sync + 'static,
@@ -50,7 +53,8 @@ where
             type="button"
             class=if primary { "button primary" } else { "button" }
             data-testid=testid
-            disabled=move || busy.get()
+            disabled=move || busy.get() || unavailable.get().is_some()
+            title=move || unavailable.get()
             on:click=click
         >
             {move || label(t())}

@@ -62,6 +62,7 @@ fn Board(o: Overview, project: RwSignal<Option<String>>, chosen: Option<String>)
     let totals = Totals::of(rows.iter());
     let rate = totals.failure_rate();
     let projects = o.projects.clone();
+    let now = o.now;
     view! {
         {o.broker_error.map(|e| view! {
             <p class="banner warn" data-testid="broker-error">{move || t().ov_broker_down} " " <span class="muted small">{e}</span></p>
@@ -114,7 +115,7 @@ fn Board(o: Overview, project: RwSignal<Option<String>>, chosen: Option<String>)
                     </tr>
                 </thead>
                 <tbody>
-                    {rows.into_iter().map(|r| view! { <BoardRow r locale/> }).collect_view()}
+                    {rows.into_iter().map(|r| view! { <BoardRow r locale now/> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -127,17 +128,42 @@ pub(crate) fn Stat(
     value: String,
     test: &'static str,
     #[prop(optional)] bad: bool,
+    /// A line under the figure: where it comes from, or why it is not known.
+    #[prop(optional, into)]
+    note: Signal<Option<String>>,
 ) -> impl IntoView {
     view! {
         <div class="stat" data-testid=format!("total-{test}")>
             <span class="stat-label">{label}</span>
             <span class="stat-value" class:bad=bad>{value}</span>
+            {move || note.get().map(|n| view! { <span class="stat-note" data-testid=format!("note-{test}")>{n}</span> })}
         </div>
     }
 }
 
+/// A queue's backlog in a table cell: the figure, and where it comes from when not counted
+/// in the broker now (or "—" with why it is not known).
 #[component]
-fn BoardRow(r: QueueRow, locale: crate::prefs::Pref<crate::i18n::Locale>) -> impl IntoView {
+pub(crate) fn BacklogCell(r: QueueRow, now: f64) -> impl IntoView {
+    let locale = use_prefs().locale;
+    let backlog = r.backlog.clone();
+    let note = move || locale.get().backlog_note(&backlog, now);
+    view! {
+        <td class="num" data-col="waiting" title=note.clone()>
+            {r.waiting.map_or_else(|| "—".to_owned(), |w| format::count(w as i64))}
+            {matches!(r.backlog, protocol::overview::Backlog::Reported { .. }).then(|| view! {
+                <div class="muted small" data-testid="backlog-reported">{note.clone()}</div>
+            })}
+        </td>
+    }
+}
+
+#[component]
+fn BoardRow(
+    r: QueueRow,
+    locale: crate::prefs::Pref<crate::i18n::Locale>,
+    now: f64,
+) -> impl IntoView {
     let t = use_strings();
     let share = failure_rate(r.success_last_hour, r.failed_last_hour);
     let drain = r.drain();
@@ -158,7 +184,7 @@ fn BoardRow(r: QueueRow, locale: crate::prefs::Pref<crate::i18n::Locale>) -> imp
                     <div class="muted small" class:bad={s > 0.05}>{format::percent(s)} " " {move || t().ov_failed_share}</div>
                 })}
             </td>
-            <td class="num" data-col="waiting">{r.waiting.map_or_else(|| "—".to_owned(), |w| format::count(w as i64))}</td>
+            <BacklogCell r=r.clone() now/>
             <td class="num" data-col="in-flight">{format::count(r.in_flight)}</td>
             <td class:bad=stalled data-col="oldest">{move || oldest.map(|s| locale.get().duration(s)).unwrap_or_else(|| "—".into())}</td>
             <td data-col="drain"><DrainText drain/></td>

@@ -160,6 +160,9 @@ fn QueueBody(
         {move || page.get().and_then(|p| p.broker_error).map(|e| view! {
             <p class="banner warn">{move || t().ov_broker_down} " " <span class="muted small">{e}</span></p>
         })}
+        {move || page.get().and_then(|p| p.row.broker_note).map(|e| view! {
+            <p class="banner warn" data-testid="broker-note">{move || t().q_broker_note} " " <span class="muted small">{e}</span></p>
+        })}
         <Show when=unknown>
             <EmptyState title=move || t().q_unknown_title body=move || t().q_unknown_body/>
         </Show>
@@ -174,7 +177,8 @@ fn QueueBody(
                 view! { <WorkerTable groups=groups(&p.consumers, Grouping::Queue) grouping=Grouping::Queue/> }.into_any()
             })}
         </section>
-        <super::queue_waiting::WaitingMessages queue=queue.clone()/>
+        <super::queue_waiting::WaitingMessages queue=queue.clone()
+            browse=Signal::derive(move || page.get().map(|p| p.abilities.browse.map_or(Ok(()), Err)))/>
         <section class="card" data-testid="queue-params">
             <header class="card-head"><h2>{move || t().q_params}</h2></header>
             {move || page.get().map(|p| match p.params {
@@ -189,7 +193,9 @@ fn QueueBody(
 fn QueueStats(p: QueuePage) -> impl IntoView {
     let t = use_strings();
     let locale = use_prefs().locale;
+    let now = p.now;
     let r = p.row;
+    let backlog = r.backlog.clone();
     let rate = failure_rate(r.success_last_hour, r.failed_last_hour);
     let drain = r.drain();
     let oldest = r.oldest_waiting_s.map(|s| s as u64);
@@ -200,7 +206,8 @@ fn QueueStats(p: QueuePage) -> impl IntoView {
             <DoneStat label=move || t().col_last_minute ok=r.success_last_minute failed=r.failed_last_minute test="minute"/>
             <DoneStat label=move || t().col_last_hour ok=r.success_last_hour failed=r.failed_last_hour test="hour"/>
             <Stat label=move || t().ov_failure_rate value=rate.map(format::percent).unwrap_or_else(|| "—".into()) test="failure-rate" bad={rate.is_some_and(|r| r > 0.05)}/>
-            <Stat label=move || t().ov_waiting value=r.waiting.map_or_else(|| "—".to_owned(), |w| format::count(w as i64)) test="waiting"/>
+            <Stat label=move || t().ov_waiting value=r.waiting.map_or_else(|| "—".to_owned(), |w| format::count(w as i64)) test="waiting"
+                note=Signal::derive(move || locale.get().backlog_note(&backlog, now))/>
             <Stat label=move || t().ov_in_flight value=format::count(r.in_flight) test="in-flight"/>
             <div class="stat" data-testid="total-oldest">
                 <span class="stat-label">{move || t().ov_oldest}</span>
@@ -491,16 +498,20 @@ fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView
             })}
             {may.then(|| {
                 let call = QueueCommand { queue: queue.clone(), action: QueueAction::Requeue };
+                let unavailable = Signal::derive(move || page.get().and_then(|p| p.abilities.requeue));
                 view! {
                     <span title=move || use_strings()().ctl_requeue_hint>
-                        <control::CommandButton label=|t| t.ctl_requeue call on_sent testid="requeue"/>
+                        <control::CommandButton label=|t| t.ctl_requeue call on_sent testid="requeue" unavailable/>
                     </span>
                 }
             })}
             {may.then(|| {
                 let q = queue.clone();
+                let why_not = Signal::derive(move || page.get().and_then(|p| p.abilities.clear));
                 view! {
-                    <button type="button" class="button danger" data-testid="clear" on:click=move |_| clear_queue(q.clone(), on_sent)>
+                    <button type="button" class="button danger" data-testid="clear"
+                        disabled=move || why_not.get().is_some() title=move || why_not.get()
+                        on:click=move |_| clear_queue(q.clone(), on_sent)>
                         {move || use_strings()().ctl_clear}
                     </button>
                 }

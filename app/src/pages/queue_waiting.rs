@@ -16,15 +16,27 @@ use protocol::rest::{MoveTask, TaskAction, TaskCommand};
 /// Messages per page.
 const PAGE: u32 = 20;
 
+/// `browse`: `None` until the queue page knows the queue's kind, then whether its waiting
+/// messages can be browsed here (or why not).
 #[component]
-pub fn WaitingMessages(queue: String) -> impl IntoView {
+pub fn WaitingMessages(queue: String, browse: Signal<Option<Result<(), String>>>) -> impl IntoView {
     let t = use_strings();
     let offset = RwSignal::new(0u64);
     let reload = RwSignal::new(0u32);
     let q = queue.clone();
+    let ready = Memo::new(move |_| browse.get().is_some_and(|b| b.is_ok()));
     let page = Resource::new(
-        move || (offset.get(), reload.get()),
-        move |(at, _)| queue_waiting(q.clone(), at, PAGE),
+        move || (offset.get(), reload.get(), ready.get()),
+        move |(at, _, ready)| {
+            let q = q.clone();
+            async move {
+                // Nothing to ask until the kind is known to allow it.
+                if !ready {
+                    return Ok(WaitingPage::default());
+                }
+                queue_waiting(q, at, PAGE).await
+            }
+        },
     );
     let selected: Picked = RwSignal::new(Default::default());
     // Outside the reloaded list, so a bulk job's progress outlives the reload it ends with.
@@ -48,6 +60,10 @@ pub fn WaitingMessages(queue: String) -> impl IntoView {
                 </button>
             </header>
             <CommandStatus command=last.into()/>
+            {move || browse.get().and_then(Result::err).map(|why| view! {
+                <p class="muted" data-testid="waiting-unavailable">{why}</p>
+            })}
+            {move || ready.get().then(|| { let queue = queue.clone(); view! {
             <Transition fallback=move || view! { <p class="muted">{move || t().status_loading}</p> }>
                 {move || page.get().map(|r| match r {
                     Err(e) => view! { <p class="error">{move || t().load_failed} " " {e.to_string()}</p> }.into_any(),
@@ -59,6 +75,7 @@ pub fn WaitingMessages(queue: String) -> impl IntoView {
                     }.into_any(),
                 })}
             </Transition>
+            }})}
         </section>
     }
 }

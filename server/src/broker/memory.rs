@@ -1,20 +1,21 @@
 //! The dashboard's side of the in-process broker: the same answers as on Redis, read from
 //! its state.
 
-use super::{with_priority, Dashboard, Heartbeats, Moved, Placement, SCAN_WAITING};
+use super::{with_priority, Dashboard, Heartbeats, Moved, Placement, Target, SCAN_WAITING};
 use async_trait::async_trait;
 use protocol::overview::{BrokerQueue, BrokerQueues};
 use taskdeck_worker::host::now;
-use taskdeck_worker::{BrokerError, Layout, MemoryBroker, Message, Queue};
+use taskdeck_worker::{Broker, BrokerError, Layout, MemoryBroker, Message, Queue};
 
 #[async_trait]
 impl Dashboard for MemoryBroker {
     async fn move_waiting(
         &self,
-        queue: &Queue,
+        target: &Target,
         task_id: &str,
         to: Placement,
     ) -> Result<Moved, BrokerError> {
+        let queue = &target.lists().ok_or_else(|| target.refused())?;
         let t = now();
         let mut i = self.state();
         {
@@ -70,10 +71,11 @@ impl Dashboard for MemoryBroker {
 
     async fn peek_waiting(
         &self,
-        queue: &Queue,
+        target: &Target,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<(String, String)>, BrokerError> {
+        let queue = target.lists().ok_or_else(|| target.refused())?;
         let (mut skip, limit) = (offset as usize, limit as usize);
         let i = self.state();
         Ok({
@@ -102,8 +104,19 @@ impl Dashboard for MemoryBroker {
         })
     }
 
-    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError> {
-        Ok(self.discard_waiting(queue).len() as u64)
+    async fn clear(&self, target: &Target) -> Result<u64, BrokerError> {
+        let queue = target.lists().ok_or_else(|| target.refused())?;
+        Ok(self.discard_waiting(&queue).len() as u64)
+    }
+
+    async fn count_waiting(&self, target: &Target) -> Result<u64, BrokerError> {
+        let queue = target.lists().ok_or_else(|| target.refused())?;
+        Broker::waiting(self, &queue).await
+    }
+
+    async fn publish_to(&self, target: &Target, raw: &str) -> Result<(), BrokerError> {
+        let queue = target.lists().ok_or_else(|| target.refused())?;
+        Broker::publish(self, &queue, raw).await
     }
 
     async fn queues(&self) -> Result<BrokerQueues, BrokerError> {
@@ -131,18 +144,20 @@ impl Dashboard for MemoryBroker {
                     BrokerQueue {
                         project: None,
                         broker_kind: Some(q.broker_kind().to_owned()),
-                        waiting: lists.iter().map(|l| l.len() as u64).sum(),
-                        in_flight: i
-                            .in_flight
-                            .iter()
-                            .filter(|((qn, _), _)| *qn == name)
-                            .map(|(_, v)| v.len() as u64)
-                            .sum(),
+                        waiting: Some(lists.iter().map(|l| l.len() as u64).sum()),
+                        in_flight: Some(
+                            i.in_flight
+                                .iter()
+                                .filter(|((qn, _), _)| *qn == name)
+                                .map(|(_, v)| v.len() as u64)
+                                .sum(),
+                        ),
                         oldest_waiting,
                         paused_flag: i.paused.contains(&name),
                         desired: i.desired.get(&name).cloned().unwrap_or_default(),
                         params: params.map(|p| p.to_string()),
                         queue: name,
+                        ..Default::default()
                     }
                 })
                 .collect();

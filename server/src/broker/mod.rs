@@ -3,8 +3,11 @@
 //! every heartbeat, the waiting messages page by page, moving or deleting one, clearing a
 //! queue. Implemented for both buses: Redis (funboost's keys) and the in-process broker.
 
+mod kind;
 mod memory;
 mod redis;
+
+pub use kind::{Keeping, Kind, Taken};
 
 use async_trait::async_trait;
 use protocol::overview::BrokerQueues;
@@ -45,34 +48,70 @@ pub struct Heartbeats {
     pub beats: Vec<Heartbeat>,
 }
 
+/// A queue with the kind its consumers registered: what the dashboard acts on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub kind: Kind,
+}
+
+impl Target {
+    /// The queue `name` as the consumer parameters `params` describe it.
+    pub fn of(name: &str, params: Option<&serde_json::Value>) -> Target {
+        Target {
+            name: name.to_owned(),
+            kind: Kind::of(params),
+        }
+    }
+
+    /// As the worker crate's list and zset operations take it, where they apply.
+    pub fn lists(&self) -> Option<Queue> {
+        self.kind.lists(&self.name)
+    }
+
+    /// The refusal for an operation its kind does not allow.
+    fn refused(&self) -> BrokerError {
+        BrokerError::Other(format!(
+            "{} queues are not read that way",
+            self.kind.broker_kind.as_deref().unwrap_or("these")
+        ))
+    }
+}
+
 #[async_trait]
 pub trait Dashboard: Send + Sync + 'static {
     /// Every queue the broker knows with its backlog, in-flight count, oldest waiting message,
-    /// pause flag, desired state and project: what the overview is built from.
+    /// pause flag, desired state and project: what the overview is built from. A queue that
+    /// cannot be read says so in its own row; the others are read regardless.
     async fn queues(&self) -> Result<BrokerQueues, BrokerError>;
     /// Every heartbeat of every known queue as stored (stale ones included), with the
     /// broker's clock: what the workers view is built from.
     async fn heartbeats(&self) -> Result<Heartbeats, BrokerError>;
+    /// Messages waiting in the queue (not counting taken ones).
+    async fn count_waiting(&self, queue: &Target) -> Result<u64, BrokerError>;
     /// Up to `limit` waiting messages from `offset`, in the order consumers take them, each
     /// with the key it waits under.
     async fn peek_waiting(
         &self,
-        queue: &Queue,
+        queue: &Target,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<(String, String)>, BrokerError>;
     /// Moves the waiting message of `task_id` (searched among the first [`SCAN_WAITING`] of
-    /// each of the queue's lists) to `to`, in one step.
+    /// each of the queue's keys) to `to`, in one step.
     async fn move_waiting(
         &self,
-        queue: &Queue,
+        queue: &Target,
         task_id: &str,
         to: Placement,
     ) -> Result<Moved, BrokerError>;
     /// Removes every waiting message of the queue in one step; returns how many. Messages
     /// consumers hold in flight are left alone (funboost's `clear()` deletes those too, and with
     /// them tasks that are running).
-    async fn clear(&self, queue: &Queue) -> Result<u64, BrokerError>;
+    async fn clear(&self, queue: &Target) -> Result<u64, BrokerError>;
+    /// Adds a message where the queue's producers put it (its list by priority, its zset, its
+    /// stream).
+    async fn publish_to(&self, queue: &Target, raw: &str) -> Result<(), BrokerError>;
 }
 
 /// `raw` with its priority set to `p` where funboost's publishers put it for this layout;

@@ -4,6 +4,7 @@
 use protocol::control::Action;
 use protocol::event::TaskState;
 use protocol::heartbeat::{kind_of, Consumer, Liveness};
+use protocol::queue::Abilities;
 use protocol::ServiceError;
 
 /// Whether `action` applies to a task in `state` (`None`: taskdeck has no record of it). A
@@ -94,6 +95,20 @@ pub fn unsupported_by(
             action.capability()
         )
     })
+}
+
+/// Why the queue's broker kind does not allow `action` (browsing, moving, clearing, requeueing,
+/// publishing), if it does not; pause, resume, kill and revoke use funboost's own keys and work
+/// for every kind.
+pub fn unsupported_by_kind(action: Action, abilities: &Abilities) -> Option<String> {
+    match action {
+        Action::Priority => abilities.reorder.clone(),
+        Action::Delete => abilities.browse.clone(),
+        Action::Clear => abilities.clear.clone(),
+        Action::Requeue => abilities.requeue.clone(),
+        Action::Retry => abilities.publish.clone(),
+        Action::Pause | Action::Resume | Action::Kill | Action::Revoke | Action::Limits => None,
+    }
 }
 
 /// funboost kills (and revokes) only with `is_support_remote_kill_task` on threading workers.

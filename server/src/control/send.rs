@@ -3,10 +3,9 @@
 //! with what it did, and audited.
 
 use super::{
-    judge, rules, unavailable, unsupported_by, Args, Control, Facts, QueueFacts, Requester,
-    ServiceError,
+    judge, rules, unavailable, unsupported_by, Args, Control, Facts, Requester, ServiceError,
 };
-use crate::broker::{Moved, Placement, SCAN_WAITING};
+use crate::broker::{Moved, Placement, Target, SCAN_WAITING};
 use crate::store::CommandRow;
 use protocol::control::{Action, Command, Desired, Limits, Outcome};
 use protocol::event::TaskState;
@@ -70,13 +69,16 @@ impl Control {
     ) -> Result<Command, ServiceError> {
         let plan = self.plan(action, queue, task_id, args).await?;
         let facts = self.facts_of(facts, &plan.queue).await?;
-        if let Some(why) = unsupported_by(action, &facts.consumers, facts.params.as_ref()) {
-            let target = target(&plan.queue, plan.task.as_deref());
+        let target = Target::of(&plan.queue, facts.params.as_ref());
+        let why = unsupported_by(action, &facts.consumers, facts.params.as_ref())
+            .or_else(|| rules::unsupported_by_kind(action, &target.kind.abilities()));
+        if let Some(why) = why {
+            let described = audit_target(&plan.queue, plan.task.as_deref());
             crate::auth::audit(
                 &self.store,
                 who.actor,
                 action.code(),
-                &target,
+                &described,
                 "unsupported",
                 &why,
                 who.ip,
@@ -87,7 +89,7 @@ impl Control {
                 action.code()
             )));
         }
-        let row = self.execute(who, plan, &facts).await?;
+        let row = self.execute(who, plan, &target).await?;
         Ok(judge(
             &row,
             row.sent_at.unwrap_or_default(),
@@ -155,7 +157,7 @@ impl Control {
         &self,
         who: &Requester<'_>,
         plan: Plan<'_>,
-        facts: &QueueFacts,
+        target: &Target,
     ) -> Result<CommandRow, ServiceError> {
         let mut row = CommandRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -171,10 +173,9 @@ impl Control {
         };
         // Recorded before it is sent: a crash in between leaves a command marked unsent.
         self.store.put_command(&row).await.map_err(unavailable)?;
-        let layout = taskdeck_worker::Queue::from_params(&plan.queue, facts.params.as_ref());
-        let sent = match self.send(&plan, &layout).await {
+        let sent = match self.send(&plan, target).await {
             Ok(Sent::TakenOut(raw)) => self
-                .record_deleted(&layout, &raw, who.actor)
+                .record_deleted(target, &raw, who.actor)
                 .await
                 .map(|()| Sent::Did(Some(Outcome::Deleted))),
             sent => sent,
@@ -196,7 +197,7 @@ impl Control {
             &self.store,
             who.actor,
             plan.action.code(),
-            &target(&plan.queue, plan.task.as_deref()),
+            &audit_target(&plan.queue, plan.task.as_deref()),
             if row.sent_at.is_some() {
                 "ok"
             } else {
@@ -220,7 +221,7 @@ impl Control {
     /// Writes the command to the control channel; the desired-state version it set, if any,
     /// and what it did, when sending decides it (a retry's new task, messages removed). A
     /// delete answers the message it took out, for its record.
-    async fn send(&self, plan: &Plan<'_>, layout: &taskdeck_worker::Queue) -> anyhow::Result<Sent> {
+    async fn send(&self, plan: &Plan<'_>, target: &Target) -> anyhow::Result<Sent> {
         let (queue, task_id) = (plan.queue.as_str(), plan.task.as_deref());
         let (broker, controller) = (self.bus.broker(), self.bus.controller());
         let version = match plan.action {
@@ -258,7 +259,7 @@ impl Control {
                 let moved = self
                     .bus
                     .dashboard()
-                    .move_waiting(layout, task_id.unwrap_or_default(), to)
+                    .move_waiting(target, task_id.unwrap_or_default(), to)
                     .await?;
                 let raw = match moved {
                     Moved::Done(raw) => raw,
@@ -278,13 +279,16 @@ impl Control {
                 });
             }
             Action::Requeue => {
-                let moved = broker.requeue_orphans(layout).await?;
+                let Some(lists) = target.lists() else {
+                    anyhow::bail!("this queue's kind keeps no consumer in-flight sets");
+                };
+                let moved = broker.requeue_orphans(&lists).await?;
                 return Ok(Sent::Did(Some(Outcome::Requeued {
                     put_back: moved as u64,
                 })));
             }
             Action::Clear => {
-                let removed = self.bus.dashboard().clear(layout).await?;
+                let removed = self.bus.dashboard().clear(target).await?;
                 return Ok(Sent::Did(Some(Outcome::Cleared { removed })));
             }
             Action::Retry => {
@@ -292,7 +296,10 @@ impl Control {
                 // from; the failed record stays as it is.
                 let kwargs = plan.retry.clone().unwrap_or_default();
                 let message = taskdeck_worker::Message::build(kwargs, &Default::default());
-                broker.publish(layout, &message.raw).await?;
+                self.bus
+                    .dashboard()
+                    .publish_to(target, &message.raw)
+                    .await?;
                 return Ok(Sent::Did(Some(Outcome::Retried {
                     task_id: message.task_id,
                 })));
@@ -305,19 +312,14 @@ impl Control {
     /// Records a deleted message's task as revoked (funboost keeps no record of a task that
     /// never started: this one says who took it out). A record that cannot be written puts the
     /// message back (at the end of its queue): nothing is lost.
-    async fn record_deleted(
-        &self,
-        layout: &taskdeck_worker::Queue,
-        raw: &str,
-        actor: &str,
-    ) -> anyhow::Result<()> {
+    async fn record_deleted(&self, target: &Target, raw: &str, actor: &str) -> anyhow::Result<()> {
         let now = crate::model::now_epoch();
         let recorded = match taskdeck_worker::Message::parse(raw.to_owned(), now) {
             Ok(message) => {
                 let event = protocol::event::TaskEvent {
                     v: Some(1),
                     task_id: message.task_id.clone(),
-                    queue_name: layout.name.clone(),
+                    queue_name: target.name.clone(),
                     state: Some(TaskState::Revoked),
                     run_status: Some("finish".into()),
                     success: Some(false),
@@ -342,7 +344,7 @@ impl Control {
         match recorded {
             Ok(_) => Ok(()),
             Err(why) => {
-                self.bus.broker().publish(layout, raw).await.map_err(|e| {
+                self.bus.dashboard().publish_to(target, raw).await.map_err(|e| {
                     anyhow::anyhow!("deleted, but its record was not written ({why}) and putting it back failed: {e}")
                 })?;
                 anyhow::bail!("not deleted: its record could not be written ({why}); the message is back at the end of its queue")
@@ -370,7 +372,7 @@ pub(super) fn retry_kwargs(
     }
 }
 
-fn target(queue: &str, task_id: Option<&str>) -> String {
+fn audit_target(queue: &str, task_id: Option<&str>) -> String {
     match task_id {
         Some(id) => format!("{queue}/{id}"),
         None => queue.to_owned(),

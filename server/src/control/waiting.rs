@@ -3,10 +3,11 @@
 //! the one place a message nobody has taken yet can be seen (and moved, revoked or deleted).
 
 use super::{Control, ServiceError};
+use crate::broker::Target;
 use futures_util::stream::{self, StreamExt};
 use protocol::control::{WaitingMessage, WaitingPage, WAITING_PAGE_MAX, WAITING_PARAMS_MAX};
 use serde_json::Value;
-use taskdeck_worker::{Layout, Queue};
+use taskdeck_worker::Layout;
 
 /// Record lookups in flight at once for one page.
 const LOOKUPS: usize = 16;
@@ -66,21 +67,27 @@ impl Control {
             )));
         }
         let params = self.known_queue(queue).await?;
-        let layout = Queue::from_params(queue, params.as_ref());
-        let broker = self.bus.broker();
+        let target = Target::of(queue, params.as_ref());
+        if let Some(why) = target.kind.abilities().browse {
+            return Err(ServiceError::unsupported(why));
+        }
+        // Where priorities are read from in each message.
+        let layout = target
+            .lists()
+            .map_or(Layout::Lists { max_priority: 0 }, |q| q.layout);
         let failed = |e: taskdeck_worker::BrokerError| {
             ServiceError::unavailable(format!("the broker failed: {e}"))
         };
         let dashboard = self.bus.dashboard();
         let (total, page) = tokio::join!(
-            broker.waiting(&layout),
-            dashboard.peek_waiting(&layout, offset, u64::from(limit))
+            dashboard.count_waiting(&target),
+            dashboard.peek_waiting(&target, offset, u64::from(limit))
         );
         let mut messages: Vec<WaitingMessage> = page
             .map_err(failed)?
             .into_iter()
             .enumerate()
-            .map(|(i, (key, raw))| describe(offset + i as u64, key, &raw, layout.layout))
+            .map(|(i, (key, raw))| describe(offset + i as u64, key, &raw, layout))
             .collect();
         let ids: Vec<Option<String>> = messages.iter().map(|m| m.task_id.clone()).collect();
         let states: Vec<_> = stream::iter(ids)
@@ -104,7 +111,11 @@ impl Control {
         Ok(WaitingPage {
             queue: queue.to_owned(),
             now: crate::model::now_epoch(),
-            layout: layout.broker_kind().to_owned(),
+            layout: target
+                .kind
+                .broker_kind
+                .clone()
+                .unwrap_or_else(|| "REDIS_ACK_ABLE".into()),
             total: total.map_err(failed)?,
             offset,
             messages,
