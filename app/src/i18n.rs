@@ -188,6 +188,8 @@ impl Locale {
             (Action::Priority, true) => "已移动",
             (Action::Delete, false) => "Deleted from the queue: it will not run",
             (Action::Delete, true) => "已从队列删除：不会运行",
+            (Action::Publish, false) => "Published",
+            (Action::Publish, true) => "已发布",
         };
         let sent = match (c.action, zh) {
             (Action::Pause, false) => "Pause sent",
@@ -210,6 +212,8 @@ impl Locale {
             (Action::Priority, true) => "已发送移动",
             (Action::Delete, false) => "Delete sent",
             (Action::Delete, true) => "已发送删除",
+            (Action::Publish, false) => "Publish sent",
+            (Action::Publish, true) => "已发送发布",
         };
         let mut text = match c.state {
             S::Applied => done.to_owned(),
@@ -254,7 +258,9 @@ impl Locale {
                 return format!("{text}：移除了 {removed} 条等待中的消息")
             }
             // The new task is linked next to it.
-            (Some(Outcome::Retried { .. } | Outcome::Deleted), _) => return text,
+            (Some(Outcome::Retried { .. } | Outcome::Published { .. } | Outcome::Deleted), _) => {
+                return text
+            }
             // Recorded by an older taskdeck, in its words.
             (None, _) if !c.detail.is_empty() => return format!("{text}: {}", c.detail),
             (None, _) => {}

@@ -48,11 +48,14 @@ pub enum Action {
     /// Take a waiting message out of the queue at once (a revoke waits for a worker to take
     /// it; this works with no worker running, and on messages taskdeck has no record of).
     Delete,
+    /// Publish a new task to the queue (from a form, a script, or a task run again with
+    /// changes).
+    Publish,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Pause,
         Action::Resume,
         Action::Kill,
@@ -63,6 +66,7 @@ impl Action {
         Action::Requeue,
         Action::Priority,
         Action::Delete,
+        Action::Publish,
     ];
 
     /// The action's name in the API, the store and the audit log.
@@ -78,6 +82,7 @@ impl Action {
             Action::Requeue => "requeue",
             Action::Priority => "priority",
             Action::Delete => "delete",
+            Action::Publish => "publish",
         }
     }
 
@@ -91,7 +96,12 @@ impl Action {
     pub fn done_when_sent(self) -> bool {
         matches!(
             self,
-            Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete
+            Action::Retry
+                | Action::Clear
+                | Action::Requeue
+                | Action::Priority
+                | Action::Delete
+                | Action::Publish
         )
     }
 
@@ -102,9 +112,12 @@ impl Action {
             Action::Kill => "kill",
             Action::Revoke => "revoke",
             Action::Limits => "qps",
-            Action::Retry | Action::Clear | Action::Requeue | Action::Priority | Action::Delete => {
-                ""
-            }
+            Action::Retry
+            | Action::Clear
+            | Action::Requeue
+            | Action::Priority
+            | Action::Delete
+            | Action::Publish => "",
         }
     }
 
@@ -236,6 +249,11 @@ pub enum Outcome {
     },
     /// A `delete` took the message out and recorded the task as revoked.
     Deleted,
+    /// The task a `publish` put on the queue.
+    Published {
+        /// Its task id.
+        task_id: String,
+    },
 }
 
 /// In words, for the audit log and people reading the API.
@@ -259,8 +277,72 @@ impl std::fmt::Display for Outcome {
                 write!(f, "{put_back} messages held by stopped consumers put back")
             }
             Outcome::Deleted => f.write_str("deleted from the queue; recorded as revoked"),
+            Outcome::Published { task_id } => write!(f, "published as task {task_id}"),
         }
     }
+}
+
+/// A task to publish: `POST /api/v1/queues/{queue}/publish`. One message in funboost's format
+/// (task id, publish time, `extra`) lands where the queue's kind keeps its messages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The call's keyword arguments (checked against the signature its consumers registered).
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// funboost's REDIS_PRIORITY level or REDIS_ZSET_PRIORITY score.
+    #[serde(default)]
+    pub priority: Option<f64>,
+    /// Run it no sooner than this many seconds from now (funboost's `countdown`).
+    #[serde(default)]
+    pub countdown_s: Option<f64>,
+    /// Run it no sooner than this time, epoch seconds (sent as a countdown: funboost reads an
+    /// `eta` string in its own time zone, which taskdeck does not know).
+    #[serde(default)]
+    pub eta: Option<f64>,
+    /// Wait for the result (funboost's RPC mode), at most `timeout_s`.
+    #[serde(default)]
+    pub rpc: bool,
+    /// How long to wait with `rpc`: 1–300 s, default 30.
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
+    /// The task this one runs again with changes; the two are linked both ways.
+    #[serde(default)]
+    pub rerun_of: Option<String>,
+}
+
+/// Longest wait for an RPC result, seconds.
+pub const RPC_TIMEOUT_MAX_S: f64 = 300.0;
+
+/// What `POST /api/v1/queues/{queue}/publish` answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Published {
+    /// The new task's id.
+    pub task_id: String,
+    /// The publish command as recorded and audited.
+    pub command: Command,
+    /// With `rpc`: the result, when it came within `timeout_s`.
+    pub result: Option<TaskResult>,
+    /// With `rpc`: no result came within `timeout_s` (the task may still run).
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+/// How a task ended, as an RPC answer reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskResult {
+    /// Its final state.
+    pub state: crate::event::TaskState,
+    /// The return value as JSON text.
+    pub result: Option<String>,
+    /// The exception's type, when it failed.
+    pub exception_type: Option<String>,
+    /// The exception's message.
+    pub exception_msg: Option<String>,
+    /// Where it was read: funboost's RPC result (`rpc`) or taskdeck's record (`record`).
+    pub source: String,
 }
 
 /// The typed confirmation `POST /queues/{queue}/clear` needs.

@@ -4,7 +4,9 @@
 //! the server's tests check every one against its OpenAPI document.
 
 use crate::auth::{CreatedToken, NewToken, UserChange, UserInfo};
-use crate::control::{Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo};
+use crate::control::{
+    Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo, PublishRequest, Published,
+};
 use crate::error::{ErrorKind, ServiceError};
 use serde::de::DeserializeOwned;
 
@@ -223,6 +225,26 @@ impl Call for MoveTask {
     }
     fn body(&self) -> Option<String> {
         json(&self.to)
+    }
+}
+
+/// `POST /queues/{queue}/publish`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishTask {
+    /// The queue's name.
+    pub queue: String,
+    /// What to publish.
+    pub request: PublishRequest,
+}
+
+impl Call for PublishTask {
+    type Answer = Published;
+    const METHOD: Method = Method::Post;
+    fn path(&self) -> String {
+        format!("{PREFIX}/queues/{}/publish", segment(&self.queue))
+    }
+    fn body(&self) -> Option<String> {
+        json(&self.request)
     }
 }
 

@@ -62,6 +62,10 @@ pub struct TaskDetail {
     pub extra: String,
     /// When taskdeck last changed this record, epoch seconds.
     pub updated_at: f64,
+    /// The task this one was published from (a retry, or a run again with changes), when its
+    /// message says so (`extra.taskdeck_origin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Every attempt, oldest first, when the worker reported them (it does once a task is
     /// retried); empty otherwise — the record's own times then describe its one run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -16,16 +16,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum Bus {
     Memory(MemoryBroker),
     /// Connects lazily and reconnects by itself, so a Redis that goes away and comes back
-    /// needs no restart of taskdeck.
-    Redis(ConnectionManager, RedisBroker),
+    /// needs no restart of taskdeck. The client reaches funboost's RPC results.
+    Redis(ConnectionManager, RedisBroker, redis::Client),
 }
 
 impl Bus {
-    pub fn open(redis_url: Option<&str>) -> anyhow::Result<Bus> {
+    /// The in-process bus without `redis_url`; with it, Redis, whose database `rpc_db` holds
+    /// funboost's RPC results.
+    pub fn open(redis_url: Option<&str>, rpc_db: u8) -> anyhow::Result<Bus> {
         let Some(url) = redis_url else {
             return Ok(Bus::Memory(MemoryBroker::new()));
         };
         let client = redis::Client::open(url)?;
+        let info = client.get_connection_info().clone();
+        let rpc_settings = info.redis_settings().clone().set_db(i64::from(rpc_db));
+        let rpc = info.set_redis_settings(rpc_settings);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(PROBE_TIMEOUT))
             .set_response_timeout(Some(PROBE_TIMEOUT))
@@ -34,6 +39,7 @@ impl Bus {
         Ok(Bus::Redis(
             ConnectionManager::new_lazy_with_config(client, config)?,
             RedisBroker::new(url)?,
+            redis::Client::open(rpc)?,
         ))
     }
 
@@ -41,7 +47,7 @@ impl Bus {
     pub fn broker(&self) -> Arc<dyn Broker> {
         match self {
             Bus::Memory(broker) => Arc::new(broker.clone()),
-            Bus::Redis(_, broker) => Arc::new(broker.clone()),
+            Bus::Redis(_, broker, _) => Arc::new(broker.clone()),
         }
     }
 
@@ -49,7 +55,7 @@ impl Bus {
     pub fn controller(&self) -> Arc<dyn Controller> {
         match self {
             Bus::Memory(broker) => Arc::new(broker.clone()),
-            Bus::Redis(_, broker) => Arc::new(broker.clone()),
+            Bus::Redis(_, broker, _) => Arc::new(broker.clone()),
         }
     }
 
@@ -57,7 +63,7 @@ impl Bus {
     pub fn dashboard(&self) -> Arc<dyn Dashboard> {
         match self {
             Bus::Memory(broker) => Arc::new(broker.clone()),
-            Bus::Redis(_, broker) => Arc::new(broker.clone()),
+            Bus::Redis(_, broker, _) => Arc::new(broker.clone()),
         }
     }
 
@@ -71,7 +77,7 @@ impl Bus {
     pub async fn ping(&self) -> Result<(), String> {
         match self {
             Bus::Memory(_) => Ok(()),
-            Bus::Redis(manager, _) => {
+            Bus::Redis(manager, ..) => {
                 let mut conn = manager.clone();
                 let ping = redis::cmd("PING");
                 match tokio::time::timeout(PROBE_TIMEOUT, ping.query_async::<String>(&mut conn))
@@ -105,7 +111,7 @@ impl Bus {
     /// Shares a bulk command's progress with the other instances on the same Redis (kept a
     /// day); nothing to share in the embedded mode's single process.
     pub async fn share_bulk(&self, bulk: &protocol::control::Bulk) -> Result<(), String> {
-        let Bus::Redis(manager, _) = self else {
+        let Bus::Redis(manager, ..) = self else {
             return Ok(());
         };
         let json = serde_json::to_string(bulk).map_err(|e| e.to_string())?;
@@ -121,7 +127,7 @@ impl Bus {
 
     /// A bulk command's progress as another instance last shared it.
     pub async fn shared_bulk(&self, id: &str) -> Result<Option<protocol::control::Bulk>, String> {
-        let Bus::Redis(manager, _) = self else {
+        let Bus::Redis(manager, ..) = self else {
             return Ok(None);
         };
         let json: Option<String> = redis::cmd("GET")
@@ -130,6 +136,44 @@ impl Bus {
             .await
             .map_err(|e| e.to_string())?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+}
+
+impl Bus {
+    /// funboost's RPC result of `task_id` (its status dict), when one arrives within `wait`,
+    /// read the way funboost's `AsyncResult` does: taken with `BLPOP` on a connection of its own,
+    /// then pushed back with its expiry so other readers still find it. `Ok(None)` on the
+    /// in-process bus, which has none.
+    pub async fn rpc_result(
+        &self,
+        task_id: &str,
+        wait: Duration,
+    ) -> Result<Option<serde_json::Value>, redis::RedisError> {
+        let Bus::Redis(_, _, rpc) = self else {
+            return Ok(None);
+        };
+        let mut conn = rpc.get_multiplexed_async_connection().await?;
+        let taken: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg(task_id)
+            .arg(wait.as_secs_f64().max(0.01))
+            .query_async(&mut conn)
+            .await?;
+        let Some((_, raw)) = taken else {
+            return Ok(None);
+        };
+        let status: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+        let expire = status
+            .get("rpc_result_expire_seconds")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(1_800);
+        redis::pipe()
+            .lpush(task_id, &raw)
+            .ignore()
+            .expire(task_id, expire as i64)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(Some(status))
     }
 }
 

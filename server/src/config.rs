@@ -116,6 +116,16 @@ pub struct ServeArgs {
         value_name = "CIDR,…"
     )]
     pub trusted_proxies: Option<String>,
+    /// The Redis database funboost's workers write RPC results to (their
+    /// REDIS_DB_FILTER_AND_RPC_RESULT), on the server of --redis
+    #[arg(
+        long,
+        env = "TASKDECK_RPC_DB",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "8"
+    )]
+    pub rpc_db: Option<String>,
 }
 
 /// Environment variables taskdeck reads besides those of [`ServeArgs`].
@@ -146,6 +156,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: crate::auth::client::TrustedProxies,
+    /// The Redis database of funboost's RPC results.
+    pub rpc_db: u8,
     /// `TASKDECK_ADMIN_PASSWORD`: the admin password taskdeck sets at start.
     pub admin_password: Option<String>,
 }
@@ -394,6 +406,11 @@ impl Settings {
                 crate::auth::client::TrustedProxies::parse,
             )?
             .unwrap_or_default();
+        let rpc_db = l
+            .parse("rpc_db", "expected a Redis database number, 0–255", |v| {
+                v.parse::<u8>().ok().ok_or_default()
+            })?
+            .expect("rpc_db has a default");
         let demo_flag = matches.value_source("demo") == Some(ValueSource::CommandLine);
         let demo = if matches.get_flag("no_demo") {
             if demo_flag {
@@ -438,6 +455,7 @@ impl Settings {
             search_scan,
             secure_cookies,
             trusted_proxies,
+            rpc_db,
             admin_password,
         })
     }

@@ -35,7 +35,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         store.clone(),
         settings.secure_cookies,
     ));
-    let bus = Bus::open(settings.redis.as_deref()).context("cannot set up the Redis bus")?;
+    let bus = Bus::open(settings.redis.as_deref(), settings.rpc_db)
+        .context("cannot set up the Redis bus")?;
     let (ingest, batcher) =
         Ingest::start(store.clone(), BatchConfig::default(), Default::default());
     let shutdown = CancellationToken::new();

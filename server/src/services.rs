@@ -301,6 +301,9 @@ impl Backend for Services {
             .and_then(|q| q.params.as_deref())
             .and_then(|p| serde_json::from_str(p).ok());
         let abilities = crate::broker::Kind::of(params.as_ref()).abilities();
+        let signature = params
+            .as_ref()
+            .and_then(protocol::queue::Signature::of_params);
         Ok(QueuePage {
             now: overview.now,
             known: found.is_some(),
@@ -315,6 +318,7 @@ impl Backend for Services {
             broker_error: overview.broker_error,
             control,
             abilities,
+            signature,
         })
     }
 }

@@ -726,6 +726,92 @@ async fn a_mixed_fleet_of_broker_kinds_is_read_exactly_and_obeys_pause() {
     for kind in &kinds[..4] {
         assert_eq!(row(&overview, kind)["waiting"], 0, "{kind}");
     }
+
+    // Publish over REST: checked against the function's signature as funboost checks it, then
+    // run by each kind's funboost worker.
+    let publish = |kind: &str, body: serde_json::Value| {
+        let url = format!("{}/api/v1/queues/{}/publish", td.url, queue(kind));
+        async move {
+            let resp = request(reqwest::Method::POST, &url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, err) = publish("REDIS_STREAM", serde_json::json!({"params": {"y": 1}})).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing required argument(s): x"));
+    let (status, err) = publish("REDIS", serde_json::json!({"params": {"x": 1, "z": 2}})).await;
+    assert_eq!(status, 400, "{err}");
+    for kind in &kinds[..4] {
+        let (status, published) =
+            publish(kind, serde_json::json!({"params": {"x": 40, "y": 2}})).await;
+        assert_eq!(status, 202, "{kind}: {published}");
+        assert_eq!(
+            published["command"]["outcome"]["kind"], "published",
+            "{published}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (kind, out) in kinds.iter().zip(&outs).take(4) {
+        while finished(out) < 7 {
+            assert!(
+                Instant::now() < deadline,
+                "{kind}: the published task did not run"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let last: serde_json::Value = serde_json::from_str(
+            std::fs::read_to_string(out)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(last["result"], 42, "{kind}: {last}");
+    }
+    // RPC: the answer carries funboost's result, within a second of the task's end.
+    let (status, answer) = publish(
+        "REDIS_ACK_ABLE",
+        serde_json::json!({"params": {"x": 7, "y": 8}, "rpc": true, "timeout_s": 20}),
+    )
+    .await;
+    let answered = epoch();
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        (
+            &answer["result"]["state"],
+            &answer["result"]["result"],
+            &answer["result"]["source"]
+        ),
+        (
+            &serde_json::json!("success"),
+            &serde_json::json!("15"),
+            &serde_json::json!("rpc")
+        ),
+        "{answer}"
+    );
+    let task_id = answer["task_id"].as_str().unwrap();
+    let ended = std::fs::read_to_string(&outs[2])
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|d| d["task_id"] == task_id)
+        .unwrap()["time_end"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        answered - ended < 1.0,
+        "the RPC answer came {:.2} s after the task ended",
+        answered - ended
+    );
     for w in &mut workers {
         let _ = w.kill();
         let _ = w.wait();

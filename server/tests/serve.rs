@@ -338,6 +338,15 @@ async fn every_change_the_pages_send_is_a_documented_route_answered_in_its_type(
     })
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    let e = check!(PublishTask {
+        queue: odd.into(),
+        request: protocol::control::PublishRequest {
+            params: serde_json::Map::new(),
+            ..Default::default()
+        },
+    })
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
     let bulk = check!(StartBulk(BulkRequest {
         action: Action::Retry,
         ids: None,

@@ -99,6 +99,11 @@ impl Message {
                 serde_json::json!({ "for_broker_redis_zset_priority": { "priority": p } }),
             );
         }
+        for (key, value) in &options.extra {
+            if !extra.contains_key(key) {
+                extra.insert(key.clone(), value.clone());
+            }
+        }
         let mut body = kwargs.clone();
         body.insert("extra".into(), Value::Object(extra.clone()));
         Message {
@@ -164,6 +169,9 @@ pub struct PublishOptions {
     pub max_priority: Option<u8>,
     /// Publish to funboost's REDIS_ZSET_PRIORITY layout with this score (higher runs first).
     pub zset_priority: Option<f64>,
+    /// Further `extra` keys funboost reads (`is_using_rpc_mode`, `countdown`,
+    /// `user_extra_info`, …); the id and publish time are always the publisher's own.
+    pub extra: Map<String, Value>,
 }
 
 /// funboost's task ids are UUIDv7 strings: unique and ordered by creation time.

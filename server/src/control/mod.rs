@@ -6,6 +6,7 @@
 
 mod bulk;
 pub mod judge;
+mod publish;
 pub mod rules;
 mod send;
 mod waiting;
@@ -77,6 +78,8 @@ pub enum Args<'a> {
     None,
     Limits(&'a Limits),
     Move(&'a MoveTo),
+    /// The message a publish puts on the queue, built and checked beforehand.
+    Publish(&'a taskdeck_worker::Message),
 }
 
 impl Control {

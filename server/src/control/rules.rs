@@ -16,6 +16,8 @@ pub fn applies(action: Action, state: Option<TaskState>, queue_named: bool) -> b
         (Action::Revoke | Action::Priority | Action::Delete, Some(TaskState::Pending)) => true,
         (Action::Revoke | Action::Priority | Action::Delete, None) => queue_named,
         (Action::Retry, Some(s)) => s.is_final() && s != TaskState::Success,
+        // Run again with changes: any task taskdeck knows.
+        (Action::Publish, Some(_)) => true,
         _ => false,
     }
 }
@@ -58,6 +60,7 @@ pub fn unsupported_by(
             Action::Pause
                 | Action::Resume
                 | Action::Retry
+                | Action::Publish
                 | Action::Clear
                 | Action::Requeue
                 | Action::Priority
@@ -106,7 +109,7 @@ pub fn unsupported_by_kind(action: Action, abilities: &Abilities) -> Option<Stri
         Action::Delete => abilities.browse.clone(),
         Action::Clear => abilities.clear.clone(),
         Action::Requeue => abilities.requeue.clone(),
-        Action::Retry => abilities.publish.clone(),
+        Action::Retry | Action::Publish => abilities.publish.clone(),
         Action::Pause | Action::Resume | Action::Kill | Action::Revoke | Action::Limits => None,
     }
 }

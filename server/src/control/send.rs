@@ -19,6 +19,8 @@ struct Plan<'a> {
     placement: Option<Placement>,
     /// A retry's keyword arguments.
     retry: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A publish's message.
+    message: Option<&'a taskdeck_worker::Message>,
 }
 
 /// The target is not in a state the command can change (a message no longer waiting): the
@@ -133,6 +135,10 @@ impl Control {
             limits,
             placement,
             retry: None,
+            message: match args {
+                Args::Publish(m) => Some(m),
+                _ => None,
+            },
         };
         let Some(id) = task_id else {
             return Ok(plan);
@@ -291,11 +297,27 @@ impl Control {
                 let removed = self.bus.dashboard().clear(target).await?;
                 return Ok(Sent::Did(Some(Outcome::Cleared { removed })));
             }
+            Action::Publish => {
+                let Some(message) = plan.message else {
+                    anyhow::bail!("nothing to publish");
+                };
+                self.bus
+                    .dashboard()
+                    .publish_to(target, &message.raw)
+                    .await?;
+                return Ok(Sent::Did(Some(Outcome::Published {
+                    task_id: message.task_id.clone(),
+                })));
+            }
             Action::Retry => {
                 // A new task (new id) with the same params, where the queue's consumers take
-                // from; the failed record stays as it is.
+                // from, naming the task it retries; the failed record stays as it is.
                 let kwargs = plan.retry.clone().unwrap_or_default();
-                let message = taskdeck_worker::Message::build(kwargs, &Default::default());
+                let options = taskdeck_worker::PublishOptions {
+                    extra: super::publish::origin(task_id),
+                    ..Default::default()
+                };
+                let message = taskdeck_worker::Message::build(kwargs, &options);
                 self.bus
                     .dashboard()
                     .publish_to(target, &message.raw)

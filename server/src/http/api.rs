@@ -89,6 +89,7 @@ fn documented() -> OpenApiRouter<AppState> {
                 .routes(routes!(super::control::requeue))
                 .routes(routes!(super::control::priority))
                 .routes(routes!(super::control::delete))
+                .routes(routes!(super::control::publish))
                 .routes(routes!(super::control::waiting))
                 .routes(routes!(super::control::bulk))
                 .routes(routes!(super::control::bulk_progress))

@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::control::{
-    Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo, WaitingPage,
+    Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo, PublishRequest, Published,
+    WaitingPage,
 };
 use protocol::ServiceError;
 use serde::Deserialize;
@@ -328,6 +329,33 @@ pub async fn clear(
         ));
     }
     send(&state, &who, Action::Clear, Some(&queue), None, Args::None).await
+}
+
+/// Publishes one task to the queue in funboost's message format (task id, publish time,
+/// `extra`), where its broker kind keeps messages: the arguments are checked against the
+/// signature its consumers registered; `priority` goes where funboost's priority publishers
+/// put it; `countdown_s`/`eta` delay it; with `rpc` the answer waits (up to `timeout_s`) for the
+/// result — funboost's RPC answer or taskdeck's record, whichever comes first; `rerun_of`
+/// links it both ways to the task it runs again. Recorded and audited as a `publish` command.
+#[utoipa::path(post, path = "/queues/{queue}/publish", tag = "control", params(("queue" = String, Path)), request_body = PublishRequest,
+    responses(
+        (status = 202, body = Published),
+        (status = 400, description = "Arguments the function does not take, or is missing; a priority on a queue without priorities", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "taskdeck cannot publish to this broker kind (`unsupported`)", body = super::error::ErrorBody),
+    ))]
+pub async fn publish(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+    JsonBody(request): JsonBody<PublishRequest>,
+) -> Result<(StatusCode, Json<Published>), ServiceError> {
+    let published = state
+        .services
+        .control
+        .publish(&who.requester(), &queue, &request)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(published)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -229,6 +229,16 @@ pub fn reduce(records: Vec<TaskRecord>) -> Vec<TaskRecord> {
     out
 }
 
+/// The task a record's message says it was published from (`msg_dict.extra.taskdeck_origin`,
+/// set by a retry or a run again with changes), from the record's other fields as JSON text.
+pub fn origin_of(extra: &str) -> Option<String> {
+    let other: serde_json::Value = serde_json::from_str(extra).ok()?;
+    other
+        .pointer("/msg_dict/extra/taskdeck_origin")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -465,6 +465,7 @@ async fn get_task(m: &MongoStore, task_id: &str) -> anyhow::Result<Option<TaskDe
                 thread_id: num(&d, "thread_id").map(|v| v as i64),
                 script_name: text(&d, "script_name"),
                 consumer_id: text(&d, "consumer_id"),
+                origin: crate::model::record::origin_of(&extra.to_string()),
                 extra: extra.to_string(),
                 updated_at: num(&d, "td_updated_at").unwrap_or_default(),
                 attempts: d

@@ -265,6 +265,7 @@ impl TaskReads for SqlStore {
             thread_id: r.thread_id,
             script_name: r.script_name,
             consumer_id: r.consumer_id,
+            origin: crate::model::record::origin_of(&r.extra),
             extra: r.extra,
             updated_at: r.updated_at,
             attempts: r
