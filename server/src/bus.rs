@@ -17,7 +17,7 @@ pub enum Bus {
     Memory(MemoryBroker),
     /// Connects lazily and reconnects by itself, so a Redis that goes away and comes back
     /// needs no restart of taskdeck. The client reaches funboost's RPC results.
-    Redis(ConnectionManager, RedisBroker, redis::Client),
+    Redis(ConnectionManager, RedisBroker, Box<redis::Client>),
 }
 
 impl Bus {
@@ -39,7 +39,7 @@ impl Bus {
         Ok(Bus::Redis(
             ConnectionManager::new_lazy_with_config(client, config)?,
             RedisBroker::new(url)?,
-            redis::Client::open(rpc)?,
+            Box::new(redis::Client::open(rpc)?),
         ))
     }
 

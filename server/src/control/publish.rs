@@ -155,7 +155,7 @@ fn options(request: &PublishRequest, target: &Target) -> Result<PublishOptions, 
         (None, None) => None,
     };
     if let Some(c) = countdown {
-        if !c.is_finite() || c > COUNTDOWN_MAX_S || c < -60.0 {
+        if !(-60.0..=COUNTDOWN_MAX_S).contains(&c) {
             return Err(ServiceError::invalid(
                 "`countdown_s` is 0 s to a year, and `eta` a time within the coming year",
             ));
