@@ -44,7 +44,7 @@ enum Command {
         which beats the default.\nTASKDECK_ADMIN_PASSWORD (never a flag, so it stays out of process \
         lists): at start the `admin` account gets this password, created if missing."
     )]
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// API tokens for workers and scripts.
     #[command(subcommand)]
     Token(TokenCommand),
