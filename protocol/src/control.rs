@@ -363,8 +363,14 @@ pub struct TaskControls {
     pub kill_unsupported: Option<String>,
     /// Like `kill_unsupported`, for a revoke.
     pub revoke_unsupported: Option<String>,
-    /// The latest kill or revoke of the task.
+    /// The latest command of the task (a kill, a revoke, a retry, a run again).
     pub latest: Option<Command>,
+    /// `None` when the task's queue takes new tasks from taskdeck; otherwise why not.
+    #[serde(default)]
+    pub publish_unsupported: Option<String>,
+    /// The signature of the queue's function, for running the task again with changes.
+    #[serde(default)]
+    pub signature: Option<crate::queue::Signature>,
 }
 
 /// A command for many tasks at once: the listed ones, or every task a filter of the tasks page

@@ -6,5 +6,6 @@ pub mod layout;
 pub mod links;
 pub mod live_trouble;
 pub mod pick;
+pub mod publish;
 pub mod sparkline;
 pub mod title;

@@ -10,6 +10,7 @@ use crate::components::control;
 use crate::components::empty_state::EmptyState;
 use crate::components::links::{encode, queue_href};
 use crate::components::live_trouble::LiveTrouble;
+use crate::components::publish::PublishForm;
 use crate::components::title::PageTitle;
 use crate::format;
 use crate::live::use_live;
@@ -177,6 +178,7 @@ fn QueueBody(
                 view! { <WorkerTable groups=groups(&p.consumers, Grouping::Queue) grouping=Grouping::Queue/> }.into_any()
             })}
         </section>
+        {control::can_command().then(|| view! { <PublishSection queue=queue.clone() page/> })}
         <super::queue_waiting::WaitingMessages queue=queue.clone()
             browse=Signal::derive(move || page.get().map(|p| p.abilities.browse.map_or(Ok(()), Err)))/>
         <section class="card" data-testid="queue-params">
@@ -519,6 +521,33 @@ fn QueueControl(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView
             <control::CommandStatus command/>
         </div>
         {may.then(|| view! { <LimitsForm queue=queue.clone() page on_sent/> })}
+    }
+}
+
+/// A task published from the page, once the page knows the queue's kind and signature.
+#[component]
+fn PublishSection(queue: String, page: Signal<Option<QueuePage>>) -> impl IntoView {
+    let t = use_strings();
+    let info = Memo::new(move |_| {
+        page.get().map(|p| {
+            let priorities = matches!(
+                p.broker_kind.as_deref(),
+                Some("REDIS_PRIORITY" | "REDIS_ZSET_PRIORITY")
+            );
+            (p.signature, p.abilities.publish, priorities)
+        })
+    });
+    view! {
+        <section class="card" data-testid="publish">
+            <details>
+                <summary class="card-head"><h2>{move || t().pub_title}</h2></summary>
+                <p class="muted small">{move || t().pub_lead}</p>
+                {move || info.get().map(|(signature, unavailable, priorities)| match unavailable {
+                    Some(why) => view! { <p class="muted" data-testid="publish-unavailable">{why}</p> }.into_any(),
+                    None => view! { <PublishForm queue=queue.clone() signature priorities/> }.into_any(),
+                })}
+            </details>
+        </section>
     }
 }
 

@@ -6,6 +6,7 @@ use crate::api::task_detail;
 use crate::components::empty_state::EmptyState;
 use crate::components::json_view::JsonView;
 use crate::components::links::{encode, QueueLink};
+use crate::components::publish::PublishForm;
 use crate::components::title::PageTitle;
 use crate::format;
 use crate::prefs::{use_prefs, use_strings, Prefs};
@@ -81,12 +82,18 @@ fn TaskView(task: TaskDetail) -> impl IntoView {
         <p class="task-sub">
             <QueueLink queue=s.queue.clone()/>
             {s.function.clone().map(|f| view! { " · " <span class="mono">{f}</span> })}
+            {task.origin.clone().map(|o| view! {
+                " · " {move || t().pub_origin} " "
+                <A href=crate::components::links::task_href(&o) attr:class="mono" attr:data-testid="task-origin">{o.clone()}</A>
+            })}
         </p>
         // Browser-only: its reads (a local resource) would keep a server render's suspense
         // waiting on data the server never loads.
         {
-            let task_id = s.task_id.clone();
-            move || crate::Hydrated::get().then(|| view! { <TaskControl task_id=task_id.clone() state/> })
+            let (task_id, queue, params) = (s.task_id.clone(), s.queue.clone(), s.params.clone());
+            move || crate::Hydrated::get().then(|| view! {
+                <TaskControl task_id=task_id.clone() state queue=queue.clone() params=params.clone()/>
+            })
         }
         <div class="task-grid">
             <div class="task-main">
@@ -277,7 +284,12 @@ fn Attempts(attempts: Vec<Attempt>) -> impl IntoView {
 /// Kill a running task or revoke a waiting one (operators), or say why it cannot be done, and
 /// follow the latest such command until it took effect.
 #[component]
-fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
+fn TaskControl(
+    task_id: String,
+    state: TaskState,
+    queue: String,
+    params: Option<String>,
+) -> impl IntoView {
     use crate::components::control::{can_command, newest, CommandButton, CommandStatus};
     use crate::components::links::task_href;
     use protocol::control::{MoveTo, Outcome};
@@ -332,6 +344,7 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
         queue: None,
     };
     let (stop, retry) = (action.map(on), on(TaskAction::Retry));
+    let rerun_id = task_id.clone();
     let may = can_command();
     view! {
         <div class="control-row" data-testid="task-control">
@@ -357,13 +370,19 @@ fn TaskControl(task_id: String, state: TaskState) -> impl IntoView {
                 <CommandButton label=|t| t.ctl_retry call=retry.clone() confirm=|t| t.ctl_retry_confirm on_sent testid="retry"/>
             })}
             <CommandStatus command=latest/>
-            // A retry made a new task: the way to it.
+            // A retry or a run again made a new task: the way to it.
             {move || latest.get().and_then(|c| match c.outcome {
                 Some(Outcome::Retried { task_id }) => Some(view! {
                     <A href=task_href(&task_id) attr:class="mono small" attr:data-testid="retry-link">{task_id.clone()}</A>
-                }),
+                }.into_any()),
+                Some(Outcome::Published { task_id }) => Some(view! {
+                    <span class="small">{move || t().pub_rerun_as} " "
+                        <A href=task_href(&task_id) attr:class="mono" attr:data-testid="rerun-link">{task_id.clone()}</A>
+                    </span>
+                }.into_any()),
                 _ => None,
             })}
+            {may.then(|| view! { <Rerun task_id=rerun_id.clone() queue=queue.clone() params=params.clone() controls/> })}
         </div>
     }
 }
@@ -405,5 +424,37 @@ fn Payload(text: String, cut: bool, test: &'static str) -> impl IntoView {
     match head {
         Some(head) => view! { <pre class="json json-raw" data-testid=test>{head}</pre> }.into_any(),
         None => view! { <JsonView text test/> }.into_any(),
+    }
+}
+
+/// "Run again with changes": the publish form, prefilled with the task's arguments, for a
+/// new task linked to this one.
+#[component]
+fn Rerun(
+    task_id: String,
+    queue: String,
+    params: Option<String>,
+    controls: LocalResource<Result<protocol::control::TaskControls, ServerFnError>>,
+) -> impl IntoView {
+    let t = use_strings();
+    let open = RwSignal::new(false);
+    let prefill: Option<serde_json::Map<String, serde_json::Value>> =
+        params.and_then(|p| serde_json::from_str(&p).ok());
+    view! {
+        <button type="button" class="button" data-testid="rerun" on:click=move |_| open.update(|o| *o = !*o)>
+            {move || t().pub_rerun}
+        </button>
+        {move || open.get().then(|| {
+            let known = controls.get().and_then(Result::ok);
+            let signature = known.as_ref().and_then(|c| c.signature.clone());
+            match known.and_then(|c| c.publish_unsupported) {
+                Some(why) => view! { <p class="muted" data-testid="publish-unavailable">{why}</p> }.into_any(),
+                None => view! {
+                    <div class="card rerun-card">
+                        <PublishForm queue=queue.clone() signature prefill=prefill.clone().unwrap_or_default() rerun_of=task_id.clone()/>
+                    </div>
+                }.into_any(),
+            }
+        })}
     }
 }

@@ -180,10 +180,15 @@ impl Control {
             .await?
             .into_iter()
             .next();
+        let kind = crate::broker::Kind::of(params.as_ref());
         Ok(protocol::control::TaskControls {
             kill_unsupported: unsupported_by(Action::Kill, &consumers, params.as_ref()),
             revoke_unsupported: unsupported_by(Action::Revoke, &consumers, params.as_ref()),
             latest,
+            publish_unsupported: kind.abilities().publish,
+            signature: params
+                .as_ref()
+                .and_then(protocol::queue::Signature::of_params),
         })
     }
 
