@@ -176,6 +176,8 @@ persistence = FunctionResultStatusPersistanceConfig(is_save_status=mode == "pers
 @boost(BoosterParams(queue_name=queue, broker_kind=broker_kind, concurrent_num=1 if mode == "consume-zset" else 4,
                      max_retry_times=0, broker_exclusive_config=exclusive, consumer_override_cls=override,
                      is_send_consumer_heartbeat_to_redis=True,
+                     # FUNBOOST_DLX=1: what fails every retry goes to <queue>_dlx.
+                     is_push_to_dlx_queue_when_retry_max_times=os.environ.get("FUNBOOST_DLX") == "1",
                      function_result_status_persistance_conf=persistence,
                      user_custom_record_process_info_func=record if out_path else None))
 def add(x, y=0, fail=False):

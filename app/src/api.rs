@@ -75,6 +75,20 @@ pub async fn queue_waiting(
         .map_err(crate::backend::fail)
 }
 
+/// Messages funboost dead-lettered from a queue.
+#[server(prefix = "/api/ui", endpoint = "queue_dead", input = GetUrl)]
+pub async fn queue_dead(
+    queue: String,
+    offset: u64,
+    limit: u32,
+) -> Result<protocol::control::WaitingPage, ServerFnError> {
+    let backend = crate::backend::use_backend()?;
+    backend
+        .dead_letters(&queue, offset, limit)
+        .await
+        .map_err(crate::backend::fail)
+}
+
 /// One queue's series over a fixed range.
 #[server(prefix = "/api/ui", endpoint = "queue_series", input = GetUrl)]
 pub async fn queue_series(

@@ -66,6 +66,14 @@ pub trait Backend: Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> Result<protocol::control::WaitingPage, ServiceError>;
+    /// The messages funboost dead-lettered from the queue (`<queue>_dlx`), as `waiting` shows
+    /// a queue's.
+    async fn dead_letters(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<protocol::control::WaitingPage, ServiceError>;
     /// What can be done to a task now (kill, revoke) and the latest such command.
     async fn task_controls(
         &self,

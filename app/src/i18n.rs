@@ -190,6 +190,10 @@ impl Locale {
             (Action::Delete, true) => "已从队列删除：不会运行",
             (Action::Publish, false) => "Published",
             (Action::Publish, true) => "已发布",
+            (Action::Redrive, false) => "Put back on the queue",
+            (Action::Redrive, true) => "已放回队列",
+            (Action::Discard, false) => "Dead letters deleted",
+            (Action::Discard, true) => "已删除死信",
         };
         let sent = match (c.action, zh) {
             (Action::Pause, false) => "Pause sent",
@@ -214,6 +218,10 @@ impl Locale {
             (Action::Delete, true) => "已发送删除",
             (Action::Publish, false) => "Publish sent",
             (Action::Publish, true) => "已发送发布",
+            (Action::Redrive, false) => "Re-drive sent",
+            (Action::Redrive, true) => "已发送放回",
+            (Action::Discard, false) => "Delete sent",
+            (Action::Discard, true) => "已发送删除",
         };
         let mut text = match c.state {
             S::Applied => done.to_owned(),
@@ -257,6 +265,12 @@ impl Locale {
             (Some(Outcome::Cleared { removed }), true) => {
                 return format!("{text}：移除了 {removed} 条等待中的消息")
             }
+            (Some(Outcome::Redriven { moved }), false) => {
+                return format!("{text}: {moved} dead letters")
+            }
+            (Some(Outcome::Redriven { moved }), true) => return format!("{text}：{moved} 条死信"),
+            (Some(Outcome::Discarded { removed }), false) => return format!("{text}: {removed}"),
+            (Some(Outcome::Discarded { removed }), true) => return format!("{text}：{removed} 条"),
             // The new task is linked next to it.
             (Some(Outcome::Retried { .. } | Outcome::Published { .. } | Outcome::Deleted), _) => {
                 return text
@@ -606,6 +620,15 @@ pub struct Strings {
     pub ov_failure_rate: &'static str,
     pub ov_waiting: &'static str,
     pub q_broker_note: &'static str,
+    pub dead_title: &'static str,
+    pub dead_lead: &'static str,
+    pub dead_redrive_picked: &'static str,
+    pub dead_redrive_all: &'static str,
+    pub dead_discard_picked: &'static str,
+    pub dead_discard_all: &'static str,
+    pub dead_redrive_all_confirm: &'static str,
+    pub dead_discard_all_confirm: &'static str,
+    pub dead_discard_confirm: &'static str,
     pub pub_title: &'static str,
     pub pub_lead: &'static str,
     pub pub_rerun: &'static str,
@@ -924,6 +947,15 @@ static EN: Strings = Strings {
     ov_failure_rate: "Failure rate",
     ov_waiting: "Waiting",
     q_broker_note: "Part of this queue could not be read:",
+    dead_title: "Dead letters",
+    dead_lead: "Messages that failed every retry, set aside by funboost in the queue's dead-letter queue.",
+    dead_redrive_picked: "Put back selected",
+    dead_redrive_all: "Put back all",
+    dead_discard_picked: "Delete selected",
+    dead_discard_all: "Delete all",
+    dead_redrive_all_confirm: "Put every dead letter back on the queue?",
+    dead_discard_all_confirm: "Delete every dead letter? They cannot be recovered.",
+    dead_discard_confirm: "Delete the selected dead letters? They cannot be recovered.",
     pub_title: "Publish a task",
     pub_lead: "A message in funboost's format, checked against the function's arguments.",
     pub_rerun: "Run again with changes",
@@ -1241,6 +1273,15 @@ static ZH: Strings = Strings {
     ov_failure_rate: "失败率",
     ov_waiting: "待处理",
     q_broker_note: "此队列有部分内容无法读取：",
+    dead_title: "死信",
+    dead_lead: "所有重试都失败后被 funboost 放入死信队列的消息。",
+    dead_redrive_picked: "放回所选",
+    dead_redrive_all: "全部放回",
+    dead_discard_picked: "删除所选",
+    dead_discard_all: "全部删除",
+    dead_redrive_all_confirm: "将全部死信放回队列？",
+    dead_discard_all_confirm: "删除全部死信？删除后无法恢复。",
+    dead_discard_confirm: "删除所选死信？删除后无法恢复。",
     pub_title: "发布任务",
     pub_lead: "以 funboost 格式发送一条消息，按函数参数校验。",
     pub_rerun: "修改后重新运行",

@@ -99,3 +99,25 @@ test('a task is run again with changes from its page, and the two link to each o
   await openHydrated(page, `/tasks/${newId}`);
   await expect(page.getByTestId('task-origin')).toHaveText(`${queue}-1`);
 });
+
+test('dead letters: listed on the queue page, one put back, the rest deleted', async ({ page }) => {
+  const queue = `e2e_dlx_${Date.now()}`;
+  register(queue);
+  const now = Date.now() / 1000;
+  for (let i = 0; i < 3; i++) {
+    redis('RPUSH', `${queue}_dlx`, JSON.stringify({ x: i, extra: { task_id: `${queue}-d${i}`, publish_time: now - 60 } }));
+  }
+  page.on('dialog', (d) => d.accept());
+  await openHydrated(page, `/queues/${queue}`);
+  const dead = page.getByTestId('dead-letters');
+  await expect(dead.locator('h2')).toContainText('3');
+  await expect(dead.locator('tbody tr')).toHaveCount(3);
+  await dead.locator(`tr[data-task-id="${queue}-d1"] input[type=checkbox]`).check();
+  await page.getByTestId('dead-redrive-picked').click();
+  await expect(dead.getByTestId('command-status')).toHaveText('Put back on the queue: 1 dead letters');
+  expect(JSON.parse(redis('LINDEX', queue, '0')).extra.task_id).toBe(`${queue}-d1`);
+  await expect(dead.locator('tbody tr')).toHaveCount(2);
+  await page.getByTestId('dead-discard-all').click();
+  await expect(dead.getByTestId('command-status')).toHaveText('Dead letters deleted: 2');
+  expect(redis('LLEN', `${queue}_dlx`)).toBe('0');
+});

@@ -51,11 +51,15 @@ pub enum Action {
     /// Publish a new task to the queue (from a form, a script, or a task run again with
     /// changes).
     Publish,
+    /// Put dead-lettered messages (`<queue>_dlx`) back on their queue.
+    Redrive,
+    /// Delete dead-lettered messages.
+    Discard,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::Pause,
         Action::Resume,
         Action::Kill,
@@ -67,6 +71,8 @@ impl Action {
         Action::Priority,
         Action::Delete,
         Action::Publish,
+        Action::Redrive,
+        Action::Discard,
     ];
 
     /// The action's name in the API, the store and the audit log.
@@ -83,6 +89,8 @@ impl Action {
             Action::Priority => "priority",
             Action::Delete => "delete",
             Action::Publish => "publish",
+            Action::Redrive => "redrive",
+            Action::Discard => "discard",
         }
     }
 
@@ -102,6 +110,8 @@ impl Action {
                 | Action::Priority
                 | Action::Delete
                 | Action::Publish
+                | Action::Redrive
+                | Action::Discard
         )
     }
 
@@ -117,7 +127,9 @@ impl Action {
             | Action::Requeue
             | Action::Priority
             | Action::Delete
-            | Action::Publish => "",
+            | Action::Publish
+            | Action::Redrive
+            | Action::Discard => "",
         }
     }
 
@@ -254,6 +266,16 @@ pub enum Outcome {
         /// Its task id.
         task_id: String,
     },
+    /// Dead letters a `redrive` put back on their queue.
+    Redriven {
+        /// How many.
+        moved: u64,
+    },
+    /// Dead letters a `discard` deleted.
+    Discarded {
+        /// How many.
+        removed: u64,
+    },
 }
 
 /// In words, for the audit log and people reading the API.
@@ -278,6 +300,8 @@ impl std::fmt::Display for Outcome {
             }
             Outcome::Deleted => f.write_str("deleted from the queue; recorded as revoked"),
             Outcome::Published { task_id } => write!(f, "published as task {task_id}"),
+            Outcome::Redriven { moved } => write!(f, "{moved} dead letters put back on the queue"),
+            Outcome::Discarded { removed } => write!(f, "{removed} dead letters deleted"),
         }
     }
 }
@@ -343,6 +367,15 @@ pub struct TaskResult {
     pub exception_msg: Option<String>,
     /// Where it was read: funboost's RPC result (`rpc`) or taskdeck's record (`record`).
     pub source: String,
+}
+
+/// Which dead letters a re-drive or discard takes: the listed task ids, or every one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadLetters {
+    /// Task ids (at most [`BULK_MAX`]); absent: every dead letter of the queue.
+    pub ids: Option<Vec<String>>,
 }
 
 /// The typed confirmation `POST /queues/{queue}/clear` needs.

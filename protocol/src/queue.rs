@@ -35,6 +35,9 @@ pub struct QueuePage {
     /// `auto_generate_info.final_func_input_params_info`); `None` when unknown.
     #[serde(default)]
     pub signature: Option<Signature>,
+    /// Messages funboost dead-lettered from the queue (`<queue>_dlx`), where they can be read.
+    #[serde(default)]
+    pub dead_letters: Option<u64>,
 }
 
 /// A consuming function's keyword arguments.

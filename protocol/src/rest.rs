@@ -5,7 +5,8 @@
 
 use crate::auth::{CreatedToken, NewToken, UserChange, UserInfo};
 use crate::control::{
-    Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo, PublishRequest, Published,
+    Action, Bulk, BulkRequest, ClearConfirm, Command, DeadLetters, Limits, MoveTo, PublishRequest,
+    Published,
 };
 use crate::error::{ErrorKind, ServiceError};
 use serde::de::DeserializeOwned;
@@ -245,6 +246,29 @@ impl Call for PublishTask {
     }
     fn body(&self) -> Option<String> {
         json(&self.request)
+    }
+}
+
+/// `POST /queues/{queue}/dead/redrive` and `…/dead/discard`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetterCommand {
+    /// The queue whose dead letters (`<queue>_dlx`) these are.
+    pub queue: String,
+    /// Put back (`true`) or delete (`false`).
+    pub redrive: bool,
+    /// Which.
+    pub which: DeadLetters,
+}
+
+impl Call for DeadLetterCommand {
+    type Answer = Command;
+    const METHOD: Method = Method::Post;
+    fn path(&self) -> String {
+        let verb = if self.redrive { "redrive" } else { "discard" };
+        format!("{PREFIX}/queues/{}/dead/{verb}", segment(&self.queue))
+    }
+    fn body(&self) -> Option<String> {
+        json(&self.which)
     }
 }
 

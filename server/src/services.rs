@@ -271,6 +271,15 @@ impl Backend for Services {
         self.control.waiting_messages(queue, offset, limit).await
     }
 
+    async fn dead_letters(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<protocol::control::WaitingPage, ServiceError> {
+        self.control.dead_letters(queue, offset, limit).await
+    }
+
     async fn queue_page(&self, queue: &str, grain: Grain) -> Result<QueuePage, ServiceError> {
         let (gathered, series) = tokio::join!(self.gather(), self.series(queue, grain, None, None));
         let Gathered {
@@ -304,6 +313,13 @@ impl Backend for Services {
         let signature = params
             .as_ref()
             .and_then(protocol::queue::Signature::of_params);
+        let dead_letters = match abilities.browse {
+            Some(_) => None,
+            None => {
+                let dead = crate::control::dead_letter_queue(queue, params.as_ref());
+                self.bus.dashboard().count_waiting(&dead).await.ok()
+            }
+        };
         Ok(QueuePage {
             now: overview.now,
             known: found.is_some(),
@@ -319,6 +335,7 @@ impl Backend for Services {
             control,
             abilities,
             signature,
+            dead_letters,
         })
     }
 }

@@ -817,3 +817,116 @@ async fn a_mixed_fleet_of_broker_kinds_is_read_exactly_and_obeys_pause() {
         let _ = w.wait();
     }
 }
+
+/// funboost's dead letters (`is_push_to_dlx_queue_when_retry_max_times`): a task that fails
+/// every retry lands in `<queue>_dlx`, taskdeck lists it, a re-drive runs it again on the
+/// queue (and, failing again, it is dead-lettered again), a discard deletes it.
+#[tokio::test]
+async fn dead_letters_are_listed_redriven_to_run_again_and_discarded() {
+    let (db, mut r) = fresh_redis(9).await;
+    let dir = tempfile::tempdir().unwrap();
+    let td = Taskdeck::start(dir.path(), &["--redis", &db]);
+    let queue = format!("fb_dlx_{}", std::process::id());
+    let out = dir.path().join("runs.jsonl");
+    let mut worker = funboost_peer(&[
+        "kind-consume",
+        "REDIS_ACK_ABLE",
+        &queue,
+        out.to_str().unwrap(),
+        "60",
+    ])
+    .env("FUNBOOST_REDIS_DB", "9")
+    .env("FUNBOOST_DLX", "1")
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !r
+        .hexists::<_, _, bool>("funboost_queue__consumer_parmas", &queue)
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the worker did not register");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let post = |path: String, body: serde_json::Value| async move {
+        let resp = request(reqwest::Method::POST, &path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, published) = post(
+        format!("{}/api/v1/queues/{queue}/publish", td.url),
+        serde_json::json!({"params": {"x": 3, "fail": true}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{published}");
+    let task_id = published["task_id"].as_str().unwrap().to_owned();
+    let dead = |td_url: String, queue: String| async move {
+        get_json(&format!("{td_url}/api/v1/queues/{queue}/dead"))
+            .await
+            .1
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = dead(td.url.clone(), queue.clone()).await;
+        if page["total"] == 1 {
+            assert_eq!(page["messages"][0]["task_id"], task_id.as_str(), "{page}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing dead-lettered: {page}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, queue_page) = get_json(&format!("{}/api/v1/queues/{queue}", td.url)).await;
+    assert_eq!(queue_page["dead_letters"], 1, "{queue_page}");
+    let runs = |id: &str| {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(id))
+            .count()
+    };
+    assert_eq!(runs(&task_id), 1);
+
+    let (status, redriven) = post(
+        format!("{}/api/v1/queues/{queue}/dead/redrive", td.url),
+        serde_json::json!({"ids": [task_id]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{redriven}");
+    assert_eq!(
+        redriven["outcome"],
+        serde_json::json!({"kind": "redriven", "moved": 1})
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runs(&task_id) < 2 || dead(td.url.clone(), queue.clone()).await["total"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the re-driven task did not run again and return to the dead letters"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, discarded) = post(
+        format!("{}/api/v1/queues/{queue}/dead/discard", td.url),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 202, "{discarded}");
+    assert_eq!(
+        discarded["outcome"],
+        serde_json::json!({"kind": "discarded", "removed": 1})
+    );
+    assert_eq!(dead(td.url.clone(), queue.clone()).await["total"], 0);
+    let (_, audit) = get_json(&format!("{}/api/v1/commands?queue={queue}", td.url)).await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["discard", "redrive", "publish"]);
+    let _ = worker.kill();
+    let _ = worker.wait();
+}

@@ -5,6 +5,7 @@ mod not_found;
 mod overview;
 mod queue;
 mod queue_charts;
+mod queue_dead;
 mod queue_waiting;
 mod task;
 mod tasks;

@@ -179,6 +179,7 @@ fn QueueBody(
             })}
         </section>
         {control::can_command().then(|| view! { <PublishSection queue=queue.clone() page/> })}
+        <super::queue_dead::DeadLetters queue=queue.clone() count=Signal::derive(move || page.get().and_then(|p| p.dead_letters))/>
         <super::queue_waiting::WaitingMessages queue=queue.clone()
             browse=Signal::derive(move || page.get().map(|p| p.abilities.browse.map_or(Ok(()), Err)))/>
         <section class="card" data-testid="queue-params">

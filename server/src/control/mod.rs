@@ -21,6 +21,7 @@ use protocol::event::TaskState;
 use protocol::heartbeat::Consumer;
 use rules::unsupported_by;
 use std::collections::HashMap;
+pub(crate) use waiting::dead_letter_queue;
 
 /// What a command needs to know of its queue.
 #[derive(Clone, Debug, Default)]
@@ -80,6 +81,8 @@ pub enum Args<'a> {
     Move(&'a MoveTo),
     /// The message a publish puts on the queue, built and checked beforehand.
     Publish(&'a taskdeck_worker::Message),
+    /// The dead letters a re-drive or discard takes (`None`: all).
+    Dead(Option<&'a [String]>),
 }
 
 impl Control {

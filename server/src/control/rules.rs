@@ -61,6 +61,8 @@ pub fn unsupported_by(
                 | Action::Resume
                 | Action::Retry
                 | Action::Publish
+                | Action::Redrive
+                | Action::Discard
                 | Action::Clear
                 | Action::Requeue
                 | Action::Priority
@@ -110,6 +112,8 @@ pub fn unsupported_by_kind(action: Action, abilities: &Abilities) -> Option<Stri
         Action::Clear => abilities.clear.clone(),
         Action::Requeue => abilities.requeue.clone(),
         Action::Retry | Action::Publish => abilities.publish.clone(),
+        Action::Redrive => abilities.browse.clone().or(abilities.publish.clone()),
+        Action::Discard => abilities.browse.clone(),
         Action::Pause | Action::Resume | Action::Kill | Action::Revoke | Action::Limits => None,
     }
 }

@@ -21,6 +21,8 @@ struct Plan<'a> {
     retry: Option<serde_json::Map<String, serde_json::Value>>,
     /// A publish's message.
     message: Option<&'a taskdeck_worker::Message>,
+    /// The dead letters a re-drive or discard takes (`None`: all).
+    dead: Option<&'a [String]>,
 }
 
 /// The target is not in a state the command can change (a message no longer waiting): the
@@ -137,6 +139,10 @@ impl Control {
             retry: None,
             message: match args {
                 Args::Publish(m) => Some(m),
+                _ => None,
+            },
+            dead: match args {
+                Args::Dead(ids) => ids,
                 _ => None,
             },
         };
@@ -297,6 +303,9 @@ impl Control {
                 let removed = self.bus.dashboard().clear(target).await?;
                 return Ok(Sent::Did(Some(Outcome::Cleared { removed })));
             }
+            Action::Redrive | Action::Discard => {
+                return self.dead_letters_sent(plan, target).await;
+            }
             Action::Publish => {
                 let Some(message) = plan.message else {
                     anyhow::bail!("nothing to publish");
@@ -328,6 +337,74 @@ impl Control {
             }
         };
         Ok(Sent::Version(version))
+    }
+
+    /// Re-drives `queue`'s dead letters (`ids`, or all) onto it, or discards them.
+    pub async fn dead_letter_command(
+        &self,
+        who: &Requester<'_>,
+        queue: &str,
+        redrive: bool,
+        ids: Option<&[String]>,
+    ) -> Result<Command, ServiceError> {
+        if ids.is_some_and(|ids| ids.len() > protocol::control::BULK_MAX) {
+            return Err(ServiceError::invalid(format!(
+                "at most {} dead letters at once",
+                protocol::control::BULK_MAX
+            )));
+        }
+        let action = if redrive {
+            Action::Redrive
+        } else {
+            Action::Discard
+        };
+        self.command(who, action, Some(queue), None, Args::Dead(ids))
+            .await
+    }
+
+    /// Re-drives (puts back on the queue) or discards the dead letters a plan names, one at a
+    /// time: taken out of `<queue>_dlx`, then published to the queue; one that cannot be
+    /// published goes back among the dead letters.
+    async fn dead_letters_sent(&self, plan: &Plan<'_>, target: &Target) -> anyhow::Result<Sent> {
+        let dashboard = self.bus.dashboard();
+        let dead = super::waiting::dead_letter_queue(&target.name, None);
+        let dead = Target {
+            kind: target.kind.clone(),
+            ..dead
+        };
+        let ids: Vec<String> = match plan.dead {
+            Some(ids) => ids.to_vec(),
+            None if plan.action == Action::Discard => {
+                let removed = dashboard.clear(&dead).await?;
+                return Ok(Sent::Did(Some(Outcome::Discarded { removed })));
+            }
+            None => dashboard
+                .peek_waiting(&dead, 0, protocol::control::BULK_MAX as u64)
+                .await?
+                .into_iter()
+                .filter_map(|(_, raw)| taskdeck_worker::Message::parse(raw, 0.0).ok())
+                .map(|m| m.task_id)
+                .collect(),
+        };
+        let mut done = 0;
+        for id in &ids {
+            let Moved::Done(raw) = dashboard.move_waiting(&dead, id, Placement::Out).await? else {
+                continue;
+            };
+            if plan.action == Action::Redrive {
+                if let Err(e) = dashboard.publish_to(target, &raw).await {
+                    dashboard.publish_to(&dead, &raw).await.map_err(|back| {
+                        anyhow::anyhow!("a dead letter could not be put back on the queue ({e}) nor among the dead letters ({back})")
+                    })?;
+                    return Err(e.into());
+                }
+            }
+            done += 1;
+        }
+        Ok(Sent::Did(Some(match plan.action {
+            Action::Redrive => Outcome::Redriven { moved: done },
+            _ => Outcome::Discarded { removed: done },
+        })))
     }
 
     /// What can be done to the task now, and the latest kill or revoke of it.

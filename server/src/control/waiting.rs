@@ -4,6 +4,12 @@
 
 use super::{Control, ServiceError};
 use crate::broker::Target;
+
+/// Where funboost's consumers put what failed for good (`is_push_to_dlx_queue_when_retry_max_times`):
+/// the queue `<queue>_dlx`, published with the queue's own broker kind.
+pub(crate) fn dead_letter_queue(queue: &str, params: Option<&Value>) -> Target {
+    Target::of(&format!("{queue}_dlx"), params)
+}
 use futures_util::stream::{self, StreamExt};
 use protocol::control::{WaitingMessage, WaitingPage, WAITING_PAGE_MAX, WAITING_PARAMS_MAX};
 use serde_json::Value;
@@ -61,16 +67,44 @@ impl Control {
         offset: u64,
         limit: u32,
     ) -> Result<WaitingPage, ServiceError> {
+        let params = self.known_queue(queue).await?;
+        let page = self
+            .messages_of(&Target::of(queue, params.as_ref()), offset, limit)
+            .await?;
+        Ok(page)
+    }
+
+    /// The messages funboost dead-lettered from `queue` (`<queue>_dlx`, kept as the queue keeps
+    /// its own), as `waiting_messages` shows a queue's.
+    pub async fn dead_letters(
+        &self,
+        queue: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<WaitingPage, ServiceError> {
+        let params = self.known_queue(queue).await?;
+        let mut page = self
+            .messages_of(&dead_letter_queue(queue, params.as_ref()), offset, limit)
+            .await?;
+        page.queue = queue.to_owned();
+        Ok(page)
+    }
+
+    async fn messages_of(
+        &self,
+        target: &Target,
+        offset: u64,
+        limit: u32,
+    ) -> Result<WaitingPage, ServiceError> {
         if !(1..=WAITING_PAGE_MAX).contains(&limit) {
             return Err(ServiceError::invalid(format!(
                 "`limit` is 1–{WAITING_PAGE_MAX}"
             )));
         }
-        let params = self.known_queue(queue).await?;
-        let target = Target::of(queue, params.as_ref());
         if let Some(why) = target.kind.abilities().browse {
             return Err(ServiceError::unsupported(why));
         }
+        let queue = target.name.as_str();
         // Where priorities are read from in each message.
         let layout = target
             .lists()
@@ -80,8 +114,8 @@ impl Control {
         };
         let dashboard = self.bus.dashboard();
         let (total, page) = tokio::join!(
-            dashboard.count_waiting(&target),
-            dashboard.peek_waiting(&target, offset, u64::from(limit))
+            dashboard.count_waiting(target),
+            dashboard.peek_waiting(target, offset, u64::from(limit))
         );
         let mut messages: Vec<WaitingMessage> = page
             .map_err(failed)?

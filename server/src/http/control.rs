@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::control::{
-    Action, Bulk, BulkRequest, ClearConfirm, Command, Limits, MoveTo, PublishRequest, Published,
-    WaitingPage,
+    Action, Bulk, BulkRequest, ClearConfirm, Command, DeadLetters, Limits, MoveTo, PublishRequest,
+    Published, WaitingPage,
 };
 use protocol::ServiceError;
 use serde::Deserialize;
@@ -356,6 +356,64 @@ pub async fn publish(
         .publish(&who.requester(), &queue, &request)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(published)))
+}
+
+/// The messages funboost dead-lettered from the queue (its `<queue>_dlx`, kept with the
+/// queue's broker kind: `is_push_to_dlx_queue_when_retry_max_times`), as the waiting messages
+/// are shown.
+#[utoipa::path(get, path = "/queues/{queue}/dead", tag = "control", params(("queue" = String, Path), WaitingQuery),
+    responses(
+        (status = 200, body = WaitingPage),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Not readable for this broker kind (`unsupported`)", body = super::error::ErrorBody),
+    ))]
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    Query(q): Query<WaitingQuery>,
+) -> Result<Json<WaitingPage>, ServiceError> {
+    Ok(Json(
+        state
+            .services
+            .control
+            .dead_letters(&queue, q.offset.unwrap_or(0), q.limit.unwrap_or(50))
+            .await?,
+    ))
+}
+
+/// Puts dead letters back on the queue (`ids`, or every one), each taken out of `<queue>_dlx`
+/// and published again; recorded and audited as a `redrive` command.
+#[utoipa::path(post, path = "/queues/{queue}/dead/redrive", tag = "control", params(("queue" = String, Path)), request_body = DeadLetters,
+    responses((status = 202, body = Command), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn redrive(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+    JsonBody(which): JsonBody<DeadLetters>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
+    let command = state
+        .services
+        .control
+        .dead_letter_command(&who.requester(), &queue, true, which.ids.as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(command)))
+}
+
+/// Deletes dead letters (`ids`, or every one); a `discard` command.
+#[utoipa::path(post, path = "/queues/{queue}/dead/discard", tag = "control", params(("queue" = String, Path)), request_body = DeadLetters,
+    responses((status = 202, body = Command), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn discard(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(queue): Path<String>,
+    JsonBody(which): JsonBody<DeadLetters>,
+) -> Result<(StatusCode, Json<Command>), ServiceError> {
+    let command = state
+        .services
+        .control
+        .dead_letter_command(&who.requester(), &queue, false, which.ids.as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(command)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
